@@ -1,0 +1,179 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::service::{self, RunOptions};
+
+/// Switchboard: on-site call routing. Runs on the simulated board by default.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (default: simulated board, built-in demo configuration).
+    Run {
+        /// Configuration file (TOML); default: the built-in demo configuration.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Board profile (TOML); default: the simulated board (board/sim.toml, built in).
+        #[arg(long)]
+        board: Option<PathBuf>,
+        /// Data directory (database, rendered prompts).
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
+        /// HTTP listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Validate a configuration file; exits non-zero and names each problem.
+    CheckConfig {
+        /// Configuration file.
+        file: PathBuf,
+        /// Board profile to check the ports against; default: the simulated board.
+        #[arg(long)]
+        board: Option<PathBuf>,
+    },
+    /// The simulated board.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Run scenario files on the simulated board in virtual time; exit 0 only if every
+    /// scenario's [expect] holds.
+    Scenario {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print only the verdict, not the transcript.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Where rendered prompts are cached.
+        #[arg(long, default_value = "switchboard-data/tts")]
+        tts_cache: PathBuf,
+    },
+}
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run {
+        config: None,
+        board: None,
+        data: PathBuf::from("switchboard-data"),
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+    });
+    match command {
+        Command::Run {
+            config,
+            board,
+            data,
+            listen,
+        } => {
+            init_logging(cli.log_format, "info");
+            match service::run(RunOptions {
+                config,
+                board,
+                data,
+                listen,
+            }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::CheckConfig { file, board } => {
+            init_logging(cli.log_format, "warn");
+            match service::load(board.as_ref(), Some(&file)) {
+                Ok((board, cfg)) => {
+                    println!(
+                        "{}: OK ({} users, {} policies, {} routing numbers, board `{}`)",
+                        file.display(),
+                        cfg.users.len(),
+                        cfg.policies.len(),
+                        cfg.routing_numbers.len(),
+                        board.name
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Sim {
+            command: SimCommand::Scenario { files, quiet, tts_cache },
+        } => {
+            init_logging(cli.log_format, "warn");
+            let mut failed = 0;
+            for f in &files {
+                match crate::hw::sim::scenario::run_file(f, Some(tts_cache.clone())) {
+                    Ok((sc, out)) => {
+                        if !quiet {
+                            println!("== {} ({})", sc.name, f.display());
+                            for l in &out.transcript {
+                                println!("{l}");
+                            }
+                        }
+                        let verdict = if out.passed() { "PASS" } else { "FAIL" };
+                        println!(
+                            "{verdict} {} — {:.1} s of call in {:.0} ms",
+                            f.display(),
+                            out.virtual_time.as_secs_f64(),
+                            out.real_time.as_secs_f64() * 1000.0
+                        );
+                        for fl in &out.failures {
+                            println!("  expected: {fl}");
+                        }
+                        if !out.passed() {
+                            failed += 1;
+                        }
+                    }
+                    Err(e) => {
+                        println!("ERROR {}: {e:#}", f.display());
+                        failed += 1;
+                    }
+                }
+            }
+            println!("{} passed, {failed} failed", files.len() - failed);
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Wiring: the command line, the engine loop, the service's threads.
+
+pub mod cli;
+pub mod engine;
+pub mod service;

@@ -1,0 +1,210 @@
+//! `switchboard run`: the service's threads.
+//!
+//! - the **engine thread** owns the exchange, the board and the modem's serial port, and
+//!   runs the 20 ms audio clock (see [`super::engine`]);
+//! - the **store thread** owns the SQLite connection and writes CDRs it receives over a
+//!   channel, so a slow SD card never stalls the engine;
+//! - the **tokio runtime** (main thread + workers) serves HTTP and waits for signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::engine::Engine;
+use crate::call::Cdr;
+use crate::config::{BoardProfile, Config};
+use crate::exchange::{Exchange, Output};
+use crate::hw::sim::SimBoard;
+use crate::media::tts::Tts;
+use crate::store::Store;
+use crate::web::{self, ServiceStatus, Shared};
+
+/// Options of `switchboard run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Configuration file; None = built-in demo.
+    pub config: Option<PathBuf>,
+    /// Board profile; None = the simulated board.
+    pub board: Option<PathBuf>,
+    /// Data directory.
+    pub data: PathBuf,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+}
+
+/// Loads the board profile and configuration the options name.
+pub fn load(board: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<(BoardProfile, Config)> {
+    let board = match board {
+        Some(p) => {
+            let src = std::fs::read_to_string(p).with_context(|| format!("cannot read the board profile {}", p.display()))?;
+            BoardProfile::parse(&p.display().to_string(), &src).map_err(|e| anyhow!("{e}"))?
+        }
+        None => BoardProfile::sim(),
+    };
+    let cfg = match config {
+        Some(p) => Config::load(p, &board).map_err(|e| anyhow!("{e}"))?,
+        None => Config::parse("<built-in config/demo.toml>", crate::config::DEMO_CONFIG_TOML, &board)
+            .map_err(|e| anyhow!("{e}\n(the built-in demo configuration is written for the sim board; pass --config for this board)"))?,
+    };
+    Ok((board, cfg))
+}
+
+/// Runs the service until SIGINT/SIGTERM.
+pub fn run(opts: RunOptions) -> Result<()> {
+    let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
+    if !board.is_sim() {
+        bail!(
+            "board `{}`: hardware adapters (GPIO, ALSA) are not implemented yet; only the simulated board runs (omit --board)",
+            board.name
+        );
+    }
+    std::fs::create_dir_all(&opts.data)
+        .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
+    let cfg = Arc::new(cfg);
+
+    let tts = Tts::new(Some(opts.data.join("tts")));
+    let prompts = tts.render_library(&cfg, |done, total| {
+        eprint!("\rrendering prompts: {done}/{total}");
+        if done == total {
+            eprintln!();
+        }
+    })?;
+    let prompts = Arc::new(prompts);
+
+    let db_path = opts.data.join("switchboard.db");
+    let store = Store::open(&db_path)?;
+    let cdrs_stored = store.cdr_count()?;
+
+    let status: Shared = Arc::new(RwLock::new(ServiceStatus {
+        version: env!("CARGO_PKG_VERSION"),
+        site: cfg.site.name.clone(),
+        board: board.name.clone(),
+        started_at: jiff::Timestamp::now().to_string(),
+        engine_running: false,
+        calls_total: 0,
+        cdrs_stored,
+        exchange: Default::default(),
+    }));
+
+    // Store thread.
+    let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<Box<Cdr>>(256);
+    let store_status = status.clone();
+    let store_thread = std::thread::Builder::new()
+        .name("store".into())
+        .spawn(move || {
+            let mut store = store;
+            for cdr in cdr_rx {
+                match store.insert_cdr(&cdr) {
+                    Ok(id) => {
+                        tracing::info!(call = cdr.call_id, cdr = id, "CDR stored");
+                        if let Ok(mut s) = store_status.write() {
+                            s.cdrs_stored += 1;
+                        }
+                    }
+                    Err(e) => tracing::error!(call = cdr.call_id, "cannot store the CDR: {e:#}"),
+                }
+            }
+        })?;
+
+    // Engine thread.
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine_stop = stop.clone();
+    let engine_status = status.clone();
+    let engine_board = board.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+    let engine_thread = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            let now = Instant::now();
+            let seed = jiff::Timestamp::now().as_nanosecond() as u64;
+            let setup = SimBoard::new(&engine_board).and_then(|sim| {
+                let exchange = Exchange::new(&engine_board, cfg, prompts, now, jiff::Timestamp::now(), seed);
+                Engine::new(exchange, sim, now)
+            });
+            let mut engine = match setup {
+                Ok(e) => {
+                    let _ = ready_tx.send(Ok(()));
+                    e
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut sink = |_t: Instant, out: Output| {
+                if let Output::Cdr(cdr) = out {
+                    if cdr_tx.send(cdr).is_err() {
+                        tracing::error!("store thread is gone; CDR lost");
+                    }
+                }
+            };
+            let mut last_publish = Instant::now() - Duration::from_secs(1);
+            engine.run_realtime(engine_stop, &mut sink, |e| {
+                if last_publish.elapsed() >= Duration::from_millis(200) {
+                    last_publish = Instant::now();
+                    if let Ok(mut s) = engine_status.write() {
+                        s.engine_running = true;
+                        s.calls_total = e.exchange.calls_started();
+                        s.exchange = e.exchange.status();
+                    }
+                }
+            });
+            if let Ok(mut s) = engine_status.write() {
+                s.engine_running = false;
+            }
+        })?;
+    ready_rx
+        .recv()
+        .map_err(|_| anyhow!("the engine thread died while starting"))??;
+
+    // HTTP + signals on tokio.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("switchboard {} running on board `{}`", env!("CARGO_PKG_VERSION"), board.name);
+        eprintln!("  status:  http://{addr}/api/status");
+        eprintln!("  health:  http://{addr}/healthz");
+        eprintln!("  data:    {}", opts.data.display());
+        eprintln!("  stop with Ctrl-C");
+        let app = web::router(status.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("HTTP server failed")
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = engine_thread.join();
+    let _ = store_thread.join();
+    tracing::info!("stopped");
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,131 @@
+//! The call detail record every call leaves behind.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Caller and responder were bridged; then one side hung up.
+    Completed,
+    /// Every responder of the plan was tried; nobody accepted.
+    NobodyAccepted,
+    /// The policy resolved to nobody.
+    NobodyOnCall,
+    /// The caller hung up before being connected.
+    CallerAbandoned,
+    /// No valid menu choice within the allowed tries and no default option.
+    MenuFailed,
+    /// The service stopped during the call.
+    Shutdown,
+    /// An internal fault ended the call (the caller heard a goodbye).
+    Error,
+}
+
+impl EndReason {
+    /// Name as stored and printed (`completed`, `nobody_accepted`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::NobodyAccepted => "nobody_accepted",
+            EndReason::NobodyOnCall => "nobody_on_call",
+            EndReason::CallerAbandoned => "caller_abandoned",
+            EndReason::MenuFailed => "menu_failed",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Error => "error",
+        }
+    }
+}
+
+/// Outcome of one dial attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// Pressed a key: bridged.
+    Accepted,
+    /// Pressed 2.
+    Declined,
+    /// Answered but pressed no key in time (e.g. their voicemail picked up).
+    AcceptTimeout,
+    /// Rang for the whole answer timeout.
+    NoAnswer,
+    /// Line busy.
+    Busy,
+    /// Hung up after answering, before accepting.
+    HungUp,
+    /// The dial failed (network, modem).
+    Failed,
+    /// The caller hung up while this attempt was under way.
+    Cancelled,
+}
+
+impl AttemptOutcome {
+    /// Name as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Accepted => "accepted",
+            AttemptOutcome::Declined => "declined",
+            AttemptOutcome::AcceptTimeout => "accept_timeout",
+            AttemptOutcome::NoAnswer => "no_answer",
+            AttemptOutcome::Busy => "busy",
+            AttemptOutcome::HungUp => "hung_up",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One responder attempt in a CDR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1-based escalation level.
+    pub level: usize,
+    /// User id.
+    pub user: String,
+    /// Number dialled.
+    pub number: String,
+    /// When dialling started.
+    pub started_at: Timestamp,
+    /// From dialling to the outcome.
+    pub seconds: f64,
+    /// What happened.
+    pub outcome: AttemptOutcome,
+}
+
+/// A call detail record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cdr {
+    /// Call id (unique per service start; the store adds its own row id).
+    pub call_id: u64,
+    /// When the call arrived.
+    pub started_at: Timestamp,
+    /// When it ended.
+    pub ended_at: Timestamp,
+    /// Routing number name.
+    pub routing_number: String,
+    /// Port the call arrived on.
+    pub port: String,
+    /// Caller ID, if the line delivered one.
+    pub caller_id: Option<String>,
+    /// Key chosen in the menu.
+    pub option_key: Option<u8>,
+    /// Label of the chosen option.
+    pub option_label: Option<String>,
+    /// Policy id of the chosen option.
+    pub policy: Option<String>,
+    /// Every digit the caller pressed, in order.
+    pub digits: String,
+    /// Responder attempts in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// User who accepted.
+    pub accepted_by: Option<String>,
+    /// When the bridge started.
+    pub bridge_started_at: Option<Timestamp>,
+    /// Bridge duration.
+    pub bridge_seconds: Option<f64>,
+    /// Whole call duration.
+    pub duration_seconds: f64,
+    /// Why it ended.
+    pub end_reason: EndReason,
+}

@@ -1,0 +1,644 @@
+//! One call's flow: intake → greeting → menu → hunt → accept → bridge → end.
+//!
+//! Sans-IO: [`Call`] takes [`Event`]s and the current time and returns [`Action`]s; it
+//! never reads a clock, sleeps or touches a device. Timers are exposed through
+//! [`Call::poll_timeout`] and fired with [`Call::handle_timeout`]. The exchange
+//! (`crate::exchange`) turns actions into line, modem and media operations.
+
+pub mod cdr;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use cdr::{AttemptOutcome, AttemptRecord, Cdr, EndReason};
+
+use crate::config::Config;
+use crate::routing::{HuntPlan, PlannedAttempt, hunt_plan};
+
+/// Identifies a call within one run of the service.
+pub type CallId = u64;
+
+/// The fixed prompts of a routing number. Their text comes from the configuration
+/// (greeting, announcement) or from the built-in phrase list (`crate::media`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Prompt {
+    /// Greeting plus generated menu.
+    Greeting,
+    /// "Sorry, that is not a valid choice."
+    InvalidChoice,
+    /// "Please hold while we connect you."
+    PleaseHold,
+    /// "No one is available right now. Goodbye."
+    NobodyAvailable,
+    /// "Goodbye."
+    Goodbye,
+    /// To the responder: "This is X. You have a caller on hold. Press any key ..."
+    Announcement,
+    /// To the responder after accepting: "Connecting."
+    Connecting,
+}
+
+/// What happened, as seen by the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The caller's line is off-hook; audio flows.
+    CallerAnswered,
+    /// The prompts queued for the caller have finished playing.
+    CallerPromptDone,
+    /// The caller pressed a key.
+    CallerDigit(char),
+    /// The caller hung up.
+    CallerHangup,
+    /// The responder's phone rings.
+    LegAlerting,
+    /// The responder picked up (a person or their voicemail).
+    LegAnswered,
+    /// The dial ended without an answer.
+    LegFailed(LegFailure),
+    /// The responder hung up after answering.
+    LegHangup,
+    /// The prompt queued for the responder has finished playing.
+    ResponderPromptDone,
+    /// The responder pressed a key.
+    ResponderDigit(char),
+}
+
+/// Why an outbound leg failed before being answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegFailure {
+    /// Busy.
+    Busy,
+    /// The network gave up ringing.
+    NoAnswer,
+    /// Anything else (network error, modem fault, no carrier).
+    Failed,
+}
+
+/// What the call wants done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Go off-hook on the caller's line.
+    AnswerCaller,
+    /// Play prompts to the caller in order (replaces whatever plays); `CallerPromptDone` follows.
+    PlayCaller(Vec<Prompt>),
+    /// Loop hold music to the caller until told otherwise.
+    HoldMusic,
+    /// Dial a responder.
+    Dial {
+        /// E.164 number.
+        number: String,
+        /// User id, for logs.
+        user: String,
+    },
+    /// Play a prompt to the responder; `ResponderPromptDone` follows.
+    PlayResponder(Prompt),
+    /// Hang up (or cancel) the responder leg.
+    HangupLeg,
+    /// Cross-connect caller and responder audio.
+    Bridge,
+    /// Hang up the caller's line.
+    HangupCaller,
+    /// Something worth a transcript line / log line.
+    Note(String),
+    /// The call is over; store this record. Always the last action.
+    Finished(Box<Cdr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    /// No leg up.
+    Idle,
+    /// Dialled, waiting for an answer (until the deadline).
+    Ringing { deadline: Instant },
+    /// Answered, announcement playing; keys already count.
+    Announcing,
+    /// Announcement done; waiting for a key until the deadline.
+    AwaitAccept { deadline: Instant },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Answering,
+    Greeting,
+    Menu { deadline: Instant },
+    Hunting { leg: Leg },
+    Bridged,
+    /// Playing a last message; hang up when done (or at the deadline, as a safety net).
+    Closing { deadline: Instant },
+    Done,
+}
+
+/// One call.
+pub struct Call {
+    id: CallId,
+    cfg: Arc<Config>,
+    routing: usize,
+    state: State,
+    tries: u32,
+    plan: HuntPlan,
+    next_attempt: usize,
+    current: Option<(PlannedAttempt, Instant)>,
+    rng: StdRng,
+    started: Instant,
+    wall_anchor: (Instant, Timestamp),
+    bridge_started: Option<Instant>,
+    end_reason: Option<EndReason>,
+    cdr: Cdr,
+}
+
+impl Call {
+    /// A new call on routing number `routing` (index into the configuration), arriving
+    /// at `now`, which is `wall` in wall-clock time. `seed` orders responders within a
+    /// level. Returns the call and its first actions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: CallId,
+        cfg: Arc<Config>,
+        routing: usize,
+        caller_id: Option<String>,
+        now: Instant,
+        wall: Timestamp,
+        seed: u64,
+    ) -> (Self, Vec<Action>) {
+        let rn = &cfg.routing_numbers[routing];
+        let cdr = Cdr {
+            call_id: id,
+            started_at: wall,
+            ended_at: wall,
+            routing_number: rn.name.clone(),
+            port: rn.port.get_ref().clone(),
+            caller_id,
+            option_key: None,
+            option_label: None,
+            policy: None,
+            digits: String::new(),
+            attempts: Vec::new(),
+            accepted_by: None,
+            bridge_started_at: None,
+            bridge_seconds: None,
+            duration_seconds: 0.0,
+            end_reason: EndReason::Error,
+        };
+        let call = Call {
+            id,
+            cfg,
+            routing,
+            state: State::Answering,
+            tries: 0,
+            plan: HuntPlan::default(),
+            next_attempt: 0,
+            current: None,
+            rng: StdRng::seed_from_u64(seed),
+            started: now,
+            wall_anchor: (now, wall),
+            bridge_started: None,
+            end_reason: None,
+            cdr,
+        };
+        (call, vec![Action::AnswerCaller])
+    }
+
+    /// The call's id.
+    pub fn id(&self) -> CallId {
+        self.id
+    }
+
+    /// Index of the routing number in the configuration.
+    pub fn routing(&self) -> usize {
+        self.routing
+    }
+
+    /// Whether the call has finished (its CDR was emitted).
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// A short name of the current phase, for status pages.
+    pub fn phase(&self) -> &'static str {
+        match &self.state {
+            State::Answering => "answering",
+            State::Greeting => "greeting",
+            State::Menu { .. } => "menu",
+            State::Hunting { leg: Leg::Idle } => "hunting",
+            State::Hunting { leg: Leg::Ringing { .. } } => "ringing responder",
+            State::Hunting { .. } => "awaiting accept",
+            State::Bridged => "bridged",
+            State::Closing { .. } => "closing",
+            State::Done => "done",
+        }
+    }
+
+    fn wall(&self, now: Instant) -> Timestamp {
+        let (mono, wall) = self.wall_anchor;
+        let d = jiff::SignedDuration::try_from(now.saturating_duration_since(mono))
+            .unwrap_or(jiff::SignedDuration::ZERO);
+        wall.checked_add(d).unwrap_or(wall)
+    }
+
+    fn rn(&self) -> &crate::config::RoutingNumber {
+        &self.cfg.routing_numbers[self.routing]
+    }
+
+    /// The earliest instant at which [`Call::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Menu { deadline } | State::Closing { deadline } => Some(*deadline),
+            State::Hunting {
+                leg: Leg::Ringing { deadline } | Leg::AwaitAccept { deadline },
+            } => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// Fires timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.state.clone() {
+            State::Menu { deadline } if now >= deadline => {
+                out.push(Action::Note("no key pressed before the menu timeout".into()));
+                self.menu_retry(now, Vec::new(), &mut out);
+            }
+            State::Closing { deadline } if now >= deadline => {
+                self.finish(now, &mut out);
+            }
+            State::Hunting {
+                leg: Leg::Ringing { deadline },
+            } if now >= deadline => {
+                out.push(Action::HangupLeg);
+                self.attempt_over(now, AttemptOutcome::NoAnswer, &mut out);
+            }
+            State::Hunting {
+                leg: Leg::AwaitAccept { deadline },
+            } if now >= deadline => {
+                out.push(Action::HangupLeg);
+                self.attempt_over(now, AttemptOutcome::AcceptTimeout, &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Handles one event at `now`.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match (self.state.clone(), event) {
+            (State::Done, _) => {}
+            (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
+            (State::Answering, Event::CallerAnswered) => {
+                self.state = State::Greeting;
+                out.push(Action::PlayCaller(vec![Prompt::Greeting]));
+            }
+            (State::Greeting, Event::CallerPromptDone) => {
+                if self.rn().options.len() == 1 {
+                    let key = *self.rn().options[0].key.get_ref();
+                    self.choose(now, key, &mut out);
+                } else {
+                    self.state = State::Menu {
+                        deadline: now + *self.rn().menu_timeout.get_ref(),
+                    };
+                }
+            }
+            (State::Greeting | State::Menu { .. }, Event::CallerDigit(d)) => {
+                self.cdr.digits.push(d);
+                match d.to_digit(10).and_then(|k| u8::try_from(k).ok()) {
+                    Some(k) if self.rn().option(k).is_some() => self.choose(now, k, &mut out),
+                    _ => {
+                        out.push(Action::Note(format!("key {d} is not a menu option")));
+                        self.menu_retry(now, vec![Prompt::InvalidChoice], &mut out);
+                    }
+                }
+            }
+            (State::Hunting { .. } | State::Bridged | State::Closing { .. }, Event::CallerDigit(d)) => {
+                self.cdr.digits.push(d);
+            }
+            (State::Hunting { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
+            (State::Closing { .. }, Event::CallerPromptDone) => self.finish(now, &mut out),
+            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegAlerting) => {}
+            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegAnswered) => {
+                self.state = State::Hunting { leg: Leg::Announcing };
+                out.push(Action::PlayResponder(Prompt::Announcement));
+            }
+            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegFailed(f)) => {
+                let outcome = match f {
+                    LegFailure::Busy => AttemptOutcome::Busy,
+                    LegFailure::NoAnswer => AttemptOutcome::NoAnswer,
+                    LegFailure::Failed => AttemptOutcome::Failed,
+                };
+                self.attempt_over(now, outcome, &mut out);
+            }
+            (State::Hunting { leg: Leg::Announcing }, Event::ResponderPromptDone) => {
+                self.state = State::Hunting {
+                    leg: Leg::AwaitAccept {
+                        deadline: now + *self.rn().accept_timeout.get_ref(),
+                    },
+                };
+            }
+            (
+                State::Hunting {
+                    leg: Leg::Announcing | Leg::AwaitAccept { .. },
+                },
+                Event::ResponderDigit(d),
+            ) => {
+                if d == '2' {
+                    out.push(Action::HangupLeg);
+                    self.attempt_over(now, AttemptOutcome::Declined, &mut out);
+                } else {
+                    self.accept(now, d, &mut out);
+                }
+            }
+            (
+                State::Hunting {
+                    leg: Leg::Announcing | Leg::AwaitAccept { .. },
+                },
+                Event::LegHangup | Event::LegFailed(_),
+            ) => self.attempt_over(now, AttemptOutcome::HungUp, &mut out),
+            (State::Bridged, Event::LegHangup | Event::LegFailed(_)) => {
+                out.push(Action::Note("responder hung up".into()));
+                self.end_reason = Some(EndReason::Completed);
+                self.finish(now, &mut out);
+            }
+            // Anything else is late or irrelevant in this state (e.g. a digit from a leg
+            // already hung up); ignore it.
+            _ => {}
+        }
+        out
+    }
+
+    /// The service is stopping: say goodbye and hang up (the caller is never dropped
+    /// silently).
+    pub fn shutdown(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Done {
+            return out;
+        }
+        if self.current.is_some() {
+            out.push(Action::HangupLeg);
+            self.record_attempt(now, AttemptOutcome::Cancelled);
+        }
+        self.close(now, EndReason::Shutdown, Prompt::Goodbye, &mut out);
+        out
+    }
+
+    fn menu_retry(&mut self, now: Instant, mut prompts: Vec<Prompt>, out: &mut Vec<Action>) {
+        self.tries += 1;
+        if self.tries < *self.rn().menu_tries.get_ref() {
+            prompts.push(Prompt::Greeting);
+            self.state = State::Greeting;
+            out.push(Action::PlayCaller(prompts));
+        } else if let Some(d) = self.rn().default_option.as_ref().map(|d| *d.get_ref()) {
+            out.push(Action::Note(format!("taking the default option {d}")));
+            self.choose(now, d, out);
+        } else {
+            self.close(now, EndReason::MenuFailed, Prompt::Goodbye, out);
+        }
+    }
+
+    fn choose(&mut self, now: Instant, key: u8, out: &mut Vec<Action>) {
+        let Some(opt) = self.rn().option(key).cloned() else {
+            self.close(now, EndReason::Error, Prompt::Goodbye, out);
+            return;
+        };
+        let policy = opt.policy.get_ref().clone();
+        out.push(Action::Note(format!("option {key}: {} (policy {policy})", opt.label)));
+        self.cdr.option_key = Some(key);
+        self.cdr.option_label = Some(opt.label.clone());
+        self.cdr.policy = Some(policy.clone());
+        self.plan = hunt_plan(&self.cfg, &policy, &mut self.rng);
+        for (user, why) in &self.plan.skipped {
+            out.push(Action::Note(format!("skipping {user}: {why}")));
+        }
+        if self.plan.is_empty() {
+            out.push(Action::Note(format!("nobody on call for policy {policy}")));
+            self.close(now, EndReason::NobodyOnCall, Prompt::NobodyAvailable, out);
+            return;
+        }
+        self.state = State::Hunting { leg: Leg::Idle };
+        out.push(Action::PlayCaller(vec![Prompt::PleaseHold]));
+        self.dial_next(now, out);
+    }
+
+    fn dial_next(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(next) = self.plan.attempts.get(self.next_attempt).cloned() else {
+            out.push(Action::Note("every responder was tried; nobody accepted".into()));
+            self.close(now, EndReason::NobodyAccepted, Prompt::NobodyAvailable, out);
+            return;
+        };
+        self.next_attempt += 1;
+        out.push(Action::Dial {
+            number: next.number.clone(),
+            user: next.user.clone(),
+        });
+        self.current = Some((next, now));
+        self.state = State::Hunting {
+            leg: Leg::Ringing {
+                deadline: now + *self.rn().answer_timeout.get_ref(),
+            },
+        };
+    }
+
+    fn record_attempt(&mut self, now: Instant, outcome: AttemptOutcome) {
+        if let Some((a, started)) = self.current.take() {
+            let rec = AttemptRecord {
+                level: a.level,
+                user: a.user,
+                number: a.number,
+                started_at: self.wall(started),
+                seconds: now.saturating_duration_since(started).as_secs_f64(),
+                outcome,
+            };
+            self.cdr.attempts.push(rec);
+        }
+    }
+
+    fn attempt_over(&mut self, now: Instant, outcome: AttemptOutcome, out: &mut Vec<Action>) {
+        if let Some((a, _)) = &self.current {
+            out.push(Action::Note(format!("{} ({}): {}", a.user, a.number, outcome.as_str())));
+        }
+        self.record_attempt(now, outcome);
+        self.dial_next(now, out);
+    }
+
+    fn accept(&mut self, now: Instant, key: char, out: &mut Vec<Action>) {
+        if let Some((a, _)) = &self.current {
+            out.push(Action::Note(format!("{} accepted with key {key}", a.user)));
+            self.cdr.accepted_by = Some(a.user.clone());
+        }
+        self.record_attempt(now, AttemptOutcome::Accepted);
+        self.bridge_started = Some(now);
+        self.cdr.bridge_started_at = Some(self.wall(now));
+        self.state = State::Bridged;
+        out.push(Action::Bridge);
+    }
+
+    fn caller_gone(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::Note("caller hung up".into()));
+        let reason = if self.state == State::Bridged {
+            EndReason::Completed
+        } else {
+            EndReason::CallerAbandoned
+        };
+        if self.current.is_some() || self.state == State::Bridged {
+            out.push(Action::HangupLeg);
+        }
+        self.record_attempt(now, AttemptOutcome::Cancelled);
+        if self.end_reason.is_none() {
+            self.end_reason = Some(reason);
+        }
+        self.finish(now, out);
+    }
+
+    fn close(&mut self, now: Instant, reason: EndReason, prompt: Prompt, out: &mut Vec<Action>) {
+        self.end_reason = Some(reason);
+        self.state = State::Closing {
+            deadline: now + Duration::from_secs(30),
+        };
+        out.push(Action::PlayCaller(vec![prompt]));
+    }
+
+    fn finish(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state == State::Done {
+            return;
+        }
+        out.push(Action::HangupCaller);
+        self.state = State::Done;
+        if let Some(b) = self.bridge_started {
+            self.cdr.bridge_seconds = Some(now.saturating_duration_since(b).as_secs_f64());
+        }
+        self.cdr.ended_at = self.wall(now);
+        self.cdr.duration_seconds = now.saturating_duration_since(self.started).as_secs_f64();
+        self.cdr.end_reason = self.end_reason.unwrap_or(EndReason::Error);
+        out.push(Action::Finished(Box::new(self.cdr.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> (Call, Instant) {
+        let now = Instant::now();
+        let (call, actions) = Call::new(
+            1,
+            Arc::new(Config::demo()),
+            0,
+            Some("+15551234567".into()),
+            now,
+            Timestamp::UNIX_EPOCH,
+            7,
+        );
+        assert_eq!(actions, vec![Action::AnswerCaller]);
+        (call, now)
+    }
+
+    fn finished(actions: &[Action]) -> Option<&Cdr> {
+        actions.iter().find_map(|a| match a {
+            Action::Finished(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn accepted_by_first_responder() {
+        let (mut c, t0) = start();
+        assert_eq!(
+            c.handle(t0, Event::CallerAnswered),
+            vec![Action::PlayCaller(vec![Prompt::Greeting])]
+        );
+        c.handle(t0, Event::CallerPromptDone);
+        let a = c.handle(t0 + Duration::from_secs(1), Event::CallerDigit('1'));
+        assert!(a.contains(&Action::Dial {
+            number: "+491701111111".into(),
+            user: "alice".into()
+        }));
+        c.handle(t0 + Duration::from_secs(5), Event::LegAnswered);
+        c.handle(t0 + Duration::from_secs(9), Event::ResponderPromptDone);
+        let a = c.handle(t0 + Duration::from_secs(10), Event::ResponderDigit('5'));
+        assert!(a.contains(&Action::Bridge));
+        let a = c.handle(t0 + Duration::from_secs(70), Event::CallerHangup);
+        let cdr = finished(&a).expect("cdr");
+        assert_eq!(cdr.end_reason, EndReason::Completed);
+        assert_eq!(cdr.accepted_by.as_deref(), Some("alice"));
+        assert_eq!(cdr.bridge_seconds, Some(60.0));
+        assert!(a.contains(&Action::HangupLeg));
+        assert!(c.is_done());
+    }
+
+    #[test]
+    fn decline_then_no_one_left() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        c.handle(t0, Event::LegAnswered);
+        let a = c.handle(t0, Event::ResponderDigit('2'));
+        assert!(a.contains(&Action::HangupLeg));
+        assert!(a.iter().any(|x| matches!(x, Action::Dial { user, .. } if user == "bob")));
+        // bob never answers: answer timeout
+        let dl = c.poll_timeout().unwrap();
+        let a = c.handle_timeout(dl);
+        assert!(a.contains(&Action::PlayCaller(vec![Prompt::NobodyAvailable])));
+        let a = c.handle(dl, Event::CallerPromptDone);
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::NobodyAccepted);
+        let outcomes: Vec<_> = cdr.attempts.iter().map(|a| a.outcome).collect();
+        assert_eq!(outcomes, vec![AttemptOutcome::Declined, AttemptOutcome::NoAnswer]);
+        assert!(a.contains(&Action::HangupCaller));
+    }
+
+    #[test]
+    fn invalid_keys_then_goodbye() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        for _ in 0..2 {
+            let a = c.handle(t0, Event::CallerDigit('7'));
+            assert_eq!(
+                a.last(),
+                Some(&Action::PlayCaller(vec![Prompt::InvalidChoice, Prompt::Greeting]))
+            );
+        }
+        let a = c.handle(t0, Event::CallerDigit('8'));
+        assert_eq!(a.last(), Some(&Action::PlayCaller(vec![Prompt::Goodbye])));
+        let a = c.handle(t0, Event::CallerPromptDone);
+        assert_eq!(finished(&a).unwrap().end_reason, EndReason::MenuFailed);
+        assert_eq!(finished(&a).unwrap().digits, "778");
+    }
+
+    #[test]
+    fn menu_timeout_replays() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerPromptDone);
+        let dl = c.poll_timeout().unwrap();
+        assert_eq!(dl, t0 + Duration::from_secs(10));
+        let a = c.handle_timeout(dl);
+        assert_eq!(a.last(), Some(&Action::PlayCaller(vec![Prompt::Greeting])));
+    }
+
+    #[test]
+    fn caller_hangup_during_hunt_cancels_leg() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        let a = c.handle(t0 + Duration::from_secs(3), Event::CallerHangup);
+        assert!(a.contains(&Action::HangupLeg));
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::CallerAbandoned);
+        assert_eq!(cdr.attempts[0].outcome, AttemptOutcome::Cancelled);
+    }
+
+    #[test]
+    fn answering_machine_times_out_and_next_is_called() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        c.handle(t0, Event::LegAnswered);
+        c.handle(t0, Event::ResponderPromptDone);
+        let dl = c.poll_timeout().unwrap();
+        let a = c.handle_timeout(dl);
+        assert!(a.contains(&Action::HangupLeg));
+        assert!(a.iter().any(|x| matches!(x, Action::Dial { user, .. } if user == "bob")));
+    }
+}

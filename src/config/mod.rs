@@ -1,0 +1,570 @@
+//! The configuration: one declarative TOML file is the source of truth.
+//!
+//! Users, escalation policies and routing numbers; the board (ports and modem) comes
+//! from a board profile ([`board`]). Loading validates references and values and
+//! reports every problem with file, line, key and the fix. The format is documented in
+//! `docs/configuration.md`.
+
+pub mod board;
+mod error;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+pub use board::{BoardProfile, PortKind};
+pub use error::{ConfigError, Problem};
+use error::{Problems, from_toml};
+
+/// The built-in demo configuration (used when `switchboard run` gets no `--config`).
+pub const DEMO_CONFIG_TOML: &str = include_str!("../../config/demo.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site-wide settings.
+    #[serde(default)]
+    pub site: Site,
+    /// People who can be called.
+    #[serde(default, rename = "user")]
+    pub users: Vec<User>,
+    /// Escalation policies: who is called, level by level.
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<Policy>,
+    /// Routing numbers: a port where calls arrive, with greeting and menu.
+    #[serde(default, rename = "routing_number")]
+    pub routing_numbers: Vec<RoutingNumber>,
+}
+
+/// Site-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Name of the site, shown on the status page.
+    #[serde(default = "default_site_name")]
+    pub name: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            name: default_site_name(),
+        }
+    }
+}
+
+fn default_site_name() -> String {
+    "Switchboard".into()
+}
+
+/// A person who can be called.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Short id used in policies (`alice`).
+    pub id: Spanned<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Phone numbers in E.164 (`+491701234567`), tried in order.
+    #[serde(default)]
+    pub phone: Vec<Spanned<String>>,
+    /// Language of prompts played to this user (`en`, `de`, ...).
+    #[serde(default = "default_language")]
+    pub language: Spanned<String>,
+}
+
+/// An escalation policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Short id used by routing options (`netops`).
+    pub id: Spanned<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Levels, walked once in order.
+    #[serde(default, rename = "level")]
+    pub levels: Vec<Level>,
+}
+
+/// One escalation level.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    /// User ids; tried in random order within the level.
+    #[serde(default)]
+    pub users: Vec<Spanned<String>>,
+}
+
+/// A routing number: where calls arrive and what callers hear.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingNumber {
+    /// Name, spoken in the accept announcement ("This is Emergency Hotline").
+    pub name: String,
+    /// Port id from the board profile where calls for this number arrive.
+    pub port: Spanned<String>,
+    /// Language of the prompts (espeak-ng voice name, e.g. `en`, `de`, `fr`).
+    #[serde(default = "default_language")]
+    pub language: Spanned<String>,
+    /// Greeting text, played first.
+    #[serde(default)]
+    pub greeting: String,
+    /// Play only the greeting, without the generated "press 1 for ..." menu text.
+    #[serde(default)]
+    pub only_greeting: bool,
+    /// Announcement to the responder; `{name}` is replaced by the routing number's name.
+    #[serde(default = "default_announcement")]
+    pub announcement: String,
+    /// Time to wait for a key after the menu, per try.
+    #[serde(default = "d10", deserialize_with = "duration")]
+    pub menu_timeout: Spanned<Duration>,
+    /// Tries before the default option (or goodbye) applies.
+    #[serde(default = "default_menu_tries")]
+    pub menu_tries: Spanned<u32>,
+    /// Key of the option chosen after the last failed try; none = say goodbye.
+    #[serde(default)]
+    pub default_option: Option<Spanned<u8>>,
+    /// How long each responder's phone rings.
+    #[serde(default = "d20", deserialize_with = "duration")]
+    pub answer_timeout: Spanned<Duration>,
+    /// How long a responder has to press a key after the announcement.
+    #[serde(default = "d10", deserialize_with = "duration")]
+    pub accept_timeout: Spanned<Duration>,
+    /// Menu options on keys 1-9.
+    #[serde(default, rename = "option")]
+    pub options: Vec<MenuOption>,
+}
+
+/// A menu option.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuOption {
+    /// Key 1-9.
+    pub key: Spanned<u8>,
+    /// Spoken label ("Network Operations").
+    pub label: String,
+    /// Escalation policy id.
+    pub policy: Spanned<String>,
+}
+
+fn default_language() -> Spanned<String> {
+    Spanned::new(0..0, "en".into())
+}
+fn default_announcement() -> String {
+    "This is {name}. You have a caller on hold. Press any key to connect, or 2 to decline.".into()
+}
+fn default_menu_tries() -> Spanned<u32> {
+    Spanned::new(0..0, 3)
+}
+fn d10() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(10))
+}
+fn d20() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(20))
+}
+
+/// Parses a human duration such as `10s`, `1m 30s` or `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. \"10s\", \"1m 30s\" or \"500ms\""))?;
+    Duration::try_from(d).map_err(|_| format!("`{s}` is negative: durations must be positive"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<Duration>, D::Error> {
+    let s: Spanned<String> = Spanned::deserialize(d)?;
+    let span = s.span();
+    parse_duration(s.get_ref())
+        .map(|v| Spanned::new(span, v))
+        .map_err(serde::de::Error::custom)
+}
+
+/// Whether a number is in E.164 form: `+`, a non-zero digit, 7 to 15 digits in all.
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+fn valid_language(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+impl Config {
+    /// Parses and validates a configuration against a board profile.
+    pub fn parse(file: &str, src: &str, board: &BoardProfile) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(src).map_err(|e| from_toml(file, src, &e))?;
+        let mut p = Problems::new(src);
+        cfg.validate(board, &mut p);
+        p.into_result(file)?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &std::path::Path, board: &BoardProfile) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![Problem {
+                line: None,
+                column: None,
+                key: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }],
+        })?;
+        Self::parse(&file, &src, board)
+    }
+
+    /// The built-in demo configuration on the simulated board.
+    pub fn demo() -> Self {
+        // Checked by a unit test; failing here is a build defect.
+        Self::parse("<built-in config/demo.toml>", DEMO_CONFIG_TOML, &BoardProfile::sim())
+            .expect("embedded config/demo.toml is valid")
+    }
+
+    fn validate(&self, board: &BoardProfile, p: &mut Problems<'_>) {
+        let mut users: HashSet<&str> = HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            let id = u.id.get_ref();
+            if !board::valid_id(id) {
+                p.at(
+                    Some(u.id.span()),
+                    format!("user[{i}].id"),
+                    format!("`{id}` is not a valid id: use letters, digits, `-` or `_`"),
+                );
+            }
+            if !users.insert(id) {
+                p.at(
+                    Some(u.id.span()),
+                    format!("user[{i}].id"),
+                    format!("user id `{id}` is used twice: every user needs its own id"),
+                );
+            }
+            if u.phone.is_empty() {
+                p.at(
+                    Some(u.id.span()),
+                    format!("user[{i}].phone"),
+                    format!("user `{id}` has no phone number: add phone = [\"+491701234567\"]"),
+                );
+            }
+            for (j, ph) in u.phone.iter().enumerate() {
+                if !is_e164(ph.get_ref()) {
+                    p.at(
+                        Some(ph.span()),
+                        format!("user[{i}].phone[{j}]"),
+                        format!(
+                            "`{}` is not an E.164 number: write it with + and country code, no spaces, e.g. \"+491701234567\"",
+                            ph.get_ref()
+                        ),
+                    );
+                }
+            }
+            check_language(p, &u.language, &format!("user[{i}].language"));
+        }
+
+        let mut policies: HashSet<&str> = HashSet::new();
+        for (i, pol) in self.policies.iter().enumerate() {
+            let id = pol.id.get_ref();
+            if !policies.insert(id) {
+                p.at(
+                    Some(pol.id.span()),
+                    format!("policy[{i}].id"),
+                    format!("policy id `{id}` is used twice"),
+                );
+            }
+            if pol.levels.is_empty() {
+                p.at(
+                    Some(pol.id.span()),
+                    format!("policy[{i}].level"),
+                    format!("policy `{id}` has no levels: add [[policy.level]] with users = [\"...\"]"),
+                );
+            }
+            for (l, level) in pol.levels.iter().enumerate() {
+                if level.users.is_empty() {
+                    p.at(
+                        Some(pol.id.span()),
+                        format!("policy[{i}].level[{l}].users"),
+                        "the level has no users: list at least one user id",
+                    );
+                }
+                for (k, u) in level.users.iter().enumerate() {
+                    if !users.contains(u.get_ref().as_str()) {
+                        p.at(
+                            Some(u.span()),
+                            format!("policy[{i}].level[{l}].users[{k}]"),
+                            format!(
+                                "no user with id `{}`: define it in a [[user]] section or fix the spelling",
+                                u.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+
+        let mut ports: HashMap<&str, usize> = HashMap::new();
+        for (i, rn) in self.routing_numbers.iter().enumerate() {
+            let key = format!("routing_number[{i}]");
+            let port = rn.port.get_ref();
+            match board.port_kind(port) {
+                None => p.at(
+                    Some(rn.port.span()),
+                    format!("{key}.port"),
+                    format!(
+                        "board `{}` has no port `{port}`: use one of {}",
+                        board.name,
+                        board.port_ids().join(", ")
+                    ),
+                ),
+                Some(PortKind::Fxo) => {}
+                Some(kind) => p.at(
+                    Some(rn.port.span()),
+                    format!("{key}.port"),
+                    format!(
+                        "port `{port}` is {}: routing numbers on {} ports are not supported yet; use an FXO port",
+                        kind.as_str(),
+                        kind.as_str()
+                    ),
+                ),
+            }
+            if let Some(prev) = ports.insert(port, i) {
+                p.at(
+                    Some(rn.port.span()),
+                    format!("{key}.port"),
+                    format!("port `{port}` is already used by routing_number[{prev}]: one routing number per port"),
+                );
+            }
+            check_language(p, &rn.language, &format!("{key}.language"));
+            if rn.options.is_empty() {
+                p.at(
+                    Some(rn.port.span()),
+                    format!("{key}.option"),
+                    "no menu options: add [[routing_number.option]] with key, label and policy",
+                );
+            }
+            if rn.options.len() > 9 {
+                p.at(
+                    Some(rn.port.span()),
+                    format!("{key}.option"),
+                    "more than 9 options: the menu has keys 1-9 only",
+                );
+            }
+            let mut keys = HashSet::new();
+            for (j, o) in rn.options.iter().enumerate() {
+                let k = *o.key.get_ref();
+                if !(1..=9).contains(&k) {
+                    p.at(
+                        Some(o.key.span()),
+                        format!("{key}.option[{j}].key"),
+                        format!("key {k} is out of range: use 1 to 9"),
+                    );
+                }
+                if !keys.insert(k) {
+                    p.at(
+                        Some(o.key.span()),
+                        format!("{key}.option[{j}].key"),
+                        format!("key {k} is used twice in this menu"),
+                    );
+                }
+                if !policies.contains(o.policy.get_ref().as_str()) {
+                    p.at(
+                        Some(o.policy.span()),
+                        format!("{key}.option[{j}].policy"),
+                        format!(
+                            "no policy with id `{}`: define it in a [[policy]] section or fix the spelling",
+                            o.policy.get_ref()
+                        ),
+                    );
+                }
+            }
+            if let Some(d) = &rn.default_option {
+                if !keys.contains(d.get_ref()) {
+                    p.at(
+                        Some(d.span()),
+                        format!("{key}.default_option"),
+                        format!("default_option {} is not a key of this menu", d.get_ref()),
+                    );
+                }
+            }
+            let tries = *rn.menu_tries.get_ref();
+            if !(1..=9).contains(&tries) {
+                p.at(
+                    Some(rn.menu_tries.span()),
+                    format!("{key}.menu_tries"),
+                    format!("{tries} tries: use 1 to 9"),
+                );
+            }
+            for (name, d, lo, hi) in [
+                ("menu_timeout", &rn.menu_timeout, 1, 60),
+                ("answer_timeout", &rn.answer_timeout, 5, 120),
+                ("accept_timeout", &rn.accept_timeout, 2, 60),
+            ] {
+                let secs = d.get_ref().as_secs_f64();
+                if secs < lo as f64 || secs > hi as f64 {
+                    p.at(
+                        Some(d.span()),
+                        format!("{key}.{name}"),
+                        format!("{secs} s is out of range: use {lo} s to {hi} s"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The routing number whose calls arrive on this port.
+    pub fn routing_for_port(&self, port: &str) -> Option<&RoutingNumber> {
+        self.routing_numbers.iter().find(|r| r.port.get_ref() == port)
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id.get_ref() == id)
+    }
+
+    /// A policy by id.
+    pub fn policy(&self, id: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.id.get_ref() == id)
+    }
+}
+
+fn check_language(p: &mut Problems<'_>, lang: &Spanned<String>, key: &str) {
+    if !valid_language(lang.get_ref()) {
+        p.at(
+            Some(lang.span()),
+            key,
+            format!(
+                "`{}` is not a language tag: use an espeak-ng voice name such as \"en\", \"de\" or \"en-us\"",
+                lang.get_ref()
+            ),
+        );
+    }
+}
+
+impl RoutingNumber {
+    /// The option for a key, if the menu has one.
+    pub fn option(&self, key: u8) -> Option<&MenuOption> {
+        self.options.iter().find(|o| *o.key.get_ref() == key)
+    }
+
+    /// The text callers hear first: greeting plus generated menu (unless `only_greeting`).
+    /// With a single option there is no menu: the greeting leads straight to the hunt.
+    pub fn greeting_text(&self) -> String {
+        let mut text = self.greeting.trim().to_string();
+        if !self.only_greeting && self.options.len() > 1 {
+            for o in &self.options {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(&format!("For {}, press {}.", o.label, o.key.get_ref()));
+            }
+        }
+        text
+    }
+
+    /// The announcement played to a responder who picks up.
+    pub fn announcement_text(&self) -> String {
+        self.announcement.replace("{name}", &self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Config, ConfigError> {
+        Config::parse("t.toml", src, &BoardProfile::sim())
+    }
+
+    #[test]
+    fn demo_is_valid() {
+        let c = Config::demo();
+        assert_eq!(c.routing_numbers.len(), 2);
+        assert!(c.routing_numbers[0].greeting_text().contains("For Facilities, press 2."));
+        // single option: no menu text
+        assert!(!c.routing_numbers[1].greeting_text().contains("press"));
+    }
+
+    #[test]
+    fn e164() {
+        assert!(is_e164("+491701234567"));
+        assert!(!is_e164("0170 1234567"));
+        assert!(!is_e164("+0123456789"));
+        assert!(!is_e164("+12"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn unknown_policy_names_line_key_and_fix() {
+        let src = r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[policy]]
+id = "p"
+[[policy.level]]
+users = ["a"]
+[[routing_number]]
+name = "X"
+port = "fxo1"
+[[routing_number.option]]
+key = 1
+label = "L"
+policy = "nope"
+"#;
+        let e = parse(src).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("t.toml:15:10: routing_number[0].option[0].policy: no policy with id `nope`"), "{s}");
+    }
+
+    #[test]
+    fn syntax_and_unknown_fields_are_located() {
+        let e = parse("[[user]]\nid = \"a\"\nphone = [\"+491701111111\"]\nfone = 1\n").unwrap_err();
+        assert_eq!(e.problems[0].line, Some(4));
+        assert!(e.to_string().contains("unknown field `fone`"));
+        let e = parse("[[user]\n").unwrap_err();
+        assert_eq!(e.problems[0].line, Some(1));
+    }
+
+    #[test]
+    fn many_problems_are_all_reported() {
+        let src = r#"
+[[user]]
+id = "a"
+phone = ["0170"]
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[routing_number]]
+name = "X"
+port = "fxo9"
+menu_timeout = "0s"
+"#;
+        let e = parse(src).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("user[0].phone[0]"), "{s}");
+        assert!(s.contains("used twice"), "{s}");
+        assert!(s.contains("no port `fxo9`"), "{s}");
+        assert!(s.contains("menu_timeout"), "{s}");
+        assert!(s.contains("no menu options"), "{s}");
+    }
+}

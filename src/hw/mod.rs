@@ -1,0 +1,38 @@
+//! Hardware adapters behind one trait: the real boards (later: GPIO, ALSA, serial)
+//! and the simulated board ([`sim`]), which is a first-class board.
+//!
+//! Ports are addressed by index, in the order of the board profile (analog ports, then
+//! the modem's voice port), the same order the exchange uses.
+
+pub mod sim;
+
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use crate::exchange::PortIdx;
+use crate::line::{LineCommand, LineSignal};
+use crate::media::Frame;
+
+/// What the engine needs from a board.
+pub trait Board {
+    /// The next line signal (ring, caller ID, loop drop), if any.
+    fn poll_line_signal(&mut self) -> Option<(PortIdx, LineSignal)>;
+    /// Sets an analog line's hook state.
+    fn line_command(&mut self, now: Instant, port: PortIdx, cmd: LineCommand);
+    /// The 20 ms frame received on a port during the current tick.
+    fn read_frame(&mut self, now: Instant, port: PortIdx, out: &mut Frame);
+    /// The 20 ms frame to send on a port during the current tick.
+    fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame);
+    /// Lets the board's own machinery (the simulated world) catch up to `now`.
+    fn step(&mut self, now: Instant);
+    /// When [`Board::step`] must run next on its own account.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The modem's AT port: device path and baud rate.
+    fn modem_serial(&self) -> Option<(String, u32)>;
+    /// File descriptors whose readiness should wake the engine (the simulated modem's
+    /// side of its pseudo-terminal).
+    fn wake_fds(&self) -> Vec<RawFd>;
+    /// For virtual time: bytes the board's end of the modem link has written and read
+    /// so far. `None` on real hardware.
+    fn modem_link_counts(&self) -> Option<(u64, u64)>;
+}

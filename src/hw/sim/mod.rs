@@ -1,0 +1,373 @@
+//! The simulated board: virtual FXO/FXS lines with a simulated central office, a
+//! simulated modem on a real pseudo-terminal, virtual audio, and simulated people.
+//!
+//! It implements [`Board`] like a real board does, so the engine cannot tell the
+//! difference. Time comes from the engine: in the scenario runner it is virtual, in
+//! `switchboard run` it is real.
+
+pub mod modem;
+pub mod party;
+pub mod scenario;
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use self::modem::{FarEnd, Network, SimModem};
+use self::party::Party;
+use super::Board;
+use crate::config::{BoardProfile, PortKind};
+use crate::exchange::PortIdx;
+use crate::line::{LineCommand, LineSignal};
+use crate::media::{Frame, SILENCE};
+
+/// Ring cadence (on, off) of a country's central office.
+pub fn ring_cadence(country: &str) -> (Duration, Duration) {
+    let ms = |a, b| (Duration::from_millis(a), Duration::from_millis(b));
+    match country {
+        "UK" | "GB" | "AU" => ms(1200, 2000), // double ring folded into one burst
+        "DE" | "NL" | "CH" | "IT" => ms(1000, 4000),
+        "FR" => ms(1500, 3500),
+        _ => ms(2000, 4000),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum LineState {
+    Idle,
+    Ringing {
+        ring_on: bool,
+        next_change: Instant,
+        caller_id: Option<String>,
+        cid_at: Option<Instant>,
+    },
+    Connected,
+}
+
+struct SimLine {
+    kind: PortKind,
+    state: LineState,
+    party: Option<usize>,
+    off_hook: bool,
+}
+
+/// A responder behind the simulated network.
+pub struct Responder {
+    /// What the network does when the number is dialled.
+    pub far: FarEnd,
+    /// Party template, instantiated per call (so a second call gets a fresh person).
+    pub make: Box<dyn Fn() -> Party + Send>,
+}
+
+/// Everything in the simulated world except the modem (split so the modem can call
+/// back into the world as its [`Network`]).
+struct World {
+    lines: Vec<SimLine>,
+    parties: Vec<Party>,
+    responders: HashMap<String, Responder>,
+    modem_party: Option<usize>,
+    signals: VecDeque<(PortIdx, LineSignal)>,
+    scheduled: Vec<(Instant, PortIdx, Option<String>, usize)>,
+    cadence: (Duration, Duration),
+    log: Vec<(Instant, String)>,
+}
+
+impl Network for World {
+    fn place_call(&mut self, now: Instant, number: &str) -> FarEnd {
+        match self.responders.get(number) {
+            Some(r) => {
+                let far = r.far;
+                let party = (r.make)();
+                self.log.push((now, format!("network: {number} ({}) is being called", party.name)));
+                self.parties.push(party);
+                self.modem_party = Some(self.parties.len() - 1);
+                far
+            }
+            None => {
+                self.log.push((now, format!("network: {number} rings (nobody simulated there)")));
+                self.modem_party = None;
+                FarEnd::Rings { answer_after: None }
+            }
+        }
+    }
+
+    fn modem_hung_up(&mut self, now: Instant, number: &str) {
+        if let Some(i) = self.modem_party.take() {
+            self.parties[i].on_hung_up(now);
+        }
+        self.log.push((now, format!("network: call to {number} released by the box")));
+    }
+
+    fn answered(&mut self, now: Instant, number: &str) {
+        if let Some(i) = self.modem_party {
+            let name = self.parties[i].name.clone();
+            self.log.push((now, format!("{name} picks up ({number})")));
+            self.parties[i].on_answered(now);
+        }
+    }
+}
+
+/// The simulated board.
+pub struct SimBoard {
+    modem: Option<SimModem>,
+    modem_port: Option<PortIdx>,
+    world: World,
+}
+
+impl SimBoard {
+    /// Builds the simulated hardware of a board profile (opening the modem's
+    /// pseudo-terminal).
+    pub fn new(profile: &BoardProfile) -> Result<Self> {
+        let lines = profile
+            .ports
+            .iter()
+            .map(|p| SimLine {
+                kind: *p.kind.get_ref(),
+                state: LineState::Idle,
+                party: None,
+                off_hook: false,
+            })
+            .collect::<Vec<_>>();
+        let (modem, modem_port) = match &profile.modem {
+            Some(_) => (Some(SimModem::open()?), Some(lines.len())),
+            None => (None, None),
+        };
+        Ok(Self {
+            modem,
+            modem_port,
+            world: World {
+                lines,
+                parties: Vec::new(),
+                responders: HashMap::new(),
+                modem_party: None,
+                signals: VecDeque::new(),
+                scheduled: Vec::new(),
+                cadence: ring_cadence(&profile.country),
+                log: Vec::new(),
+            },
+        })
+    }
+
+    /// Adds a responder reachable at `number`.
+    pub fn add_responder(&mut self, number: &str, r: Responder) {
+        self.world.responders.insert(number.to_string(), r);
+    }
+
+    /// Schedules a caller to ring in on `port` at `at`. Returns the party's index.
+    pub fn schedule_call(&mut self, at: Instant, port: PortIdx, caller_id: Option<String>, party: Party) -> usize {
+        self.world.parties.push(party);
+        let idx = self.world.parties.len() - 1;
+        self.world.scheduled.push((at, port, caller_id, idx));
+        idx
+    }
+
+    /// A party by index.
+    pub fn party(&self, idx: usize) -> &Party {
+        &self.world.parties[idx]
+    }
+
+    /// All parties (callers and the responders that were called).
+    pub fn parties(&self) -> &[Party] {
+        &self.world.parties
+    }
+
+    /// The world's transcript lines (network and party actions), oldest first.
+    pub fn take_log(&mut self) -> Vec<(Instant, String)> {
+        let mut log = std::mem::take(&mut self.world.log);
+        for p in &mut self.world.parties {
+            log.append(&mut p.log);
+        }
+        log.sort_by_key(|(t, _)| *t);
+        log
+    }
+
+    /// AT commands the simulated modem received.
+    pub fn modem_commands(&self) -> &[String] {
+        self.modem.as_ref().map_or(&[], |m| m.commands.as_slice())
+    }
+
+    fn line_step(&mut self, now: Instant) {
+        let (on, off) = self.world.cadence;
+        let w = &mut self.world;
+        // calls that start ringing now
+        let mut i = 0;
+        while i < w.scheduled.len() {
+            if w.scheduled[i].0 <= now {
+                let (_, port, cid, party) = w.scheduled.remove(i);
+                if let Some(line) = w.lines.get_mut(port) {
+                    line.party = Some(party);
+                    line.state = LineState::Ringing {
+                        ring_on: true,
+                        next_change: now + on,
+                        caller_id: cid,
+                        cid_at: None,
+                    };
+                    w.signals.push_back((port, LineSignal::RingStart));
+                    let name = w.parties[party].name.clone();
+                    w.log.push((now, format!("{name} dials in; line {port} rings")));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        for (port, line) in w.lines.iter_mut().enumerate() {
+            if let LineState::Ringing {
+                ring_on,
+                next_change,
+                caller_id,
+                cid_at,
+            } = &mut line.state
+            {
+                if let Some(t) = *cid_at {
+                    if now >= t {
+                        *cid_at = None;
+                        if let Some(cid) = caller_id.take() {
+                            w.signals.push_back((port, LineSignal::CallerId(cid)));
+                        }
+                    }
+                }
+                while now >= *next_change {
+                    *ring_on = !*ring_on;
+                    if *ring_on {
+                        w.signals.push_back((port, LineSignal::RingStart));
+                        *next_change += on;
+                    } else {
+                        w.signals.push_back((port, LineSignal::RingStop));
+                        if caller_id.is_some() && cid_at.is_none() {
+                            // Caller ID between the first and the second ring (Bell 202 timing).
+                            *cid_at = Some(*next_change + Duration::from_millis(500));
+                        }
+                        *next_change += off;
+                    }
+                }
+            }
+        }
+    }
+
+    fn party_step(&mut self, now: Instant) {
+        for i in 0..self.world.parties.len() {
+            self.world.parties[i].poll(now);
+            if !self.world.parties[i].take_hangup() {
+                continue;
+            }
+            if self.world.modem_party == Some(i) {
+                self.world.modem_party = None;
+                if let Some(m) = self.modem.as_mut() {
+                    m.far_end_hangup();
+                }
+                continue;
+            }
+            let w = &mut self.world;
+            for (port, line) in w.lines.iter_mut().enumerate() {
+                if line.party != Some(i) {
+                    continue;
+                }
+                match line.state {
+                    LineState::Connected => w.signals.push_back((port, LineSignal::LoopDrop)),
+                    LineState::Ringing { .. } => {
+                        if line.kind == PortKind::Fxo {
+                            w.log.push((now, format!("line {port} stops ringing")));
+                        }
+                    }
+                    LineState::Idle => {}
+                }
+                line.state = LineState::Idle;
+                line.party = None;
+            }
+        }
+    }
+}
+
+impl Board for SimBoard {
+    fn poll_line_signal(&mut self) -> Option<(PortIdx, LineSignal)> {
+        self.world.signals.pop_front()
+    }
+
+    fn line_command(&mut self, now: Instant, port: PortIdx, cmd: LineCommand) {
+        let w = &mut self.world;
+        let Some(line) = w.lines.get_mut(port) else { return };
+        line.off_hook = cmd == LineCommand::OffHook;
+        match (cmd, &line.state) {
+            (LineCommand::OffHook, LineState::Ringing { .. }) => {
+                line.state = LineState::Connected;
+                if let Some(p) = line.party {
+                    w.parties[p].on_answered(now);
+                }
+            }
+            (LineCommand::OnHook, LineState::Connected) => {
+                line.state = LineState::Idle;
+                if let Some(p) = line.party.take() {
+                    w.parties[p].on_hung_up(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
+        let w = &mut self.world;
+        let party = if Some(port) == self.modem_port {
+            self.modem.as_ref().and_then(|m| m.active_number()).and(w.modem_party)
+        } else {
+            w.lines
+                .get(port)
+                .filter(|l| matches!(l.state, LineState::Connected))
+                .and_then(|l| l.party)
+        };
+        match party {
+            Some(p) => w.parties[p].speak(out),
+            None => *out = SILENCE,
+        }
+    }
+
+    fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
+        let w = &mut self.world;
+        let party = if Some(port) == self.modem_port {
+            self.modem.as_ref().and_then(|m| m.active_number()).and(w.modem_party)
+        } else {
+            w.lines
+                .get(port)
+                .filter(|l| matches!(l.state, LineState::Connected))
+                .and_then(|l| l.party)
+        };
+        if let Some(p) = party {
+            w.parties[p].hear(now, frame);
+        }
+    }
+
+    fn step(&mut self, now: Instant) {
+        if let Some(m) = self.modem.as_mut() {
+            m.step(now, &mut self.world);
+        }
+        self.line_step(now);
+        self.party_step(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let w = &self.world;
+        let lines = w.lines.iter().filter_map(|l| match &l.state {
+            LineState::Ringing { next_change, cid_at, .. } => {
+                Some(cid_at.map_or(*next_change, |c| c.min(*next_change)))
+            }
+            _ => None,
+        });
+        let sched = w.scheduled.iter().map(|s| s.0);
+        let parties = w.parties.iter().filter_map(|p| p.poll_timeout());
+        let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
+        lines.chain(sched).chain(parties).chain(modem).min()
+    }
+
+    fn modem_serial(&self) -> Option<(String, u32)> {
+        self.modem.as_ref().map(|m| (m.path().to_string(), 115_200))
+    }
+
+    fn wake_fds(&self) -> Vec<RawFd> {
+        self.modem.iter().map(|m| m.raw_fd()).collect()
+    }
+
+    fn modem_link_counts(&self) -> Option<(u64, u64)> {
+        self.modem.as_ref().map(|m| (m.written, m.read))
+    }
+}

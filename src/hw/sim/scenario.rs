@@ -1,0 +1,453 @@
+//! Scenario files: one call on the simulated board, with people who behave, and what
+//! must have happened. The format describes only what a person on a phone does and
+//! what the box must record, so the same file can later drive a real rig.
+//!
+//! ```toml
+//! name = "accepted by the first responder"
+//! [caller]
+//! port = "fxo1"
+//! caller_id = "+15550001111"
+//! step = [ { after = "prompt-end", press = "1" },
+//!          { after = "connected", delay = "20s", hangup = true } ]
+//! [[responder]]
+//! user = "alice"
+//! behaviour = "accept"
+//! answer_after = "4s"
+//! [expect]
+//! end_reason = "completed"
+//! accepted_by = "alice"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Deserializer};
+
+use super::modem::FarEnd;
+use super::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
+use super::{Responder, SimBoard};
+use crate::app::engine::Engine;
+use crate::call::Cdr;
+use crate::config::{BoardProfile, Config, parse_duration};
+use crate::exchange::{Exchange, Output};
+use crate::media::tts::Tts;
+use crate::store::Store;
+
+fn dur<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn opt_dur<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+}
+
+/// A scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Title.
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// Configuration file, relative to the scenario file; default: the built-in demo.
+    pub config: Option<PathBuf>,
+    /// Seed for the responder order within levels.
+    #[serde(default)]
+    pub seed: u64,
+    /// Wall-clock time at which the scenario starts (RFC 3339).
+    pub start: Option<jiff::Timestamp>,
+    /// Virtual time after which the run is cut off.
+    #[serde(default = "default_limit", deserialize_with = "dur")]
+    pub max_duration: Duration,
+    /// The caller.
+    pub caller: CallerSpec,
+    /// Responders reachable through the network.
+    #[serde(default, rename = "responder")]
+    pub responders: Vec<ResponderSpec>,
+    /// What must hold at the end.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_limit() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The caller.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerSpec {
+    /// Port id where the call arrives.
+    pub port: String,
+    /// Caller ID delivered by the line.
+    pub caller_id: Option<String>,
+    /// When the line starts ringing, after the scenario start.
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub ring_at: Option<Duration>,
+    /// What the caller does.
+    #[serde(default)]
+    pub step: Vec<StepSpec>,
+}
+
+/// One step of a person.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// `answered`, `prompt-end` or `connected`.
+    pub after: Trigger,
+    /// Extra wait.
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub delay: Option<Duration>,
+    /// Keys to press.
+    pub press: Option<String>,
+    /// Hang up.
+    #[serde(default)]
+    pub hangup: bool,
+}
+
+impl StepSpec {
+    fn to_step(&self) -> Result<Step> {
+        let act = match (&self.press, self.hangup) {
+            (Some(k), false) => Act::Press(k.clone()),
+            (None, true) => Act::Hangup,
+            _ => bail!("a step needs exactly one of `press = \"...\"` or `hangup = true`"),
+        };
+        Ok(Step {
+            trigger: self.after,
+            delay: self.delay.unwrap_or(Duration::from_millis(300)),
+            act,
+        })
+    }
+}
+
+/// Built-in responder behaviours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Behaviour {
+    /// Picks up and presses 1 after the announcement.
+    Accept,
+    /// Picks up and presses 2 after the announcement.
+    Decline,
+    /// Rings forever.
+    NeverAnswer,
+    /// Busy.
+    Busy,
+    /// The number cannot be reached.
+    Unreachable,
+    /// Their voicemail picks up: a greeting, a beep, then silence; never a key.
+    AnsweringMachine,
+}
+
+/// A responder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponderSpec {
+    /// User id from the configuration (the number is taken from it)...
+    pub user: Option<String>,
+    /// ...or a number.
+    pub number: Option<String>,
+    /// What they do.
+    pub behaviour: Behaviour,
+    /// When they pick up (default 4 s; the answering machine 8 s).
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub answer_after: Option<Duration>,
+    /// More steps after the behaviour's own (e.g. hang up after talking).
+    #[serde(default)]
+    pub step: Vec<StepSpec>,
+}
+
+/// Expectations, checked against the stored CDR and what the people heard.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// CDR end reason (`completed`, `nobody_accepted`, `caller_abandoned`, `menu_failed`, ...).
+    pub end_reason: Option<String>,
+    /// Chosen menu key.
+    pub option: Option<u8>,
+    /// User who accepted (`""` for nobody).
+    pub accepted_by: Option<String>,
+    /// Attempts as `user:outcome`, in order.
+    pub attempts: Option<Vec<String>>,
+    /// Digits the caller pressed, as detected by the box.
+    pub digits: Option<String>,
+    /// Texts the caller must have heard (substrings of prompts).
+    #[serde(default)]
+    pub caller_heard: Vec<String>,
+    /// Both sides heard each other through the bridge.
+    pub bridged_audio: Option<bool>,
+    /// Upper bound of the call's duration.
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub max_call_duration: Option<Duration>,
+}
+
+/// The result of a run.
+pub struct Outcome {
+    /// Transcript lines, virtual time first.
+    pub transcript: Vec<String>,
+    /// The CDR as read back from the store.
+    pub cdr: Option<Cdr>,
+    /// Expectations that failed.
+    pub failures: Vec<String>,
+    /// Virtual time simulated.
+    pub virtual_time: Duration,
+    /// Wall time it took.
+    pub real_time: Duration,
+}
+
+impl Outcome {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Loads a scenario file.
+pub fn load(path: &Path) -> Result<Scenario> {
+    let src = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&src).map_err(|e| {
+        let loc = e
+            .span()
+            .map(|s| {
+                let before = &src[..s.start.min(src.len())];
+                format!(":{}", before.matches('\n').count() + 1)
+            })
+            .unwrap_or_default();
+        anyhow!("{}{loc}: {}", path.display(), e.message().trim())
+    })
+}
+
+fn fmt_t(start: Instant, t: Instant) -> String {
+    format!("[{:>8.3}]", t.saturating_duration_since(start).as_secs_f64())
+}
+
+/// Runs a scenario file (the configuration and TTS cache as it says).
+pub fn run_file(path: &Path, tts_cache: Option<PathBuf>) -> Result<(Scenario, Outcome)> {
+    let sc = load(path)?;
+    let board = BoardProfile::sim();
+    let cfg = match &sc.config {
+        Some(rel) => {
+            let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+            Config::load(&p, &board).map_err(|e| anyhow!("{e}"))?
+        }
+        None => Config::demo(),
+    };
+    let outcome = run(&sc, Arc::new(cfg), &board, tts_cache)?;
+    Ok((sc, outcome))
+}
+
+/// Runs a scenario.
+pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Option<PathBuf>) -> Result<Outcome> {
+    let real_start = Instant::now();
+    let tts = Tts::new(tts_cache);
+    let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
+    let start = Instant::now();
+    let wall = sc.start.unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
+
+    let mut sim = SimBoard::new(board)?;
+    let port = board
+        .ports
+        .iter()
+        .position(|p| *p.id.get_ref() == sc.caller.port)
+        .ok_or_else(|| anyhow!("caller.port: the board has no port `{}`", sc.caller.port))?;
+    let caller_steps = sc.caller.step.iter().map(StepSpec::to_step).collect::<Result<Vec<_>>>()?;
+    let caller = Party::new("caller", caller_steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
+    let caller_idx = sim.schedule_call(
+        start + sc.caller.ring_at.unwrap_or(Duration::from_millis(500)),
+        port,
+        sc.caller.caller_id.clone(),
+        caller,
+    );
+
+    for (i, r) in sc.responders.iter().enumerate() {
+        let (name, number) = match (&r.user, &r.number) {
+            (Some(u), None) => {
+                let user = cfg.user(u).ok_or_else(|| anyhow!("responder[{i}].user: no user `{u}` in the configuration"))?;
+                let number = user
+                    .phone
+                    .first()
+                    .map(|p| p.get_ref().clone())
+                    .ok_or_else(|| anyhow!("responder[{i}]: user `{u}` has no phone number"))?;
+                (u.clone(), number)
+            }
+            (None, Some(n)) => (n.clone(), n.clone()),
+            _ => bail!("responder[{i}]: give exactly one of `user` or `number`"),
+        };
+        let mut steps = Vec::new();
+        let mut greeting = Vec::new();
+        let (far, talks) = match r.behaviour {
+            Behaviour::Accept | Behaviour::Decline => {
+                let key = if r.behaviour == Behaviour::Accept { "1" } else { "2" };
+                steps.push(Step {
+                    trigger: Trigger::PromptEnd,
+                    delay: Duration::from_millis(300),
+                    act: Act::Press(key.into()),
+                });
+                (
+                    FarEnd::Rings {
+                        answer_after: Some(r.answer_after.unwrap_or(Duration::from_secs(4))),
+                    },
+                    true,
+                )
+            }
+            Behaviour::NeverAnswer => (FarEnd::Rings { answer_after: None }, false),
+            Behaviour::Busy => (FarEnd::Busy, false),
+            Behaviour::Unreachable => (FarEnd::Unreachable, false),
+            Behaviour::AnsweringMachine => {
+                greeting = tts.render(
+                    "en",
+                    &format!("Hi, you have reached {name}. I can't take your call right now. Please leave a message after the tone."),
+                )?;
+                let mut beep = vec![0i16; 4000];
+                crate::dsp::tone::ToneGen::single(1000.0, -12.0).fill(&mut beep[..3200]);
+                greeting.extend(beep);
+                (
+                    FarEnd::Rings {
+                        answer_after: Some(r.answer_after.unwrap_or(Duration::from_secs(8))),
+                    },
+                    false,
+                )
+            }
+        };
+        for s in &r.step {
+            steps.push(s.to_step()?);
+        }
+        let greeting: Arc<[i16]> = greeting.into();
+        sim.add_responder(
+            &number,
+            Responder {
+                far,
+                make: Box::new(move || {
+                    let mut p = Party::new(&name, steps.clone(), RESPONDER_MARKER_HZ, CALLER_MARKER_HZ, talks);
+                    p.queue_audio(&greeting);
+                    p
+                }),
+            },
+        );
+    }
+
+    let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
+    let mut engine = Engine::new(exchange, sim, start)?;
+    let mut store = Store::in_memory()?;
+    let mut notes: Vec<(Instant, String)> = Vec::new();
+    let mut cdr_ids = Vec::new();
+    let mut store_err = None;
+    let mut sink = |t: Instant, out: Output| match out {
+        Output::Cdr(cdr) => match store.insert_cdr(&cdr) {
+            Ok(id) => cdr_ids.push(id),
+            Err(e) => store_err = Some(e),
+        },
+        Output::Note(n) => {
+            let who = match (n.call, &n.port) {
+                (Some(c), Some(p)) => format!("box call {c} {p}: "),
+                (Some(c), None) => format!("box call {c}: "),
+                (None, Some(p)) => format!("box {p}: "),
+                (None, None) => "box: ".into(),
+            };
+            notes.push((t, format!("{who}{}", n.text)));
+        }
+        Output::Line { .. } => {}
+    };
+    // Run until the call has ended, then one more virtual second so everyone settles
+    // (the caller hears the line go dead, the last modem commands are answered).
+    let ended = engine.run_virtual(start, sc.max_duration, &mut sink, |e| {
+        e.exchange.calls_started() > 0 && e.exchange.active_calls() == 0
+    });
+    let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
+    drop(sink);
+    if let Some(e) = store_err {
+        return Err(e.context("storing the CDR"));
+    }
+
+    let mut log = engine.board.take_log();
+    log.extend(notes);
+    log.sort_by_key(|(t, _)| *t);
+    let transcript: Vec<String> = log.iter().map(|(t, s)| format!("{} {s}", fmt_t(start, *t))).collect();
+    let cdr = match cdr_ids.first() {
+        Some(id) => store.cdr(*id)?,
+        None => None,
+    };
+    let caller = engine.board.party(caller_idx);
+    let responder_heard = engine
+        .board
+        .parties()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != caller_idx)
+        .map(|(_, p)| p.heard_other_ms)
+        .max()
+        .unwrap_or(0);
+    let failures = check(&sc.expect, cdr.as_ref(), &transcript, caller.heard_other_ms, responder_heard);
+    Ok(Outcome {
+        transcript,
+        cdr,
+        failures,
+        virtual_time: end.saturating_duration_since(start),
+        real_time: real_start.elapsed(),
+    })
+}
+
+fn check(x: &Expect, cdr: Option<&Cdr>, transcript: &[String], caller_heard_ms: u32, responder_heard_ms: u32) -> Vec<String> {
+    let mut f = Vec::new();
+    let Some(cdr) = cdr else {
+        f.push("no call detail record was written".into());
+        return f;
+    };
+    if let Some(r) = &x.end_reason {
+        if cdr.end_reason.as_str() != r {
+            f.push(format!("end_reason: expected {r}, got {}", cdr.end_reason.as_str()));
+        }
+    }
+    if let Some(o) = x.option {
+        if cdr.option_key != Some(o) {
+            f.push(format!("option: expected {o}, got {:?}", cdr.option_key));
+        }
+    }
+    if let Some(a) = &x.accepted_by {
+        let got = cdr.accepted_by.clone().unwrap_or_default();
+        if &got != a {
+            f.push(format!("accepted_by: expected {a:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &x.attempts {
+        let got: Vec<String> = cdr
+            .attempts
+            .iter()
+            .map(|a| format!("{}:{}", a.user, a.outcome.as_str()))
+            .collect();
+        if &got != want {
+            f.push(format!("attempts: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(d) = &x.digits {
+        if &cdr.digits != d {
+            f.push(format!("digits: expected {d:?}, got {:?}", cdr.digits));
+        }
+    }
+    for h in &x.caller_heard {
+        let heard = transcript
+            .iter()
+            .any(|l| l.contains("caller hears: \"") && l.contains(h.as_str()));
+        if !heard {
+            f.push(format!("caller_heard: the caller never heard {h:?}"));
+        }
+    }
+    if let Some(b) = x.bridged_audio {
+        let both = caller_heard_ms >= 1000 && responder_heard_ms >= 1000;
+        if both != b {
+            f.push(format!(
+                "bridged_audio: expected {b}, but the caller heard the responder for {caller_heard_ms} ms and the responder heard the caller for {responder_heard_ms} ms"
+            ));
+        }
+    }
+    if let Some(m) = x.max_call_duration {
+        if cdr.duration_seconds > m.as_secs_f64() {
+            f.push(format!("max_call_duration: the call took {:.1} s", cdr.duration_seconds));
+        }
+    }
+    f
+}

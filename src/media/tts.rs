@@ -1,0 +1,205 @@
+//! Speech synthesis of prompts with espeak-ng, cached on disk as 8 kHz WAV.
+//!
+//! espeak-ng writes 22.05 kHz WAV; we resample to 8 kHz (rubato) and keep the result in
+//! `<data>/tts/<hash>.wav`, so each text is rendered once per box. This is I/O at the
+//! edge: the call flow only ever sees the rendered samples.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use rubato::Resampler;
+
+use super::{PromptLibrary, prompt_texts};
+use crate::config::Config;
+use crate::dsp::SAMPLE_RATE;
+
+/// Renders text to speech with a disk cache.
+pub struct Tts {
+    cache_dir: Option<PathBuf>,
+    program: String,
+}
+
+/// Stable 64-bit FNV-1a (the cache key must not change between builds).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl Tts {
+    /// A renderer caching under `cache_dir` (None: no cache).
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        Self {
+            cache_dir,
+            program: std::env::var("SWITCHBOARD_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
+        }
+    }
+
+    /// Speech for `text` in `voice` (espeak-ng voice name), 8 kHz mono.
+    pub fn render(&self, voice: &str, text: &str) -> Result<Vec<i16>> {
+        let key = format!("{:016x}", fnv1a(&["v1", voice, text]));
+        let cached = self.cache_dir.as_ref().map(|d| d.join(format!("{key}.wav")));
+        if let Some(path) = &cached {
+            if let Ok(samples) = read_wav_8k(path) {
+                return Ok(samples);
+            }
+        }
+        let samples = if text.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.synthesize(voice, text)?
+        };
+        if let Some(path) = &cached {
+            if let Err(e) = write_wav_8k(path, &samples) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot cache rendered prompt");
+            }
+        }
+        Ok(samples)
+    }
+
+    fn synthesize(&self, voice: &str, text: &str) -> Result<Vec<i16>> {
+        let out = Command::new(&self.program)
+            .args(["-v", voice, "-s", "165", "--stdout", text])
+            .output()
+            .with_context(|| {
+                format!(
+                    "cannot run `{}` to render prompts: install it with `apt-get install espeak-ng`",
+                    self.program
+                )
+            })?;
+        if !out.status.success() {
+            bail!(
+                "espeak-ng failed for voice `{voice}`: {} (is the voice installed? `espeak-ng --voices` lists them)",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout))
+            .context("espeak-ng did not produce a WAV stream")?;
+        let spec = reader.spec();
+        let samples: Vec<f32> = reader
+            .into_samples::<i16>()
+            .filter_map(|s| s.ok())
+            .map(|s| f32::from(s) / 32768.0)
+            .collect();
+        let mono: Vec<f32> = if spec.channels > 1 {
+            samples
+                .chunks(usize::from(spec.channels))
+                .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+                .collect()
+        } else {
+            samples
+        };
+        let resampled = resample(&mono, spec.sample_rate, SAMPLE_RATE)?;
+        Ok(resampled
+            .into_iter()
+            .map(|x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16)
+            .collect())
+    }
+
+    /// Renders every prompt a configuration needs, calling `progress(done, total)`.
+    pub fn render_library(
+        &self,
+        cfg: &Config,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<PromptLibrary> {
+        let texts = prompt_texts(cfg);
+        let mut lib = PromptLibrary::default();
+        let total = texts.len();
+        for (n, (key, voice, text)) in texts.into_iter().enumerate() {
+            let samples = self
+                .render(&voice, &text)
+                .with_context(|| format!("rendering prompt {:?} of routing number {}", key.1, key.0))?;
+            lib.insert(key, text, samples);
+            progress(n + 1, total);
+        }
+        Ok(lib)
+    }
+}
+
+/// Band-limited resampling of mono audio.
+pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
+    if from == to || input.is_empty() {
+        return Ok(input.to_vec());
+    }
+    let mut r = rubato::FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1)
+        .context("cannot build the resampler")?;
+    let delay = r.output_delay();
+    let expected = (input.len() as u64 * u64::from(to) / u64::from(from)) as usize;
+    let mut out = Vec::with_capacity(expected + delay + 1024);
+    let mut pos = 0;
+    while out.len() < expected + delay {
+        let n = r.input_frames_next();
+        let mut chunk = vec![0.0f32; n];
+        if pos < input.len() {
+            let take = n.min(input.len() - pos);
+            chunk[..take].copy_from_slice(&input[pos..pos + take]);
+        }
+        pos += n;
+        let res = r.process(&[chunk], None).context("resampling failed")?;
+        out.extend_from_slice(&res[0]);
+    }
+    Ok(out.into_iter().skip(delay).take(expected).collect())
+}
+
+fn read_wav_8k(path: &Path) -> Result<Vec<i16>> {
+    let reader = hound::WavReader::open(path)?;
+    let spec = reader.spec();
+    if spec.sample_rate != SAMPLE_RATE || spec.channels != 1 || spec.bits_per_sample != 16 {
+        bail!("not an 8 kHz mono 16-bit WAV");
+    }
+    Ok(reader.into_samples::<i16>().collect::<Result<_, _>>()?)
+}
+
+/// Writes 8 kHz mono 16-bit WAV (atomically: temp file + rename).
+pub fn write_wav_8k(path: &Path, samples: &[i16]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("wav.tmp");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&tmp, spec)?;
+    for &s in samples {
+        w.write_sample(s)?;
+    }
+    w.finalize()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resample_keeps_a_tone() {
+        let from = 22_050u32;
+        let input: Vec<f32> = (0..from)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / from as f32).sin())
+            .collect();
+        let out = resample(&input, from, 8000).unwrap();
+        assert_eq!(out.len(), 8000);
+        let mut g = crate::dsp::goertzel::Goertzel::new(1000.0, 8000);
+        for &x in &out[2000..2800] {
+            g.push(x);
+        }
+        let energy: f32 = out[2000..2800].iter().map(|x| x * x).sum();
+        assert!(g.power() > 0.9 * energy, "tone kept at 1 kHz");
+    }
+
+    #[test]
+    fn cache_key_is_stable() {
+        assert_eq!(fnv1a(&["v1", "en", "Hello"]), fnv1a(&["v1", "en", "Hello"]));
+        assert_ne!(fnv1a(&["v1", "en", "Hello"]), fnv1a(&["v1", "de", "Hello"]));
+    }
+}

@@ -1,0 +1,255 @@
+//! Durable state in SQLite (rusqlite, bundled): call detail records for now.
+//!
+//! WAL journal, schema migrations by `user_version` (rusqlite_migration). Opened by the
+//! store thread of the service and directly by the scenario runner and tests.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+
+use crate::call::{AttemptRecord, Cdr};
+
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    "CREATE TABLE cdr (
+        id                INTEGER PRIMARY KEY,
+        call_id           INTEGER NOT NULL,
+        started_at        TEXT NOT NULL,
+        ended_at          TEXT NOT NULL,
+        routing_number    TEXT NOT NULL,
+        port              TEXT NOT NULL,
+        caller_id         TEXT,
+        option_key        INTEGER,
+        option_label      TEXT,
+        policy            TEXT,
+        digits            TEXT NOT NULL,
+        accepted_by       TEXT,
+        bridge_started_at TEXT,
+        bridge_seconds    REAL,
+        duration_seconds  REAL NOT NULL,
+        end_reason        TEXT NOT NULL
+    );
+    CREATE INDEX cdr_started ON cdr(started_at);
+    CREATE TABLE cdr_attempt (
+        cdr_id     INTEGER NOT NULL REFERENCES cdr(id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        level      INTEGER NOT NULL,
+        user_id    TEXT NOT NULL,
+        number     TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        seconds    REAL NOT NULL,
+        outcome    TEXT NOT NULL,
+        PRIMARY KEY (cdr_id, seq)
+    );",
+)];
+
+/// The SQLite store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory store (tests).
+    pub fn in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .context("cannot migrate the database schema")?;
+        Ok(Self { conn })
+    }
+
+    /// Writes a CDR with its attempts in one transaction; returns its row id.
+    pub fn insert_cdr(&mut self, cdr: &Cdr) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
+                option_key, option_label, policy, digits, accepted_by, bridge_started_at,
+                bridge_seconds, duration_seconds, end_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                cdr.call_id as i64,
+                cdr.started_at.to_string(),
+                cdr.ended_at.to_string(),
+                cdr.routing_number,
+                cdr.port,
+                cdr.caller_id,
+                cdr.option_key,
+                cdr.option_label,
+                cdr.policy,
+                cdr.digits,
+                cdr.accepted_by,
+                cdr.bridge_started_at.map(|t| t.to_string()),
+                cdr.bridge_seconds,
+                cdr.duration_seconds,
+                cdr.end_reason.as_str(),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (seq, a) in cdr.attempts.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO cdr_attempt (cdr_id, seq, level, user_id, number, started_at, seconds, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    seq as i64,
+                    a.level as i64,
+                    a.user,
+                    a.number,
+                    a.started_at.to_string(),
+                    a.seconds,
+                    a.outcome.as_str(),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// The CDR with this row id, read back from the tables.
+    pub fn cdr(&self, id: i64) -> Result<Option<Cdr>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT call_id, started_at, ended_at, routing_number, port, caller_id, option_key,
+                    option_label, policy, digits, accepted_by, bridge_started_at, bridge_seconds,
+                    duration_seconds, end_reason FROM cdr WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<u8>>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, String>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, Option<f64>>(12)?,
+                        r.get::<_, f64>(13)?,
+                        r.get::<_, String>(14)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some(r) = row else { return Ok(None) };
+        let mut stmt = self.conn.prepare(
+            "SELECT level, user_id, number, started_at, seconds, outcome FROM cdr_attempt
+             WHERE cdr_id = ?1 ORDER BY seq",
+        )?;
+        let attempts = stmt
+            .query_map([id], |a| {
+                Ok((
+                    a.get::<_, i64>(0)?,
+                    a.get::<_, String>(1)?,
+                    a.get::<_, String>(2)?,
+                    a.get::<_, String>(3)?,
+                    a.get::<_, f64>(4)?,
+                    a.get::<_, String>(5)?,
+                ))
+            })?
+            .map(|a| {
+                let (level, user, number, started, seconds, outcome) = a?;
+                Ok(AttemptRecord {
+                    level: level as usize,
+                    user,
+                    number,
+                    started_at: started.parse()?,
+                    seconds,
+                    outcome: serde_json::from_value(serde_json::Value::String(outcome))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Cdr {
+            call_id: r.0 as u64,
+            started_at: r.1.parse()?,
+            ended_at: r.2.parse()?,
+            routing_number: r.3,
+            port: r.4,
+            caller_id: r.5,
+            option_key: r.6,
+            option_label: r.7,
+            policy: r.8,
+            digits: r.9,
+            accepted_by: r.10,
+            bridge_started_at: r.11.map(|s| s.parse()).transpose()?,
+            bridge_seconds: r.12,
+            duration_seconds: r.13,
+            end_reason: serde_json::from_value(serde_json::Value::String(r.14))?,
+            attempts,
+        }))
+    }
+
+    /// Number of stored CDRs.
+    pub fn cdr_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM cdr", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::{AttemptOutcome, EndReason};
+
+    #[test]
+    fn cdr_round_trip_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/switchboard.db");
+        let t: jiff::Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let cdr = Cdr {
+            call_id: 3,
+            started_at: t,
+            ended_at: t,
+            routing_number: "Hotline".into(),
+            port: "fxo1".into(),
+            caller_id: Some("+15551234567".into()),
+            option_key: Some(1),
+            option_label: Some("Ops".into()),
+            policy: Some("ops".into()),
+            digits: "1".into(),
+            attempts: vec![AttemptRecord {
+                level: 1,
+                user: "alice".into(),
+                number: "+491701111111".into(),
+                started_at: t,
+                seconds: 4.5,
+                outcome: AttemptOutcome::Declined,
+            }],
+            accepted_by: None,
+            bridge_started_at: None,
+            bridge_seconds: None,
+            duration_seconds: 30.0,
+            end_reason: EndReason::NobodyAccepted,
+        };
+        let id = {
+            let mut s = Store::open(&path).unwrap();
+            s.insert_cdr(&cdr).unwrap()
+        };
+        // reopen: migrations are idempotent and the data is durable
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.cdr(id).unwrap(), Some(cdr));
+        assert_eq!(s.cdr_count().unwrap(), 1);
+    }
+}
