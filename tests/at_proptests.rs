@@ -1,7 +1,7 @@
 //! Property tests for the AT codec and classifier.
 
-use switchboard::at::*;
 use proptest::prelude::*;
+use switchboard::at::*;
 
 /// A realistic EC25/SIM7600 transcript: echo on after a reboot, boot URCs,
 /// a call with caller ID, CLCC, an SMS send with the prompt, mixed line

@@ -77,7 +77,9 @@ enum SimCommand {
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -135,7 +137,12 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Sim {
-            command: SimCommand::Scenario { files, quiet, tts_cache },
+            command:
+                SimCommand::Scenario {
+                    files,
+                    quiet,
+                    tts_cache,
+                },
         } => {
             init_logging(cli.log_format, "warn");
             let mut failed = 0;

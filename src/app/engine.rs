@@ -61,7 +61,10 @@ impl<B: Board> Engine<B> {
             self.next_tick += TICK;
             if now > self.next_tick + 5 * TICK {
                 // Fell behind (a stalled machine): resynchronise instead of bursting.
-                tracing::warn!("audio clock fell behind by {:?}; resynchronising", now - self.next_tick);
+                tracing::warn!(
+                    "audio clock fell behind by {:?}; resynchronising",
+                    now - self.next_tick
+                );
                 self.next_tick = now + TICK;
             }
         }
@@ -145,8 +148,14 @@ impl<B: Board> Engine<B> {
             fds.push(s.raw_fd());
         }
         // SAFETY: the descriptors belong to `self.board` / `self.serial`, which outlive this call.
-        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) }).collect();
-        let mut pfds: Vec<PollFd<'_>> = borrowed.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)).collect();
+        let borrowed: Vec<BorrowedFd<'_>> = fds
+            .iter()
+            .map(|&fd| unsafe { BorrowedFd::borrow_raw(fd) })
+            .collect();
+        let mut pfds: Vec<PollFd<'_>> = borrowed
+            .iter()
+            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+            .collect();
         let ms = timeout.as_millis().min(1000) as u16;
         let _ = poll(&mut pfds, PollTimeout::from(ms));
     }
@@ -162,6 +171,7 @@ impl<B: Board> Engine<B> {
     ) -> Instant {
         let mut now = start;
         self.next_tick = start;
+        let mut same_instant = 0u32;
         loop {
             self.turn(now, sink);
             // Let the pseudo-terminal settle: virtual time must not pass while the modem
@@ -174,7 +184,21 @@ impl<B: Board> Engine<B> {
             if done(self) || now >= start + limit {
                 return now;
             }
-            now = self.next_deadline().max(now);
+            let next = self.next_deadline().max(now);
+            if next == now {
+                same_instant += 1;
+                if same_instant > 10_000 {
+                    // A timer that stays due without being handled is a bug; never spin.
+                    tracing::error!(
+                        "a deadline stays due at the same instant; advancing to the next audio tick"
+                    );
+                    now = self.next_tick.max(now + Duration::from_millis(1));
+                    same_instant = 0;
+                }
+            } else {
+                same_instant = 0;
+                now = next;
+            }
         }
     }
 
@@ -204,7 +228,9 @@ impl<B: Board> Engine<B> {
                     return;
                 }
             }
-            let wait = self.next_deadline().saturating_duration_since(Instant::now());
+            let wait = self
+                .next_deadline()
+                .saturating_duration_since(Instant::now());
             if !wait.is_zero() {
                 self.wait_io(wait);
             }

@@ -40,7 +40,8 @@ pub struct RunOptions {
 pub fn load(board: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<(BoardProfile, Config)> {
     let board = match board {
         Some(p) => {
-            let src = std::fs::read_to_string(p).with_context(|| format!("cannot read the board profile {}", p.display()))?;
+            let src = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the board profile {}", p.display()))?;
             BoardProfile::parse(&p.display().to_string(), &src).map_err(|e| anyhow!("{e}"))?
         }
         None => BoardProfile::sim(),
@@ -122,7 +123,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let now = Instant::now();
             let seed = jiff::Timestamp::now().as_nanosecond() as u64;
             let setup = SimBoard::new(&engine_board).and_then(|sim| {
-                let exchange = Exchange::new(&engine_board, cfg, prompts, now, jiff::Timestamp::now(), seed);
+                let exchange = Exchange::new(
+                    &engine_board,
+                    cfg,
+                    prompts,
+                    now,
+                    jiff::Timestamp::now(),
+                    seed,
+                );
                 Engine::new(exchange, sim, now)
             });
             let mut engine = match setup {
@@ -193,13 +201,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -124,11 +124,17 @@ enum Leg {
 enum State {
     Answering,
     Greeting,
-    Menu { deadline: Instant },
-    Hunting { leg: Leg },
+    Menu {
+        deadline: Instant,
+    },
+    Hunting {
+        leg: Leg,
+    },
     Bridged,
     /// Playing a last message; hang up when done (or at the deadline, as a safety net).
-    Closing { deadline: Instant },
+    Closing {
+        deadline: Instant,
+    },
     Done,
 }
 
@@ -224,7 +230,9 @@ impl Call {
             State::Greeting => "greeting",
             State::Menu { .. } => "menu",
             State::Hunting { leg: Leg::Idle } => "hunting",
-            State::Hunting { leg: Leg::Ringing { .. } } => "ringing responder",
+            State::Hunting {
+                leg: Leg::Ringing { .. },
+            } => "ringing responder",
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
             State::Closing { .. } => "closing",
@@ -259,7 +267,9 @@ impl Call {
         let mut out = Vec::new();
         match self.state.clone() {
             State::Menu { deadline } if now >= deadline => {
-                out.push(Action::Note("no key pressed before the menu timeout".into()));
+                out.push(Action::Note(
+                    "no key pressed before the menu timeout".into(),
+                ));
                 self.menu_retry(now, Vec::new(), &mut out);
             }
             State::Closing { deadline } if now >= deadline => {
@@ -312,17 +322,37 @@ impl Call {
                     }
                 }
             }
-            (State::Hunting { .. } | State::Bridged | State::Closing { .. }, Event::CallerDigit(d)) => {
+            (
+                State::Hunting { .. } | State::Bridged | State::Closing { .. },
+                Event::CallerDigit(d),
+            ) => {
                 self.cdr.digits.push(d);
             }
             (State::Hunting { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::Closing { .. }, Event::CallerPromptDone) => self.finish(now, &mut out),
-            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegAlerting) => {}
-            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegAnswered) => {
-                self.state = State::Hunting { leg: Leg::Announcing };
+            (
+                State::Hunting {
+                    leg: Leg::Ringing { .. },
+                },
+                Event::LegAlerting,
+            ) => {}
+            (
+                State::Hunting {
+                    leg: Leg::Ringing { .. },
+                },
+                Event::LegAnswered,
+            ) => {
+                self.state = State::Hunting {
+                    leg: Leg::Announcing,
+                };
                 out.push(Action::PlayResponder(Prompt::Announcement));
             }
-            (State::Hunting { leg: Leg::Ringing { .. } }, Event::LegFailed(f)) => {
+            (
+                State::Hunting {
+                    leg: Leg::Ringing { .. },
+                },
+                Event::LegFailed(f),
+            ) => {
                 let outcome = match f {
                     LegFailure::Busy => AttemptOutcome::Busy,
                     LegFailure::NoAnswer => AttemptOutcome::NoAnswer,
@@ -330,7 +360,12 @@ impl Call {
                 };
                 self.attempt_over(now, outcome, &mut out);
             }
-            (State::Hunting { leg: Leg::Announcing }, Event::ResponderPromptDone) => {
+            (
+                State::Hunting {
+                    leg: Leg::Announcing,
+                },
+                Event::ResponderPromptDone,
+            ) => {
                 self.state = State::Hunting {
                     leg: Leg::AwaitAccept {
                         deadline: now + *self.rn().accept_timeout.get_ref(),
@@ -403,7 +438,10 @@ impl Call {
             return;
         };
         let policy = opt.policy.get_ref().clone();
-        out.push(Action::Note(format!("option {key}: {} (policy {policy})", opt.label)));
+        out.push(Action::Note(format!(
+            "option {key}: {} (policy {policy})",
+            opt.label
+        )));
         self.cdr.option_key = Some(key);
         self.cdr.option_label = Some(opt.label.clone());
         self.cdr.policy = Some(policy.clone());
@@ -423,7 +461,9 @@ impl Call {
 
     fn dial_next(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(next) = self.plan.attempts.get(self.next_attempt).cloned() else {
-            out.push(Action::Note("every responder was tried; nobody accepted".into()));
+            out.push(Action::Note(
+                "every responder was tried; nobody accepted".into(),
+            ));
             self.close(now, EndReason::NobodyAccepted, Prompt::NobodyAvailable, out);
             return;
         };
@@ -456,7 +496,12 @@ impl Call {
 
     fn attempt_over(&mut self, now: Instant, outcome: AttemptOutcome, out: &mut Vec<Action>) {
         if let Some((a, _)) = &self.current {
-            out.push(Action::Note(format!("{} ({}): {}", a.user, a.number, outcome.as_str())));
+            out.push(Action::Note(format!(
+                "{} ({}): {}",
+                a.user,
+                a.number,
+                outcome.as_str()
+            )));
         }
         self.record_attempt(now, outcome);
         self.dial_next(now, out);
@@ -575,7 +620,10 @@ mod tests {
         c.handle(t0, Event::LegAnswered);
         let a = c.handle(t0, Event::ResponderDigit('2'));
         assert!(a.contains(&Action::HangupLeg));
-        assert!(a.iter().any(|x| matches!(x, Action::Dial { user, .. } if user == "bob")));
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::Dial { user, .. } if user == "bob"))
+        );
         // bob never answers: answer timeout
         let dl = c.poll_timeout().unwrap();
         let a = c.handle_timeout(dl);
@@ -584,7 +632,10 @@ mod tests {
         let cdr = finished(&a).unwrap();
         assert_eq!(cdr.end_reason, EndReason::NobodyAccepted);
         let outcomes: Vec<_> = cdr.attempts.iter().map(|a| a.outcome).collect();
-        assert_eq!(outcomes, vec![AttemptOutcome::Declined, AttemptOutcome::NoAnswer]);
+        assert_eq!(
+            outcomes,
+            vec![AttemptOutcome::Declined, AttemptOutcome::NoAnswer]
+        );
         assert!(a.contains(&Action::HangupCaller));
     }
 
@@ -596,7 +647,10 @@ mod tests {
             let a = c.handle(t0, Event::CallerDigit('7'));
             assert_eq!(
                 a.last(),
-                Some(&Action::PlayCaller(vec![Prompt::InvalidChoice, Prompt::Greeting]))
+                Some(&Action::PlayCaller(vec![
+                    Prompt::InvalidChoice,
+                    Prompt::Greeting
+                ]))
             );
         }
         let a = c.handle(t0, Event::CallerDigit('8'));
@@ -639,6 +693,9 @@ mod tests {
         let dl = c.poll_timeout().unwrap();
         let a = c.handle_timeout(dl);
         assert!(a.contains(&Action::HangupLeg));
-        assert!(a.iter().any(|x| matches!(x, Action::Dial { user, .. } if user == "bob")));
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::Dial { user, .. } if user == "bob"))
+        );
     }
 }

@@ -66,7 +66,10 @@ impl<'a> Locator<'a> {
         let offset = offset.min(self.src.len());
         let before = self.src.get(..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         (line, col)
     }
 }

@@ -170,10 +170,9 @@ fn d20() -> Spanned<Duration> {
 
 /// Parses a human duration such as `10s`, `1m 30s` or `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d: jiff::SignedDuration = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. \"10s\", \"1m 30s\" or \"500ms\""))?;
+    let d: jiff::SignedDuration = s.trim().parse().map_err(|_| {
+        format!("`{s}` is not a duration: write e.g. \"10s\", \"1m 30s\" or \"500ms\"")
+    })?;
     Duration::try_from(d).map_err(|_| format!("`{s}` is negative: durations must be positive"))
 }
 
@@ -200,7 +199,8 @@ fn valid_language(s: &str) -> bool {
     let primary = parts.next().unwrap_or("");
     (2..=3).contains(&primary.len())
         && primary.bytes().all(|b| b.is_ascii_lowercase())
-        && parts.all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && parts
+            .all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 impl Config {
@@ -231,8 +231,12 @@ impl Config {
     /// The built-in demo configuration on the simulated board.
     pub fn demo() -> Self {
         // Checked by a unit test; failing here is a build defect.
-        Self::parse("<built-in config/demo.toml>", DEMO_CONFIG_TOML, &BoardProfile::sim())
-            .expect("embedded config/demo.toml is valid")
+        Self::parse(
+            "<built-in config/demo.toml>",
+            DEMO_CONFIG_TOML,
+            &BoardProfile::sim(),
+        )
+        .expect("embedded config/demo.toml is valid")
     }
 
     fn validate(&self, board: &BoardProfile, p: &mut Problems<'_>) {
@@ -289,7 +293,9 @@ impl Config {
                 p.at(
                     Some(pol.id.span()),
                     format!("policy[{i}].level"),
-                    format!("policy `{id}` has no levels: add [[policy.level]] with users = [\"...\"]"),
+                    format!(
+                        "policy `{id}` has no levels: add [[policy.level]] with users = [\"...\"]"
+                    ),
                 );
             }
             for (l, level) in pol.levels.iter().enumerate() {
@@ -426,7 +432,9 @@ impl Config {
 
     /// The routing number whose calls arrive on this port.
     pub fn routing_for_port(&self, port: &str) -> Option<&RoutingNumber> {
-        self.routing_numbers.iter().find(|r| r.port.get_ref() == port)
+        self.routing_numbers
+            .iter()
+            .find(|r| r.port.get_ref() == port)
     }
 
     /// A user by id.
@@ -492,7 +500,11 @@ mod tests {
     fn demo_is_valid() {
         let c = Config::demo();
         assert_eq!(c.routing_numbers.len(), 2);
-        assert!(c.routing_numbers[0].greeting_text().contains("For Facilities, press 2."));
+        assert!(
+            c.routing_numbers[0]
+                .greeting_text()
+                .contains("For Facilities, press 2.")
+        );
         // single option: no menu text
         assert!(!c.routing_numbers[1].greeting_text().contains("press"));
     }
@@ -533,7 +545,12 @@ policy = "nope"
 "#;
         let e = parse(src).unwrap_err();
         let s = e.to_string();
-        assert!(s.starts_with("t.toml:15:10: routing_number[0].option[0].policy: no policy with id `nope`"), "{s}");
+        assert!(
+            s.starts_with(
+                "t.toml:15:10: routing_number[0].option[0].policy: no policy with id `nope`"
+            ),
+            "{s}"
+        );
     }
 
     #[test]

@@ -216,7 +216,11 @@ impl Exchange {
 
     /// A signal from an analog line.
     pub fn on_line_signal(&mut self, now: Instant, port: PortIdx, sig: LineSignal) {
-        let Some(ev) = self.ports.get_mut(port).and_then(|p| p.line.as_mut()).and_then(|l| l.on_signal(now, sig))
+        let Some(ev) = self
+            .ports
+            .get_mut(port)
+            .and_then(|p| p.line.as_mut())
+            .and_then(|l| l.on_signal(now, sig))
         else {
             return;
         };
@@ -230,12 +234,25 @@ impl Exchange {
                 let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
                 self.note(None, Some(port), format!("incoming call from {cid}"));
                 let id = self.ports[port].id.clone();
-                let Some(routing) = self.cfg.routing_numbers.iter().position(|r| *r.port.get_ref() == id) else {
-                    self.note(None, Some(port), "no routing number on this port; the call is not answered");
+                let Some(routing) = self
+                    .cfg
+                    .routing_numbers
+                    .iter()
+                    .position(|r| *r.port.get_ref() == id)
+                else {
+                    self.note(
+                        None,
+                        Some(port),
+                        "no routing number on this port; the call is not answered",
+                    );
                     return;
                 };
                 if self.stopping {
-                    self.note(None, Some(port), "service is stopping; the call is not answered");
+                    self.note(
+                        None,
+                        Some(port),
+                        "service is stopping; the call is not answered",
+                    );
                     return;
                 }
                 let call_id = self.next_call;
@@ -258,7 +275,11 @@ impl Exchange {
                 });
                 self.apply(now, call_id, actions);
             }
-            LineEvent::Abandoned => self.note(None, Some(port), "ringing stopped before the call was answered"),
+            LineEvent::Abandoned => self.note(
+                None,
+                Some(port),
+                "ringing stopped before the call was answered",
+            ),
             LineEvent::Disconnected => {
                 if let Some((call, Side::Caller)) = self.ports[port].owner {
                     self.pending.push_back((call, Event::CallerHangup));
@@ -342,12 +363,17 @@ impl Exchange {
 
     /// One 20 ms frame received on a port.
     pub fn on_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
-        let Some(p) = self.ports.get_mut(port) else { return };
+        let Some(p) = self.ports.get_mut(port) else {
+            return;
+        };
         p.last_in = *frame;
         let Some((call, side)) = p.owner else { return };
         let listening = match side {
             Side::Caller => p.line.as_ref().is_none_or(|l| l.is_off_hook()),
-            Side::Responder => self.slots.iter().any(|s| s.call.id() == call && s.leg_answered),
+            Side::Responder => self
+                .slots
+                .iter()
+                .any(|s| s.call.id() == call && s.leg_answered),
         };
         if !listening {
             return;
@@ -399,7 +425,10 @@ impl Exchange {
     /// The next instant at which [`Exchange::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.slots.iter().filter_map(|s| s.call.poll_timeout());
-        let lines = self.ports.iter().filter_map(|p| p.line.as_ref().and_then(|l| l.poll_timeout()));
+        let lines = self
+            .ports
+            .iter()
+            .filter_map(|p| p.line.as_ref().and_then(|l| l.poll_timeout()));
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
         calls.chain(lines).chain(modem).min()
     }
@@ -411,7 +440,10 @@ impl Exchange {
         }
         self.drain_modem(now);
         for i in 0..self.ports.len() {
-            let ev = self.ports[i].line.as_mut().and_then(|l| l.handle_timeout(now));
+            let ev = self.ports[i]
+                .line
+                .as_mut()
+                .and_then(|l| l.handle_timeout(now));
             if let Some(ev) = ev {
                 self.on_line_event(now, i, ev);
             }
@@ -536,7 +568,10 @@ impl Exchange {
                 Action::AnswerCaller => {
                     if let Some(l) = self.ports[caller_port].line.as_mut() {
                         let cmd = l.command(LineCommand::OffHook);
-                        self.out.push_back(Output::Line { port: caller_port, cmd });
+                        self.out.push_back(Output::Line {
+                            port: caller_port,
+                            cmd,
+                        });
                     }
                     self.note(Some(id), Some(caller_port), "answered");
                     self.pending.push_back((id, Event::CallerAnswered));
@@ -544,7 +579,11 @@ impl Exchange {
                 Action::PlayCaller(prompts) => {
                     let (clips, text) = self.clips(routing, &prompts);
                     self.ports[caller_port].player.play(clips);
-                    self.note(Some(id), Some(caller_port), format!("caller hears: \"{text}\""));
+                    self.note(
+                        Some(id),
+                        Some(caller_port),
+                        format!("caller hears: \"{text}\""),
+                    );
                 }
                 Action::HoldMusic => {
                     self.ports[caller_port].player.hold_music();
@@ -568,8 +607,13 @@ impl Exchange {
                             } else {
                                 "the modem is busy with another call"
                             };
-                            self.note(Some(id), self.modem_port, format!("cannot dial {user}: {why}"));
-                            self.pending.push_back((id, Event::LegFailed(LegFailure::Failed)));
+                            self.note(
+                                Some(id),
+                                self.modem_port,
+                                format!("cannot dial {user}: {why}"),
+                            );
+                            self.pending
+                                .push_back((id, Event::LegFailed(LegFailure::Failed)));
                         }
                     }
                 }
@@ -608,7 +652,10 @@ impl Exchange {
                     let p = &mut self.ports[caller_port];
                     if let Some(l) = p.line.as_mut().filter(|l| l.is_off_hook()) {
                         let cmd = l.command(LineCommand::OnHook);
-                        self.out.push_back(Output::Line { port: caller_port, cmd });
+                        self.out.push_back(Output::Line {
+                            port: caller_port,
+                            cmd,
+                        });
                         self.note(Some(id), Some(caller_port), "hung up the caller's line");
                     }
                 }
@@ -625,7 +672,11 @@ impl Exchange {
                     self.note(
                         Some(id),
                         None,
-                        format!("call ended: {} after {:.1} s", cdr.end_reason.as_str(), cdr.duration_seconds),
+                        format!(
+                            "call ended: {} after {:.1} s",
+                            cdr.end_reason.as_str(),
+                            cdr.duration_seconds
+                        ),
                     );
                     self.out.push_back(Output::Cdr(cdr));
                     return;

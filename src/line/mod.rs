@@ -125,7 +125,14 @@ impl FxoLine {
                 };
                 None
             }
-            (State::Ringing { rings, last_activity, .. }, LineSignal::RingStart) => {
+            (
+                State::Ringing {
+                    rings,
+                    last_activity,
+                    ..
+                },
+                LineSignal::RingStart,
+            ) => {
                 *rings += 1;
                 *last_activity = now;
                 self.maybe_announce()
@@ -253,6 +260,9 @@ mod tests {
         assert_eq!(l.handle_timeout(dl), Some(LineEvent::Abandoned));
         assert_eq!(l.state_name(), "idle");
         l.command(LineCommand::OffHook);
-        assert_eq!(l.on_signal(t, LineSignal::LoopDrop), Some(LineEvent::Disconnected));
+        assert_eq!(
+            l.on_signal(t, LineSignal::LoopDrop),
+            Some(LineEvent::Disconnected)
+        );
     }
 }

@@ -44,7 +44,10 @@ impl Tts {
     /// Speech for `text` in `voice` (espeak-ng voice name), 8 kHz mono.
     pub fn render(&self, voice: &str, text: &str) -> Result<Vec<i16>> {
         let key = format!("{:016x}", fnv1a(&["v1", voice, text]));
-        let cached = self.cache_dir.as_ref().map(|d| d.join(format!("{key}.wav")));
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{key}.wav")));
         if let Some(path) = &cached {
             if let Ok(samples) = read_wav_8k(path) {
                 return Ok(samples);
@@ -82,9 +85,11 @@ impl Tts {
         let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout))
             .context("espeak-ng did not produce a WAV stream")?;
         let spec = reader.spec();
+        // espeak-ng streams to stdout with a placeholder data length: read until the
+        // samples run out.
         let samples: Vec<f32> = reader
             .into_samples::<i16>()
-            .filter_map(|s| s.ok())
+            .map_while(|s| s.ok())
             .map(|s| f32::from(s) / 32768.0)
             .collect();
         let mono: Vec<f32> = if spec.channels > 1 {
@@ -112,9 +117,9 @@ impl Tts {
         let mut lib = PromptLibrary::default();
         let total = texts.len();
         for (n, (key, voice, text)) in texts.into_iter().enumerate() {
-            let samples = self
-                .render(&voice, &text)
-                .with_context(|| format!("rendering prompt {:?} of routing number {}", key.1, key.0))?;
+            let samples = self.render(&voice, &text).with_context(|| {
+                format!("rendering prompt {:?} of routing number {}", key.1, key.0)
+            })?;
             lib.insert(key, text, samples);
             progress(n + 1, total);
         }

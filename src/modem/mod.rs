@@ -271,11 +271,9 @@ impl Modem {
     pub fn hangup(&mut self, now: Instant, leg: LegId) {
         if self.leg.is_some_and(|l| l.id == leg) {
             self.leg = None;
-            let was_queued = self
-                .queue
-                .iter()
-                .any(|c| c.purpose == Purpose::Dial(leg));
-            self.queue.retain(|c| c.purpose != Purpose::Dial(leg) && c.purpose != Purpose::Clcc);
+            let was_queued = self.queue.iter().any(|c| c.purpose == Purpose::Dial(leg));
+            self.queue
+                .retain(|c| c.purpose != Purpose::Dial(leg) && c.purpose != Purpose::Clcc);
             if !was_queued {
                 self.push("AT+CHUP", Purpose::Hangup, self.timing.command);
             }
@@ -349,7 +347,8 @@ impl Modem {
             }
             Purpose::Clcc => {
                 if ok {
-                    let rows: Vec<ClccRow> = lines.iter().filter_map(|l| at::parse_clcc(l)).collect();
+                    let rows: Vec<ClccRow> =
+                        lines.iter().filter_map(|l| at::parse_clcc(l)).collect();
                     self.apply_clcc(&rows);
                 }
             }
@@ -453,8 +452,9 @@ impl Modem {
                 self.end_leg(LegEnd::Error("modem restarted".into()));
                 self.inflight = None;
                 self.queue_init();
-                self.events
-                    .push_back(ModemEvent::Fault("modem restarted; initialising again".into()));
+                self.events.push_back(ModemEvent::Fault(
+                    "modem restarted; initialising again".into(),
+                ));
             }
             other => tracing::debug!(urc = ?other, "modem: URC not handled yet"),
         }
@@ -470,8 +470,13 @@ impl Modem {
             }
         };
         if self.inflight.is_none() {
-            consider(self.leg.filter(|l| l.phase != Phase::Dialing).map(|l| l.next_poll));
-            consider(self.next_status_poll);
+            consider(
+                self.leg
+                    .filter(|l| l.phase != Phase::Dialing)
+                    .map(|l| l.next_poll),
+            );
+            // Status polls wait while a leg is up (see handle_timeout).
+            consider(self.next_status_poll.filter(|_| self.leg.is_none()));
         }
         t
     }
@@ -480,7 +485,9 @@ impl Modem {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(f) = &self.inflight {
             if now >= f.deadline {
-                let Some(f) = self.inflight.take() else { return };
+                let Some(f) = self.inflight.take() else {
+                    return;
+                };
                 self.status.timeouts += 1;
                 tracing::warn!(command = %f.cmd.text, "modem: command timed out");
                 if self.status.timeouts == 3 {
@@ -603,7 +610,10 @@ mod tests {
         let t2 = t1 + Duration::from_millis(600);
         m.handle_timeout(t2);
         m.poll_transmit();
-        m.handle_input(t2, b"\r\n+CLCC: 1,0,0,0,0,\"+491701111111\",145\r\n\r\nOK\r\n");
+        m.handle_input(
+            t2,
+            b"\r\n+CLCC: 1,0,0,0,0,\"+491701111111\",145\r\n\r\nOK\r\n",
+        );
         assert_eq!(
             m.poll_event(),
             Some(ModemEvent::Leg {

@@ -48,7 +48,9 @@ impl SerialLink {
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(0)

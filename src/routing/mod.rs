@@ -115,7 +115,11 @@ users = ["b", "c"]
     fn random_within_level() {
         let cfg = cfg();
         let firsts: std::collections::HashSet<String> = (0..40)
-            .map(|s| hunt_plan(&cfg, "p", &mut StdRng::seed_from_u64(s)).attempts[0].user.clone())
+            .map(|s| {
+                hunt_plan(&cfg, "p", &mut StdRng::seed_from_u64(s)).attempts[0]
+                    .user
+                    .clone()
+            })
             .collect();
         assert_eq!(firsts.len(), 2, "both level-1 users come first sometimes");
     }

@@ -204,7 +204,9 @@ impl Store {
 
     /// Number of stored CDRs.
     pub fn cdr_count(&self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM cdr", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM cdr", [], |r| r.get(0))?)
     }
 }
 

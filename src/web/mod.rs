@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, RwLock};
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 
 use crate::exchange::Status;

@@ -47,6 +47,7 @@ enum LineState {
 }
 
 struct SimLine {
+    id: String,
     kind: PortKind,
     state: LineState,
     party: Option<usize>,
@@ -80,13 +81,19 @@ impl Network for World {
             Some(r) => {
                 let far = r.far;
                 let party = (r.make)();
-                self.log.push((now, format!("network: {number} ({}) is being called", party.name)));
+                self.log.push((
+                    now,
+                    format!("network: {number} ({}) is being called", party.name),
+                ));
                 self.parties.push(party);
                 self.modem_party = Some(self.parties.len() - 1);
                 far
             }
             None => {
-                self.log.push((now, format!("network: {number} rings (nobody simulated there)")));
+                self.log.push((
+                    now,
+                    format!("network: {number} rings (nobody simulated there)"),
+                ));
                 self.modem_party = None;
                 FarEnd::Rings { answer_after: None }
             }
@@ -97,7 +104,10 @@ impl Network for World {
         if let Some(i) = self.modem_party.take() {
             self.parties[i].on_hung_up(now);
         }
-        self.log.push((now, format!("network: call to {number} released by the box")));
+        self.log.push((
+            now,
+            format!("network: call to {number} released by the box"),
+        ));
     }
 
     fn answered(&mut self, now: Instant, number: &str) {
@@ -124,6 +134,7 @@ impl SimBoard {
             .ports
             .iter()
             .map(|p| SimLine {
+                id: p.id.get_ref().clone(),
                 kind: *p.kind.get_ref(),
                 state: LineState::Idle,
                 party: None,
@@ -156,7 +167,13 @@ impl SimBoard {
     }
 
     /// Schedules a caller to ring in on `port` at `at`. Returns the party's index.
-    pub fn schedule_call(&mut self, at: Instant, port: PortIdx, caller_id: Option<String>, party: Party) -> usize {
+    pub fn schedule_call(
+        &mut self,
+        at: Instant,
+        port: PortIdx,
+        caller_id: Option<String>,
+        party: Party,
+    ) -> usize {
         self.world.parties.push(party);
         let idx = self.world.parties.len() - 1;
         self.world.scheduled.push((at, port, caller_id, idx));
@@ -175,10 +192,12 @@ impl SimBoard {
 
     /// The world's transcript lines (network and party actions), oldest first.
     pub fn take_log(&mut self) -> Vec<(Instant, String)> {
-        let mut log = std::mem::take(&mut self.world.log);
+        // People first: at one instant, what a person did comes before what followed.
+        let mut log = Vec::new();
         for p in &mut self.world.parties {
             log.append(&mut p.log);
         }
+        log.append(&mut self.world.log);
         log.sort_by_key(|(t, _)| *t);
         log
     }
@@ -206,7 +225,8 @@ impl SimBoard {
                     };
                     w.signals.push_back((port, LineSignal::RingStart));
                     let name = w.parties[party].name.clone();
-                    w.log.push((now, format!("{name} dials in; line {port} rings")));
+                    w.log
+                        .push((now, format!("{name} dials in; line {} rings", line.id)));
                 }
             } else {
                 i += 1;
@@ -268,7 +288,7 @@ impl SimBoard {
                     LineState::Connected => w.signals.push_back((port, LineSignal::LoopDrop)),
                     LineState::Ringing { .. } => {
                         if line.kind == PortKind::Fxo {
-                            w.log.push((now, format!("line {port} stops ringing")));
+                            w.log.push((now, format!("line {} stops ringing", line.id)));
                         }
                     }
                     LineState::Idle => {}
@@ -287,7 +307,9 @@ impl Board for SimBoard {
 
     fn line_command(&mut self, now: Instant, port: PortIdx, cmd: LineCommand) {
         let w = &mut self.world;
-        let Some(line) = w.lines.get_mut(port) else { return };
+        let Some(line) = w.lines.get_mut(port) else {
+            return;
+        };
         line.off_hook = cmd == LineCommand::OffHook;
         match (cmd, &line.state) {
             (LineCommand::OffHook, LineState::Ringing { .. }) => {
@@ -309,7 +331,10 @@ impl Board for SimBoard {
     fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
         let w = &mut self.world;
         let party = if Some(port) == self.modem_port {
-            self.modem.as_ref().and_then(|m| m.active_number()).and(w.modem_party)
+            self.modem
+                .as_ref()
+                .and_then(|m| m.active_number())
+                .and(w.modem_party)
         } else {
             w.lines
                 .get(port)
@@ -325,7 +350,10 @@ impl Board for SimBoard {
     fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
         let w = &mut self.world;
         let party = if Some(port) == self.modem_port {
-            self.modem.as_ref().and_then(|m| m.active_number()).and(w.modem_party)
+            self.modem
+                .as_ref()
+                .and_then(|m| m.active_number())
+                .and(w.modem_party)
         } else {
             w.lines
                 .get(port)
@@ -348,9 +376,11 @@ impl Board for SimBoard {
     fn poll_timeout(&self) -> Option<Instant> {
         let w = &self.world;
         let lines = w.lines.iter().filter_map(|l| match &l.state {
-            LineState::Ringing { next_change, cid_at, .. } => {
-                Some(cid_at.map_or(*next_change, |c| c.min(*next_change)))
-            }
+            LineState::Ringing {
+                next_change,
+                cid_at,
+                ..
+            } => Some(cid_at.map_or(*next_change, |c| c.min(*next_change))),
             _ => None,
         });
         let sched = w.scheduled.iter().map(|s| s.0);

@@ -78,7 +78,8 @@ pub struct SimModem {
 impl SimModem {
     /// Opens a fresh pseudo-terminal pair; the service opens [`SimModem::path`].
     pub fn open() -> Result<Self> {
-        let pty = nix::pty::openpty(None, None).context("cannot open a pseudo-terminal for the simulated modem")?;
+        let pty = nix::pty::openpty(None, None)
+            .context("cannot open a pseudo-terminal for the simulated modem")?;
         let path = nix::unistd::ttyname(pty.slave.as_fd())
             .context("cannot name the pseudo-terminal")?
             .display()
@@ -161,7 +162,9 @@ impl SimModem {
         }
         while let Some(pos) = self.rx.iter().position(|&b| b == b'\r' || b == b'\n') {
             let raw: Vec<u8> = self.rx.drain(..=pos).collect();
-            let cmd = String::from_utf8_lossy(&raw[..raw.len() - 1]).trim().to_string();
+            let cmd = String::from_utf8_lossy(&raw[..raw.len() - 1])
+                .trim()
+                .to_string();
             if cmd.is_empty() {
                 continue;
             }
@@ -177,9 +180,8 @@ impl SimModem {
     fn command(&mut self, now: Instant, cmd: &str, net: &mut dyn Network) {
         let upper = cmd.to_ascii_uppercase();
         match upper.as_str() {
-            "AT" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+CLIP=1" | "AT+CRC=1" | "AT+CREG=2" | "AT+COPS=3,0" => {
-                self.line("OK")
-            }
+            "AT" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+CLIP=1" | "AT+CRC=1" | "AT+CREG=2"
+            | "AT+COPS=3,0" => self.line("OK"),
             "ATE0" => {
                 self.echo = false;
                 self.line("OK");
@@ -290,9 +292,10 @@ impl SimModem {
             (FarEnd::Busy, _) => BUSY_AFTER,
             (FarEnd::Unreachable, _) => UNREACHABLE_AFTER,
             (FarEnd::Rings { .. }, CallState::Dialing) => ALERT_AFTER,
-            (FarEnd::Rings { answer_after }, CallState::Alerting) => {
-                answer_after.map_or(NETWORK_NO_ANSWER, |a| a.max(ALERT_AFTER).min(NETWORK_NO_ANSWER))
-            }
+            (FarEnd::Rings { answer_after }, CallState::Alerting) => answer_after
+                .map_or(NETWORK_NO_ANSWER, |a| {
+                    a.max(ALERT_AFTER).min(NETWORK_NO_ANSWER)
+                }),
             (FarEnd::Rings { .. }, CallState::Active) => return None,
         };
         Some(c.placed + at)

@@ -86,7 +86,13 @@ impl Party {
     /// A party that talks with `marker_hz` and listens for `other_marker_hz`. `talks`:
     /// whether it speaks (marker) whenever it is connected and idle; an answering
     /// machine does not.
-    pub fn new(name: &str, steps: Vec<Step>, marker_hz: f32, other_marker_hz: f32, talks: bool) -> Self {
+    pub fn new(
+        name: &str,
+        steps: Vec<Step>,
+        marker_hz: f32,
+        other_marker_hz: f32,
+        talks: bool,
+    ) -> Self {
         Self {
             name: name.to_string(),
             steps,
@@ -172,14 +178,18 @@ impl Party {
             self.marker_rx.push(x);
             energy += x * x;
         }
-        let tonal = energy > 0.0 && self.marker_rx.power() > 0.6 * energy && rms_dbm0(frame) > -45.0;
+        let tonal =
+            energy > 0.0 && self.marker_rx.power() > 0.6 * energy && rms_dbm0(frame) > -45.0;
         if tonal {
             self.marker_frames += 1;
             self.heard_other_ms += 20;
             if self.marker_frames == CONNECTED_FRAMES && self.heard_voice.is_none() {
                 self.heard_voice = Some(now);
                 let hz = self.marker_rx_hz;
-                self.say(now, format!("hears the other side's voice ({hz} Hz marker)"));
+                self.say(
+                    now,
+                    format!("hears the other side's voice ({hz} Hz marker)"),
+                );
                 self.event(now, Trigger::Connected);
             }
         } else {
@@ -279,7 +289,11 @@ mod tests {
             p.poll(t);
             t += tick;
         }
-        assert!(p.log.iter().any(|(_, s)| s.contains("presses 1")), "{:?}", p.log);
+        assert!(
+            p.log.iter().any(|(_, s)| s.contains("presses 1")),
+            "{:?}",
+            p.log
+        );
         // its own audio now carries the digit
         let mut det = crate::dsp::dtmf::DtmfDetector::new();
         let mut got = String::new();

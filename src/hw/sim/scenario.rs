@@ -42,7 +42,8 @@ fn dur<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 
 fn opt_dur<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+    s.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// A scenario file.
@@ -208,7 +209,8 @@ impl Outcome {
 
 /// Loads a scenario file.
 pub fn load(path: &Path) -> Result<Scenario> {
-    let src = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let src =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&src).map_err(|e| {
         let loc = e
             .span()
@@ -222,7 +224,10 @@ pub fn load(path: &Path) -> Result<Scenario> {
 }
 
 fn fmt_t(start: Instant, t: Instant) -> String {
-    format!("[{:>8.3}]", t.saturating_duration_since(start).as_secs_f64())
+    format!(
+        "[{:>8.3}]",
+        t.saturating_duration_since(start).as_secs_f64()
+    )
 }
 
 /// Runs a scenario file (the configuration and TTS cache as it says).
@@ -241,12 +246,19 @@ pub fn run_file(path: &Path, tts_cache: Option<PathBuf>) -> Result<(Scenario, Ou
 }
 
 /// Runs a scenario.
-pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Option<PathBuf>) -> Result<Outcome> {
+pub fn run(
+    sc: &Scenario,
+    cfg: Arc<Config>,
+    board: &BoardProfile,
+    tts_cache: Option<PathBuf>,
+) -> Result<Outcome> {
     let real_start = Instant::now();
     let tts = Tts::new(tts_cache);
     let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
     let start = Instant::now();
-    let wall = sc.start.unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
+    let wall = sc
+        .start
+        .unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
 
     let mut sim = SimBoard::new(board)?;
     let port = board
@@ -254,8 +266,19 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
         .iter()
         .position(|p| *p.id.get_ref() == sc.caller.port)
         .ok_or_else(|| anyhow!("caller.port: the board has no port `{}`", sc.caller.port))?;
-    let caller_steps = sc.caller.step.iter().map(StepSpec::to_step).collect::<Result<Vec<_>>>()?;
-    let caller = Party::new("caller", caller_steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
+    let caller_steps = sc
+        .caller
+        .step
+        .iter()
+        .map(StepSpec::to_step)
+        .collect::<Result<Vec<_>>>()?;
+    let caller = Party::new(
+        "caller",
+        caller_steps,
+        CALLER_MARKER_HZ,
+        RESPONDER_MARKER_HZ,
+        true,
+    );
     let caller_idx = sim.schedule_call(
         start + sc.caller.ring_at.unwrap_or(Duration::from_millis(500)),
         port,
@@ -266,7 +289,9 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
     for (i, r) in sc.responders.iter().enumerate() {
         let (name, number) = match (&r.user, &r.number) {
             (Some(u), None) => {
-                let user = cfg.user(u).ok_or_else(|| anyhow!("responder[{i}].user: no user `{u}` in the configuration"))?;
+                let user = cfg.user(u).ok_or_else(|| {
+                    anyhow!("responder[{i}].user: no user `{u}` in the configuration")
+                })?;
                 let number = user
                     .phone
                     .first()
@@ -281,7 +306,11 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
         let mut greeting = Vec::new();
         let (far, talks) = match r.behaviour {
             Behaviour::Accept | Behaviour::Decline => {
-                let key = if r.behaviour == Behaviour::Accept { "1" } else { "2" };
+                let key = if r.behaviour == Behaviour::Accept {
+                    "1"
+                } else {
+                    "2"
+                };
                 steps.push(Step {
                     trigger: Trigger::PromptEnd,
                     delay: Duration::from_millis(300),
@@ -322,7 +351,13 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
             Responder {
                 far,
                 make: Box::new(move || {
-                    let mut p = Party::new(&name, steps.clone(), RESPONDER_MARKER_HZ, CALLER_MARKER_HZ, talks);
+                    let mut p = Party::new(
+                        &name,
+                        steps.clone(),
+                        RESPONDER_MARKER_HZ,
+                        CALLER_MARKER_HZ,
+                        talks,
+                    );
                     p.queue_audio(&greeting);
                     p
                 }),
@@ -366,7 +401,10 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
     let mut log = engine.board.take_log();
     log.extend(notes);
     log.sort_by_key(|(t, _)| *t);
-    let transcript: Vec<String> = log.iter().map(|(t, s)| format!("{} {s}", fmt_t(start, *t))).collect();
+    let transcript: Vec<String> = log
+        .iter()
+        .map(|(t, s)| format!("{} {s}", fmt_t(start, *t)))
+        .collect();
     let cdr = match cdr_ids.first() {
         Some(id) => store.cdr(*id)?,
         None => None,
@@ -381,7 +419,13 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
         .map(|(_, p)| p.heard_other_ms)
         .max()
         .unwrap_or(0);
-    let failures = check(&sc.expect, cdr.as_ref(), &transcript, caller.heard_other_ms, responder_heard);
+    let failures = check(
+        &sc.expect,
+        cdr.as_ref(),
+        &transcript,
+        caller.heard_other_ms,
+        responder_heard,
+    );
     Ok(Outcome {
         transcript,
         cdr,
@@ -391,7 +435,13 @@ pub fn run(sc: &Scenario, cfg: Arc<Config>, board: &BoardProfile, tts_cache: Opt
     })
 }
 
-fn check(x: &Expect, cdr: Option<&Cdr>, transcript: &[String], caller_heard_ms: u32, responder_heard_ms: u32) -> Vec<String> {
+fn check(
+    x: &Expect,
+    cdr: Option<&Cdr>,
+    transcript: &[String],
+    caller_heard_ms: u32,
+    responder_heard_ms: u32,
+) -> Vec<String> {
     let mut f = Vec::new();
     let Some(cdr) = cdr else {
         f.push("no call detail record was written".into());
@@ -399,7 +449,10 @@ fn check(x: &Expect, cdr: Option<&Cdr>, transcript: &[String], caller_heard_ms: 
     };
     if let Some(r) = &x.end_reason {
         if cdr.end_reason.as_str() != r {
-            f.push(format!("end_reason: expected {r}, got {}", cdr.end_reason.as_str()));
+            f.push(format!(
+                "end_reason: expected {r}, got {}",
+                cdr.end_reason.as_str()
+            ));
         }
     }
     if let Some(o) = x.option {
@@ -446,7 +499,10 @@ fn check(x: &Expect, cdr: Option<&Cdr>, transcript: &[String], caller_heard_ms: 
     }
     if let Some(m) = x.max_call_duration {
         if cdr.duration_seconds > m.as_secs_f64() {
-            f.push(format!("max_call_duration: the call took {:.1} s", cdr.duration_seconds));
+            f.push(format!(
+                "max_call_duration: the call took {:.1} s",
+                cdr.duration_seconds
+            ));
         }
     }
     f
