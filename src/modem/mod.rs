@@ -651,11 +651,10 @@ mod tests {
         for _ in 0..3 {
             m.send_raw(t, "AT+CSQ");
         }
-        let mut now = t;
         for _ in 0..3 {
             m.poll_transmit();
-            now = m.poll_timeout().unwrap();
-            m.handle_timeout(now);
+            let due = m.poll_timeout().unwrap();
+            m.handle_timeout(due);
         }
         assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(_))));
     }

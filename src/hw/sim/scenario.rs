@@ -393,7 +393,6 @@ pub fn run(
         e.exchange.calls_started() > 0 && e.exchange.active_calls() == 0
     });
     let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
-    drop(sink);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
     }

@@ -1,0 +1,101 @@
+//! `switchboard run` on the simulated board: HTTP health and status, clean stop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let code = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[test]
+fn run_serves_health_and_status_and_stops_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("status:  http://") {
+            addr = Some(rest.trim_end_matches("/api/status").to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("the service prints where its status page is");
+    // keep draining stderr so the child never blocks on a full pipe
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let (code, body) = get(&addr, "/healthz");
+    assert_eq!((code, body.trim()), (200, "ok"));
+
+    // the modem initialises over the pseudo-terminal; wait for its status to show up
+    let t0 = Instant::now();
+    let status = loop {
+        let (code, body) = get(&addr, "/api/status");
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["modem"]["ready"] == true || t0.elapsed() > Duration::from_secs(20) {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["board"], "sim");
+    assert_eq!(status["modem"]["registration"], "home");
+    assert_eq!(status["modem"]["signal_dbm"], -71);
+    assert_eq!(status["modem"]["operator"], "Switchboard Sim");
+    let ports: Vec<&str> = status["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ports, ["fxo1", "fxo2", "fxs1", "modem"]);
+    assert_eq!(status["ports"][0]["state"], "idle");
+    assert!(status["calls"].as_array().unwrap().is_empty());
+
+    let (code, body) = get(&addr, "/nope");
+    assert_eq!(code, 404);
+    assert!(body.contains("/api/status"));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the service did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let log = drain.join().unwrap();
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
+    assert!(data.path().join("switchboard.db").exists());
+}
