@@ -68,10 +68,17 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let cfg = Arc::new(cfg);
 
     let tts = Tts::new(Some(opts.data.join("tts")));
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let prompts = tts.render_library(&cfg, |done, total| {
-        eprint!("\rrendering prompts: {done}/{total}");
+        if interactive {
+            eprint!("\rrendering prompts: {done}/{total}");
+        }
         if done == total {
-            eprintln!();
+            if interactive {
+                eprintln!();
+            } else {
+                eprintln!("rendered {total} prompts");
+            }
         }
     })?;
     let prompts = Arc::new(prompts);
