@@ -158,7 +158,17 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 }
             };
             let mut last_publish = Instant::now() - Duration::from_secs(1);
+            // systemd's watchdog is petted from this loop: if the call engine hangs, the
+            // pings stop and systemd restarts the service.
+            let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+            let mut last_ping = Instant::now();
             engine.run_realtime(engine_stop, &mut sink, |e| {
+                if let Some(every) = watchdog {
+                    if last_ping.elapsed() >= every {
+                        last_ping = Instant::now();
+                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                    }
+                }
                 if last_publish.elapsed() >= Duration::from_millis(200) {
                     last_publish = Instant::now();
                     if let Ok(mut s) = engine_status.write() {
@@ -191,12 +201,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
         eprintln!("  health:  http://{addr}/healthz");
         eprintln!("  data:    {}", opts.data.display());
         eprintln!("  stop with Ctrl-C");
+        // Under systemd (Type=notify): the board is up and the HTTP port is bound.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
         let app = web::router(status.clone());
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("HTTP server failed")
     });
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     stop.store(true, Ordering::Relaxed);
     let _ = engine_thread.join();
     let _ = store_thread.join();
