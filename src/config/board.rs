@@ -23,6 +23,9 @@ pub struct BoardProfile {
     /// ISO country code of the tone plan and ring cadence (US, UK, DE, ...).
     #[serde(default = "default_country")]
     pub country: String,
+    /// Ring frequency for FXS ports in Hz (default by country: 20 in North America,
+    /// 25 elsewhere).
+    pub ring_hz: Option<u32>,
     /// Analog ports.
     #[serde(default, rename = "port")]
     pub ports: Vec<PortProfile>,
@@ -65,6 +68,63 @@ pub struct PortProfile {
     pub id: Spanned<String>,
     /// FXO or FXS.
     pub kind: Spanned<PortKind>,
+    /// The line-interface chip: `sim` (default), `ag1171` (FXS ringing SLIC, also
+    /// KS0835F) or `cpc5622` (FXO DAA, LITELINK).
+    #[serde(default = "default_chip")]
+    pub chip: Spanned<String>,
+    /// GPIO lines by role (`rm`, `fr`, `shk` for an Ag1171; `ring`, `oh` for a
+    /// CPC5622). A line is a kernel line name (`"GPIO17"`) or `"gpiochip0:17"`.
+    #[serde(default)]
+    pub gpio: std::collections::BTreeMap<String, Spanned<String>>,
+    /// The ALSA device carrying this port's audio.
+    pub audio: Option<AudioProfile>,
+}
+
+fn default_chip() -> Spanned<String> {
+    Spanned::new(0..0, "sim".into())
+}
+
+/// Where a port's audio is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioProfile {
+    /// ALSA PCM name (`"hw:CARD=wm8960soundc,DEV=0"`, `"plughw:Android"`).
+    pub device: String,
+    /// Channel of a multi-channel device (a stereo codec carries two ports).
+    #[serde(default)]
+    pub channel: u8,
+    /// Channels the device is opened with.
+    #[serde(default = "one")]
+    pub channels: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// GPIO roles each line chip needs: (role, direction).
+pub fn chip_gpio_roles(chip: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    match chip {
+        "sim" => Some(&[]),
+        // RM high = ring mode (72 V battery); F/R toggled at the ring frequency while RM
+        // is high; SHK high = off-hook.
+        "ag1171" => Some(&[("rm", "output"), ("fr", "output"), ("shk", "input")]),
+        // RING low while ringing voltage is present; OH high = off-hook.
+        "cpc5622" => Some(&[("ring", "input"), ("oh", "output")]),
+        _ => None,
+    }
+}
+
+/// Whether a GPIO line spec is well formed: a line name, or `gpiochipN:OFFSET`.
+pub fn valid_gpio_line(spec: &str) -> bool {
+    match spec.split_once(':') {
+        Some((chip, off)) => {
+            chip.starts_with("gpiochip")
+                && chip["gpiochip".len()..].parse::<u32>().is_ok()
+                && off.parse::<u32>().is_ok()
+        }
+        None => !spec.is_empty() && spec.len() <= 32 && !spec.contains(char::is_whitespace),
+    }
 }
 
 /// The modem.
@@ -79,9 +139,18 @@ pub struct ModemProfile {
     /// Baud rate (ignored by USB ACM ports, required by UARTs).
     #[serde(default = "default_baud")]
     pub baud: u32,
-    /// AT dialect: `generic`, `quectel`, `simcom` (only `generic` is implemented yet).
+    /// AT dialect: `generic`, `quectel`, `simcom` (the driver speaks generic 27.007 to
+    /// all of them for now).
     #[serde(default = "default_dialect")]
     pub dialect: String,
+    /// GPIO line of the modem's power key (pulsed ≥ 500 ms to power on or off).
+    pub power_key: Option<Spanned<String>>,
+    /// GPIO line of the modem's reset input.
+    pub reset: Option<Spanned<String>>,
+    /// Call audio: an ALSA device (USB audio class: Quectel) ...
+    pub audio: Option<AudioProfile>,
+    /// ... or a serial PCM port (SIMCom `AT+CPCMREG`: 8 kHz S16LE, 320 bytes per 20 ms).
+    pub pcm_serial: Option<String>,
 }
 
 fn default_modem_id() -> String {
@@ -116,6 +185,60 @@ impl BoardProfile {
                     "the modem is declared in the [modem] section, not as a port: use kind = \"fxo\" or \"fxs\"",
                 );
             }
+            let chip = port.chip.get_ref();
+            match chip_gpio_roles(chip) {
+                None => p.at(
+                    Some(port.chip.span()),
+                    format!("port[{i}].chip"),
+                    format!("unknown line chip `{chip}`: use \"sim\", \"ag1171\" (FXS) or \"cpc5622\" (FXO)"),
+                ),
+                Some(roles) => {
+                    let wants = match chip.as_str() {
+                        "ag1171" => Some(PortKind::Fxs),
+                        "cpc5622" => Some(PortKind::Fxo),
+                        _ => None,
+                    };
+                    if wants.is_some_and(|k| k != *port.kind.get_ref()) {
+                        p.at(
+                            Some(port.chip.span()),
+                            format!("port[{i}].chip"),
+                            format!("`{chip}` is an {} chip but the port is {}", wants.map_or("", |k| k.as_str()), port.kind.get_ref().as_str()),
+                        );
+                    }
+                    for (role, dir) in roles {
+                        if !port.gpio.contains_key(*role) {
+                            p.at(
+                                Some(port.chip.span()),
+                                format!("port[{i}].gpio.{role}"),
+                                format!("a {chip} needs its `{role}` line ({dir}): add gpio.{role} = \"GPIO17\" (a line name or \"gpiochip0:17\")"),
+                            );
+                        }
+                    }
+                    for (role, line) in &port.gpio {
+                        if !roles.iter().any(|(r, _)| r == role) {
+                            p.at(
+                                Some(line.span()),
+                                format!("port[{i}].gpio.{role}"),
+                                format!("a {chip} has no `{role}` line: use {}", roles.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", ")),
+                            );
+                        }
+                        if !valid_gpio_line(line.get_ref()) {
+                            p.at(
+                                Some(line.span()),
+                                format!("port[{i}].gpio.{role}"),
+                                format!("`{}` is not a GPIO line: write a line name (\"GPIO17\") or \"gpiochip0:17\"", line.get_ref()),
+                            );
+                        }
+                    }
+                    if chip != "sim" && port.audio.is_none() {
+                        p.at(
+                            Some(port.chip.span()),
+                            format!("port[{i}].audio"),
+                            "a hardware port needs its audio device: add audio = { device = \"hw:CARD=...\" }",
+                        );
+                    }
+                }
+            }
             if !seen.insert(id.clone()) {
                 p.at(
                     Some(port.id.span()),
@@ -132,12 +255,30 @@ impl BoardProfile {
                     format!("modem id `{}` is also a port id: rename one of them", m.id),
                 );
             }
-            if m.dialect != "generic" {
+            for (name, line) in [("power_key", &m.power_key), ("reset", &m.reset)] {
+                if let Some(l) = line.as_ref().filter(|l| !valid_gpio_line(l.get_ref())) {
+                    p.at(
+                        Some(l.span()),
+                        format!("modem.{name}"),
+                        format!("`{}` is not a GPIO line: write a line name (\"GPIO17\") or \"gpiochip0:17\"", l.get_ref()),
+                    );
+                }
+            }
+            if m.audio.is_some() && m.pcm_serial.is_some() {
+                p.at(
+                    None,
+                    "modem.audio",
+                    "give either audio (an ALSA device) or pcm_serial (a serial PCM port), not both",
+                );
+            }
+            // The driver speaks generic 3GPP 27.007 to all three today; the vendor
+            // extensions (URCs, audio routing) come with the modem issue.
+            if !matches!(m.dialect.as_str(), "generic" | "quectel" | "simcom") {
                 p.at(
                     None,
                     "modem.dialect",
                     format!(
-                        "dialect `{}` is not implemented yet: use \"generic\" (Quectel and SIMCom dialects are planned)",
+                        "unknown dialect `{}`: use \"generic\", \"quectel\" or \"simcom\"",
                         m.dialect
                     ),
                 );
@@ -174,6 +315,16 @@ impl BoardProfile {
         ids
     }
 
+    /// Ring frequency of FXS ports.
+    pub fn ring_frequency(&self) -> u32 {
+        self.ring_hz
+            .unwrap_or(if matches!(self.country.as_str(), "US" | "CA") {
+                20
+            } else {
+                25
+            })
+    }
+
     /// Whether this is the simulated board (its modem is simulated too).
     pub fn is_sim(&self) -> bool {
         self.modem.as_ref().is_some_and(|m| m.serial == "sim")
@@ -199,6 +350,38 @@ mod tests {
         assert_eq!(b.port_kind("fxo1"), Some(PortKind::Fxo));
         assert_eq!(b.port_kind("modem"), Some(PortKind::Modem));
         assert!(b.is_sim());
+    }
+
+    #[test]
+    fn shipped_hardware_profiles_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("board");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let src = std::fs::read_to_string(&p).unwrap();
+                let b = BoardProfile::parse(&p.display().to_string(), &src)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(!b.description.is_empty());
+                n += 1;
+            }
+        }
+        assert!(n >= 3);
+    }
+
+    #[test]
+    fn hardware_port_needs_its_lines() {
+        let src = "name = \"x\"\n[[port]]\nid = \"fxs1\"\nkind = \"fxs\"\nchip = \"ag1171\"\ngpio = { rm = \"GPIO17\", fr = \"gpiochip0:x\" }\n";
+        let e = BoardProfile::parse("b.toml", src).unwrap_err().to_string();
+        assert!(
+            e.contains("port[0].gpio.shk: a ag1171 needs its `shk` line"),
+            "{e}"
+        );
+        assert!(
+            e.contains("port[0].gpio.fr: `gpiochip0:x` is not a GPIO line"),
+            "{e}"
+        );
+        assert!(e.contains("port[0].audio"), "{e}");
     }
 
     #[test]
