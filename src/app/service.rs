@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 
 use super::engine::Engine;
 use crate::call::Cdr;
 use crate::config::{BoardProfile, Config};
 use crate::exchange::{Exchange, Output};
+use crate::hw::board::HwBoard;
 use crate::hw::sim::SimBoard;
 use crate::media::tts::Tts;
 use crate::store::Store;
@@ -57,12 +58,6 @@ pub fn load(board: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<(BoardP
 /// Runs the service until SIGINT/SIGTERM.
 pub fn run(opts: RunOptions) -> Result<()> {
     let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
-    if !board.is_sim() {
-        bail!(
-            "board `{}`: hardware adapters (GPIO, ALSA) are not implemented yet; only the simulated board runs (omit --board)",
-            board.name
-        );
-    }
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
     let cfg = Arc::new(cfg);
@@ -127,59 +122,21 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let engine_thread = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || {
-            let now = Instant::now();
-            let seed = jiff::Timestamp::now().as_nanosecond() as u64;
-            let setup = SimBoard::new(&engine_board).and_then(|sim| {
-                let exchange = Exchange::new(
-                    &engine_board,
-                    cfg,
-                    prompts,
-                    now,
-                    jiff::Timestamp::now(),
-                    seed,
-                );
-                Engine::new(exchange, sim, now)
-            });
-            let mut engine = match setup {
-                Ok(e) => {
-                    let _ = ready_tx.send(Ok(()));
-                    e
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
+            let ctx = EngineCtx {
+                board: engine_board,
+                cfg,
+                prompts,
+                stop: engine_stop,
+                status: engine_status,
+                cdr_tx,
+                ready_tx,
             };
-            let mut sink = |_t: Instant, out: Output| {
-                if let Output::Cdr(cdr) = out {
-                    if cdr_tx.send(cdr).is_err() {
-                        tracing::error!("store thread is gone; CDR lost");
-                    }
-                }
-            };
-            let mut last_publish = Instant::now() - Duration::from_secs(1);
-            // systemd's watchdog is petted from this loop: if the call engine hangs, the
-            // pings stop and systemd restarts the service.
-            let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-            let mut last_ping = Instant::now();
-            engine.run_realtime(engine_stop, &mut sink, |e| {
-                if let Some(every) = watchdog {
-                    if last_ping.elapsed() >= every {
-                        last_ping = Instant::now();
-                        let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-                    }
-                }
-                if last_publish.elapsed() >= Duration::from_millis(200) {
-                    last_publish = Instant::now();
-                    if let Ok(mut s) = engine_status.write() {
-                        s.engine_running = true;
-                        s.calls_total = e.exchange.calls_started();
-                        s.exchange = e.exchange.status();
-                    }
-                }
-            });
-            if let Ok(mut s) = engine_status.write() {
-                s.engine_running = false;
+            if ctx.board.is_sim() {
+                let b = ctx.board.clone();
+                run_engine(move || SimBoard::new(&b), ctx);
+            } else {
+                let b = ctx.board.clone();
+                run_engine(move || HwBoard::open(&b), ctx);
             }
         })?;
     ready_rx
@@ -215,6 +172,77 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let _ = store_thread.join();
     tracing::info!("stopped");
     result
+}
+
+/// What the engine thread needs.
+struct EngineCtx {
+    board: BoardProfile,
+    cfg: Arc<Config>,
+    prompts: Arc<crate::media::PromptLibrary>,
+    stop: Arc<AtomicBool>,
+    status: Shared,
+    cdr_tx: crossbeam_channel::Sender<Box<Cdr>>,
+    ready_tx: std::sync::mpsc::Sender<Result<()>>,
+}
+
+/// The engine thread's body, for any board.
+fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: EngineCtx) {
+    let now = Instant::now();
+    let seed = jiff::Timestamp::now().as_nanosecond() as u64;
+    let setup = make_board().and_then(|hw| {
+        let exchange = Exchange::new(
+            &ctx.board,
+            ctx.cfg,
+            ctx.prompts,
+            now,
+            jiff::Timestamp::now(),
+            seed,
+        );
+        Engine::new(exchange, hw, now)
+    });
+    let mut engine = match setup {
+        Ok(e) => {
+            let _ = ctx.ready_tx.send(Ok(()));
+            e
+        }
+        Err(e) => {
+            let _ = ctx.ready_tx.send(Err(e));
+            return;
+        }
+    };
+    let cdr_tx = ctx.cdr_tx;
+    let mut sink = |_t: Instant, out: Output| {
+        if let Output::Cdr(cdr) = out {
+            if cdr_tx.send(cdr).is_err() {
+                tracing::error!("store thread is gone; CDR lost");
+            }
+        }
+    };
+    let mut last_publish = Instant::now() - Duration::from_secs(1);
+    // systemd's watchdog is petted from this loop: if the call engine hangs, the
+    // pings stop and systemd restarts the service.
+    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut last_ping = Instant::now();
+    let status = ctx.status;
+    engine.run_realtime(ctx.stop, &mut sink, |e| {
+        if let Some(every) = watchdog {
+            if last_ping.elapsed() >= every {
+                last_ping = Instant::now();
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        }
+        if last_publish.elapsed() >= Duration::from_millis(200) {
+            last_publish = Instant::now();
+            if let Ok(mut s) = status.write() {
+                s.engine_running = true;
+                s.calls_total = e.exchange.calls_started();
+                s.exchange = e.exchange.status();
+            }
+        }
+    });
+    if let Ok(mut s) = status.write() {
+        s.engine_running = false;
+    }
 }
 
 async fn shutdown_signal() {

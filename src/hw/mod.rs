@@ -4,7 +4,11 @@
 //! Ports are addressed by index, in the order of the board profile (analog ports, then
 //! the modem's voice port), the same order the exchange uses.
 
+pub mod alsa;
+pub mod board;
+pub mod gpio;
 pub mod sim;
+pub mod slic;
 
 use std::os::fd::RawFd;
 use std::time::Instant;

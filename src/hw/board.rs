@@ -1,0 +1,330 @@
+//! The hardware board: GPIO line interfaces, ALSA audio and the modem's serial port, as
+//! a board profile describes them (`board/*.toml`).
+//!
+//! - FXO through a CPC5622-class DAA: the RING output (low while ringing voltage is
+//!   present, pulsing at twice the ring frequency) becomes ring start/stop signals, with
+//!   a hold time so the pulses of one burst count once; OH puts the line off-hook.
+//! - FXS through an Ag1171: the ringer thread (see [`super::slic`]) and the SHK input.
+//!   (Intake on FXS ports is not in the call flow yet; the board already drives them.)
+//! - Audio: one thread per ALSA device ([`super::alsa`]), frames through bounded queues.
+
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::Board;
+use super::alsa::{AudioDevice, PortAudio};
+use super::gpio::{CdevLine, Line};
+use super::slic::{RingCadence, Ringer};
+use crate::config::{BoardProfile, PortKind};
+use crate::exchange::PortIdx;
+use crate::line::{LineCommand, LineSignal};
+use crate::media::{Frame, SILENCE};
+
+/// A ring burst is over when RING has not been seen low for this long.
+const RING_HOLD: Duration = Duration::from_millis(200);
+
+/// What one port is wired to.
+pub enum PortIo {
+    /// FXO DAA: RING input (active low), OH output.
+    Fxo {
+        /// RING.
+        ring: Arc<dyn Line>,
+        /// OH.
+        oh: Arc<dyn Line>,
+    },
+    /// FXS SLIC: its ringer thread and SHK input.
+    Fxs {
+        /// The ring generator.
+        ringer: Ringer,
+        /// SHK (high = off-hook).
+        shk: Arc<dyn Line>,
+    },
+    /// No line control (the modem's voice port).
+    None,
+}
+
+/// One port of the hardware board.
+pub struct HwPort {
+    /// Line control.
+    pub io: PortIo,
+    /// Audio queues (None: the port has no audio yet).
+    pub audio: Option<PortAudio>,
+    ringing_until: Option<Instant>,
+}
+
+impl HwPort {
+    /// A port from its parts.
+    pub fn new(io: PortIo, audio: Option<PortAudio>) -> Self {
+        Self {
+            io,
+            audio,
+            ringing_until: None,
+        }
+    }
+}
+
+/// The hardware board.
+pub struct HwBoard {
+    ports: Vec<HwPort>,
+    modem_serial: Option<(String, u32)>,
+    signals: VecDeque<(PortIdx, LineSignal)>,
+    _devices: Vec<AudioDevice>,
+}
+
+impl HwBoard {
+    /// Builds a board from its parts (tests use in-memory lines and plain queues).
+    pub fn from_parts(ports: Vec<HwPort>, modem_serial: Option<(String, u32)>) -> Self {
+        Self {
+            ports,
+            modem_serial,
+            signals: VecDeque::new(),
+            _devices: Vec::new(),
+        }
+    }
+
+    /// Opens the GPIO lines and ALSA devices of a board profile.
+    pub fn open(profile: &BoardProfile) -> Result<Self> {
+        // Group ports by ALSA device: one thread per device.
+        struct Device {
+            name: String,
+            channels: u8,
+            users: Vec<(usize, u8)>,
+        }
+        let mut devices: Vec<Device> = Vec::new();
+        let mut audio_of = |idx: usize, a: &crate::config::board::AudioProfile| match devices
+            .iter_mut()
+            .find(|d| d.name == a.device)
+        {
+            Some(d) => d.users.push((idx, a.channel)),
+            None => devices.push(Device {
+                name: a.device.clone(),
+                channels: a.channels,
+                users: vec![(idx, a.channel)],
+            }),
+        };
+        let (on, off) = super::sim::ring_cadence(&profile.country);
+        let cadence = RingCadence {
+            hz: profile.ring_frequency(),
+            on,
+            off,
+        };
+        let mut ports = Vec::new();
+        for (i, p) in profile.ports.iter().enumerate() {
+            let line = |role: &str, output: bool| -> Result<Arc<dyn Line>> {
+                let spec = p.gpio.get(role).with_context(|| {
+                    format!(
+                        "port {}: no `{role}` line in the board profile",
+                        p.id.get_ref()
+                    )
+                })?;
+                let consumer = format!("switchboard-{}-{role}", p.id.get_ref());
+                Ok(Arc::new(CdevLine::open(spec.get_ref(), output, &consumer)?))
+            };
+            let io = match (p.chip.get_ref().as_str(), *p.kind.get_ref()) {
+                ("cpc5622", PortKind::Fxo) => PortIo::Fxo {
+                    ring: line("ring", false)?,
+                    oh: line("oh", true)?,
+                },
+                ("ag1171", PortKind::Fxs) => PortIo::Fxs {
+                    ringer: Ringer::spawn(line("rm", true)?, line("fr", true)?, cadence)?,
+                    shk: line("shk", false)?,
+                },
+                (chip, _) => bail!(
+                    "port {}: chip `{chip}` cannot run on hardware",
+                    p.id.get_ref()
+                ),
+            };
+            if let Some(a) = &p.audio {
+                audio_of(i, a);
+            }
+            ports.push(HwPort::new(io, None));
+        }
+        let mut modem_serial = None;
+        if let Some(m) = &profile.modem {
+            if m.pcm_serial.is_some() {
+                bail!(
+                    "modem `{}`: serial PCM audio (SIMCom AT+CPCMREG) is not implemented yet; responders would hear nothing. Use a modem with USB audio (Quectel) for now",
+                    m.id
+                );
+            }
+            let idx = ports.len();
+            if let Some(a) = &m.audio {
+                audio_of(idx, a);
+            }
+            ports.push(HwPort::new(PortIo::None, None));
+            modem_serial = Some((m.serial.clone(), m.baud));
+        }
+        let mut opened = Vec::new();
+        for d in devices {
+            let chans: Vec<u8> = d.users.iter().map(|u| u.1).collect();
+            let (dev, queues) = AudioDevice::spawn(&d.name, d.channels, &chans)?;
+            for ((idx, _), q) in d.users.into_iter().zip(queues) {
+                ports[idx].audio = Some(q);
+            }
+            opened.push(dev);
+        }
+        let mut b = Self::from_parts(ports, modem_serial);
+        b._devices = opened;
+        Ok(b)
+    }
+}
+
+impl Board for HwBoard {
+    fn poll_line_signal(&mut self) -> Option<(PortIdx, LineSignal)> {
+        self.signals.pop_front()
+    }
+
+    fn line_command(&mut self, _now: Instant, port: PortIdx, cmd: LineCommand) {
+        if let Some(HwPort {
+            io: PortIo::Fxo { oh, .. },
+            ..
+        }) = self.ports.get(port)
+        {
+            if let Err(e) = oh.set(cmd == LineCommand::OffHook) {
+                tracing::error!(port, "cannot set the hook relay: {e:#}");
+            }
+        }
+    }
+
+    fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
+        *out = SILENCE;
+        if let Some(a) = self.ports.get(port).and_then(|p| p.audio.as_ref()) {
+            // Take the newest frame; older ones would only add latency.
+            while let Ok(f) = a.rx.try_recv() {
+                *out = f;
+                if a.rx.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn write_frame(&mut self, _now: Instant, port: PortIdx, frame: &Frame) {
+        if let Some(a) = self.ports.get(port).and_then(|p| p.audio.as_ref()) {
+            let _ = a.tx.try_send(*frame);
+        }
+    }
+
+    fn step(&mut self, now: Instant) {
+        for (i, p) in self.ports.iter_mut().enumerate() {
+            if let PortIo::Fxo { ring, .. } = &p.io {
+                match ring.get() {
+                    Ok(false) => {
+                        // RING is active low.
+                        if p.ringing_until.is_none() {
+                            self.signals.push_back((i, LineSignal::RingStart));
+                        }
+                        p.ringing_until = Some(now + RING_HOLD);
+                    }
+                    Ok(true) => {
+                        if p.ringing_until.is_some_and(|t| now >= t) {
+                            p.ringing_until = None;
+                            self.signals.push_back((i, LineSignal::RingStop));
+                        }
+                    }
+                    Err(e) => tracing::error!(port = i, "cannot read RING: {e:#}"),
+                }
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None // polled every audio tick
+    }
+
+    fn modem_serial(&self) -> Option<(String, u32)> {
+        self.modem_serial.clone()
+    }
+
+    fn wake_fds(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
+
+    fn modem_link_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+impl HwBoard {
+    /// Starts or stops ringing an FXS port.
+    pub fn ring(&self, port: PortIdx, on: bool) {
+        if let Some(HwPort {
+            io: PortIo::Fxs { ringer, .. },
+            ..
+        }) = self.ports.get(port)
+        {
+            if on { ringer.start() } else { ringer.stop() }
+        }
+    }
+
+    /// Whether the phone on an FXS port is off-hook.
+    pub fn fxs_off_hook(&self, port: PortIdx) -> Option<bool> {
+        match self.ports.get(port) {
+            Some(HwPort {
+                io: PortIo::Fxs { shk, .. },
+                ..
+            }) => shk.get().ok(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::gpio::MemLine;
+
+    #[test]
+    fn ring_pulses_become_one_burst_and_hook_drives_oh() {
+        let ring = MemLine::new();
+        ring.set(true).unwrap(); // idle: high
+        let oh = MemLine::new();
+        let (cap_tx, cap_rx) = crossbeam_channel::bounded(5);
+        let (play_tx, play_rx) = crossbeam_channel::bounded(5);
+        let port = HwPort::new(
+            PortIo::Fxo {
+                ring: Arc::new(ring.clone()),
+                oh: Arc::new(oh.clone()),
+            },
+            Some(PortAudio {
+                rx: cap_rx,
+                tx: play_tx,
+            }),
+        );
+        let mut b = HwBoard::from_parts(vec![port], None);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // a 2 s burst of 20 Hz ring pulses, sampled every 20 ms
+        for k in 0..100u64 {
+            ring.set(k % 2 == 1).unwrap();
+            b.step(t0 + ms(20 * k));
+        }
+        ring.set(true).unwrap();
+        for k in 100..130u64 {
+            b.step(t0 + ms(20 * k));
+        }
+        let sigs: Vec<_> = std::iter::from_fn(|| b.poll_line_signal()).collect();
+        assert_eq!(
+            sigs,
+            vec![(0, LineSignal::RingStart), (0, LineSignal::RingStop)]
+        );
+
+        b.line_command(t0, 0, LineCommand::OffHook);
+        assert!(oh.get().unwrap());
+        b.line_command(t0, 0, LineCommand::OnHook);
+        assert!(!oh.get().unwrap());
+
+        // audio: newest captured frame wins, played frames are queued
+        cap_tx.send([1; 160]).unwrap();
+        cap_tx.send([2; 160]).unwrap();
+        let mut f = SILENCE;
+        b.read_frame(t0, 0, &mut f);
+        assert_eq!(f[0], 2);
+        b.write_frame(t0, 0, &[7; 160]);
+        assert_eq!(play_rx.try_recv().unwrap()[0], 7);
+    }
+}
