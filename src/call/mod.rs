@@ -684,6 +684,22 @@ mod tests {
     }
 
     #[test]
+    fn shutdown_during_the_hunt_says_goodbye_and_hangs_up() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        let a = c.shutdown(t0 + Duration::from_secs(2));
+        assert!(a.contains(&Action::HangupLeg));
+        assert_eq!(a.last(), Some(&Action::PlayCaller(vec![Prompt::Goodbye])));
+        let a = c.handle(t0 + Duration::from_secs(3), Event::CallerPromptDone);
+        assert!(a.contains(&Action::HangupCaller));
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::Shutdown);
+        assert_eq!(cdr.attempts[0].outcome, AttemptOutcome::Cancelled);
+        assert!(c.shutdown(t0).is_empty(), "a finished call ignores a second stop");
+    }
+
+    #[test]
     fn answering_machine_times_out_and_next_is_called() {
         let (mut c, t0) = start();
         c.handle(t0, Event::CallerAnswered);
