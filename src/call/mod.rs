@@ -696,7 +696,10 @@ mod tests {
         let cdr = finished(&a).unwrap();
         assert_eq!(cdr.end_reason, EndReason::Shutdown);
         assert_eq!(cdr.attempts[0].outcome, AttemptOutcome::Cancelled);
-        assert!(c.shutdown(t0).is_empty(), "a finished call ignores a second stop");
+        assert!(
+            c.shutdown(t0).is_empty(),
+            "a finished call ignores a second stop"
+        );
     }
 
     #[test]

@@ -207,6 +207,23 @@ impl SimBoard {
         self.modem.as_ref().map_or(&[], |m| m.commands.as_slice())
     }
 
+    /// The person whose audio a port carries right now: the far end of an answered
+    /// modem call, or the caller on a connected line.
+    fn party_on_port(&self, port: PortIdx) -> Option<usize> {
+        if Some(port) == self.modem_port {
+            self.modem
+                .as_ref()
+                .and_then(|m| m.active_number())
+                .and(self.world.modem_party)
+        } else {
+            self.world
+                .lines
+                .get(port)
+                .filter(|l| matches!(l.state, LineState::Connected))
+                .and_then(|l| l.party)
+        }
+    }
+
     fn line_step(&mut self, now: Instant) {
         let (on, off) = self.world.cadence;
         let w = &mut self.world;
@@ -329,39 +346,15 @@ impl Board for SimBoard {
     }
 
     fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
-        let w = &mut self.world;
-        let party = if Some(port) == self.modem_port {
-            self.modem
-                .as_ref()
-                .and_then(|m| m.active_number())
-                .and(w.modem_party)
-        } else {
-            w.lines
-                .get(port)
-                .filter(|l| matches!(l.state, LineState::Connected))
-                .and_then(|l| l.party)
-        };
-        match party {
-            Some(p) => w.parties[p].speak(out),
+        match self.party_on_port(port) {
+            Some(p) => self.world.parties[p].speak(out),
             None => *out = SILENCE,
         }
     }
 
     fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
-        let w = &mut self.world;
-        let party = if Some(port) == self.modem_port {
-            self.modem
-                .as_ref()
-                .and_then(|m| m.active_number())
-                .and(w.modem_party)
-        } else {
-            w.lines
-                .get(port)
-                .filter(|l| matches!(l.state, LineState::Connected))
-                .and_then(|l| l.party)
-        };
-        if let Some(p) = party {
-            w.parties[p].hear(now, frame);
+        if let Some(p) = self.party_on_port(port) {
+            self.world.parties[p].hear(now, frame);
         }
     }
 
