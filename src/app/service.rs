@@ -202,6 +202,10 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     });
     let mut engine = match setup {
         Ok(e) => {
+            if let Ok(mut s) = ctx.status.write() {
+                s.engine_running = true;
+                s.exchange = e.exchange.status();
+            }
             let _ = ctx.ready_tx.send(Ok(()));
             e
         }
