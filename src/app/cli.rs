@@ -50,10 +50,73 @@ enum Command {
         #[arg(long)]
         board: Option<PathBuf>,
     },
+    /// DTMF: decode digits from a WAV file, or generate one.
+    Dtmf {
+        #[command(subcommand)]
+        command: DtmfCommand,
+    },
+    /// Benchmarks of the signal processing.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// The simulated board.
     Sim {
         #[command(subcommand)]
         command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DtmfCommand {
+    /// Print the digits of an 8 kHz mono 16-bit WAV file as one string (other rates
+    /// and channel counts are converted).
+    Decode {
+        /// WAV file.
+        file: PathBuf,
+        /// Print one JSON line per digit (start/end ms, levels) instead.
+        #[arg(long)]
+        events: bool,
+    },
+    /// Write DTMF digits to an 8 kHz mono WAV file.
+    Gen {
+        /// Digits (0-9, *, #, A-D).
+        digits: String,
+        /// Output WAV file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Tone duration per digit, ms.
+        #[arg(long, default_value_t = 50)]
+        on_ms: u32,
+        /// Pause after each digit, ms.
+        #[arg(long, default_value_t = 50)]
+        off_ms: u32,
+        /// Level of the low tone, dBm0.
+        #[arg(long, default_value_t = -10.0, allow_hyphen_values = true)]
+        level: f32,
+        /// Twist: high tone minus low tone, dB.
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        twist: f32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// DTMF detection throughput on one core, in audio-seconds per CPU-second.
+    Dtmf {
+        /// Audio file to use (WAV); default: the built-in benchmark signal.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Length of the built-in signal, seconds.
+        #[arg(long, default_value_t = 600)]
+        seconds: u32,
+        /// Repetitions.
+        #[arg(long, default_value_t = 5)]
+        reps: u32,
+        /// Write the built-in signal as raw 16-bit little-endian PCM here (for other
+        /// detectors, e.g. the spandsp harness) and exit.
+        #[arg(long)]
+        write_raw: Option<PathBuf>,
     },
 }
 
@@ -135,6 +198,78 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Dtmf { command } => {
+            init_logging(cli.log_format, "warn");
+            let r = match command {
+                DtmfCommand::Decode { file, events } => {
+                    super::dsp_cli::dtmf_decode(&file, events, &mut std::io::stdout().lock())
+                }
+                DtmfCommand::Gen {
+                    digits,
+                    output,
+                    on_ms,
+                    off_ms,
+                    level,
+                    twist,
+                } => super::dsp_cli::dtmf_gen(
+                    &digits,
+                    &output,
+                    &crate::dsp::dtmf::DtmfGenParams {
+                        on_ms,
+                        off_ms,
+                        level_dbm0: level,
+                        twist_db: twist,
+                    },
+                ),
+            };
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Dtmf {
+                    file,
+                    seconds,
+                    reps,
+                    write_raw,
+                },
+        } => {
+            init_logging(cli.log_format, "warn");
+            let audio = match &file {
+                Some(f) => match super::dsp_cli::read_wav_8k_mono(f) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => super::dsp_cli::bench_signal(seconds),
+            };
+            if let Some(p) = write_raw {
+                let bytes: Vec<u8> = audio.iter().flat_map(|s| s.to_le_bytes()).collect();
+                return match std::fs::write(&p, bytes) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: cannot write {}: {e}", p.display());
+                        ExitCode::FAILURE
+                    }
+                };
+            }
+            let r = super::dsp_cli::bench_dtmf(&audio, reps);
+            println!(
+                "switchboard dtmf: {:.0} audio-s in {:.3} CPU-s = {:.0} audio-seconds per CPU-second ({} digits per pass)",
+                r.audio_seconds,
+                r.cpu_seconds,
+                r.audio_seconds / r.cpu_seconds.max(1e-9),
+                r.digits
+            );
+            ExitCode::SUCCESS
         }
         Command::Sim {
             command:

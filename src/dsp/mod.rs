@@ -20,6 +20,7 @@ pub const FRAME_SAMPLES: usize = 160;
 pub mod dtmf;
 pub mod goertzel;
 pub mod level;
+pub mod testsignal;
 pub mod tone;
 
 /// Number of samples covering `ms` milliseconds at [`SAMPLE_RATE`] (rounded down).

@@ -1,0 +1,184 @@
+//! `switchboard dtmf decode|gen` and `switchboard bench dtmf`: the DSP on files.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::dsp::SAMPLE_RATE;
+use crate::dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenParams, generate_with};
+
+/// Reads a WAV file as 8 kHz mono 16-bit PCM: other rates are resampled, several
+/// channels are averaged, 8/24/32-bit integer and float samples are converted.
+pub fn read_wav_8k_mono(path: &Path) -> Result<Vec<i16>> {
+    let reader = hound::WavReader::open(path)
+        .with_context(|| format!("cannot read {} as a WAV file", path.display()))?;
+    let spec = reader.spec();
+    let ch = usize::from(spec.channels.max(1));
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .into_samples::<f32>()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: bad sample data", path.display()))?,
+        hound::SampleFormat::Int => {
+            let scale = 2f32.powi(i32::from(spec.bits_per_sample.max(1)) - 1);
+            reader
+                .into_samples::<i32>()
+                .map(|s| s.map(|v| v as f32 / scale))
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("{}: bad sample data", path.display()))?
+        }
+    };
+    let mono: Vec<f32> = if ch > 1 {
+        samples
+            .chunks(ch)
+            .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+            .collect()
+    } else {
+        samples
+    };
+    let mono = if spec.sample_rate == SAMPLE_RATE {
+        mono
+    } else {
+        if spec.sample_rate == 0 {
+            bail!("{}: sample rate 0", path.display());
+        }
+        crate::media::tts::resample(&mono, spec.sample_rate, SAMPLE_RATE)?
+    };
+    Ok(mono
+        .into_iter()
+        .map(|x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect())
+}
+
+/// Writes 8 kHz mono 16-bit PCM.
+pub fn write_wav_8k(path: &Path, samples: &[i16]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    for &s in samples {
+        w.write_sample(s)?;
+    }
+    w.finalize()?;
+    Ok(())
+}
+
+/// `dtmf decode`: the digits as one line, or JSON lines of events with `--events`.
+pub fn dtmf_decode(path: &Path, events: bool, out: &mut impl Write) -> Result<()> {
+    let audio = read_wav_8k_mono(path)?;
+    let mut det = DtmfDetector::new();
+    let mut digits = String::new();
+    let mut lines = Vec::new();
+    let ms = |s: u64| s as f64 * 1000.0 / f64::from(SAMPLE_RATE);
+    let mut on_event = |e: DtmfEvent| match e {
+        DtmfEvent::Start {
+            digit,
+            sample,
+            level_dbm0,
+            high_level_dbm0,
+        } => {
+            digits.push(digit);
+            lines.push((digit, ms(sample), None, level_dbm0, high_level_dbm0));
+        }
+        DtmfEvent::End { sample, .. } => {
+            if let Some(l) = lines.last_mut() {
+                l.2 = Some(ms(sample));
+            }
+        }
+    };
+    det.push(&audio, &mut on_event);
+    // Trailing silence so that a digit running to the end of the file gets its end.
+    det.push(&[0; 400], &mut on_event);
+    if events {
+        for (digit, start, end, low, high) in lines {
+            let v = serde_json::json!({
+                "digit": digit.to_string(),
+                "start_ms": (start * 10.0).round() / 10.0,
+                "end_ms": end.map(|e| (e * 10.0).round() / 10.0),
+                "duration_ms": end.map(|e| ((e - start) * 10.0).round() / 10.0),
+                "low_dbm0": (f64::from(low) * 10.0).round() / 10.0,
+                "high_dbm0": (f64::from(high) * 10.0).round() / 10.0,
+                "twist_db": (f64::from(high - low) * 10.0).round() / 10.0,
+            });
+            writeln!(out, "{v}")?;
+        }
+    } else {
+        writeln!(out, "{digits}")?;
+    }
+    Ok(())
+}
+
+/// `dtmf gen`: renders digits into an 8 kHz WAV file.
+pub fn dtmf_gen(digits: &str, path: &Path, p: &DtmfGenParams) -> Result<()> {
+    let audio = generate_with(digits, p).map_err(|e| anyhow::anyhow!("{e}"))?;
+    write_wav_8k(path, &audio)
+}
+
+/// CPU time of this process, seconds.
+fn cpu_seconds() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+        .unwrap_or(0.0)
+}
+
+/// Result of [`bench_dtmf`].
+#[derive(Debug, Clone, Copy)]
+pub struct BenchResult {
+    /// Audio seconds processed (all repetitions).
+    pub audio_seconds: f64,
+    /// CPU seconds spent detecting.
+    pub cpu_seconds: f64,
+    /// Digits detected per repetition.
+    pub digits: usize,
+}
+
+/// Runs the detector over `audio` in 20 ms frames, `reps` times (a fresh detector
+/// each time), and measures the CPU time.
+pub fn bench_dtmf(audio: &[i16], reps: u32) -> BenchResult {
+    let mut digits = 0;
+    let t0 = cpu_seconds();
+    for _ in 0..reps.max(1) {
+        let mut det = DtmfDetector::new();
+        digits = 0;
+        for frame in audio.chunks(crate::dsp::FRAME_SAMPLES) {
+            det.push(std::hint::black_box(frame), |e| {
+                if matches!(e, DtmfEvent::Start { .. }) {
+                    digits += 1
+                }
+            });
+        }
+    }
+    let cpu = cpu_seconds() - t0;
+    BenchResult {
+        audio_seconds: audio.len() as f64 / f64::from(SAMPLE_RATE) * f64::from(reps.max(1)),
+        cpu_seconds: cpu,
+        digits,
+    }
+}
+
+/// The standard benchmark signal: `seconds` of digits (50 ms on / 50 ms off, −4 …
+/// −28 dBm0) alternating with 2 s stretches of white noise at −45 dBm0, deterministic.
+pub fn bench_signal(seconds: u32) -> Vec<i16> {
+    use crate::dsp::testsignal as ts;
+    let n = seconds as usize * SAMPLE_RATE as usize;
+    let mut rng = ts::Rng::new(1);
+    let mut v = Vec::with_capacity(n + 16_000);
+    let mut level = -4.0f32;
+    while v.len() < n {
+        let spec = ts::DtmfSpec {
+            level_dbm0: level,
+            ..ts::DtmfSpec::default()
+        };
+        v.extend(ts::dtmf_sequence("1234567890*#ABCD", spec, 0, 400, 400));
+        v.extend(ts::silence(16_000));
+        level = if level < -28.0 { -4.0 } else { level - 3.0 };
+    }
+    v.truncate(n);
+    ts::add_white_noise(&mut v, -45.0, &mut rng);
+    ts::quantize(&v)
+}
