@@ -2,4 +2,6 @@
 
 pub mod cli;
 pub mod engine;
+pub mod feeds;
+pub mod oncall;
 pub mod service;
