@@ -151,6 +151,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
             });
             let mut engine = match setup {
                 Ok(e) => {
+                    // Running from here on: /healthz must not answer 503 between the
+                    // status line and the engine's first published turn.
+                    if let Ok(mut s) = engine_status.write() {
+                        s.engine_running = true;
+                    }
                     let _ = ready_tx.send(Ok(()));
                     e
                 }
