@@ -95,22 +95,19 @@ fn big_config() -> String {
             zones[sc % 4]
         ));
         let shifts = ["1w", "1d", "12h", "1w", "2d"];
-        for l in 0..5 {
+        for (l, shift) in shifts.iter().enumerate() {
             let users: Vec<String> = (0..5)
                 .map(|k| format!("\"u{}\"", (sc * 5 + l * 7 + k * 13) % 1000))
                 .collect();
             s.push_str(&format!(
                 "[[schedule.layer]]\nusers = [{}]\nshift = \"{}\"\nstart = \"2025-01-0{}\"\nhandoff = \"0{}:30\"\n",
                 users.join(", "),
-                shifts[l],
+                shift,
                 1 + l,
                 l + 2
             ));
             if l == 1 {
-                s.push_str(&format!(
-                    "time_zone = \"{}\"\n",
-                    zones[(sc + 1) % 4]
-                ));
+                s.push_str(&format!("time_zone = \"{}\"\n", zones[(sc + 1) % 4]));
             }
             if l >= 3 {
                 s.push_str(
@@ -183,8 +180,7 @@ fn schedules(c: &mut Criterion) {
     g.bench_function("parse and validate the configuration", |b| {
         b.iter(|| {
             black_box(
-                Config::parse("big.toml", &src, &switchboard::config::BoardProfile::sim())
-                    .unwrap(),
+                Config::parse("big.toml", &src, &switchboard::config::BoardProfile::sim()).unwrap(),
             )
         })
     });
