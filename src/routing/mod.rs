@@ -232,4 +232,85 @@ users = ["b", "c"]
     fn unknown_policy_is_empty() {
         assert!(hunt_plan(&cfg(), "zzz", T0, &mut StdRng::seed_from_u64(1)).is_empty());
     }
+
+    proptest::proptest! {
+        /// Plans never repeat a user, walk levels in order, and every attempt is a
+        /// configured user with their first number — whatever the levels and schedules.
+        #[test]
+        fn plans_never_repeat_a_user(
+            levels in proptest::collection::vec(
+                (proptest::collection::vec(0usize..6, 0..4), proptest::collection::vec(0usize..3, 0..3)),
+                1..5,
+            ),
+            seed in 0u64..1000,
+            hours in 0i64..(24 * 400),
+        ) {
+            let mut src = String::new();
+            for u in 0..6 {
+                src.push_str(&format!("[[user]]\nid = \"u{u}\"\nphone = [\"+4917011111{u}0\"]\n"));
+            }
+            for sc in 0..3 {
+                src.push_str(&format!(
+                    "[[schedule]]\nid = \"s{sc}\"\ntime_zone = \"Europe/Berlin\"\n[[schedule.layer]]\nusers = [\"u{}\", \"u{}\"]\nshift = \"1d\"\nstart = \"2026-01-01\"\nhandoff = \"02:30\"\n[[schedule.layer]]\nusers = [\"u{}\"]\nshift = \"12h\"\nstart = \"2026-01-01\"\n[[schedule.layer.restriction]]\ndays = [\"sat-sun\"]\nfrom = \"00:00\"\nto = \"24:00\"\n",
+                    sc, sc + 1, sc + 3
+                ));
+            }
+            src.push_str("[[policy]]\nid = \"p\"\n");
+            for (users, scheds) in &levels {
+                let (users, scheds): (Vec<_>, Vec<_>) = if users.is_empty() && scheds.is_empty() {
+                    (vec![0], vec![])
+                } else {
+                    (users.clone(), scheds.clone())
+                };
+                let u: Vec<String> = users.iter().map(|u| format!("\"u{u}\"")).collect();
+                let s: Vec<String> = scheds.iter().map(|s| format!("\"s{s}\"")).collect();
+                src.push_str(&format!("[[policy.level]]\nusers = [{}]\nschedules = [{}]\n", u.join(","), s.join(",")));
+            }
+            let cfg = Config::parse("t.toml", &src, &BoardProfile::sim()).unwrap();
+            let at = "2026-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
+                .checked_add(jiff::SignedDuration::from_hours(hours)).unwrap();
+            let plan = hunt_plan(&cfg, "p", at, &mut StdRng::seed_from_u64(seed));
+            let mut seen = std::collections::HashSet::new();
+            let mut last_level = 0;
+            for a in &plan.attempts {
+                proptest::prop_assert!(seen.insert(a.user.clone()), "{} twice", a.user);
+                proptest::prop_assert!(a.level >= last_level);
+                last_level = a.level;
+                let u = cfg.user(&a.user).unwrap();
+                proptest::prop_assert_eq!(&a.number, u.phone[0].get_ref());
+            }
+            // everyone named by the resolved levels is in the plan exactly once
+            let (resolved, _) = resolved_levels(&cfg, "p", at);
+            let all: std::collections::HashSet<String> = resolved.into_iter().flatten().collect();
+            proptest::prop_assert_eq!(all, seen);
+        }
+    }
+
+    #[test]
+    fn schedule_gap_escalates_to_the_next_level_and_empty_plan_is_nobody() {
+        let src = r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[schedule]]
+id = "s"
+time_zone = "UTC"
+  [[schedule.layer]]
+  users = ["a"]
+  shift = "1d"
+  start = "2026-01-01"
+  end = "2026-02-01"
+[[policy]]
+id = "p"
+  [[policy.level]]
+  schedules = ["s"]
+"#;
+        let cfg = Config::parse("t.toml", src, &BoardProfile::sim()).unwrap();
+        let rng = &mut StdRng::seed_from_u64(1);
+        let plan = hunt_plan(&cfg, "p", "2026-01-15T00:00:00Z".parse().unwrap(), rng);
+        assert_eq!(plan.attempts.len(), 1);
+        let plan = hunt_plan(&cfg, "p", "2026-02-01T00:00:00Z".parse().unwrap(), rng);
+        assert!(plan.is_empty(), "after the end date nobody is on call");
+        assert_eq!(plan.gaps, vec![(1, "s".to_string())]);
+    }
 }
