@@ -77,5 +77,115 @@ fn scenario(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dtmf, call_state_machine, scenario);
+/// A large configuration: 1,000 users, 200 schedules of 5 layers each (weekly, daily,
+/// 12-hour, nights and weekend restrictions, zones differing between layers), 50
+/// 3 overrides per schedule, 100 policies of 3 levels mixing schedules and users.
+fn big_config() -> String {
+    let mut s = String::new();
+    for u in 0..1000 {
+        s.push_str(&format!(
+            "[[user]]\nid = \"u{u}\"\nphone = [\"+4917{:08}\"]\n",
+            u
+        ));
+    }
+    let zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"];
+    for sc in 0..200 {
+        s.push_str(&format!(
+            "[[schedule]]\nid = \"s{sc}\"\ntime_zone = \"{}\"\n",
+            zones[sc % 4]
+        ));
+        let shifts = ["1w", "1d", "12h", "1w", "2d"];
+        for (l, shift) in shifts.iter().enumerate() {
+            let users: Vec<String> = (0..5)
+                .map(|k| format!("\"u{}\"", (sc * 5 + l * 7 + k * 13) % 1000))
+                .collect();
+            s.push_str(&format!(
+                "[[schedule.layer]]\nusers = [{}]\nshift = \"{}\"\nstart = \"2025-01-0{}\"\nhandoff = \"0{}:30\"\n",
+                users.join(", "),
+                shift,
+                1 + l,
+                l + 2
+            ));
+            if l == 1 {
+                s.push_str(&format!("time_zone = \"{}\"\n", zones[(sc + 1) % 4]));
+            }
+            if l >= 3 {
+                s.push_str(
+                    "[[schedule.layer.restriction]]\ndays = [\"mon-fri\"]\nfrom = \"20:00\"\nto = \"08:00\"\n[[schedule.layer.restriction]]\ndays = [\"sat-sun\"]\nfrom = \"00:00\"\nto = \"24:00\"\n",
+                );
+            }
+        }
+        for o in 0..3 {
+            s.push_str(&format!(
+                "[[schedule.override]]\nuser = \"u{}\"\nfrom = \"2026-0{}-10T18:00\"\nto = \"2026-0{}-12T09:00\"\n",
+                (sc + o * 100) % 1000,
+                o + 1,
+                o + 1
+            ));
+        }
+    }
+    for p in 0..100 {
+        s.push_str(&format!(
+            "[[policy]]\nid = \"p{p}\"\n[[policy.level]]\nschedules = [\"s{}\", \"s{}\"]\n[[policy.level]]\nschedules = [\"s{}\"]\nusers = [\"u{}\"]\n[[policy.level]]\nusers = [\"u{}\", \"u{}\", \"u{}\"]\n",
+            (p * 2) % 200,
+            (p * 2 + 1) % 200,
+            (p + 100) % 200,
+            p,
+            p + 1,
+            p + 2,
+            p + 3
+        ));
+    }
+    s
+}
+
+fn schedules(c: &mut Criterion) {
+    use rand::SeedableRng;
+    use switchboard::routing;
+    let src = big_config();
+    let cfg = Config::parse("big.toml", &src, &switchboard::config::BoardProfile::sim())
+        .expect("the benchmark configuration is valid");
+    assert_eq!((cfg.users.len(), cfg.model.schedules.len()), (1000, 200));
+    let now: jiff::Timestamp = "2026-03-29T01:45:00Z".parse().unwrap();
+    let mut g = c.benchmark_group("schedules (1,000 users, 200 schedules x 5 layers)");
+    g.bench_function("who is on call now, one schedule", |b| {
+        b.iter(|| black_box(routing::on_call(&cfg, black_box("s117"), now)))
+    });
+    g.bench_function("who is on call now, all 200 schedules", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for s in &cfg.model.schedules {
+                n += s.on_call(black_box(now)).len();
+            }
+            black_box(n)
+        })
+    });
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    g.bench_function("hunt plan of a policy (3 levels, 3 schedules)", |b| {
+        b.iter(|| {
+            let plan = routing::hunt_plan(&cfg, black_box("p42"), now, &mut rng);
+            assert!(!plan.is_empty());
+            black_box(plan)
+        })
+    });
+    let year: jiff::Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+    let from: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    g.bench_function("a year of handoffs, one schedule", |b| {
+        b.iter(|| {
+            let tl = cfg.model.schedule("s117").unwrap().timeline(from, year);
+            assert!(tl.len() > 365);
+            black_box(tl)
+        })
+    });
+    g.bench_function("parse and validate the configuration", |b| {
+        b.iter(|| {
+            black_box(
+                Config::parse("big.toml", &src, &switchboard::config::BoardProfile::sim()).unwrap(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, dtmf, call_state_machine, scenario, schedules);
 criterion_main!(benches);

@@ -3,4 +3,6 @@
 pub mod cli;
 pub mod dsp_cli;
 pub mod engine;
+pub mod feeds;
+pub mod oncall;
 pub mod service;

@@ -60,6 +60,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
+    let mut cfg = cfg;
+    let config_dir = opts
+        .config
+        .as_ref()
+        .and_then(|c| c.parent())
+        .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
+    for r in super::feeds::load(&mut cfg, &config_dir, Some(&opts.data.join("feeds"))) {
+        tracing::info!(schedule = %r.schedule, events = r.events, source = ?r.source, "iCal feed loaded");
+    }
     let cfg = Arc::new(cfg);
 
     let tts = Tts::new(Some(opts.data.join("tts")));

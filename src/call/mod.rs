@@ -445,7 +445,13 @@ impl Call {
         self.cdr.option_key = Some(key);
         self.cdr.option_label = Some(opt.label.clone());
         self.cdr.policy = Some(policy.clone());
-        self.plan = hunt_plan(&self.cfg, &policy, &mut self.rng);
+        let at = self.wall(now);
+        self.plan = hunt_plan(&self.cfg, &policy, at, &mut self.rng);
+        for (level, schedule) in &self.plan.gaps {
+            out.push(Action::Note(format!(
+                "level {level}: nobody on call on schedule {schedule}"
+            )));
+        }
         for (user, why) in &self.plan.skipped {
             out.push(Action::Note(format!("skipping {user}: {why}")));
         }

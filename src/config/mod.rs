@@ -7,6 +7,7 @@
 
 pub mod board;
 mod error;
+pub mod schedule;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -17,6 +18,10 @@ use toml::Spanned;
 pub use board::{BoardProfile, PortKind};
 pub use error::{ConfigError, Problem};
 use error::{Problems, from_toml};
+pub use schedule::{
+    DaysConfig, FeedConfig, LayerConfig, OverrideConfig, ScheduleConfig, SupportHoursConfig,
+    WindowConfig,
+};
 
 /// The built-in demo configuration (used when `switchboard run` gets no `--config`).
 pub const DEMO_CONFIG_TOML: &str = include_str!("../../config/demo.toml");
@@ -37,6 +42,12 @@ pub struct Config {
     /// Routing numbers: a port where calls arrive, with greeting and menu.
     #[serde(default, rename = "routing_number")]
     pub routing_numbers: Vec<RoutingNumber>,
+    /// On-call schedules.
+    #[serde(default, rename = "schedule")]
+    pub schedules: Vec<ScheduleConfig>,
+    /// Schedules and support hours compiled for queries (built when parsing).
+    #[serde(skip)]
+    pub model: crate::routing::Model,
 }
 
 /// Site-wide settings.
@@ -72,6 +83,9 @@ pub struct User {
     /// Phone numbers in E.164 (`+491701234567`), tried in order.
     #[serde(default)]
     pub phone: Vec<Spanned<String>>,
+    /// E-mail address (maps iCal feed events to this user).
+    #[serde(default)]
+    pub email: Option<Spanned<String>>,
     /// Language of prompts played to this user (`en`, `de`, ...).
     #[serde(default = "default_language")]
     pub language: Spanned<String>,
@@ -98,6 +112,9 @@ pub struct Level {
     /// User ids; tried in random order within the level.
     #[serde(default)]
     pub users: Vec<Spanned<String>>,
+    /// Schedule ids; whoever is on call on them when the call comes joins the level.
+    #[serde(default)]
+    pub schedules: Vec<Spanned<String>>,
 }
 
 /// A routing number: where calls arrive and what callers hear.
@@ -138,6 +155,9 @@ pub struct RoutingNumber {
     /// Menu options on keys 1-9.
     #[serde(default, rename = "option")]
     pub options: Vec<MenuOption>,
+    /// Support hours; none: always in hours.
+    #[serde(default)]
+    pub support_hours: Option<SupportHoursConfig>,
 }
 
 /// A menu option.
@@ -206,10 +226,11 @@ fn valid_language(s: &str) -> bool {
 impl Config {
     /// Parses and validates a configuration against a board profile.
     pub fn parse(file: &str, src: &str, board: &BoardProfile) -> Result<Self, ConfigError> {
-        let cfg: Config = toml::from_str(src).map_err(|e| from_toml(file, src, &e))?;
+        let mut cfg: Config = toml::from_str(src).map_err(|e| from_toml(file, src, &e))?;
         let mut p = Problems::new(src);
-        cfg.validate(board, &mut p);
+        let model = cfg.validate(board, &mut p);
         p.into_result(file)?;
+        cfg.model = model;
         Ok(cfg)
     }
 
@@ -239,7 +260,7 @@ impl Config {
         .expect("embedded config/demo.toml is valid")
     }
 
-    fn validate(&self, board: &BoardProfile, p: &mut Problems<'_>) {
+    fn validate(&self, board: &BoardProfile, p: &mut Problems<'_>) -> crate::routing::Model {
         let mut users: HashSet<&str> = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             let id = u.id.get_ref();
@@ -277,7 +298,22 @@ impl Config {
                 }
             }
             check_language(p, &u.language, &format!("user[{i}].language"));
+            if let Some(e) = &u.email {
+                let v = e.get_ref();
+                let ok = v.split_once('@').is_some_and(|(a, b)| {
+                    !a.is_empty() && b.contains('.') && !v.contains(char::is_whitespace)
+                });
+                if !ok {
+                    p.at(
+                        Some(e.span()),
+                        format!("user[{i}].email"),
+                        format!("`{v}` is not an e-mail address: write it as name@example.com"),
+                    );
+                }
+            }
         }
+        let schedules = schedule::build_schedules(&self.schedules, &users, p);
+        let schedule_ids: HashSet<&str> = schedules.iter().map(|s| s.id.as_str()).collect();
 
         let mut policies: HashSet<&str> = HashSet::new();
         for (i, pol) in self.policies.iter().enumerate() {
@@ -299,12 +335,24 @@ impl Config {
                 );
             }
             for (l, level) in pol.levels.iter().enumerate() {
-                if level.users.is_empty() {
+                if level.users.is_empty() && level.schedules.is_empty() {
                     p.at(
                         Some(pol.id.span()),
                         format!("policy[{i}].level[{l}].users"),
-                        "the level has no users: list at least one user id",
+                        "the level has no users and no schedules: list at least one user id or schedule id",
                     );
+                }
+                for (k, s) in level.schedules.iter().enumerate() {
+                    if !schedule_ids.contains(s.get_ref().as_str()) {
+                        p.at(
+                            Some(s.span()),
+                            format!("policy[{i}].level[{l}].schedules[{k}]"),
+                            format!(
+                                "no schedule with id `{}`: define it in a [[schedule]] section or fix the spelling",
+                                s.get_ref()
+                            ),
+                        );
+                    }
                 }
                 for (k, u) in level.users.iter().enumerate() {
                     if !users.contains(u.get_ref().as_str()) {
@@ -321,6 +369,7 @@ impl Config {
             }
         }
 
+        let mut support_hours = Vec::new();
         let mut ports: HashMap<&str, usize> = HashMap::new();
         for (i, rn) in self.routing_numbers.iter().enumerate() {
             let key = format!("routing_number[{i}]");
@@ -354,6 +403,11 @@ impl Config {
                 );
             }
             check_language(p, &rn.language, &format!("{key}.language"));
+            support_hours.push(
+                rn.support_hours
+                    .as_ref()
+                    .and_then(|sh| schedule::build_support(sh, &format!("{key}.support_hours"), p)),
+            );
             if rn.options.is_empty() {
                 p.at(
                     Some(rn.port.span()),
@@ -428,6 +482,21 @@ impl Config {
                 }
             }
         }
+        crate::routing::Model {
+            schedule_index: schedules
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i))
+                .collect(),
+            schedules,
+            user_index: self
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.id.get_ref().clone(), i))
+                .collect(),
+            support_hours,
+        }
     }
 
     /// The routing number whose calls arrive on this port.
@@ -439,7 +508,10 @@ impl Config {
 
     /// A user by id.
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id.get_ref() == id)
+        match self.model.user_index.get(id) {
+            Some(&i) => self.users.get(i),
+            None => self.users.iter().find(|u| u.id.get_ref() == id),
+        }
     }
 
     /// A policy by id.
@@ -583,5 +655,96 @@ menu_timeout = "0s"
         assert!(s.contains("no port `fxo9`"), "{s}");
         assert!(s.contains("menu_timeout"), "{s}");
         assert!(s.contains("no menu options"), "{s}");
+    }
+
+    #[test]
+    fn schedule_problems_name_line_key_and_fix() {
+        let src = r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[schedule]]
+id = "s"
+time_zone = "Europe/Berlín"
+  [[schedule.layer]]
+  users = ["a", "zed"]
+  shift = "3 fortnights"
+  start = "2026-02-30"
+  handoff = "9:00"
+    [[schedule.layer.restriction]]
+    days = ["mon-fry"]
+    from = "20:00"
+    to = "08:00"
+  [[schedule.override]]
+  user = "a"
+  from = "2026-03-02T10:00"
+  to = "2026-03-01T10:00"
+[[policy]]
+id = "p"
+[[policy.level]]
+schedules = ["s", "nope"]
+[[routing_number]]
+name = "X"
+port = "fxo1"
+  [[routing_number.option]]
+  key = 1
+  label = "L"
+  policy = "p"
+  [routing_number.support_hours]
+  time_zone = "Mars/Olympus"
+  out_of_hours = "voicemail"
+  window = [{ days = ["mon-fri"], from = "08:00", to = "25:00" }]
+"#;
+        let s = parse(src).unwrap_err().to_string();
+        for want in [
+            "t.toml:7:13: schedule[0].time_zone: `Europe/Berlín` is not a known IANA time zone",
+            "t.toml:9:17: schedule[0].layer[0].users[1]: no user with id `zed`",
+            "t.toml:10:11: schedule[0].layer[0].shift: `3 fortnights` is not a shift length",
+            "t.toml:11:11: schedule[0].layer[0].start: `2026-02-30` is not a date",
+            "t.toml:12:13: schedule[0].layer[0].handoff: `9:00` is not a time of day: write HH:MM",
+            "schedule[0].layer[0].restriction[0].days: `mon-fry` is not a weekday",
+            "schedule[0].override[0].to: the override ends before it starts",
+            "policy[0].level[0].schedules[1]: no schedule with id `nope`",
+            "routing_number[0].support_hours.time_zone: `Mars/Olympus`",
+            "routing_number[0].support_hours.out_of_hours: `voicemail`",
+            "routing_number[0].support_hours.window[0].to: `25:00`",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in\n{s}");
+        }
+    }
+
+    #[test]
+    fn schedules_compile_and_policies_resolve() {
+        let c = Config::demo();
+        assert_eq!(c.model.schedules.len(), 1);
+        let t: jiff::Timestamp = "2026-01-07T12:00:00Z".parse().unwrap();
+        let (levels, gaps) = crate::routing::resolved_levels(&c, "rotation", t);
+        assert_eq!(
+            levels,
+            vec![
+                vec!["alice".to_string()],
+                vec!["alice".into(), "bob".into()]
+            ]
+        );
+        assert!(gaps.is_empty());
+        // Wednesday 21:00 local: the nights layer (carol in week 1)
+        let t: jiff::Timestamp = "2026-01-07T20:00:00Z".parse().unwrap();
+        assert_eq!(
+            crate::routing::resolved_levels(&c, "rotation", t).0[0],
+            vec!["carol"]
+        );
+    }
+
+    #[test]
+    fn a_schedule_needs_layers_or_a_feed_not_both() {
+        let base = "[[user]]\nid = \"a\"\nphone = [\"+491701111111\"]\n[[schedule]]\nid = \"s\"\ntime_zone = \"UTC\"\n";
+        let s = parse(base).unwrap_err().to_string();
+        assert!(s.contains("schedule `s` has no layers"), "{s}");
+        let both = format!(
+            "{base}feed = {{ url = \"ftp://x\" }}\n[[schedule.layer]]\nusers = [\"a\"]\nshift = \"1d\"\nstart = \"2026-01-01\"\n"
+        );
+        let s = parse(&both).unwrap_err().to_string();
+        assert!(s.contains("both a feed and layers"), "{s}");
+        assert!(s.contains("is not an http(s) URL"), "{s}");
     }
 }

@@ -1,16 +1,56 @@
-//! Who to call: the hunt plan of an escalation policy.
+//! Who to call: on-call schedules, escalation policies, support hours and the hunt
+//! plan of a policy at an instant.
 //!
-//! Pure domain code. Rules from the seeds (ilert / PagerDuty live call routing):
-//! escalation delays are ignored (a call is real time), responders of one level are
-//! tried in random order, every level is walked once, nobody is called twice, users
-//! without a phone number are skipped and reported, and an empty plan is an explicit
-//! "nobody on call" outcome. Schedules (who is on call at t) are a later step: levels
-//! name users directly for now.
+//! Pure domain code: no clock, no files, no network. The instant is an argument.
+//! * [`schedule`]: rotations, layers, restrictions, overrides, feed events; who is on
+//!   call at t and the timeline of handoffs;
+//! * [`ical`]: iCal feed text → events → occurrences (RRULE, EXDATE, all-day), events →
+//!   users (fetching and caching are in `crate::app::feeds`);
+//! * [`support`]: support hours of a routing number;
+//! * [`time`]: local time ↔ instants and the DST rule.
+//!
+//! Hunt rules from the seeds (ilert / PagerDuty live call routing): escalation delays
+//! are ignored (a call is real time), responders of one level are tried in random
+//! order, every level is walked once, nobody is called twice, users without a phone
+//! number are skipped and reported, a schedule with nobody on call (a gap) adds nobody
+//! to its level, and an empty plan is an explicit "nobody on call" outcome.
 
+pub mod ical;
+pub mod schedule;
+pub mod support;
+pub mod time;
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::config::Config;
+pub use schedule::{Handoff, OnCall, Reason, Schedule};
+pub use support::{HoursStatus, OutOfHours, SupportHours};
+
+/// The configuration's schedules and support hours, compiled for queries (time zones
+/// resolved, times parsed, feed events attached). Built by `Config::parse`; feed
+/// events are attached by `crate::app::feeds`.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Schedules in configuration order.
+    pub schedules: Vec<Schedule>,
+    /// Schedule id → index.
+    pub schedule_index: HashMap<String, usize>,
+    /// User id → index in `Config::users`.
+    pub user_index: HashMap<String, usize>,
+    /// Support hours per routing number (same index), if configured.
+    pub support_hours: Vec<Option<SupportHours>>,
+}
+
+impl Model {
+    /// A schedule by id.
+    pub fn schedule(&self, id: &str) -> Option<&Schedule> {
+        self.schedule_index.get(id).map(|&i| &self.schedules[i])
+    }
+}
 
 /// One dial attempt of a hunt.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -30,6 +70,8 @@ pub struct HuntPlan {
     pub attempts: Vec<PlannedAttempt>,
     /// Users skipped, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Schedules of the policy that had nobody on call (1-based level, schedule id).
+    pub gaps: Vec<(usize, String)>,
 }
 
 impl HuntPlan {
@@ -39,35 +81,95 @@ impl HuntPlan {
     }
 }
 
-/// Builds the hunt plan of a policy. `rng` orders users within a level (seed it for
-/// reproducible tests). An unknown policy gives an empty plan.
-pub fn hunt_plan(cfg: &Config, policy: &str, rng: &mut impl Rng) -> HuntPlan {
-    let mut plan = HuntPlan::default();
+/// Who is on call on a schedule at `at` (empty for an unknown schedule or a gap).
+pub fn on_call(cfg: &Config, schedule: &str, at: Timestamp) -> Vec<OnCall> {
+    cfg.model
+        .schedule(schedule)
+        .map(|s| s.on_call(at))
+        .unwrap_or_default()
+}
+
+/// The users of each level of a policy at `at`: the level's users, then whoever is on
+/// call on its schedules, each once per level, in configuration order. Also returns the
+/// schedules with nobody on call. Unknown policy: no levels.
+pub fn resolved_levels(
+    cfg: &Config,
+    policy: &str,
+    at: Timestamp,
+) -> (Vec<Vec<String>>, Vec<(usize, String)>) {
+    let mut gaps = Vec::new();
     let Some(pol) = cfg.policy(policy) else {
-        return plan;
+        return (Vec::new(), gaps);
     };
-    let mut called: Vec<&str> = Vec::new();
-    for (i, level) in pol.levels.iter().enumerate() {
-        let mut users: Vec<&str> = level.users.iter().map(|u| u.get_ref().as_str()).collect();
+    let levels = pol
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(i, level)| {
+            let mut users: Vec<String> = Vec::new();
+            let mut add = |u: &str| {
+                if !users.iter().any(|x| x == u) {
+                    users.push(u.to_string());
+                }
+            };
+            for u in &level.users {
+                add(u.get_ref());
+            }
+            for s in &level.schedules {
+                let who = on_call(cfg, s.get_ref(), at);
+                if who.is_empty() {
+                    gaps.push((i + 1, s.get_ref().clone()));
+                }
+                for o in who {
+                    add(&o.user);
+                }
+            }
+            users
+        })
+        .collect();
+    (levels, gaps)
+}
+
+/// Builds the hunt plan of a policy at the instant `at`. `rng` orders users within a
+/// level (seed it for reproducible tests). An unknown policy gives an empty plan.
+pub fn hunt_plan(cfg: &Config, policy: &str, at: Timestamp, rng: &mut impl Rng) -> HuntPlan {
+    let (levels, gaps) = resolved_levels(cfg, policy, at);
+    let mut plan = HuntPlan {
+        gaps,
+        ..HuntPlan::default()
+    };
+    let mut called: Vec<String> = Vec::new();
+    for (i, mut users) in levels.into_iter().enumerate() {
         users.shuffle(rng);
         for id in users {
             if called.contains(&id) {
                 continue;
             }
-            called.push(id);
-            match cfg.user(id).and_then(|u| u.phone.first()) {
+            match cfg.user(&id).and_then(|u| u.phone.first()) {
                 Some(number) => plan.attempts.push(PlannedAttempt {
                     level: i + 1,
-                    user: id.to_string(),
+                    user: id.clone(),
                     number: number.get_ref().clone(),
                 }),
+                None if cfg.user(&id).is_none() => plan
+                    .skipped
+                    .push((id.clone(), "not a configured user".to_string())),
                 None => plan
                     .skipped
-                    .push((id.to_string(), "no phone number".to_string())),
+                    .push((id.clone(), "no phone number".to_string())),
             }
+            called.push(id);
         }
     }
     plan
+}
+
+/// Is the routing number (by index) in support hours at `at`, and what applies.
+pub fn support_status(cfg: &Config, routing_number: usize, at: Timestamp) -> HoursStatus {
+    match cfg.model.support_hours.get(routing_number) {
+        Some(Some(sh)) => sh.status(at),
+        _ => support::always(),
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +178,8 @@ mod tests {
     use crate::config::BoardProfile;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    const T0: Timestamp = Timestamp::UNIX_EPOCH;
 
     fn cfg() -> Config {
         let src = r#"
@@ -102,7 +206,7 @@ users = ["b", "c"]
     fn levels_once_nobody_twice() {
         let cfg = cfg();
         for seed in 0..20 {
-            let plan = hunt_plan(&cfg, "p", &mut StdRng::seed_from_u64(seed));
+            let plan = hunt_plan(&cfg, "p", T0, &mut StdRng::seed_from_u64(seed));
             let users: Vec<_> = plan.attempts.iter().map(|a| a.user.as_str()).collect();
             assert_eq!(users.len(), 3, "{users:?}");
             assert!(users[..2].contains(&"a") && users[..2].contains(&"b"));
@@ -116,7 +220,7 @@ users = ["b", "c"]
         let cfg = cfg();
         let firsts: std::collections::HashSet<String> = (0..40)
             .map(|s| {
-                hunt_plan(&cfg, "p", &mut StdRng::seed_from_u64(s)).attempts[0]
+                hunt_plan(&cfg, "p", T0, &mut StdRng::seed_from_u64(s)).attempts[0]
                     .user
                     .clone()
             })
@@ -126,6 +230,87 @@ users = ["b", "c"]
 
     #[test]
     fn unknown_policy_is_empty() {
-        assert!(hunt_plan(&cfg(), "zzz", &mut StdRng::seed_from_u64(1)).is_empty());
+        assert!(hunt_plan(&cfg(), "zzz", T0, &mut StdRng::seed_from_u64(1)).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Plans never repeat a user, walk levels in order, and every attempt is a
+        /// configured user with their first number — whatever the levels and schedules.
+        #[test]
+        fn plans_never_repeat_a_user(
+            levels in proptest::collection::vec(
+                (proptest::collection::vec(0usize..6, 0..4), proptest::collection::vec(0usize..3, 0..3)),
+                1..5,
+            ),
+            seed in 0u64..1000,
+            hours in 0i64..(24 * 400),
+        ) {
+            let mut src = String::new();
+            for u in 0..6 {
+                src.push_str(&format!("[[user]]\nid = \"u{u}\"\nphone = [\"+4917011111{u}0\"]\n"));
+            }
+            for sc in 0..3 {
+                src.push_str(&format!(
+                    "[[schedule]]\nid = \"s{sc}\"\ntime_zone = \"Europe/Berlin\"\n[[schedule.layer]]\nusers = [\"u{}\", \"u{}\"]\nshift = \"1d\"\nstart = \"2026-01-01\"\nhandoff = \"02:30\"\n[[schedule.layer]]\nusers = [\"u{}\"]\nshift = \"12h\"\nstart = \"2026-01-01\"\n[[schedule.layer.restriction]]\ndays = [\"sat-sun\"]\nfrom = \"00:00\"\nto = \"24:00\"\n",
+                    sc, sc + 1, sc + 3
+                ));
+            }
+            src.push_str("[[policy]]\nid = \"p\"\n");
+            for (users, scheds) in &levels {
+                let (users, scheds): (Vec<_>, Vec<_>) = if users.is_empty() && scheds.is_empty() {
+                    (vec![0], vec![])
+                } else {
+                    (users.clone(), scheds.clone())
+                };
+                let u: Vec<String> = users.iter().map(|u| format!("\"u{u}\"")).collect();
+                let s: Vec<String> = scheds.iter().map(|s| format!("\"s{s}\"")).collect();
+                src.push_str(&format!("[[policy.level]]\nusers = [{}]\nschedules = [{}]\n", u.join(","), s.join(",")));
+            }
+            let cfg = Config::parse("t.toml", &src, &BoardProfile::sim()).unwrap();
+            let at = "2026-01-01T00:00:00Z".parse::<Timestamp>().unwrap()
+                .checked_add(jiff::SignedDuration::from_hours(hours)).unwrap();
+            let plan = hunt_plan(&cfg, "p", at, &mut StdRng::seed_from_u64(seed));
+            let mut seen = std::collections::HashSet::new();
+            let mut last_level = 0;
+            for a in &plan.attempts {
+                proptest::prop_assert!(seen.insert(a.user.clone()), "{} twice", a.user);
+                proptest::prop_assert!(a.level >= last_level);
+                last_level = a.level;
+                let u = cfg.user(&a.user).unwrap();
+                proptest::prop_assert_eq!(&a.number, u.phone[0].get_ref());
+            }
+            // everyone named by the resolved levels is in the plan exactly once
+            let (resolved, _) = resolved_levels(&cfg, "p", at);
+            let all: std::collections::HashSet<String> = resolved.into_iter().flatten().collect();
+            proptest::prop_assert_eq!(all, seen);
+        }
+    }
+
+    #[test]
+    fn schedule_gap_escalates_to_the_next_level_and_empty_plan_is_nobody() {
+        let src = r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[schedule]]
+id = "s"
+time_zone = "UTC"
+  [[schedule.layer]]
+  users = ["a"]
+  shift = "1d"
+  start = "2026-01-01"
+  end = "2026-02-01"
+[[policy]]
+id = "p"
+  [[policy.level]]
+  schedules = ["s"]
+"#;
+        let cfg = Config::parse("t.toml", src, &BoardProfile::sim()).unwrap();
+        let rng = &mut StdRng::seed_from_u64(1);
+        let plan = hunt_plan(&cfg, "p", "2026-01-15T00:00:00Z".parse().unwrap(), rng);
+        assert_eq!(plan.attempts.len(), 1);
+        let plan = hunt_plan(&cfg, "p", "2026-02-01T00:00:00Z".parse().unwrap(), rng);
+        assert!(plan.is_empty(), "after the end date nobody is on call");
+        assert_eq!(plan.gaps, vec![(1, "s".to_string())]);
     }
 }
