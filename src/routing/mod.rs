@@ -181,6 +181,34 @@ mod tests {
 
     const T0: Timestamp = Timestamp::UNIX_EPOCH;
 
+    #[test]
+    fn a_user_without_a_phone_is_skipped_and_reported() {
+        let src = r#"
+[[user]]
+id = "a"
+[[user]]
+id = "b"
+phone = ["+491702222222"]
+[[policy]]
+id = "p"
+[[policy.level]]
+users = ["a", "b"]
+"#;
+        let cfg = Config::parse("t.toml", src, &BoardProfile::sim()).unwrap();
+        let plan = hunt_plan(&cfg, "p", T0, &mut StdRng::seed_from_u64(1));
+        assert_eq!(
+            plan.attempts
+                .iter()
+                .map(|a| a.user.as_str())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert_eq!(
+            plan.skipped,
+            vec![("a".to_string(), "no phone number".to_string())]
+        );
+    }
+
     fn cfg() -> Config {
         let src = r#"
 [[user]]
