@@ -137,3 +137,106 @@ fn systemd_notify_ready_watchdog_and_stopping() {
     }
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_running_service_rereads_its_ical_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("oncall.ics");
+    let ics = |summary: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:1@test\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T000000Z\r\nDTEND:20300101T000000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    std::fs::write(&feed, ics("Alice Adams")).unwrap();
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[[user]]
+id = "alice"
+name = "Alice Adams"
+phone = ["+491701111111"]
+[[user]]
+id = "bob"
+name = "Bob Brown"
+phone = ["+491702222222"]
+[[schedule]]
+id = "primary"
+time_zone = "UTC"
+feed = { file = "oncall.ics", match = "name", refresh = "1m" }
+[[policy]]
+id = "p"
+[[policy.level]]
+schedules = ["primary"]
+[[routing_number]]
+name = "Hotline"
+port = "fxo1"
+greeting = "Hello."
+[[routing_number.option]]
+key = 1
+label = "Ops"
+policy = "p"
+"#,
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let wait_for = |needle: &str, within: Duration| -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < within {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                if l.contains(needle) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    assert!(
+        wait_for("iCal feed loaded", Duration::from_secs(20)),
+        "feed read at start"
+    );
+    // the cached copy exists; now the calendar changes
+    std::fs::write(&feed, ics("Bob Brown")).unwrap();
+    assert!(
+        wait_for(
+            "schedules from refreshed feeds apply to new calls",
+            Duration::from_secs(90)
+        ),
+        "the feed is read again within its refresh interval"
+    );
+    let cached = std::fs::read_to_string(dir.path().join("data/feeds/primary.ics")).unwrap();
+    assert!(
+        cached.contains("Bob Brown"),
+        "the last good copy is the new feed"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+}

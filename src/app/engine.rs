@@ -208,7 +208,7 @@ impl<B: Board> Engine<B> {
         &mut self,
         stop: Arc<AtomicBool>,
         sink: &mut impl FnMut(Instant, Output),
-        mut on_turn: impl FnMut(&Self),
+        mut on_turn: impl FnMut(&mut Self),
     ) {
         self.next_tick = Instant::now();
         let mut stop_deadline: Option<Instant> = None;

@@ -165,6 +165,13 @@ impl Exchange {
         }
     }
 
+    /// Replaces the configuration for calls that start from now on (calls in progress
+    /// keep the one they started with). Used when iCal feeds are refreshed; the routing
+    /// numbers and prompts must be the same as before.
+    pub fn set_config(&mut self, cfg: Arc<Config>) {
+        self.cfg = cfg;
+    }
+
     /// Port index by id.
     pub fn port_index(&self, id: &str) -> Option<PortIdx> {
         self.ports.iter().position(|p| p.id == id)
