@@ -17,6 +17,8 @@ pub enum EndReason {
     CallerAbandoned,
     /// No valid menu choice within the allowed tries and no default option.
     MenuFailed,
+    /// Outside support hours, with the routing number closed then.
+    Closed,
     /// The service stopped during the call.
     Shutdown,
     /// An internal fault ended the call (the caller heard a goodbye).
@@ -32,6 +34,7 @@ impl EndReason {
             EndReason::NobodyOnCall => "nobody_on_call",
             EndReason::CallerAbandoned => "caller_abandoned",
             EndReason::MenuFailed => "menu_failed",
+            EndReason::Closed => "closed",
             EndReason::Shutdown => "shutdown",
             EndReason::Error => "error",
         }

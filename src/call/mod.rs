@@ -40,6 +40,8 @@ pub enum Prompt {
     Announcement,
     /// To the responder after accepting: "Connecting."
     Connecting,
+    /// Outside support hours with `out_of_hours = "closed"`.
+    Closed,
 }
 
 /// What happened, as seen by the call.
@@ -299,8 +301,17 @@ impl Call {
             (State::Done, _) => {}
             (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
             (State::Answering, Event::CallerAnswered) => {
-                self.state = State::Greeting;
-                out.push(Action::PlayCaller(vec![Prompt::Greeting]));
+                let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
+                if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
+                    out.push(Action::Note(format!(
+                        "outside support hours ({:?}): closed",
+                        hours.reason
+                    )));
+                    self.close(now, EndReason::Closed, Prompt::Closed, &mut out);
+                } else {
+                    self.state = State::Greeting;
+                    out.push(Action::PlayCaller(vec![Prompt::Greeting]));
+                }
             }
             (State::Greeting, Event::CallerPromptDone) => {
                 if self.rn().options.len() == 1 {

@@ -29,6 +29,9 @@ pub fn phrase(p: Prompt) -> Option<&'static str> {
         Prompt::NobodyAvailable => Some("Sorry, no one is available right now. Goodbye."),
         Prompt::Goodbye => Some("Goodbye."),
         Prompt::Connecting => Some("Connecting."),
+        Prompt::Closed => {
+            Some("We are closed right now. Please call again during our support hours. Goodbye.")
+        }
         Prompt::Greeting | Prompt::Announcement => None,
     }
 }
@@ -61,6 +64,7 @@ pub fn prompt_texts(cfg: &Config) -> Vec<((usize, Prompt), String, String)> {
             Prompt::Goodbye,
             Prompt::Announcement,
             Prompt::Connecting,
+            Prompt::Closed,
         ] {
             let text = match p {
                 Prompt::Greeting => rn.greeting_text(),
@@ -245,7 +249,7 @@ mod tests {
     fn prompt_texts_cover_every_routing_number() {
         let cfg = Config::demo();
         let texts = prompt_texts(&cfg);
-        assert_eq!(texts.len(), 14);
+        assert_eq!(texts.len(), 16);
         assert!(texts.iter().any(|(k, _, t)| *k == (0, Prompt::Announcement)
             && t.starts_with("This is Emergency Hotline.")));
     }
