@@ -46,7 +46,16 @@ fn run_serves_health_and_status_and_stops_cleanly() {
     // keep draining stderr so the child never blocks on a full pipe
     let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
-    let (code, body) = get(&addr, "/healthz");
+    // the address is printed before the engine's first status publish (every 200 ms);
+    // until then /healthz rightly says 503 "engine not running"
+    let t0 = Instant::now();
+    let (code, body) = loop {
+        let (code, body) = get(&addr, "/healthz");
+        if code == 200 || t0.elapsed() > Duration::from_secs(20) {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!((code, body.trim()), (200, "ok"));
 
     // the modem initialises over the pseudo-terminal; wait for its status to show up

@@ -94,6 +94,20 @@ enum Command {
         #[arg(long)]
         feed_cache: Option<PathBuf>,
     },
+    /// Modem bring-up: talk to a GSM/LTE modem's AT port directly.
+    Modem {
+        /// The AT port (e.g. /dev/modem-at).
+        #[arg(long)]
+        port: String,
+        /// Baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// AT dialect: auto, generic, quectel, simcom.
+        #[arg(long, default_value = "auto")]
+        dialect: String,
+        #[command(subcommand)]
+        command: super::modem_cli::ModemCommand,
+    },
     /// The simulated board.
     Sim {
         #[command(subcommand)]
@@ -156,6 +170,16 @@ enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 enum SimCommand {
+    /// Serve the simulated modem on a pseudo-terminal: prints its path (one line),
+    /// then each SMS it receives as a JSON line, until killed.
+    Modem {
+        /// The called party answers after this many seconds (default: never).
+        #[arg(long)]
+        answer_after: Option<f64>,
+        /// The called party is busy.
+        #[arg(long)]
+        busy: bool,
+    },
     /// Run scenario files on the simulated board in virtual time; exit 0 only if every
     /// scenario's [expect] holds.
     Scenario {
@@ -335,6 +359,34 @@ pub fn main() -> ExitCode {
                     println!("{}", out.trim_end());
                     ExitCode::SUCCESS
                 }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Modem {
+            port,
+            baud,
+            dialect,
+            command,
+        } => {
+            init_logging(cli.log_format, "warn");
+            match super::modem_cli::run(&port, baud, &dialect, command) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Sim {
+            command: SimCommand::Modem { answer_after, busy },
+        } => {
+            init_logging(cli.log_format, "warn");
+            match super::modem_cli::serve_sim(answer_after, busy) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::FAILURE

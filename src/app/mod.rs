@@ -4,5 +4,6 @@ pub mod cli;
 pub mod dsp_cli;
 pub mod engine;
 pub mod feeds;
+pub mod modem_cli;
 pub mod oncall;
 pub mod service;

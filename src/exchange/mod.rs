@@ -317,6 +317,21 @@ impl Exchange {
                     tracing::warn!("modem fault: {f}");
                     self.note(None, self.modem_port, format!("modem fault: {f}"));
                 }
+                ModemEvent::SmsReceived { from, text, at } => {
+                    // no SMS routing yet: record it where an operator sees it
+                    self.note(
+                        None,
+                        self.modem_port,
+                        format!("SMS from {from} at {at}: {text}"),
+                    );
+                }
+                ModemEvent::SmsSent { id, result } => {
+                    if let Err(e) = result {
+                        self.note(None, self.modem_port, format!("SMS {id} failed: {e}"));
+                    }
+                }
+                // the exchange makes no queries
+                ModemEvent::Response { .. } => {}
                 ModemEvent::Incoming { caller_id } => {
                     let cid = caller_id.unwrap_or_else(|| "unknown".into());
                     self.note(

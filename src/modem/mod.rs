@@ -8,18 +8,29 @@
 //! Implemented now (generic 3GPP 27.007 dialect): init, registration and signal
 //! polling, outbound voice calls with progress from `AT+CLCC` polling and final result
 //! codes, hang-up, incoming-call detection (`RING`/`+CRING`/`+CLIP`), modem reboot
-//! (`RDY`) handling and command timeouts. SMS, dialects and recovery by power key are
-//! later work.
+//! (`RDY`) handling and command timeouts; SMS in PDU mode (see [`sms`] for the codec):
+//! `AT+CMGS=<len>` → the `> ` prompt → hex PDU + Ctrl-Z → `+CMGS: <mr>`, one command
+//! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
+//! `AT+CMGD`. Dialects and recovery by power key are later work.
 
 pub mod serial;
+pub mod sms;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::at::{self, Class, ClccRow, Final, LineCodec, Token, Urc};
 
 /// Identifies an outbound call leg.
 pub type LegId = u32;
+
+/// Identifies an outgoing SMS (all of its parts).
+pub type SmsId = u32;
+
+/// Identifies a query made with [`Modem::query`].
+pub type QueryId = u32;
+
+pub use sms::SmsTimestamp;
 
 /// How an outbound leg ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +73,33 @@ pub enum ModemEvent {
         /// Caller ID (E.164 with `+` when the network says international).
         caller_id: Option<String>,
     },
+    /// An SMS was sent (every part acknowledged with `+CMGS`) or failed.
+    SmsSent {
+        /// The message.
+        id: SmsId,
+        /// The message references of the parts, or why sending failed.
+        result: Result<Vec<u8>, String>,
+    },
+    /// An SMS came in (concatenated parts already joined).
+    SmsReceived {
+        /// Originator: E.164 number or alphanumeric sender.
+        from: String,
+        /// The text.
+        text: String,
+        /// Service-centre timestamp.
+        at: SmsTimestamp,
+    },
+    /// The answer to a [`Modem::query`].
+    Response {
+        /// The query.
+        id: QueryId,
+        /// Whether the final result was a success.
+        ok: bool,
+        /// Information lines of the response.
+        lines: Vec<String>,
+        /// The final result (or `timeout`), for messages.
+        outcome: String,
+    },
     /// Something went wrong that an operator should see (logged, shown on status).
     Fault(String),
 }
@@ -77,8 +115,30 @@ pub struct ModemStatus {
     pub signal_dbm: Option<i32>,
     /// Operator name.
     pub operator: Option<String>,
+    /// Access technology of the serving cell (`GSM`, `UTRAN`, `E-UTRAN`, …).
+    pub access_technology: Option<&'static str>,
     /// Consecutive command timeouts.
     pub timeouts: u32,
+}
+
+fn act_name(act: u8) -> &'static str {
+    match act {
+        0 => "GSM",
+        1 => "GSM Compact",
+        2 => "UTRAN",
+        3 => "GSM/EGPRS",
+        4 => "UTRAN/HSDPA",
+        5 => "UTRAN/HSUPA",
+        6 => "UTRAN/HSPA",
+        7 => "E-UTRAN",
+        8 => "EC-GSM-IoT",
+        9 => "E-UTRAN NB-IoT",
+        10 => "E-UTRA/5GCN",
+        11 => "NR/5GCN",
+        12 => "NG-RAN",
+        13 => "E-UTRA-NR",
+        _ => "unknown",
+    }
 }
 
 fn registration_name(stat: u8) -> &'static str {
@@ -101,6 +161,9 @@ enum Purpose {
     Csq,
     Creg,
     Cops,
+    SmsSubmit(SmsId),
+    SmsRead(u32),
+    Query(QueryId),
     Other,
 }
 
@@ -109,6 +172,8 @@ struct Cmd {
     text: String,
     purpose: Purpose,
     timeout: Duration,
+    /// Written after the `> ` prompt (an SMS PDU with its Ctrl-Z).
+    body: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -116,7 +181,29 @@ struct InFlight {
     cmd: Cmd,
     deadline: Instant,
     lines: Vec<String>,
+    /// The `> ` prompt came and the body was written.
+    prompted: bool,
 }
+
+/// An outgoing SMS whose parts are queued or in flight.
+#[derive(Debug)]
+struct SmsOut {
+    remaining: usize,
+    references: Vec<u8>,
+}
+
+/// Parts of an incoming concatenated SMS seen so far.
+#[derive(Debug)]
+struct Partial {
+    from: String,
+    reference: u16,
+    total: u8,
+    at: SmsTimestamp,
+    parts: Vec<(u8, String)>,
+}
+
+/// At most this many incomplete concatenated messages are kept (oldest dropped).
+const MAX_PARTIAL_SMS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -149,6 +236,8 @@ pub struct ModemTiming {
     pub clcc_poll: Duration,
     /// Registration / signal poll interval.
     pub status_poll: Duration,
+    /// `AT+CMGS` (one SMS part) timeout.
+    pub sms: Duration,
 }
 
 impl Default for ModemTiming {
@@ -158,6 +247,7 @@ impl Default for ModemTiming {
             dial: Duration::from_secs(15),
             clcc_poll: Duration::from_millis(500),
             status_poll: Duration::from_secs(30),
+            sms: Duration::from_secs(90),
         }
     }
 }
@@ -170,6 +260,9 @@ const INIT: &[&str] = &[
     "AT+CRC=1",
     "AT+CREG=2",
     "AT+COPS=3,0",
+    // SMS in PDU mode; new messages stored and announced with +CMTI
+    "AT+CMGF=0",
+    "AT+CNMI=2,1,0,0,0",
 ];
 
 /// The modem driver core.
@@ -185,6 +278,11 @@ pub struct Modem {
     next_leg: LegId,
     next_status_poll: Option<Instant>,
     ringing: bool,
+    next_sms: SmsId,
+    sms_reference: u8,
+    sms_out: HashMap<SmsId, SmsOut>,
+    partial: VecDeque<Partial>,
+    next_query: QueryId,
 }
 
 impl Modem {
@@ -202,6 +300,11 @@ impl Modem {
             next_leg: 1,
             next_status_poll: None,
             ringing: false,
+            next_sms: 1,
+            sms_reference: 0,
+            sms_out: HashMap::new(),
+            partial: VecDeque::new(),
+            next_query: 1,
         };
         m.queue_init();
         m.pump(now);
@@ -230,7 +333,53 @@ impl Modem {
             text: text.to_string(),
             purpose,
             timeout,
+            body: None,
         });
+    }
+
+    /// Sends an SMS in PDU mode (GSM 7-bit or UCS2, concatenated when long). Each
+    /// part is its own `AT+CMGS`; [`ModemEvent::SmsSent`] reports the outcome once
+    /// all parts are acknowledged or one fails (also for a number or text that cannot
+    /// be encoded).
+    pub fn send_sms(&mut self, now: Instant, number: &str, text: &str) -> SmsId {
+        let id = self.next_sms;
+        self.next_sms = self.next_sms.wrapping_add(1).max(1);
+        self.sms_reference = self.sms_reference.wrapping_add(1);
+        match sms::encode_submit(number, text, self.sms_reference) {
+            Ok(parts) => {
+                self.sms_out.insert(
+                    id,
+                    SmsOut {
+                        remaining: parts.len(),
+                        references: Vec::new(),
+                    },
+                );
+                for p in parts {
+                    self.queue.push_back(Cmd {
+                        text: format!("AT+CMGS={}", p.tpdu_len),
+                        purpose: Purpose::SmsSubmit(id),
+                        timeout: self.timing.sms,
+                        body: Some(at::encode_sms_body(&p.hex)),
+                    });
+                }
+            }
+            Err(e) => self.events.push_back(ModemEvent::SmsSent {
+                id,
+                result: Err(e.to_string()),
+            }),
+        }
+        self.pump(now);
+        id
+    }
+
+    /// Queues a command whose information lines and result come back as
+    /// [`ModemEvent::Response`] (bring-up tools: identities, SIM state, SMS list).
+    pub fn query(&mut self, now: Instant, text: &str) -> QueryId {
+        let id = self.next_query;
+        self.next_query = self.next_query.wrapping_add(1).max(1);
+        self.push(text, Purpose::Query(id), self.timing.command);
+        self.pump(now);
+        id
     }
 
     /// Current status.
@@ -287,7 +436,7 @@ impl Modem {
         while let Some(tok) = self.codec.next_token() {
             match tok {
                 Token::Line(line) => self.on_line(now, &line),
-                Token::Prompt => tracing::debug!("modem: unexpected SMS prompt"),
+                Token::Prompt => self.on_prompt(),
                 Token::Overlong => tracing::warn!("modem: discarded an overlong line"),
             }
         }
@@ -314,9 +463,152 @@ impl Modem {
         }
     }
 
+    fn on_prompt(&mut self) {
+        match self.inflight.as_mut() {
+            Some(f) if !f.prompted && f.cmd.body.is_some() => {
+                f.prompted = true;
+                if let Some(body) = f.cmd.body.clone() {
+                    self.tx.push_back(body);
+                }
+            }
+            _ => tracing::debug!("modem: unexpected SMS prompt ignored"),
+        }
+    }
+
+    fn fail_sms(&mut self, id: SmsId, why: String) {
+        if self.sms_out.remove(&id).is_some() {
+            self.queue.retain(|c| c.purpose != Purpose::SmsSubmit(id));
+            self.events.push_back(ModemEvent::SmsSent {
+                id,
+                result: Err(why),
+            });
+        }
+    }
+
+    fn on_sms_read(&mut self, index: u32, ok: bool, outcome: String, lines: &[String]) {
+        if !ok {
+            tracing::warn!(index, %outcome, "modem: reading a stored SMS failed");
+            return;
+        }
+        let pdu = lines
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.len() >= 2 && l.bytes().all(|b| b.is_ascii_hexdigit()));
+        match pdu.map(sms::decode_deliver) {
+            Some(Ok(d)) => self.on_deliver(d),
+            Some(Err(e)) => self.events.push_back(ModemEvent::Fault(format!(
+                "an incoming SMS (index {index}) could not be decoded: {e}"
+            ))),
+            None => self.events.push_back(ModemEvent::Fault(format!(
+                "an incoming SMS (index {index}) had no PDU in the AT+CMGR answer"
+            ))),
+        }
+        // the message is ours now (or unreadable): free the slot either way
+        self.push(
+            &format!("AT+CMGD={index}"),
+            Purpose::Other,
+            self.timing.command,
+        );
+    }
+
+    fn on_deliver(&mut self, d: sms::Deliver) {
+        let Some(c) = d.concat.filter(|c| c.total > 1) else {
+            self.events.push_back(ModemEvent::SmsReceived {
+                from: d.from,
+                text: d.text,
+                at: d.timestamp,
+            });
+            return;
+        };
+        let pos = self
+            .partial
+            .iter()
+            .position(|p| p.from == d.from && p.reference == c.reference && p.total == c.total);
+        let pos = match pos {
+            Some(i) => i,
+            None => {
+                if self.partial.len() >= MAX_PARTIAL_SMS {
+                    if let Some(old) = self.partial.pop_front() {
+                        self.events.push_back(ModemEvent::Fault(format!(
+                            "an incomplete SMS from {} was dropped ({} of {} parts)",
+                            old.from,
+                            old.parts.len(),
+                            old.total
+                        )));
+                    }
+                }
+                self.partial.push_back(Partial {
+                    from: d.from.clone(),
+                    reference: c.reference,
+                    total: c.total,
+                    at: d.timestamp,
+                    parts: Vec::new(),
+                });
+                self.partial.len() - 1
+            }
+        };
+        let Some(p) = self.partial.get_mut(pos) else {
+            return;
+        };
+        if !p.parts.iter().any(|(s, _)| *s == c.seq) {
+            p.parts.push((c.seq, d.text));
+        }
+        if c.seq == 1 {
+            p.at = d.timestamp;
+        }
+        if let Some(text) = sms::reassemble(&p.parts, p.total) {
+            if let Some(p) = self.partial.remove(pos) {
+                self.events.push_back(ModemEvent::SmsReceived {
+                    from: p.from,
+                    text,
+                    at: p.at,
+                });
+            }
+        }
+    }
+
     fn complete(&mut self, now: Instant, cmd: Cmd, result: Result<Final, ()>, lines: Vec<String>) {
         let ok = matches!(&result, Ok(f) if f.is_success());
+        let outcome = match &result {
+            Ok(f) => format!("{f:?}"),
+            Err(()) => "timeout".to_string(),
+        };
         match cmd.purpose {
+            Purpose::SmsSubmit(id) => {
+                if !ok {
+                    self.fail_sms(id, format!("AT+CMGS failed: {outcome}"));
+                    return;
+                }
+                let mr = lines.iter().find_map(|l| {
+                    l.trim()
+                        .strip_prefix("+CMGS:")
+                        .and_then(|r| r.trim().split(',').next())
+                        .and_then(|r| r.trim().parse::<u8>().ok())
+                });
+                let done = match self.sms_out.get_mut(&id) {
+                    Some(o) => {
+                        o.references.push(mr.unwrap_or(0));
+                        o.remaining = o.remaining.saturating_sub(1);
+                        o.remaining == 0
+                    }
+                    None => false,
+                };
+                if done {
+                    if let Some(o) = self.sms_out.remove(&id) {
+                        self.events.push_back(ModemEvent::SmsSent {
+                            id,
+                            result: Ok(o.references),
+                        });
+                    }
+                }
+            }
+            Purpose::SmsRead(index) => self.on_sms_read(index, ok, outcome, &lines),
+            Purpose::Query(id) => self.events.push_back(ModemEvent::Response {
+                id,
+                ok,
+                lines,
+                outcome,
+            }),
             Purpose::Init { last } => {
                 if !ok {
                     tracing::warn!(command = %cmd.text, ?result, "modem: init command failed; continuing");
@@ -371,6 +663,9 @@ impl Modem {
                 }
             } else if let Some(cops) = at::parse_cops(l) {
                 self.status.operator = cops.operator;
+                if let Some(act) = cops.act {
+                    self.status.access_technology = Some(act_name(act));
+                }
             }
         }
     }
@@ -446,11 +741,22 @@ impl Modem {
                 }
             }
             Urc::Creg { stat, .. } => self.status.registration = Some(registration_name(stat)),
+            Urc::Cmti { index, .. } => {
+                self.push(
+                    &format!("AT+CMGR={index}"),
+                    Purpose::SmsRead(index),
+                    self.timing.command,
+                );
+            }
             Urc::Rdy => {
                 tracing::warn!("modem: restarted (RDY); initialising again");
                 self.status.ready = false;
                 self.end_leg(LegEnd::Error("modem restarted".into()));
                 self.inflight = None;
+                let pending: Vec<SmsId> = self.sms_out.keys().copied().collect();
+                for id in pending {
+                    self.fail_sms(id, "modem restarted".into());
+                }
                 self.queue_init();
                 self.events.push_back(ModemEvent::Fault(
                     "modem restarted; initialising again".into(),
@@ -490,6 +796,10 @@ impl Modem {
                 };
                 self.status.timeouts += 1;
                 tracing::warn!(command = %f.cmd.text, "modem: command timed out");
+                if f.cmd.body.is_some() {
+                    // the modem may still wait for the PDU: abort it
+                    self.tx.push_back(vec![at::ESC]);
+                }
                 if self.status.timeouts == 3 {
                     self.events.push_back(ModemEvent::Fault(
                         "the modem does not answer (3 commands timed out)".into(),
@@ -527,6 +837,7 @@ impl Modem {
                     deadline: now + cmd.timeout,
                     cmd,
                     lines: Vec::new(),
+                    prompted: false,
                 });
             }
         }
@@ -657,6 +968,204 @@ mod tests {
             m.handle_timeout(due);
         }
         assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(_))));
+    }
+
+    fn ready_modem(t: Instant) -> Modem {
+        let mut m = Modem::new(t, ModemTiming::default());
+        drive_init(&mut m, t);
+        assert_eq!(m.poll_event(), Some(ModemEvent::Ready));
+        m
+    }
+
+    fn tx_string(m: &mut Modem) -> String {
+        String::from_utf8_lossy(&m.poll_transmit().expect("bytes to send")).into_owned()
+    }
+
+    #[test]
+    fn init_selects_pdu_mode_and_cmti() {
+        let t = Instant::now();
+        let mut m = Modem::new(t, ModemTiming::default());
+        let mut sent = Vec::new();
+        for _ in 0..20 {
+            let Some(tx) = m.poll_transmit() else { break };
+            sent.push(String::from_utf8_lossy(&tx).trim().to_string());
+            m.handle_input(t, b"\r\nOK\r\n");
+        }
+        assert!(sent.contains(&"AT+CMGF=0".to_string()), "{sent:?}");
+        assert!(sent.contains(&"AT+CNMI=2,1,0,0,0".to_string()), "{sent:?}");
+    }
+
+    #[test]
+    fn sms_send_prompt_pdu_and_urc_between_prompt_and_result() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        let id = m.send_sms(t, "+46708251358", "hellohello");
+        assert_eq!(tx_string(&mut m), "AT+CMGS=23\r");
+        // nothing is written before the prompt
+        assert_eq!(m.poll_transmit(), None);
+        m.handle_input(t, b"\r\n> ");
+        assert_eq!(
+            m.poll_transmit().unwrap(),
+            b"0011000B916407281553F80000AA0AE8329BFD4697D9EC37\x1a"
+        );
+        // a new SMS is announced while the submit is still pending
+        m.handle_input(t, b"\r\n+CMTI: \"SM\",3\r\n");
+        assert_eq!(m.poll_event(), None);
+        assert_eq!(m.poll_transmit(), None);
+        m.handle_input(t, b"\r\n+CMGS: 42\r\n\r\nOK\r\n");
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::SmsSent {
+                id,
+                result: Ok(vec![42])
+            })
+        );
+        // then the announced message is read, reported and deleted
+        assert_eq!(tx_string(&mut m), "AT+CMGR=3\r");
+        let ts = SmsTimestamp {
+            year: 2025,
+            month: 3,
+            day: 4,
+            hour: 5,
+            minute: 6,
+            second: 7,
+            tz_quarters: 4,
+        };
+        let pdu = sms::encode_deliver("+15550001111", "Grüße 😀", ts, 0).unwrap();
+        let reply = format!(
+            "\r\n+CMGR: 0,,{}\r\n{}\r\n\r\nOK\r\n",
+            pdu[0].len() / 2 - 1,
+            pdu[0]
+        );
+        m.handle_input(t, reply.as_bytes());
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::SmsReceived {
+                from: "+15550001111".into(),
+                text: "Grüße 😀".into(),
+                at: ts
+            })
+        );
+        assert_eq!(tx_string(&mut m), "AT+CMGD=3\r");
+    }
+
+    #[test]
+    fn multipart_sms_fails_on_second_part_and_drops_the_rest() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        let id = m.send_sms(t, "+491701234567", &"x".repeat(400));
+        // 400 septets → 3 parts of ≤ 153
+        let first = tx_string(&mut m);
+        assert!(first.starts_with("AT+CMGS="), "{first}");
+        m.handle_input(t, b"> ");
+        let pdu = m.poll_transmit().unwrap();
+        let hex = String::from_utf8_lossy(&pdu[..pdu.len() - 1]).into_owned();
+        let part = sms::decode_submit(&hex).unwrap();
+        assert_eq!(part.concat.map(|c| (c.seq, c.total)), Some((1, 3)));
+        assert_eq!(first, format!("AT+CMGS={}\r", hex.len() / 2 - 1));
+        m.handle_input(t, b"\r\n+CMGS: 1\r\n\r\nOK\r\n");
+        assert_eq!(m.poll_event(), None);
+        assert!(tx_string(&mut m).starts_with("AT+CMGS="));
+        m.handle_input(t, b"> ");
+        m.poll_transmit();
+        m.handle_input(t, b"\r\n+CMS ERROR: 304\r\n");
+        match m.poll_event() {
+            Some(ModemEvent::SmsSent {
+                id: got,
+                result: Err(e),
+            }) => {
+                assert_eq!(got, id);
+                assert!(e.contains("304") || e.contains("PDU"), "{e}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // the third part is not sent
+        assert_eq!(m.poll_transmit(), None);
+    }
+
+    #[test]
+    fn sms_timeout_aborts_with_esc_and_bad_number_fails_at_once() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        let id = m.send_sms(t, "+491701234567", "hi");
+        m.poll_transmit();
+        m.handle_input(t, b"> ");
+        m.poll_transmit();
+        let due = m.poll_timeout().unwrap();
+        assert!(due >= t + Duration::from_secs(60));
+        m.handle_timeout(due);
+        assert_eq!(m.poll_transmit().unwrap(), vec![at::ESC]);
+        assert!(matches!(
+            m.poll_event(),
+            Some(ModemEvent::SmsSent { id: got, result: Err(_) }) if got == id
+        ));
+        let bad = m.send_sms(t, "call me", "hi");
+        assert!(matches!(
+            m.poll_event(),
+            Some(ModemEvent::SmsSent { id: got, result: Err(_) }) if got == bad
+        ));
+        // (the status poll that fell due meanwhile goes out; no AT+CMGS does)
+        while let Some(tx) = m.poll_transmit() {
+            assert!(!tx.starts_with(b"AT+CMGS"));
+            m.handle_input(due, b"\r\nOK\r\n");
+        }
+    }
+
+    #[test]
+    fn concatenated_sms_reassembled_out_of_order_and_garbage_reported() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        let text = "ж".repeat(100);
+        let ts = SmsTimestamp {
+            year: 2025,
+            month: 1,
+            day: 2,
+            hour: 3,
+            minute: 4,
+            second: 5,
+            tz_quarters: 0,
+        };
+        let pdus = sms::encode_deliver("Alerts", &text, ts, 9).unwrap();
+        assert_eq!(pdus.len(), 2);
+        for (idx, pdu) in [(5, &pdus[1]), (4, &pdus[0])] {
+            m.handle_input(t, format!("\r\n+CMTI: \"SM\",{idx}\r\n").as_bytes());
+            assert_eq!(tx_string(&mut m), format!("AT+CMGR={idx}\r"));
+            m.handle_input(t, format!("\r\n+CMGR: 0,,1\r\n{pdu}\r\nOK\r\n").as_bytes());
+            assert_eq!(tx_string(&mut m), format!("AT+CMGD={idx}\r"));
+            m.handle_input(t, b"\r\nOK\r\n");
+        }
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::SmsReceived {
+                from: "Alerts".into(),
+                text,
+                at: ts
+            })
+        );
+        m.handle_input(t, b"\r\n+CMTI: \"SM\",6\r\n");
+        m.poll_transmit();
+        m.handle_input(t, b"\r\n+CMGR: 0,,1\r\n07FF\r\nOK\r\n");
+        assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(_))));
+        assert_eq!(tx_string(&mut m), "AT+CMGD=6\r");
+    }
+
+    #[test]
+    fn query_returns_lines_and_status_has_access_technology() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        assert_eq!(m.status().access_technology, Some("E-UTRAN"));
+        let q = m.query(t, "AT+CGSN");
+        assert_eq!(tx_string(&mut m), "AT+CGSN\r");
+        m.handle_input(t, b"\r\n356938035643809\r\n\r\nRING\r\n\r\nOK\r\n");
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::Response {
+                id: q,
+                ok: true,
+                lines: vec!["356938035643809".into()],
+                outcome: "Ok".into()
+            })
+        );
     }
 
     #[test]

@@ -6,6 +6,14 @@
 //! `BUSY` / `NO ANSWER` / `NO CARRIER` result codes, `AT+CHUP`, and `ERROR` for
 //! anything it does not know. The network side (who answers, who is busy) is decided
 //! by the simulated world through [`Network`].
+//!
+//! SMS in PDU mode: `AT+CMGF=0/1`, `AT+CMGS=<len>` with the `> ` prompt (no line end),
+//! the PDU read up to Ctrl-Z (ESC aborts), `+CMGS: <mr>` + `OK`; the submitted PDUs are
+//! decoded with the driver's codec and kept (concatenated parts joined) in
+//! [`SimModem::sms_sent`]. [`SimModem::deliver_sms`] is the network delivering a
+//! message: it is stored and announced with `+CMTI: "SM",<idx>`; `AT+CMGR`, `AT+CMGL`
+//! and `AT+CMGD` read, list and delete. Identity queries (`ATI`, `AT+CGMI`, `AT+CGMM`,
+//! `AT+CGMR`, `AT+CGSN`, `AT+CPIN?`) answer as a generic modem.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -13,6 +21,36 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::termios;
+
+use crate::modem::sms::{self, SmsTimestamp, Submit};
+
+/// A message the driver submitted, as the network received it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SentSms {
+    /// Destination.
+    pub to: String,
+    /// The full text (concatenated parts joined).
+    pub text: String,
+    /// How many PDUs it took.
+    pub parts: usize,
+}
+
+/// A stored incoming message: its PDU in hex and whether it was read.
+#[derive(Debug, Clone)]
+struct Stored {
+    index: u32,
+    pdu: String,
+    read: bool,
+}
+
+/// Identity the simulated modem reports.
+pub const SIM_MANUFACTURER: &str = "Switchboard";
+/// See [`SIM_MANUFACTURER`].
+pub const SIM_MODEL: &str = "SimModem";
+/// See [`SIM_MANUFACTURER`].
+pub const SIM_FIRMWARE: &str = "SIM-1.0";
+/// See [`SIM_MANUFACTURER`].
+pub const SIM_IMEI: &str = "356938035643809";
 
 /// What the far end of an outbound call does, as decided by the simulated world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +111,15 @@ pub struct SimModem {
     pub read: u64,
     /// Every command received, for tests and transcripts.
     pub commands: Vec<String>,
+    pdu_mode: bool,
+    /// `AT+CMGS=<len>` seen; the PDU is being read up to Ctrl-Z.
+    awaiting_pdu: Option<usize>,
+    next_mr: u8,
+    submitted: Vec<Submit>,
+    /// Messages the driver sent, complete ones only.
+    pub sms_sent: Vec<SentSms>,
+    store: Vec<Stored>,
+    next_ref: u8,
 }
 
 impl SimModem {
@@ -100,6 +147,13 @@ impl SimModem {
             written: 0,
             read: 0,
             commands: Vec::new(),
+            pdu_mode: false,
+            awaiting_pdu: None,
+            next_mr: 0,
+            submitted: Vec::new(),
+            sms_sent: Vec::new(),
+            store: Vec::new(),
+            next_ref: 0,
         })
     }
 
@@ -160,7 +214,30 @@ impl SimModem {
                 }
             }
         }
-        while let Some(pos) = self.rx.iter().position(|&b| b == b'\r' || b == b'\n') {
+        loop {
+            if let Some(len) = self.awaiting_pdu {
+                let Some(pos) = self
+                    .rx
+                    .iter()
+                    .position(|&b| b == crate::at::CTRL_Z || b == crate::at::ESC)
+                else {
+                    break;
+                };
+                let raw: Vec<u8> = self.rx.drain(..=pos).collect();
+                self.awaiting_pdu = None;
+                if raw.last() == Some(&crate::at::ESC) {
+                    self.line("OK");
+                    continue;
+                }
+                let body = String::from_utf8_lossy(&raw[..raw.len() - 1])
+                    .trim()
+                    .to_string();
+                self.submit(len, &body);
+                continue;
+            }
+            let Some(pos) = self.rx.iter().position(|&b| b == b'\r' || b == b'\n') else {
+                break;
+            };
             let raw: Vec<u8> = self.rx.drain(..=pos).collect();
             let cmd = String::from_utf8_lossy(&raw[..raw.len() - 1])
                 .trim()
@@ -181,7 +258,32 @@ impl SimModem {
         let upper = cmd.to_ascii_uppercase();
         match upper.as_str() {
             "AT" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+CLIP=1" | "AT+CRC=1" | "AT+CREG=2"
-            | "AT+COPS=3,0" => self.line("OK"),
+            | "AT+COPS=3,0" | "AT+CNMI=2,1,0,0,0" => self.line("OK"),
+            "AT+CMGF=0" | "AT+CMGF=1" => {
+                self.pdu_mode = upper.ends_with('0');
+                self.line("OK");
+            }
+            "AT+CMGF?" => {
+                let mode = if self.pdu_mode { 0 } else { 1 };
+                self.line(&format!("+CMGF: {mode}"));
+                self.line("OK");
+            }
+            "AT+CGMI" => {
+                self.line(SIM_MANUFACTURER);
+                self.line("OK");
+            }
+            "AT+CGMM" => {
+                self.line(SIM_MODEL);
+                self.line("OK");
+            }
+            "AT+CGMR" => {
+                self.line(&format!("Revision: {SIM_FIRMWARE}"));
+                self.line("OK");
+            }
+            "AT+CPIN?" => {
+                self.line("+CPIN: READY");
+                self.line("OK");
+            }
             "ATE0" => {
                 self.echo = false;
                 self.line("OK");
@@ -191,11 +293,13 @@ impl SimModem {
                 self.line("OK");
             }
             "ATI" => {
-                self.line("Switchboard\r\nSimModem\r\nRevision: SIM-1.0");
+                self.line(&format!(
+                    "{SIM_MANUFACTURER}\r\n{SIM_MODEL}\r\nRevision: {SIM_FIRMWARE}"
+                ));
                 self.line("OK");
             }
             "AT+CGSN" => {
-                self.line("356938035643809");
+                self.line(SIM_IMEI);
                 self.line("OK");
             }
             "AT+CSQ" => {
@@ -243,8 +347,153 @@ impl SimModem {
                 });
                 self.line("OK");
             }
+            _ if upper.starts_with("AT+CMGS=") => {
+                if !self.pdu_mode {
+                    // text mode is not simulated
+                    self.line("+CMS ERROR: 302");
+                    return;
+                }
+                match upper["AT+CMGS=".len()..].trim().parse::<usize>() {
+                    Ok(n) if (1..=164).contains(&n) => {
+                        self.awaiting_pdu = Some(n);
+                        self.send("\r\n> ");
+                    }
+                    _ => self.line("+CMS ERROR: 304"),
+                }
+            }
+            _ if upper.starts_with("AT+CMGR=") => {
+                let idx = upper["AT+CMGR=".len()..].trim().parse::<u32>().ok();
+                match idx.and_then(|i| self.store.iter_mut().find(|m| m.index == i)) {
+                    Some(m) => {
+                        let stat = u8::from(m.read);
+                        m.read = true;
+                        let (pdu, len) = (m.pdu.clone(), m.pdu.len() / 2 - 1);
+                        self.line(&format!("+CMGR: {stat},,{len}"));
+                        self.line(&pdu);
+                        self.line("OK");
+                    }
+                    None => self.line("+CMS ERROR: 321"),
+                }
+            }
+            _ if upper.starts_with("AT+CMGL") => {
+                let list: Vec<(u32, u8, String)> = self
+                    .store
+                    .iter()
+                    .map(|m| (m.index, u8::from(m.read), m.pdu.clone()))
+                    .collect();
+                for (idx, stat, pdu) in list {
+                    self.line(&format!("+CMGL: {idx},{stat},,{}", pdu.len() / 2 - 1));
+                    self.line(&pdu);
+                }
+                for m in &mut self.store {
+                    m.read = true;
+                }
+                self.line("OK");
+            }
+            _ if upper.starts_with("AT+CMGD=") => {
+                match upper["AT+CMGD=".len()..]
+                    .split(',')
+                    .next()
+                    .map(|i| i.trim().parse::<u32>())
+                {
+                    Some(Ok(i)) => {
+                        self.store.retain(|m| m.index != i);
+                        self.line("OK");
+                    }
+                    _ => self.line("+CMS ERROR: 321"),
+                }
+            }
             _ => self.line("ERROR"),
         }
+    }
+
+    /// The PDU after `AT+CMGS=<len>`: checks the length, decodes it and answers.
+    fn submit(&mut self, len: usize, hex: &str) {
+        let smsc_octets = hex
+            .get(..2)
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .map(|n| n + 1);
+        let tpdu_ok = smsc_octets.is_some_and(|s| hex.len() / 2 == s + len);
+        match sms::decode_submit(hex) {
+            Ok(sub) if tpdu_ok => {
+                self.next_mr = self.next_mr.wrapping_add(1);
+                let mr = self.next_mr;
+                self.line(&format!("+CMGS: {mr}"));
+                self.line("OK");
+                self.collect_submitted(sub);
+            }
+            Ok(_) => {
+                tracing::warn!("simulated modem: AT+CMGS length {len} does not match the PDU");
+                self.line("+CMS ERROR: 304");
+            }
+            Err(e) => {
+                tracing::warn!("simulated modem: bad SMS PDU: {e}");
+                self.line("+CMS ERROR: 304");
+            }
+        }
+    }
+
+    fn collect_submitted(&mut self, sub: Submit) {
+        let Some(c) = sub.concat else {
+            self.sms_sent.push(SentSms {
+                to: sub.to,
+                text: sub.text,
+                parts: 1,
+            });
+            return;
+        };
+        let (to, reference, total) = (sub.to.clone(), c.reference, c.total);
+        self.submitted.push(sub);
+        let same = |s: &Submit| {
+            s.to == to
+                && s.concat
+                    .is_some_and(|x| x.reference == reference && x.total == total)
+        };
+        let parts: Vec<(u8, String)> = self
+            .submitted
+            .iter()
+            .filter(|s| same(s))
+            .filter_map(|s| s.concat.map(|x| (x.seq, s.text.clone())))
+            .collect();
+        if let Some(text) = sms::reassemble(&parts, total) {
+            self.submitted.retain(|s| !same(s));
+            self.sms_sent.push(SentSms {
+                to,
+                text,
+                parts: usize::from(total),
+            });
+        }
+    }
+
+    /// The network delivers an SMS: it is stored (one slot per part) and announced
+    /// with `+CMTI`. Returns the storage indices, or why it cannot be encoded.
+    pub fn deliver_sms(
+        &mut self,
+        from: &str,
+        text: &str,
+        at: SmsTimestamp,
+    ) -> Result<Vec<u32>, sms::SmsError> {
+        self.next_ref = self.next_ref.wrapping_add(1);
+        let pdus = sms::encode_deliver(from, text, at, self.next_ref)?;
+        let mut indices = Vec::new();
+        for pdu in pdus {
+            let index = (1..)
+                .find(|i| self.store.iter().all(|m| m.index != *i))
+                .unwrap_or(1);
+            self.store.push(Stored {
+                index,
+                pdu,
+                read: false,
+            });
+            self.line(&format!("+CMTI: \"SM\",{index}"));
+            indices.push(index);
+        }
+        Ok(indices)
+    }
+
+    /// Number of messages in the simulated SIM store.
+    pub fn stored_sms(&self) -> usize {
+        self.store.len()
     }
 
     fn advance(&mut self, now: Instant, net: &mut dyn Network) {
@@ -299,5 +548,104 @@ impl SimModem {
             (FarEnd::Rings { .. }, CallState::Active) => return None,
         };
         Some(c.placed + at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modem::serial::SerialLink;
+    use crate::modem::{Modem, ModemEvent, ModemTiming};
+
+    struct NoCalls;
+    impl Network for NoCalls {
+        fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
+            FarEnd::Unreachable
+        }
+        fn modem_hung_up(&mut self, _: Instant, _: &str) {}
+        fn answered(&mut self, _: Instant, _: &str) {}
+    }
+
+    /// Runs driver and simulator against each other over the pty until `done` holds.
+    fn run(
+        sim: &mut SimModem,
+        link: &mut SerialLink,
+        m: &mut Modem,
+        events: &mut Vec<ModemEvent>,
+        done: impl Fn(&[ModemEvent], &SimModem) -> bool,
+    ) {
+        let start = Instant::now();
+        let mut buf = [0u8; 1024];
+        while !done(events, sim) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "stuck: {events:?}"
+            );
+            let now = Instant::now();
+            while let Some(tx) = m.poll_transmit() {
+                link.write_all(&tx).unwrap();
+            }
+            sim.step(now, &mut NoCalls);
+            std::thread::sleep(Duration::from_millis(2));
+            loop {
+                let n = link.read_available(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                m.handle_input(Instant::now(), &buf[..n]);
+            }
+            m.handle_timeout(Instant::now());
+            while let Some(e) = m.poll_event() {
+                events.push(e);
+            }
+        }
+    }
+
+    #[test]
+    fn driver_sends_and_receives_sms_through_the_pty() {
+        let mut sim = SimModem::open().unwrap();
+        let mut link = SerialLink::open(sim.path(), 115_200).unwrap();
+        let mut m = Modem::new(Instant::now(), ModemTiming::default());
+        let mut ev = Vec::new();
+        run(&mut sim, &mut link, &mut m, &mut ev, |e, _| {
+            e.contains(&ModemEvent::Ready)
+        });
+        assert!(sim.commands.iter().any(|c| c == "AT+CMGF=0"));
+        let text = format!("Alarm 🚨 {}", "Ünïcödé ".repeat(12));
+        let id = m.send_sms(Instant::now(), "+491701234567", &text);
+        run(&mut sim, &mut link, &mut m, &mut ev, |e, _| {
+            e.iter().any(|e| matches!(e, ModemEvent::SmsSent { .. }))
+        });
+        assert!(ev.iter().any(
+            |e| matches!(e, ModemEvent::SmsSent { id: i, result: Ok(r) } if *i == id && r.len() == 2)
+        ));
+        assert_eq!(
+            sim.sms_sent,
+            vec![SentSms {
+                to: "+491701234567".into(),
+                text,
+                parts: 2
+            }]
+        );
+        let at = SmsTimestamp {
+            year: 2025,
+            month: 6,
+            day: 7,
+            hour: 8,
+            minute: 9,
+            second: 10,
+            tz_quarters: 8,
+        };
+        sim.deliver_sms("+15550001111", "ack {ok}", at).unwrap();
+        run(&mut sim, &mut link, &mut m, &mut ev, |e, s| {
+            s.stored_sms() == 0
+                && e.iter()
+                    .any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
+        });
+        assert!(ev.contains(&ModemEvent::SmsReceived {
+            from: "+15550001111".into(),
+            text: "ack {ok}".into(),
+            at
+        }));
     }
 }
