@@ -62,38 +62,7 @@ enum Command {
     },
     /// Who is on call: every schedule, each policy's levels, with --policy the hunt
     /// plan; with --schedule, --from and --to the handoff timeline.
-    Oncall {
-        /// Configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Board profile; default: the simulated board.
-        #[arg(long)]
-        board: Option<PathBuf>,
-        /// The instant (RFC 3339); default: now.
-        #[arg(long)]
-        at: Option<String>,
-        /// Print this policy's hunt plan.
-        #[arg(long)]
-        policy: Option<String>,
-        /// Seed of the random order within levels.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-        /// Print this schedule's handoff timeline (needs --from and --to).
-        #[arg(long)]
-        schedule: Option<String>,
-        /// Timeline start (RFC 3339).
-        #[arg(long)]
-        from: Option<String>,
-        /// Timeline end (RFC 3339).
-        #[arg(long)]
-        to: Option<String>,
-        /// Directory with the last good copies of iCal feeds (the service keeps them in <data>/feeds).
-        #[arg(long)]
-        feed_cache: Option<PathBuf>,
-    },
+    Oncall(super::oncall::OncallOptions),
     /// Modem bring-up: talk to a GSM/LTE modem's AT port directly.
     Modem {
         /// The AT port (e.g. /dev/modem-at).
@@ -329,31 +298,8 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Oncall {
-            config,
-            board,
-            at,
-            policy,
-            seed,
-            json,
-            schedule,
-            from,
-            to,
-            feed_cache,
-        } => {
+        Command::Oncall(opts) => {
             init_logging(cli.log_format, "error");
-            let opts = super::oncall::OncallOptions {
-                config,
-                board,
-                at,
-                policy,
-                seed,
-                json,
-                schedule,
-                from,
-                to,
-                feed_cache,
-            };
             match super::oncall::run(&opts) {
                 Ok(out) => {
                     println!("{}", out.trim_end());

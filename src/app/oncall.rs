@@ -12,28 +12,38 @@ use serde_json::json;
 
 use crate::routing::{self, Reason};
 
-/// Options of `switchboard oncall`.
-#[derive(Debug, Clone)]
+/// Options of `switchboard oncall` (also its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct OncallOptions {
     /// Configuration file.
+    #[arg(long)]
     pub config: PathBuf,
-    /// Board profile.
+    /// Board profile; default: the simulated board.
+    #[arg(long)]
     pub board: Option<PathBuf>,
-    /// The instant (default: now).
+    /// The instant (RFC 3339); default: now.
+    #[arg(long)]
     pub at: Option<String>,
-    /// Show this policy's hunt plan.
+    /// Print this policy's hunt plan.
+    #[arg(long)]
     pub policy: Option<String>,
-    /// Seed of the order within levels.
+    /// Seed of the random order within levels.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// JSON output.
+    #[arg(long)]
     pub json: bool,
-    /// Timeline of this schedule.
+    /// Print this schedule's handoff timeline (needs --from and --to).
+    #[arg(long)]
     pub schedule: Option<String>,
-    /// Timeline start.
+    /// Timeline start (RFC 3339).
+    #[arg(long)]
     pub from: Option<String>,
-    /// Timeline end.
+    /// Timeline end (RFC 3339).
+    #[arg(long)]
     pub to: Option<String>,
-    /// Cache of iCal feeds (the last good copies).
+    /// Directory with the last good copies of iCal feeds (the service keeps them in <data>/feeds).
+    #[arg(long)]
     pub feed_cache: Option<PathBuf>,
 }
 
