@@ -13,6 +13,7 @@
 //! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
 //! `AT+CMGD`. Dialects and recovery by power key are later work.
 
+pub mod health;
 pub mod serial;
 pub mod sms;
 
@@ -102,6 +103,16 @@ pub enum ModemEvent {
     },
     /// Something went wrong that an operator should see (logged, shown on status).
     Fault(String),
+    /// The modem is being reset (or restarted by itself, or its port was lost); every
+    /// leg in progress has ended and pending SMS/queries have failed.
+    Reset {
+        /// Why.
+        reason: String,
+    },
+    /// The modem answers again after a reset; it is being initialised (`Ready` follows).
+    Recovered,
+    /// The driver must pulse the modem's power key (see [`health`]).
+    PowerCycle,
 }
 
 /// Registration, signal and operator as last seen.
@@ -119,6 +130,8 @@ pub struct ModemStatus {
     pub access_technology: Option<&'static str>,
     /// Consecutive command timeouts.
     pub timeouts: u32,
+    /// Resets and recovery (see [`health`]).
+    pub recovery: health::RecoveryStatus,
 }
 
 fn act_name(act: u8) -> &'static str {
@@ -165,6 +178,9 @@ enum Purpose {
     SmsRead(u32),
     Query(QueryId),
     Other,
+    /// Recovery: the soft reset command and `AT` probes (see [`health`]).
+    Reset,
+    Probe,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +254,8 @@ pub struct ModemTiming {
     pub status_poll: Duration,
     /// `AT+CMGS` (one SMS part) timeout.
     pub sms: Duration,
+    /// The recovery ladder.
+    pub health: health::HealthTiming,
 }
 
 impl Default for ModemTiming {
@@ -248,6 +266,7 @@ impl Default for ModemTiming {
             clcc_poll: Duration::from_millis(500),
             status_poll: Duration::from_secs(30),
             sms: Duration::from_secs(90),
+            health: health::HealthTiming::default(),
         }
     }
 }
@@ -283,6 +302,7 @@ pub struct Modem {
     sms_out: HashMap<SmsId, SmsOut>,
     partial: VecDeque<Partial>,
     next_query: QueryId,
+    health: health::Health,
 }
 
 impl Modem {
@@ -305,6 +325,7 @@ impl Modem {
             sms_out: HashMap::new(),
             partial: VecDeque::new(),
             next_query: 1,
+            health: health::Health::new(timing.health),
         };
         m.queue_init();
         m.pump(now);
@@ -450,6 +471,7 @@ impl Modem {
             Class::Final(f) => {
                 if let Some(done) = self.inflight.take() {
                     self.status.timeouts = 0;
+                    self.health.command_answered();
                     self.complete(now, done.cmd, Ok(f), done.lines);
                 }
             }
@@ -645,6 +667,7 @@ impl Modem {
                 }
             }
             Purpose::Csq | Purpose::Creg | Purpose::Cops => self.apply_status_lines(&lines),
+            Purpose::Reset | Purpose::Probe => self.recovery_answer(cmd.purpose),
             Purpose::Hangup | Purpose::Other => {
                 if !ok {
                     tracing::warn!(command = %cmd.text, ?result, "modem: command failed");
@@ -748,20 +771,7 @@ impl Modem {
                     self.timing.command,
                 );
             }
-            Urc::Rdy => {
-                tracing::warn!("modem: restarted (RDY); initialising again");
-                self.status.ready = false;
-                self.end_leg(LegEnd::Error("modem restarted".into()));
-                self.inflight = None;
-                let pending: Vec<SmsId> = self.sms_out.keys().copied().collect();
-                for id in pending {
-                    self.fail_sms(id, "modem restarted".into());
-                }
-                self.queue_init();
-                self.events.push_back(ModemEvent::Fault(
-                    "modem restarted; initialising again".into(),
-                ));
-            }
+            Urc::Rdy => self.restarted(),
             other => tracing::debug!(urc = ?other, "modem: URC not handled yet"),
         }
         let _ = now;
@@ -784,7 +794,7 @@ impl Modem {
             // Status polls wait while a leg is up (see handle_timeout).
             consider(self.next_status_poll.filter(|_| self.leg.is_none()));
         }
-        t
+        [t, self.health.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Fires timers due at `now`: command timeouts and polls.
@@ -800,12 +810,11 @@ impl Modem {
                     // the modem may still wait for the PDU: abort it
                     self.tx.push_back(vec![at::ESC]);
                 }
-                if self.status.timeouts == 3 {
-                    self.events.push_back(ModemEvent::Fault(
-                        "the modem does not answer (3 commands timed out)".into(),
-                    ));
-                }
+                let dead = self.health.command_timed_out();
                 self.complete(now, f.cmd, Err(()), f.lines);
+                if let Some(why) = dead {
+                    self.begin_reset(now, &why);
+                }
             }
         }
         if self.inflight.is_none() && self.queue.is_empty() {
@@ -820,6 +829,7 @@ impl Modem {
                 self.queue_status();
             }
         }
+        self.recovery_timeout(now);
         self.pump(now);
     }
 
@@ -830,6 +840,9 @@ impl Modem {
     }
 
     fn pump(&mut self, now: Instant) {
+        if !self.recovery_gate() {
+            return;
+        }
         if self.inflight.is_none() {
             if let Some(cmd) = self.queue.pop_front() {
                 self.tx.push_back(at::encode_command(&cmd.text));
