@@ -286,6 +286,169 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modem::{LegState, ModemTiming};
+
+    /// Answers everything with OK until the queue is empty; returns the commands.
+    fn answer_all(m: &mut Modem, t: Instant) -> Vec<String> {
+        let mut sent = Vec::new();
+        for _ in 0..40 {
+            let Some(tx) = m.poll_transmit() else { break };
+            let cmd = String::from_utf8_lossy(&tx).trim().to_string();
+            sent.push(cmd);
+            m.handle_input(t, b"\r\nOK\r\n");
+        }
+        sent
+    }
+
+    fn events(m: &mut Modem) -> Vec<ModemEvent> {
+        std::iter::from_fn(|| m.poll_event()).collect()
+    }
+
+    fn ready(t: Instant) -> Modem {
+        let mut m = Modem::new(t, ModemTiming::default());
+        answer_all(&mut m, t);
+        assert!(events(&mut m).contains(&ModemEvent::Ready));
+        m
+    }
+
+    #[test]
+    fn dead_modem_mid_call_ends_the_leg_fails_sms_and_query_then_recovers() {
+        let t = Instant::now();
+        let mut m = ready(t);
+        let leg = m.dial(t, "+491701111111");
+        assert_eq!(m.poll_transmit().unwrap(), b"ATD+491701111111;\r");
+        m.handle_input(t, b"\r\nOK\r\n");
+        // from now on the modem is silent: every command times out
+        let mut now = t;
+        let mut ev = Vec::new();
+        let (mut sms, mut q) = (0, 0);
+        for i in 0..10 {
+            if i == 2 {
+                // the third command to time out is this query; the SMS waits behind it
+                q = m.query(now, "AT+CGSN");
+                sms = m.send_sms(now, "+491701234567", "hi");
+            }
+            while m.poll_transmit().is_some() {}
+            now = m.poll_timeout().unwrap();
+            m.handle_timeout(now);
+            ev.extend(events(&mut m));
+            if ev.iter().any(|e| matches!(e, ModemEvent::Reset { .. })) {
+                break;
+            }
+        }
+        let reason = ev
+            .iter()
+            .find_map(|e| match e {
+                ModemEvent::Reset { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .expect("a reset after three timeouts");
+        assert!(reason.contains("3 commands timed out"), "{reason}");
+        assert!(ev.iter().any(|e| matches!(e,
+            ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(why)) }
+                if *l == leg && why.starts_with("modem reset"))), "{ev:?}");
+        assert!(ev.iter().any(|e| matches!(e,
+            ModemEvent::SmsSent { id, result: Err(why) } if *id == sms && why.contains("modem reset"))), "{ev:?}");
+        assert!(ev.iter().any(|e| matches!(e,
+            ModemEvent::Response { id, ok: false, outcome, .. } if *id == q && outcome == "timeout")), "{ev:?}");
+        assert!(!m.status().ready);
+        assert_eq!(m.poll_transmit().unwrap(), b"AT+CFUN=1,1\r");
+        // a query while resetting fails at once instead of hanging
+        let q2 = m.query(now, "ATI");
+        assert!(events(&mut m).iter().any(|e| matches!(e,
+            ModemEvent::Response { id, ok: false, outcome, .. } if *id == q2 && outcome.contains("reset in progress"))));
+        // the modem reboots: RDY ends the reset and init runs again
+        m.handle_input(now, b"\r\nOK\r\n\r\nRDY\r\n\r\n+CFUN: 1\r\n");
+        assert!(events(&mut m).contains(&ModemEvent::Recovered));
+        let init = answer_all(&mut m, now);
+        assert_eq!(init.first().map(String::as_str), Some("AT"), "{init:?}");
+        assert!(init.iter().any(|c| c == "ATE0"));
+        assert!(events(&mut m).contains(&ModemEvent::Ready));
+        let st = m.status();
+        assert_eq!((st.recovery.resets, st.recovery.recoveries), (1, 1));
+        assert_eq!(st.recovery.stage, Stage::Up);
+        assert!(st.recovery.last_reset_reason.as_deref().unwrap().contains("timed out"));
+    }
+
+    #[test]
+    fn a_hung_modem_climbs_the_ladder_without_a_tight_loop() {
+        let t = Instant::now();
+        let mut m = ready(t);
+        let mut now = t;
+        let mut sent = 0usize;
+        let mut ev = Vec::new();
+        let mut turns = 0;
+        // two hours of a modem that never answers
+        while now < t + Duration::from_secs(7200) {
+            while m.poll_transmit().is_some() {
+                sent += 1;
+            }
+            let next = m.poll_timeout().expect("something is always scheduled");
+            assert!(next > now || turns == 0 || next == now, "time went backwards");
+            now = next.max(now);
+            m.handle_timeout(now);
+            ev.extend(events(&mut m));
+            turns += 1;
+            assert!(turns < 10_000, "tight loop");
+        }
+        let count = |f: fn(&ModemEvent) -> bool| ev.iter().filter(|e| f(e)).count();
+        let power = count(|e| matches!(e, ModemEvent::PowerCycle));
+        let faults = count(|e| matches!(e, ModemEvent::Fault(_)));
+        // one ladder: 3 × 5 s timeouts + 60 s soft + 60 s hard, then 300 s back-off
+        assert!((10..=17).contains(&power), "{power} power cycles in 2 h");
+        assert!(faults >= power - 1, "{faults} faults");
+        assert!(sent < 2000, "{sent} commands in 2 h");
+        assert_eq!(m.status().recovery.power_cycles as usize, power);
+        // the first step after the timeouts was the soft reset, then the power cycle
+        let first_power = ev.iter().position(|e| matches!(e, ModemEvent::PowerCycle));
+        let first_reset = ev.iter().position(|e| matches!(e, ModemEvent::Reset { .. }));
+        assert!(first_reset < first_power);
+    }
+
+    #[test]
+    fn lost_port_fails_everything_at_once_and_reinitialises_when_back() {
+        let t = Instant::now();
+        let mut m = ready(t);
+        let leg = m.dial(t, "+491701111111");
+        m.link_down(t, "the AT port was lost (EIO)");
+        let ev = events(&mut m);
+        assert!(ev.iter().any(|e| matches!(e,
+            ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(_)) } if *l == leg)));
+        assert!(ev.iter().any(|e| matches!(e, ModemEvent::Reset { reason } if reason.contains("EIO"))));
+        // nothing is written while the port is closed; a dial fails at once
+        assert_eq!(m.poll_transmit(), None);
+        let leg2 = m.dial(t, "+491702222222");
+        assert!(events(&mut m).iter().any(|e| matches!(e,
+            ModemEvent::Leg { leg: l, state: LegState::Ended(_) } if *l == leg2)));
+        assert_eq!(m.poll_transmit(), None);
+        let back = t + Duration::from_secs(15);
+        m.link_up(back);
+        // probed at once; any final result is a sign of life
+        assert_eq!(m.poll_transmit().unwrap(), b"AT\r");
+        m.handle_input(back, b"AT\r\r\nOK\r\n");
+        assert!(events(&mut m).contains(&ModemEvent::Recovered));
+        answer_all(&mut m, back);
+        assert!(events(&mut m).contains(&ModemEvent::Ready));
+        assert!(m.status().recovery.link_up);
+    }
+
+    #[test]
+    fn spontaneous_rdy_mid_call_is_a_reset_of_its_own() {
+        let t = Instant::now();
+        let mut m = ready(t);
+        let leg = m.dial(t, "+491701111111");
+        m.poll_transmit();
+        m.handle_input(t, b"\r\nOK\r\n\r\nRDY\r\n");
+        let ev = events(&mut m);
+        assert!(ev.iter().any(|e| matches!(e,
+            ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(why)) }
+                if *l == leg && why.contains("restarted"))), "{ev:?}");
+        assert!(ev.iter().any(|e| matches!(e, ModemEvent::Reset { .. })));
+        assert_eq!(m.status().recovery.resets, 1);
+        let init = answer_all(&mut m, t);
+        assert!(init.contains(&"ATE0".to_string()), "{init:?}");
+        assert!(events(&mut m).contains(&ModemEvent::Ready));
+    }
 
     #[test]
     fn ladder_soft_then_power_then_backoff_then_again() {
@@ -437,9 +600,10 @@ impl Modem {
         self.queue_init();
     }
 
-    /// A command sent while recovering got its final result.
-    pub(super) fn recovery_answer(&mut self, purpose: Purpose) {
-        if purpose == Purpose::Probe {
+    /// A command sent while recovering completed (`answered`: with a final result,
+    /// not a timeout).
+    pub(super) fn recovery_answer(&mut self, purpose: Purpose, answered: bool) {
+        if answered && purpose == Purpose::Probe {
             self.back_again();
         }
     }

@@ -667,7 +667,7 @@ impl Modem {
                 }
             }
             Purpose::Csq | Purpose::Creg | Purpose::Cops => self.apply_status_lines(&lines),
-            Purpose::Reset | Purpose::Probe => self.recovery_answer(cmd.purpose),
+            Purpose::Reset | Purpose::Probe => self.recovery_answer(cmd.purpose, result.is_ok()),
             Purpose::Hangup | Purpose::Other => {
                 if !ok {
                     tracing::warn!(command = %cmd.text, ?result, "modem: command failed");
@@ -971,7 +971,7 @@ mod tests {
                 state: LegState::Ended(LegEnd::Busy)
             })
         );
-        // a command that never gets an answer times out; three make a fault
+        // a command that never gets an answer times out; three make a reset
         for _ in 0..3 {
             m.send_raw(t, "AT+CSQ");
         }
@@ -980,7 +980,8 @@ mod tests {
             let due = m.poll_timeout().unwrap();
             m.handle_timeout(due);
         }
-        assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(_))));
+        assert!(matches!(m.poll_event(), Some(ModemEvent::Reset { .. })));
+        assert_eq!(m.poll_transmit().unwrap(), b"AT+CFUN=1,1\r");
     }
 
     fn ready_modem(t: Instant) -> Modem {
