@@ -209,8 +209,8 @@ impl<B: Board> Engine<B> {
             self.reopen.map(|r| r.0),
         ]
         .into_iter()
-            .flatten()
-            .fold(self.next_tick, Instant::min)
+        .flatten()
+        .fold(self.next_tick, Instant::min)
     }
 
     /// Bytes still in flight between the driver and the simulated modem.

@@ -453,7 +453,10 @@ mod tests {
         assert!(b.modem_power_cycle(t0).unwrap());
         let start = Instant::now();
         while b.modem_power.as_ref().unwrap().busy() {
-            assert!(start.elapsed() < Duration::from_secs(10), "pulse thread stuck");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "pulse thread stuck"
+            );
             std::thread::sleep(ms(5));
         }
         let levels: Vec<bool> = key.changes().iter().map(|c| c.1).collect();

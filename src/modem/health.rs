@@ -344,9 +344,12 @@ mod tests {
             })
             .expect("a reset after three timeouts");
         assert!(reason.contains("3 commands timed out"), "{reason}");
-        assert!(ev.iter().any(|e| matches!(e,
+        assert!(
+            ev.iter().any(|e| matches!(e,
             ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(why)) }
-                if *l == leg && why.starts_with("modem reset"))), "{ev:?}");
+                if *l == leg && why.starts_with("modem reset"))),
+            "{ev:?}"
+        );
         assert!(ev.iter().any(|e| matches!(e,
             ModemEvent::SmsSent { id, result: Err(why) } if *id == sms && why.contains("modem reset"))), "{ev:?}");
         assert!(ev.iter().any(|e| matches!(e,
@@ -367,7 +370,13 @@ mod tests {
         let st = m.status();
         assert_eq!((st.recovery.resets, st.recovery.recoveries), (1, 1));
         assert_eq!(st.recovery.stage, Stage::Up);
-        assert!(st.recovery.last_reset_reason.as_deref().unwrap().contains("timed out"));
+        assert!(
+            st.recovery
+                .last_reset_reason
+                .as_deref()
+                .unwrap()
+                .contains("timed out")
+        );
     }
 
     #[test]
@@ -384,7 +393,10 @@ mod tests {
                 sent += 1;
             }
             let next = m.poll_timeout().expect("something is always scheduled");
-            assert!(next > now || turns == 0 || next == now, "time went backwards");
+            assert!(
+                next > now || turns == 0 || next == now,
+                "time went backwards"
+            );
             now = next.max(now);
             m.handle_timeout(now);
             ev.extend(events(&mut m));
@@ -401,7 +413,9 @@ mod tests {
         assert_eq!(m.status().recovery.power_cycles as usize, power);
         // the first step after the timeouts was the soft reset, then the power cycle
         let first_power = ev.iter().position(|e| matches!(e, ModemEvent::PowerCycle));
-        let first_reset = ev.iter().position(|e| matches!(e, ModemEvent::Reset { .. }));
+        let first_reset = ev
+            .iter()
+            .position(|e| matches!(e, ModemEvent::Reset { .. }));
         assert!(first_reset < first_power);
     }
 
@@ -414,7 +428,10 @@ mod tests {
         let ev = events(&mut m);
         assert!(ev.iter().any(|e| matches!(e,
             ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(_)) } if *l == leg)));
-        assert!(ev.iter().any(|e| matches!(e, ModemEvent::Reset { reason } if reason.contains("EIO"))));
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, ModemEvent::Reset { reason } if reason.contains("EIO")))
+        );
         // nothing is written while the port is closed; a dial fails at once
         assert_eq!(m.poll_transmit(), None);
         let leg2 = m.dial(t, "+491702222222");
@@ -440,9 +457,12 @@ mod tests {
         m.poll_transmit();
         m.handle_input(t, b"\r\nOK\r\n\r\nRDY\r\n");
         let ev = events(&mut m);
-        assert!(ev.iter().any(|e| matches!(e,
+        assert!(
+            ev.iter().any(|e| matches!(e,
             ModemEvent::Leg { leg: l, state: LegState::Ended(LegEnd::Error(why)) }
-                if *l == leg && why.contains("restarted"))), "{ev:?}");
+                if *l == leg && why.contains("restarted"))),
+            "{ev:?}"
+        );
         assert!(ev.iter().any(|e| matches!(e, ModemEvent::Reset { .. })));
         assert_eq!(m.status().recovery.resets, 1);
         let init = answer_all(&mut m, t);
@@ -461,7 +481,10 @@ mod tests {
         assert_eq!(h.start_reset(t, &why), Some(Step::SoftReset));
         assert_eq!(h.status().resets, 1);
         // probes start after settling, not before
-        assert!(h.handle_timeout(t + Duration::from_secs(1), true).is_empty());
+        assert!(
+            h.handle_timeout(t + Duration::from_secs(1), true)
+                .is_empty()
+        );
         assert_eq!(h.handle_timeout(t + tm.settle, true), vec![Step::Probe]);
         // a busy link delays the probe
         let t1 = t + tm.settle + tm.probe_every;
@@ -474,7 +497,10 @@ mod tests {
         assert!(matches!(&s[..], [Step::GiveUp(_)]), "{s:?}");
         // during back-off nothing happens at a fast pace
         let next = h.poll_timeout().unwrap();
-        assert!(next >= t3 + tm.backoff / 10, "probing too often in back-off");
+        assert!(
+            next >= t3 + tm.backoff / 10,
+            "probing too often in back-off"
+        );
         let t4 = t3 + tm.backoff;
         let s = h.handle_timeout(t4, false);
         assert_eq!(s, vec![Step::SoftReset]);

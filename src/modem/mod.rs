@@ -167,7 +167,9 @@ fn registration_name(stat: u8) -> &'static str {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
-    Init { last: bool },
+    Init {
+        last: bool,
+    },
     Dial(LegId),
     Hangup,
     Clcc,

@@ -773,14 +773,14 @@ impl SimModem {
         if let Some(c) = self.call.take() {
             net.modem_hung_up(now, &c.number);
         }
-        let null = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .context("cannot open /dev/null")?;
-        let null: OwnedFd = null.into();
-        self.master = null.try_clone()?;
-        self._slave = null;
+        // The new device is created now (so it gets another number, as a re-enumerated
+        // USB modem gets another ttyUSBn) but stays hidden until the replug; dropping
+        // the old pair hangs up the driver's open port.
+        let (master, slave, path) = new_pty()?;
+        self.master = master;
+        self._slave = slave;
+        self.path = path;
+        self.rx.clear();
         if let Some(l) = &self.faults.link {
             let _ = std::fs::remove_file(l);
         }
@@ -794,10 +794,6 @@ impl SimModem {
     }
 
     fn replug(&mut self) -> Result<()> {
-        let (master, slave, path) = new_pty()?;
-        self.master = master;
-        self._slave = slave;
-        self.path = path;
         self.written = 0;
         self.read = 0;
         self.rx.clear();
