@@ -13,6 +13,8 @@
 //! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
 //! `AT+CMGD`. Dialects and recovery by power key are later work.
 
+#[doc(hidden)]
+pub mod fuzz;
 pub mod health;
 pub mod serial;
 pub mod sms;
@@ -219,6 +221,10 @@ struct Partial {
     at: SmsTimestamp,
     parts: Vec<(u8, String)>,
 }
+
+/// At most this many information lines are kept per response (a babbling modem
+/// cannot exhaust memory; the command still times out or completes).
+const MAX_RESPONSE_LINES: usize = 1024;
 
 /// At most this many incomplete concatenated messages are kept (oldest dropped).
 const MAX_PARTIAL_SMS: usize = 8;
@@ -478,7 +484,11 @@ impl Modem {
                 }
             }
             Class::Response(l) => {
-                if let Some(f) = self.inflight.as_mut() {
+                if let Some(f) = self
+                    .inflight
+                    .as_mut()
+                    .filter(|f| f.lines.len() < MAX_RESPONSE_LINES)
+                {
                     f.lines.push(l);
                 }
             }
