@@ -28,6 +28,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::{Cmd, LegEnd, Modem, ModemEvent, Purpose};
+
 /// Timing of the recovery ladder.
 #[derive(Debug, Clone, Copy)]
 pub struct HealthTiming {
@@ -283,6 +285,164 @@ impl Health {
     }
 }
 
+// ---- the driver's side of recovery (kept here so the state machine in `mod.rs` only
+// ---- carries a few hook calls)
+
+impl Modem {
+    /// The AT port was lost (read error, EOF, device gone): everything in progress
+    /// fails, nothing is written until [`Modem::link_up`].
+    pub fn link_down(&mut self, now: Instant, reason: &str) {
+        let was_recovering = self.health.recovering();
+        self.health.link_down(now, reason);
+        self.abort_all(reason);
+        if !was_recovering {
+            self.events.push_back(ModemEvent::Reset {
+                reason: reason.to_string(),
+            });
+        }
+        self.pump(now);
+    }
+
+    /// The AT port is open again (possibly a different device behind the same name):
+    /// the modem is probed and, once it answers, initialised again.
+    pub fn link_up(&mut self, now: Instant) {
+        self.codec.reset();
+        self.tx.clear();
+        self.inflight = None;
+        self.health.link_up_again(now);
+        self.handle_timeout(now);
+    }
+
+    /// Fails everything in progress because the modem is being reset.
+    pub(super) fn abort_all(&mut self, reason: &str) {
+        let why = format!("modem reset: {reason}");
+        self.status.ready = false;
+        self.ringing = false;
+        self.end_leg(LegEnd::Error(why.clone()));
+        if let Some(f) = self.inflight.take() {
+            self.fail_cmd(f.cmd, &why);
+        }
+        for c in std::mem::take(&mut self.queue) {
+            self.fail_cmd(c, &why);
+        }
+        let pending: Vec<_> = self.sms_out.keys().copied().collect();
+        for id in pending {
+            self.fail_sms(id, why.clone());
+        }
+        self.tx.clear();
+    }
+
+    fn fail_cmd(&mut self, cmd: Cmd, why: &str) {
+        match cmd.purpose {
+            Purpose::SmsSubmit(id) => self.fail_sms(id, why.to_string()),
+            Purpose::Query(id) => self.events.push_back(ModemEvent::Response {
+                id,
+                ok: false,
+                lines: Vec::new(),
+                outcome: why.to_string(),
+            }),
+            Purpose::Dial(leg) if self.leg.is_some_and(|l| l.id == leg) => {
+                self.end_leg(LegEnd::Error(why.to_string()))
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts the reset ladder.
+    pub(super) fn begin_reset(&mut self, now: Instant, reason: &str) {
+        tracing::warn!("modem: {reason}; resetting it");
+        self.abort_all(reason);
+        let step = self.health.start_reset(now, reason);
+        self.events.push_back(ModemEvent::Reset {
+            reason: reason.to_string(),
+        });
+        if let Some(s) = step {
+            self.recovery_step(s);
+        }
+    }
+
+    /// `RDY`: the modem (re)started. Ends a reset, or is a reset of its own.
+    pub(super) fn restarted(&mut self) {
+        if self.health.recovering() {
+            self.back_again();
+            return;
+        }
+        let reason = "the modem restarted by itself (RDY)";
+        tracing::warn!("modem: {reason}; initialising again");
+        self.abort_all(reason);
+        self.health.note_reset(reason);
+        self.events.push_back(ModemEvent::Reset {
+            reason: reason.to_string(),
+        });
+        self.queue_init();
+    }
+
+    /// A command sent while recovering completed (`answered`: with a final result,
+    /// not a timeout).
+    pub(super) fn recovery_answer(&mut self, purpose: Purpose, answered: bool) {
+        if answered && purpose == Purpose::Probe {
+            self.back_again();
+        }
+    }
+
+    fn back_again(&mut self) {
+        if self.health.answered_while_recovering() {
+            tracing::info!("modem: answers again after a reset; initialising");
+            self.inflight = None;
+            self.events.push_back(ModemEvent::Recovered);
+            self.queue_init();
+        }
+    }
+
+    /// Fires the ladder's timers (from `handle_timeout`).
+    pub(super) fn recovery_timeout(&mut self, now: Instant) {
+        let idle = self.inflight.is_none() && self.queue.is_empty();
+        for s in self.health.handle_timeout(now, idle) {
+            self.recovery_step(s);
+        }
+    }
+
+    fn recovery_step(&mut self, step: Step) {
+        match step {
+            Step::SoftReset => self.push("AT+CFUN=1,1", Purpose::Reset, self.timing.command),
+            Step::Probe => self.push("AT", Purpose::Probe, self.timing.command),
+            Step::PowerCycle => {
+                tracing::warn!("modem: no answer after a soft reset; asking for a power cycle");
+                self.events.push_back(ModemEvent::PowerCycle);
+            }
+            Step::GiveUp(why) => {
+                tracing::error!("modem: {why}");
+                self.events.push_back(ModemEvent::Fault(why));
+            }
+        }
+    }
+
+    /// Called by `pump`: while recovering, only the ladder's own commands go out
+    /// (anything else fails at once with a clear reason); nothing goes out while the
+    /// port is closed. Returns whether a command may be written.
+    pub(super) fn recovery_gate(&mut self) -> bool {
+        self.status.recovery = self.health.status().clone();
+        if self.health.recovering() {
+            let why = format!(
+                "modem reset in progress: {}",
+                self.health
+                    .status()
+                    .last_reset_reason
+                    .as_deref()
+                    .unwrap_or("no answer")
+            );
+            let (keep, drop): (Vec<Cmd>, Vec<Cmd>) = std::mem::take(&mut self.queue)
+                .into_iter()
+                .partition(|c| matches!(c.purpose, Purpose::Reset | Purpose::Probe));
+            self.queue = keep.into();
+            for c in drop {
+                self.fail_cmd(c, &why);
+            }
+        }
+        self.health.link_up()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,165 +689,5 @@ mod tests {
         assert_eq!(h.command_timed_out(), None);
         assert!(h.answered_while_recovering());
         assert!(!h.answered_while_recovering());
-    }
-}
-
-// ---- the driver's side of recovery (kept here so the state machine in `mod.rs` only
-// ---- carries a few hook calls)
-
-use super::{Cmd, LegEnd, Modem, ModemEvent, Purpose};
-
-impl Modem {
-    /// The AT port was lost (read error, EOF, device gone): everything in progress
-    /// fails, nothing is written until [`Modem::link_up`].
-    pub fn link_down(&mut self, now: Instant, reason: &str) {
-        let was_recovering = self.health.recovering();
-        self.health.link_down(now, reason);
-        self.abort_all(reason);
-        if !was_recovering {
-            self.events.push_back(ModemEvent::Reset {
-                reason: reason.to_string(),
-            });
-        }
-        self.pump(now);
-    }
-
-    /// The AT port is open again (possibly a different device behind the same name):
-    /// the modem is probed and, once it answers, initialised again.
-    pub fn link_up(&mut self, now: Instant) {
-        self.codec.reset();
-        self.tx.clear();
-        self.inflight = None;
-        self.health.link_up_again(now);
-        self.handle_timeout(now);
-    }
-
-    /// Fails everything in progress because the modem is being reset.
-    pub(super) fn abort_all(&mut self, reason: &str) {
-        let why = format!("modem reset: {reason}");
-        self.status.ready = false;
-        self.ringing = false;
-        self.end_leg(LegEnd::Error(why.clone()));
-        if let Some(f) = self.inflight.take() {
-            self.fail_cmd(f.cmd, &why);
-        }
-        for c in std::mem::take(&mut self.queue) {
-            self.fail_cmd(c, &why);
-        }
-        let pending: Vec<_> = self.sms_out.keys().copied().collect();
-        for id in pending {
-            self.fail_sms(id, why.clone());
-        }
-        self.tx.clear();
-    }
-
-    fn fail_cmd(&mut self, cmd: Cmd, why: &str) {
-        match cmd.purpose {
-            Purpose::SmsSubmit(id) => self.fail_sms(id, why.to_string()),
-            Purpose::Query(id) => self.events.push_back(ModemEvent::Response {
-                id,
-                ok: false,
-                lines: Vec::new(),
-                outcome: why.to_string(),
-            }),
-            Purpose::Dial(leg) if self.leg.is_some_and(|l| l.id == leg) => {
-                self.end_leg(LegEnd::Error(why.to_string()))
-            }
-            _ => {}
-        }
-    }
-
-    /// Starts the reset ladder.
-    pub(super) fn begin_reset(&mut self, now: Instant, reason: &str) {
-        tracing::warn!("modem: {reason}; resetting it");
-        self.abort_all(reason);
-        let step = self.health.start_reset(now, reason);
-        self.events.push_back(ModemEvent::Reset {
-            reason: reason.to_string(),
-        });
-        if let Some(s) = step {
-            self.recovery_step(s);
-        }
-    }
-
-    /// `RDY`: the modem (re)started. Ends a reset, or is a reset of its own.
-    pub(super) fn restarted(&mut self) {
-        if self.health.recovering() {
-            self.back_again();
-            return;
-        }
-        let reason = "the modem restarted by itself (RDY)";
-        tracing::warn!("modem: {reason}; initialising again");
-        self.abort_all(reason);
-        self.health.note_reset(reason);
-        self.events.push_back(ModemEvent::Reset {
-            reason: reason.to_string(),
-        });
-        self.queue_init();
-    }
-
-    /// A command sent while recovering completed (`answered`: with a final result,
-    /// not a timeout).
-    pub(super) fn recovery_answer(&mut self, purpose: Purpose, answered: bool) {
-        if answered && purpose == Purpose::Probe {
-            self.back_again();
-        }
-    }
-
-    fn back_again(&mut self) {
-        if self.health.answered_while_recovering() {
-            tracing::info!("modem: answers again after a reset; initialising");
-            self.inflight = None;
-            self.events.push_back(ModemEvent::Recovered);
-            self.queue_init();
-        }
-    }
-
-    /// Fires the ladder's timers (from `handle_timeout`).
-    pub(super) fn recovery_timeout(&mut self, now: Instant) {
-        let idle = self.inflight.is_none() && self.queue.is_empty();
-        for s in self.health.handle_timeout(now, idle) {
-            self.recovery_step(s);
-        }
-    }
-
-    fn recovery_step(&mut self, step: Step) {
-        match step {
-            Step::SoftReset => self.push("AT+CFUN=1,1", Purpose::Reset, self.timing.command),
-            Step::Probe => self.push("AT", Purpose::Probe, self.timing.command),
-            Step::PowerCycle => {
-                tracing::warn!("modem: no answer after a soft reset; asking for a power cycle");
-                self.events.push_back(ModemEvent::PowerCycle);
-            }
-            Step::GiveUp(why) => {
-                tracing::error!("modem: {why}");
-                self.events.push_back(ModemEvent::Fault(why));
-            }
-        }
-    }
-
-    /// Called by `pump`: while recovering, only the ladder's own commands go out
-    /// (anything else fails at once with a clear reason); nothing goes out while the
-    /// port is closed. Returns whether a command may be written.
-    pub(super) fn recovery_gate(&mut self) -> bool {
-        self.status.recovery = self.health.status().clone();
-        if self.health.recovering() {
-            let why = format!(
-                "modem reset in progress: {}",
-                self.health
-                    .status()
-                    .last_reset_reason
-                    .as_deref()
-                    .unwrap_or("no answer")
-            );
-            let (keep, drop): (Vec<Cmd>, Vec<Cmd>) = std::mem::take(&mut self.queue)
-                .into_iter()
-                .partition(|c| matches!(c.purpose, Purpose::Reset | Purpose::Probe));
-            self.queue = keep.into();
-            for c in drop {
-                self.fail_cmd(c, &why);
-            }
-        }
-        self.health.link_up()
     }
 }
