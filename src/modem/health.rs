@@ -396,6 +396,8 @@ impl Modem {
 
     /// Fires the ladder's timers (from `handle_timeout`).
     pub(super) fn recovery_timeout(&mut self, now: Instant) {
+        // drop what cannot go out now (e.g. a status poll that fell due) first
+        self.recovery_gate();
         let idle = self.inflight.is_none() && self.queue.is_empty();
         for s in self.health.handle_timeout(now, idle) {
             self.recovery_step(s);
