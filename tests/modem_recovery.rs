@@ -91,6 +91,40 @@ fn a_vanished_port_is_found_again_behind_the_symlink_and_reinitialised() {
     assert!(notes.iter().any(|n| n == "modem recovered; initialising"));
 }
 
+#[test]
+fn a_port_missing_at_start_is_retried_and_the_box_starts_anyway() {
+    use switchboard::hw::Board;
+    let board = BoardProfile::sim();
+    let cfg = Arc::new(Config::demo());
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tts-cache");
+    let prompts = Arc::new(
+        Tts::new(Some(cache))
+            .render_library(&cfg, |_, _| {})
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let mut sim = SimBoard::new(&board).unwrap();
+    // the modem is still enumerating when the service starts: its symlink is missing
+    sim.schedule_modem_fault(start, ModemFault::Unplug(Duration::from_secs(7)));
+    sim.step(start);
+    let (path, _) = sim.modem_serial().unwrap();
+    assert!(!Path::new(&path).exists());
+    let wall = "2026-03-02T09:00:00Z".parse().unwrap();
+    let ex = Exchange::new(&board, cfg, prompts, start, wall, 1);
+    let mut engine = Engine::new(ex, sim, start).expect("a missing modem port is not fatal");
+    let st = engine.exchange.status().modem.unwrap();
+    assert!(!st.recovery.link_up);
+    assert!(
+        st.recovery
+            .last_reset_reason
+            .unwrap()
+            .contains("cannot open the modem's AT port")
+    );
+    engine.run_virtual(start, Duration::from_secs(20), &mut |_, _| {}, |_| false);
+    let st = engine.exchange.status().modem.unwrap();
+    assert!(st.ready && st.recovery.link_up, "{st:?}");
+}
+
 struct NoCalls;
 impl Network for NoCalls {
     fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {

@@ -50,14 +50,23 @@ pub struct Engine<B: Board> {
 
 impl<B: Board> Engine<B> {
     /// Wires an exchange to a board, opening the modem's AT port through the real
-    /// serial driver.
+    /// serial driver. A port that cannot be opened is not fatal: the box starts without
+    /// the modem (analog lines work), logs the error, and keeps trying with back-off —
+    /// the recovery ladder power-cycles a modem whose port never appears.
     pub fn new(exchange: Exchange, board: B, now: Instant) -> Result<Self> {
+        let mut missing = None;
         let serial = match board.modem_serial() {
-            Some((path, baud)) => Some(SerialLink::open(&path, baud)?),
+            Some((path, baud)) => match SerialLink::open(&path, baud) {
+                Ok(link) => Some(link),
+                Err(e) => {
+                    missing = Some(e);
+                    None
+                }
+            },
             None => None,
         };
         let n = exchange.port_count();
-        Ok(Self {
+        let mut engine = Self {
             exchange,
             board,
             serial,
@@ -65,7 +74,17 @@ impl<B: Board> Engine<B> {
             reopen_attempts: 0,
             next_tick: now,
             frames: vec![SILENCE; n],
-        })
+        };
+        if let Some(e) = missing {
+            tracing::error!("{e:#}; starting without the modem and trying again");
+            engine.reopen = Some((now + REOPEN_FIRST, REOPEN_FIRST));
+            engine.exchange.on_modem_link(
+                now,
+                false,
+                &format!("the AT port cannot be opened ({e:#})"),
+            );
+        }
+        Ok(engine)
     }
 
     /// One turn at `now`. Outputs (CDRs, notes) go to `sink`.

@@ -11,7 +11,8 @@
 //! (`RDY`) handling and command timeouts; SMS in PDU mode (see [`sms`] for the codec):
 //! `AT+CMGS=<len>` → the `> ` prompt → hex PDU + Ctrl-Z → `+CMGS: <mr>`, one command
 //! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
-//! `AT+CMGD`. Dialects and recovery by power key are later work.
+//! `AT+CMGD`. Recovery (timeouts → soft reset → power key → back-off, lost ports) is
+//! in [`health`]. Dialects are later work.
 
 #[doc(hidden)]
 pub mod fuzz;
