@@ -5,6 +5,13 @@
 //! deadline (a 60 s call takes milliseconds), waiting only while bytes are in flight on
 //! the modem's pseudo-terminal; [`Engine::run_realtime`] sleeps until the next deadline
 //! or until the modem speaks.
+//!
+//! Modem recovery, I/O side: when the AT port fails (hang-up, `EIO`, end of file — a
+//! USB modem re-enumerating after a reset), the port is closed, the modem state
+//! machine is told the link is down (legs end, commands fail) and the configured path
+//! (a udev symlink such as `/dev/modem-at`, which follows the modem to its new
+//! `ttyUSBn`) is opened again with back-off (1 s doubling to 30 s), each attempt logged.
+//! When the state machine asks for a power cycle, the board pulses the power key.
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
@@ -23,6 +30,10 @@ use crate::modem::serial::SerialLink;
 /// One audio period.
 pub const TICK: Duration = Duration::from_millis(20);
 
+/// First delay before opening a lost AT port again; it doubles up to [`REOPEN_MAX`].
+const REOPEN_FIRST: Duration = Duration::from_secs(1);
+const REOPEN_MAX: Duration = Duration::from_secs(30);
+
 /// Drives an [`Exchange`] over a [`Board`].
 pub struct Engine<B: Board> {
     /// The exchange (public so drivers can read status and shut it down).
@@ -30,26 +41,50 @@ pub struct Engine<B: Board> {
     /// The board.
     pub board: B,
     serial: Option<SerialLink>,
+    /// When the closed AT port is tried again, and the delay after that.
+    reopen: Option<(Instant, Duration)>,
+    reopen_attempts: u32,
     next_tick: Instant,
     frames: Vec<Frame>,
 }
 
 impl<B: Board> Engine<B> {
     /// Wires an exchange to a board, opening the modem's AT port through the real
-    /// serial driver.
+    /// serial driver. A port that cannot be opened is not fatal: the box starts without
+    /// the modem (analog lines work), logs the error, and keeps trying with back-off —
+    /// the recovery ladder power-cycles a modem whose port never appears.
     pub fn new(exchange: Exchange, board: B, now: Instant) -> Result<Self> {
+        let mut missing = None;
         let serial = match board.modem_serial() {
-            Some((path, baud)) => Some(SerialLink::open(&path, baud)?),
+            Some((path, baud)) => match SerialLink::open(&path, baud) {
+                Ok(link) => Some(link),
+                Err(e) => {
+                    missing = Some(e);
+                    None
+                }
+            },
             None => None,
         };
         let n = exchange.port_count();
-        Ok(Self {
+        let mut engine = Self {
             exchange,
             board,
             serial,
+            reopen: None,
+            reopen_attempts: 0,
             next_tick: now,
             frames: vec![SILENCE; n],
-        })
+        };
+        if let Some(e) = missing {
+            tracing::error!("{e:#}; starting without the modem and trying again");
+            engine.reopen = Some((now + REOPEN_FIRST, REOPEN_FIRST));
+            engine.exchange.on_modem_link(
+                now,
+                false,
+                &format!("the AT port cannot be opened ({e:#})"),
+            );
+        }
+        Ok(engine)
     }
 
     /// One turn at `now`. Outputs (CDRs, notes) go to `sink`.
@@ -75,28 +110,88 @@ impl<B: Board> Engine<B> {
         while let Some(out) = self.exchange.poll_output() {
             match out {
                 Output::Line { port, cmd } => self.board.line_command(now, port, cmd),
+                Output::ModemPowerCycle => match self.board.modem_power_cycle(now) {
+                    Ok(true) => tracing::warn!("modem: power key pulsed"),
+                    Ok(false) => tracing::error!(
+                        "modem: a power cycle is needed but the board profile names no power_key/reset line; power the modem off and on by hand"
+                    ),
+                    Err(e) => tracing::error!("modem: power cycle failed: {e:#}"),
+                },
                 other => sink(now, other),
             }
         }
     }
 
+    /// The AT port failed: close it, tell the modem, and plan to open it again.
+    fn lose_link(&mut self, now: Instant, e: anyhow::Error) {
+        tracing::error!("{e:#}; closing the port and opening it again");
+        self.serial = None;
+        self.reopen = Some((now + REOPEN_FIRST, REOPEN_FIRST));
+        self.reopen_attempts = 0;
+        self.exchange
+            .on_modem_link(now, false, &format!("the AT port was lost ({e:#})"));
+    }
+
+    /// Tries to open the closed AT port again when due.
+    fn try_reopen(&mut self, now: Instant) {
+        let Some((at, delay)) = self.reopen else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        let Some((path, baud)) = self.board.modem_serial() else {
+            return;
+        };
+        self.reopen_attempts += 1;
+        match SerialLink::open(&path, baud) {
+            Ok(link) => {
+                tracing::info!(
+                    attempt = self.reopen_attempts,
+                    "modem: AT port {path} open again"
+                );
+                self.serial = Some(link);
+                self.reopen = None;
+                self.exchange.on_modem_link(now, true, "");
+            }
+            Err(e) => {
+                let next = (delay * 2).min(REOPEN_MAX);
+                tracing::warn!(
+                    attempt = self.reopen_attempts,
+                    "modem: {e:#}; trying again in {} s",
+                    delay.as_secs()
+                );
+                self.reopen = Some((now + delay, next));
+            }
+        }
+    }
+
     fn move_io(&mut self, now: Instant) {
+        self.try_reopen(now);
         for _ in 0..64 {
             let mut moved = false;
             if let Some(s) = self.serial.as_mut() {
                 let mut buf = [0u8; 1024];
+                let mut lost = None;
                 match s.read_available(&mut buf) {
                     Ok(0) => {}
                     Ok(n) => {
                         self.exchange.on_modem_bytes(now, &buf[..n]);
                         moved = true;
                     }
-                    Err(e) => tracing::error!("{e:#}"),
+                    Err(e) => lost = Some(e),
                 }
-                while let Some(tx) = self.exchange.poll_modem_transmit() {
+                while lost.is_none() {
+                    let Some(tx) = self.exchange.poll_modem_transmit() else {
+                        break;
+                    };
                     if let Err(e) = s.write_all(&tx) {
-                        tracing::error!("{e:#}");
+                        lost = Some(e);
                     }
+                    moved = true;
+                }
+                if let Some(e) = lost {
+                    self.lose_link(now, e);
                     moved = true;
                 }
             }
@@ -127,10 +222,14 @@ impl<B: Board> Engine<B> {
 
     /// The next instant anything is due.
     pub fn next_deadline(&self) -> Instant {
-        [self.exchange.poll_timeout(), self.board.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .fold(self.next_tick, Instant::min)
+        [
+            self.exchange.poll_timeout(),
+            self.board.poll_timeout(),
+            self.reopen.map(|r| r.0),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_tick, Instant::min)
     }
 
     /// Bytes still in flight between the driver and the simulated modem.

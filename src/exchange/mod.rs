@@ -44,6 +44,9 @@ pub enum Output {
     Cdr(Box<Cdr>),
     /// A line for the transcript / log.
     Note(Note),
+    /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
+    /// the board.
+    ModemPowerCycle,
 }
 
 /// A human-readable event, with the call it belongs to.
@@ -304,6 +307,19 @@ impl Exchange {
         self.run_pending(now);
     }
 
+    /// The modem's AT port was lost (`up == false`, with the reason) or opened again.
+    pub fn on_modem_link(&mut self, now: Instant, up: bool, why: &str) {
+        if let Some(m) = self.modem.as_mut() {
+            if up {
+                m.link_up(now);
+            } else {
+                m.link_down(now, why);
+            }
+        }
+        self.drain_modem(now);
+        self.run_pending(now);
+    }
+
     /// Bytes to write to the modem's AT port.
     pub fn poll_modem_transmit(&mut self) -> Option<Vec<u8>> {
         self.modem.as_mut().and_then(|m| m.poll_transmit())
@@ -332,6 +348,18 @@ impl Exchange {
                 }
                 // the exchange makes no queries
                 ModemEvent::Response { .. } => {}
+                ModemEvent::Reset { reason } => {
+                    tracing::warn!("modem reset: {reason}");
+                    self.note(None, self.modem_port, format!("modem reset: {reason}"));
+                }
+                ModemEvent::Recovered => {
+                    tracing::info!("modem answers again after a reset; initialising");
+                    self.note(None, self.modem_port, "modem recovered; initialising");
+                }
+                ModemEvent::PowerCycle => {
+                    self.note(None, self.modem_port, "modem power cycle requested");
+                    self.out.push_back(Output::ModemPowerCycle);
+                }
                 ModemEvent::Incoming { caller_id } => {
                     let cid = caller_id.unwrap_or_else(|| "unknown".into());
                     self.note(
@@ -344,6 +372,7 @@ impl Exchange {
                     }
                 }
                 ModemEvent::Leg { leg, state } => {
+                    let mut why_failed = None;
                     let Some(slot) = self.slots.iter_mut().find(|s| s.leg == Some(leg)) else {
                         continue;
                     };
@@ -355,6 +384,9 @@ impl Exchange {
                             Event::LegAnswered
                         }
                         LegState::Ended(end) => {
+                            if let LegEnd::Error(why) = &end {
+                                why_failed = Some(why.clone());
+                            }
                             slot.leg = None;
                             let answered = std::mem::take(&mut slot.leg_answered);
                             self.release_modem_port();
@@ -375,6 +407,10 @@ impl Exchange {
                         Event::LegHangup => "responder hung up".to_string(),
                         Event::LegFailed(f) => format!("dial failed: {f:?}"),
                         _ => String::new(),
+                    };
+                    let text = match why_failed {
+                        Some(why) => format!("{text} ({why})"),
+                        None => text,
                     };
                     self.note(Some(id), self.modem_port, text);
                     self.pending.push_back((id, event));

@@ -7,10 +7,13 @@
 //! - FXS through an Ag1171: the ringer thread (see [`super::slic`]) and the SHK input.
 //!   (Intake on FXS ports is not in the call flow yet; the board already drives them.)
 //! - Audio: one thread per ALSA device ([`super::alsa`]), frames through bounded queues.
+//! - Modem power: the profile's `reset` line (preferred) or `power_key` line, pulsed by
+//!   [`ModemPower`] on its own thread when the recovery ladder asks for a power cycle.
 
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -67,10 +70,89 @@ impl HwPort {
     }
 }
 
+/// How a modem is power-cycled: the GPIO line and the pulse sequence. The line is
+/// driven high to press (through the carrier board's transistor, as on the Waveshare
+/// SIM7600 HAT; verify the polarity on your board).
+pub struct ModemPower {
+    line: Arc<dyn Line>,
+    /// (pressed, released) durations, in order.
+    pulses: Vec<(Duration, Duration)>,
+    busy: Arc<AtomicBool>,
+}
+
+impl ModemPower {
+    /// A `RESET` input: one 300 ms pulse (EC25 RESET_N: 150–460 ms; SIM7600 RESET:
+    /// ≥ 100 ms).
+    pub fn reset_line(line: Arc<dyn Line>) -> Self {
+        Self::with_pulses(line, vec![(Duration::from_millis(300), Duration::ZERO)])
+    }
+
+    /// A `PWRKEY`: a 3 s press switches the module off (SIM7600 ≥ 2.5 s, EC25 ≥ 650 ms),
+    /// then after 5 s a 550 ms press switches it on (≥ 500 ms for both, and shorter
+    /// than the EC25's 650 ms power-off press, so it cannot switch it off again).
+    pub fn power_key(line: Arc<dyn Line>) -> Self {
+        Self::with_pulses(
+            line,
+            vec![
+                (Duration::from_secs(3), Duration::from_secs(5)),
+                (Duration::from_millis(550), Duration::ZERO),
+            ],
+        )
+    }
+
+    /// A custom pulse sequence (tests).
+    pub fn with_pulses(line: Arc<dyn Line>, pulses: Vec<(Duration, Duration)>) -> Self {
+        Self {
+            line,
+            pulses,
+            busy: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Runs the pulse sequence on its own thread (the engine must not stall for
+    /// seconds). A request while a sequence runs is ignored.
+    pub fn pulse(&self) -> Result<()> {
+        if self.busy.swap(true, Ordering::SeqCst) {
+            tracing::warn!("modem power cycle already in progress");
+            return Ok(());
+        }
+        let line = self.line.clone();
+        let pulses = self.pulses.clone();
+        let busy = self.busy.clone();
+        std::thread::Builder::new()
+            .name("modem-power".into())
+            .spawn(move || {
+                for (press, release) in pulses {
+                    let r = line
+                        .set(true)
+                        .and_then(|_| {
+                            std::thread::sleep(press);
+                            line.set(false)
+                        })
+                        .map(|_| std::thread::sleep(release));
+                    if let Err(e) = r {
+                        tracing::error!("modem power key: {e:#}");
+                        let _ = line.set(false);
+                        break;
+                    }
+                }
+                busy.store(false, Ordering::SeqCst);
+            })
+            .context("cannot start the modem power-key thread")?;
+        Ok(())
+    }
+
+    /// Whether a pulse sequence is running.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+}
+
 /// The hardware board.
 pub struct HwBoard {
     ports: Vec<HwPort>,
     modem_serial: Option<(String, u32)>,
+    modem_power: Option<ModemPower>,
     signals: VecDeque<(PortIdx, LineSignal)>,
     _devices: Vec<AudioDevice>,
 }
@@ -81,6 +163,7 @@ impl HwBoard {
         Self {
             ports,
             modem_serial,
+            modem_power: None,
             signals: VecDeque::new(),
             _devices: Vec::new(),
         }
@@ -144,6 +227,7 @@ impl HwBoard {
             ports.push(HwPort::new(io, None));
         }
         let mut modem_serial = None;
+        let mut modem_power = None;
         if let Some(m) = &profile.modem {
             if m.pcm_serial.is_some() {
                 bail!(
@@ -157,6 +241,18 @@ impl HwBoard {
             }
             ports.push(HwPort::new(PortIo::None, None));
             modem_serial = Some((m.serial.clone(), m.baud));
+            let open = |l: &str, role: &str| -> Result<Arc<dyn Line>> {
+                Ok(Arc::new(CdevLine::open(
+                    l,
+                    true,
+                    &format!("switchboard-modem-{role}"),
+                )?))
+            };
+            modem_power = match (&m.reset, &m.power_key) {
+                (Some(r), _) => Some(ModemPower::reset_line(open(r.get_ref(), "reset")?)),
+                (None, Some(k)) => Some(ModemPower::power_key(open(k.get_ref(), "pwrkey")?)),
+                (None, None) => None,
+            };
         }
         let mut opened = Vec::new();
         for d in devices {
@@ -169,6 +265,7 @@ impl HwBoard {
         }
         let mut b = Self::from_parts(ports, modem_serial);
         b._devices = opened;
+        b.modem_power = modem_power;
         Ok(b)
     }
 }
@@ -247,9 +344,21 @@ impl Board for HwBoard {
     fn modem_link_counts(&self) -> Option<(u64, u64)> {
         None
     }
+
+    fn modem_power_cycle(&mut self, _now: Instant) -> Result<bool> {
+        match &self.modem_power {
+            Some(p) => p.pulse().map(|_| true),
+            None => Ok(false),
+        }
+    }
 }
 
 impl HwBoard {
+    /// Sets how the modem is power-cycled (tests; `open` takes it from the profile).
+    pub fn set_modem_power(&mut self, p: ModemPower) {
+        self.modem_power = Some(p);
+    }
+
     /// Starts or stops ringing an FXS port.
     pub fn ring(&self, port: PortIdx, on: bool) {
         if let Some(HwPort {
@@ -326,5 +435,31 @@ mod tests {
         assert_eq!(f[0], 2);
         b.write_frame(t0, 0, &[7; 160]);
         assert_eq!(play_rx.try_recv().unwrap()[0], 7);
+    }
+
+    #[test]
+    fn power_cycle_pulses_the_line_off_then_on_without_blocking() {
+        let key = MemLine::new();
+        let mut b = HwBoard::from_parts(Vec::new(), None);
+        let t0 = Instant::now();
+        assert!(!b.modem_power_cycle(t0).unwrap(), "no line: no power cycle");
+        let ms = Duration::from_millis;
+        b.set_modem_power(ModemPower::with_pulses(
+            Arc::new(key.clone()),
+            vec![(ms(30), ms(20)), (ms(10), ms(0))],
+        ));
+        assert!(b.modem_power_cycle(t0).unwrap());
+        // a second request while the first runs is ignored
+        assert!(b.modem_power_cycle(t0).unwrap());
+        let start = Instant::now();
+        while b.modem_power.as_ref().unwrap().busy() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "pulse thread stuck"
+            );
+            std::thread::sleep(ms(5));
+        }
+        let levels: Vec<bool> = key.changes().iter().map(|c| c.1).collect();
+        assert_eq!(levels, vec![true, false, true, false]);
     }
 }

@@ -39,4 +39,10 @@ pub trait Board {
     /// For virtual time: bytes the board's end of the modem link has written and read
     /// so far. `None` on real hardware.
     fn modem_link_counts(&self) -> Option<(u64, u64)>;
+    /// Pulses the modem's power key (or reset line) to power-cycle a modem that no
+    /// longer answers (the recovery ladder's hard step). Must not block the engine for
+    /// long. Returns `Ok(false)` when the board has no way to do it (the default).
+    fn modem_power_cycle(&mut self, _now: Instant) -> anyhow::Result<bool> {
+        Ok(false)
+    }
 }

@@ -11,8 +11,12 @@
 //! (`RDY`) handling and command timeouts; SMS in PDU mode (see [`sms`] for the codec):
 //! `AT+CMGS=<len>` → the `> ` prompt → hex PDU + Ctrl-Z → `+CMGS: <mr>`, one command
 //! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
-//! `AT+CMGD`. Dialects and recovery by power key are later work.
+//! `AT+CMGD`. Recovery (timeouts → soft reset → power key → back-off, lost ports) is
+//! in [`health`]. Dialects are later work.
 
+#[doc(hidden)]
+pub mod fuzz;
+pub mod health;
 pub mod serial;
 pub mod sms;
 
@@ -102,6 +106,16 @@ pub enum ModemEvent {
     },
     /// Something went wrong that an operator should see (logged, shown on status).
     Fault(String),
+    /// The modem is being reset (or restarted by itself, or its port was lost); every
+    /// leg in progress has ended and pending SMS/queries have failed.
+    Reset {
+        /// Why.
+        reason: String,
+    },
+    /// The modem answers again after a reset; it is being initialised (`Ready` follows).
+    Recovered,
+    /// The driver must pulse the modem's power key (see [`health`]).
+    PowerCycle,
 }
 
 /// Registration, signal and operator as last seen.
@@ -119,6 +133,8 @@ pub struct ModemStatus {
     pub access_technology: Option<&'static str>,
     /// Consecutive command timeouts.
     pub timeouts: u32,
+    /// Resets and recovery (see [`health`]).
+    pub recovery: health::RecoveryStatus,
 }
 
 fn act_name(act: u8) -> &'static str {
@@ -154,7 +170,9 @@ fn registration_name(stat: u8) -> &'static str {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
-    Init { last: bool },
+    Init {
+        last: bool,
+    },
     Dial(LegId),
     Hangup,
     Clcc,
@@ -165,6 +183,9 @@ enum Purpose {
     SmsRead(u32),
     Query(QueryId),
     Other,
+    /// Recovery: the soft reset command and `AT` probes (see [`health`]).
+    Reset,
+    Probe,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +223,10 @@ struct Partial {
     parts: Vec<(u8, String)>,
 }
 
+/// At most this many information lines are kept per response (a babbling modem
+/// cannot exhaust memory; the command still times out or completes).
+const MAX_RESPONSE_LINES: usize = 1024;
+
 /// At most this many incomplete concatenated messages are kept (oldest dropped).
 const MAX_PARTIAL_SMS: usize = 8;
 
@@ -238,6 +263,8 @@ pub struct ModemTiming {
     pub status_poll: Duration,
     /// `AT+CMGS` (one SMS part) timeout.
     pub sms: Duration,
+    /// The recovery ladder.
+    pub health: health::HealthTiming,
 }
 
 impl Default for ModemTiming {
@@ -248,6 +275,7 @@ impl Default for ModemTiming {
             clcc_poll: Duration::from_millis(500),
             status_poll: Duration::from_secs(30),
             sms: Duration::from_secs(90),
+            health: health::HealthTiming::default(),
         }
     }
 }
@@ -283,6 +311,7 @@ pub struct Modem {
     sms_out: HashMap<SmsId, SmsOut>,
     partial: VecDeque<Partial>,
     next_query: QueryId,
+    health: health::Health,
 }
 
 impl Modem {
@@ -305,6 +334,7 @@ impl Modem {
             sms_out: HashMap::new(),
             partial: VecDeque::new(),
             next_query: 1,
+            health: health::Health::new(timing.health),
         };
         m.queue_init();
         m.pump(now);
@@ -450,11 +480,16 @@ impl Modem {
             Class::Final(f) => {
                 if let Some(done) = self.inflight.take() {
                     self.status.timeouts = 0;
+                    self.health.command_answered();
                     self.complete(now, done.cmd, Ok(f), done.lines);
                 }
             }
             Class::Response(l) => {
-                if let Some(f) = self.inflight.as_mut() {
+                if let Some(f) = self
+                    .inflight
+                    .as_mut()
+                    .filter(|f| f.lines.len() < MAX_RESPONSE_LINES)
+                {
                     f.lines.push(l);
                 }
             }
@@ -645,6 +680,7 @@ impl Modem {
                 }
             }
             Purpose::Csq | Purpose::Creg | Purpose::Cops => self.apply_status_lines(&lines),
+            Purpose::Reset | Purpose::Probe => self.recovery_answer(cmd.purpose, result.is_ok()),
             Purpose::Hangup | Purpose::Other => {
                 if !ok {
                     tracing::warn!(command = %cmd.text, ?result, "modem: command failed");
@@ -748,20 +784,7 @@ impl Modem {
                     self.timing.command,
                 );
             }
-            Urc::Rdy => {
-                tracing::warn!("modem: restarted (RDY); initialising again");
-                self.status.ready = false;
-                self.end_leg(LegEnd::Error("modem restarted".into()));
-                self.inflight = None;
-                let pending: Vec<SmsId> = self.sms_out.keys().copied().collect();
-                for id in pending {
-                    self.fail_sms(id, "modem restarted".into());
-                }
-                self.queue_init();
-                self.events.push_back(ModemEvent::Fault(
-                    "modem restarted; initialising again".into(),
-                ));
-            }
+            Urc::Rdy => self.restarted(),
             other => tracing::debug!(urc = ?other, "modem: URC not handled yet"),
         }
         let _ = now;
@@ -784,7 +807,7 @@ impl Modem {
             // Status polls wait while a leg is up (see handle_timeout).
             consider(self.next_status_poll.filter(|_| self.leg.is_none()));
         }
-        t
+        [t, self.health.poll_timeout()].into_iter().flatten().min()
     }
 
     /// Fires timers due at `now`: command timeouts and polls.
@@ -800,12 +823,11 @@ impl Modem {
                     // the modem may still wait for the PDU: abort it
                     self.tx.push_back(vec![at::ESC]);
                 }
-                if self.status.timeouts == 3 {
-                    self.events.push_back(ModemEvent::Fault(
-                        "the modem does not answer (3 commands timed out)".into(),
-                    ));
-                }
+                let dead = self.health.command_timed_out();
                 self.complete(now, f.cmd, Err(()), f.lines);
+                if let Some(why) = dead {
+                    self.begin_reset(now, &why);
+                }
             }
         }
         if self.inflight.is_none() && self.queue.is_empty() {
@@ -820,6 +842,7 @@ impl Modem {
                 self.queue_status();
             }
         }
+        self.recovery_timeout(now);
         self.pump(now);
     }
 
@@ -830,6 +853,9 @@ impl Modem {
     }
 
     fn pump(&mut self, now: Instant) {
+        if !self.recovery_gate() {
+            return;
+        }
         if self.inflight.is_none() {
             if let Some(cmd) = self.queue.pop_front() {
                 self.tx.push_back(at::encode_command(&cmd.text));
@@ -958,7 +984,7 @@ mod tests {
                 state: LegState::Ended(LegEnd::Busy)
             })
         );
-        // a command that never gets an answer times out; three make a fault
+        // a command that never gets an answer times out; three make a reset
         for _ in 0..3 {
             m.send_raw(t, "AT+CSQ");
         }
@@ -967,7 +993,8 @@ mod tests {
             let due = m.poll_timeout().unwrap();
             m.handle_timeout(due);
         }
-        assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(_))));
+        assert!(matches!(m.poll_event(), Some(ModemEvent::Reset { .. })));
+        assert_eq!(m.poll_transmit().unwrap(), b"AT+CFUN=1,1\r");
     }
 
     fn ready_modem(t: Instant) -> Modem {

@@ -38,9 +38,15 @@ impl SerialLink {
         })
     }
 
-    /// Reads whatever is available without blocking.
+    /// Reads whatever is available without blocking. An error (hang-up, `EIO`, end of
+    /// file) means the port is gone: close it and open the path again later (see
+    /// `app::engine`).
     pub fn read_available(&mut self, buf: &mut [u8]) -> Result<usize> {
         match self.port.read(buf) {
+            // the port said it was readable, yet there is nothing: end of file
+            Ok(0) if !buf.is_empty() => Err(anyhow::anyhow!(
+                "the modem's AT port reported end of file (the device went away)"
+            )),
             Ok(n) => {
                 self.read += n as u64;
                 Ok(n)

@@ -119,11 +119,31 @@ impl Network for World {
     }
 }
 
+/// A modem fault scheduled in the simulated world (scenario files, tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModemFault {
+    /// The modem reboots by itself (brown-out, firmware crash with watchdog): calls
+    /// drop, silence for this long, then the boot URCs.
+    Reboot(Duration),
+    /// The modem stops answering until its power key is pulsed.
+    Hang,
+    /// Every answer comes this late.
+    Slow(Duration),
+    /// Bytes that are not AT dialogue (noise, long lines, partial lines).
+    Garbage(Vec<u8>),
+    /// The USB device goes away for this long and comes back as a new pseudo-terminal
+    /// behind the same symlink.
+    Unplug(Duration),
+}
+
 /// The simulated board.
 pub struct SimBoard {
     modem: Option<SimModem>,
     modem_port: Option<PortIdx>,
     world: World,
+    /// Scheduled modem faults, and the temporary directory of the modem's symlink.
+    faults: Vec<(Instant, ModemFault)>,
+    dev_dir: Option<std::path::PathBuf>,
 }
 
 impl SimBoard {
@@ -141,13 +161,19 @@ impl SimBoard {
                 off_hook: false,
             })
             .collect::<Vec<_>>();
-        let (modem, modem_port) = match &profile.modem {
+        let (mut modem, modem_port) = match &profile.modem {
             Some(_) => (Some(SimModem::open()?), Some(lines.len())),
             None => (None, None),
+        };
+        let dev_dir = match modem.as_mut() {
+            Some(m) => Some(sim_dev_dir(m)?),
+            None => None,
         };
         Ok(Self {
             modem,
             modem_port,
+            faults: Vec::new(),
+            dev_dir,
             world: World {
                 lines,
                 parties: Vec::new(),
@@ -159,6 +185,44 @@ impl SimBoard {
                 log: Vec::new(),
             },
         })
+    }
+
+    /// Schedules a modem fault at `at`.
+    pub fn schedule_modem_fault(&mut self, at: Instant, fault: ModemFault) {
+        self.faults.push((at, fault));
+    }
+
+    /// The simulated modem (tests inspect it).
+    pub fn sim_modem(&self) -> Option<&SimModem> {
+        self.modem.as_ref()
+    }
+
+    fn fault_step(&mut self, now: Instant) {
+        let due: Vec<ModemFault> = {
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.faults.drain(..).partition(|(t, _)| *t <= now);
+            self.faults = later;
+            due.into_iter().map(|(_, f)| f).collect()
+        };
+        let Some(m) = self.modem.as_mut() else {
+            return;
+        };
+        for f in due {
+            self.world
+                .log
+                .push((now, format!("network: the modem suffers {f:?}")));
+            match f {
+                ModemFault::Reboot(boot) => m.reboot(now, boot, &mut self.world),
+                ModemFault::Hang => m.hang(),
+                ModemFault::Slow(d) => m.set_slow(d),
+                ModemFault::Garbage(b) => m.inject_garbage(&b),
+                ModemFault::Unplug(d) => {
+                    if let Err(e) = m.unplug(now, d, &mut self.world) {
+                        tracing::error!("simulated modem: {e:#}");
+                    }
+                }
+            }
+        }
     }
 
     /// Adds a responder reachable at `number`.
@@ -359,6 +423,7 @@ impl Board for SimBoard {
     }
 
     fn step(&mut self, now: Instant) {
+        self.fault_step(now);
         if let Some(m) = self.modem.as_mut() {
             m.step(now, &mut self.world);
         }
@@ -379,18 +444,68 @@ impl Board for SimBoard {
         let sched = w.scheduled.iter().map(|s| s.0);
         let parties = w.parties.iter().filter_map(|p| p.poll_timeout());
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
-        lines.chain(sched).chain(parties).chain(modem).min()
+        let faults = self.faults.iter().map(|f| f.0);
+        let modem_faults = self.modem.as_ref().and_then(|m| m.faults_timeout());
+        lines
+            .chain(sched)
+            .chain(parties)
+            .chain(modem)
+            .chain(faults)
+            .chain(modem_faults)
+            .min()
     }
 
     fn modem_serial(&self) -> Option<(String, u32)> {
-        self.modem.as_ref().map(|m| (m.path().to_string(), 115_200))
+        self.modem.as_ref().map(|m| (m.device(), 115_200))
     }
 
     fn wake_fds(&self) -> Vec<RawFd> {
-        self.modem.iter().map(|m| m.raw_fd()).collect()
+        self.modem
+            .iter()
+            .filter(|m| !m.unplugged())
+            .map(|m| m.raw_fd())
+            .collect()
     }
 
     fn modem_link_counts(&self) -> Option<(u64, u64)> {
         self.modem.as_ref().map(|m| (m.written, m.read))
     }
+
+    /// The simulated power key: the modem reboots (a hung one too).
+    fn modem_power_cycle(&mut self, now: Instant) -> Result<bool> {
+        let Some(m) = self.modem.as_mut() else {
+            return Ok(false);
+        };
+        self.world
+            .log
+            .push((now, "network: the modem's power key is pulsed".into()));
+        m.reboot(now, modem::POWER_ON_BOOT, &mut self.world);
+        Ok(true)
+    }
+}
+
+impl Drop for SimBoard {
+    fn drop(&mut self) {
+        // the modem removes its symlink; then the directory can go
+        self.modem = None;
+        if let Some(d) = &self.dev_dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// A private directory with a `modem-at` symlink to the simulated modem's
+/// pseudo-terminal, kept current by the modem like udev keeps `/dev/modem-at`.
+fn sim_dev_dir(m: &mut SimModem) -> Result<std::path::PathBuf> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-sim-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    m.keep_symlink(&dir.join("modem-at"))?;
+    Ok(dir)
 }

@@ -120,26 +120,16 @@ pub struct SimModem {
     pub sms_sent: Vec<SentSms>,
     store: Vec<Stored>,
     next_ref: u8,
+    faults: Faults,
 }
 
 impl SimModem {
     /// Opens a fresh pseudo-terminal pair; the service opens [`SimModem::path`].
     pub fn open() -> Result<Self> {
-        let pty = nix::pty::openpty(None, None)
-            .context("cannot open a pseudo-terminal for the simulated modem")?;
-        let path = nix::unistd::ttyname(pty.slave.as_fd())
-            .context("cannot name the pseudo-terminal")?
-            .display()
-            .to_string();
-        // Raw mode: bytes pass untouched in both directions (no echo, no CR/NL mapping).
-        let mut t = termios::tcgetattr(pty.slave.as_fd())?;
-        termios::cfmakeraw(&mut t);
-        termios::tcsetattr(pty.slave.as_fd(), termios::SetArg::TCSANOW, &t)?;
-        let flags = OFlag::from_bits_truncate(fcntl(&pty.master, FcntlArg::F_GETFL)?);
-        fcntl(&pty.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+        let (master, slave, path) = new_pty()?;
         Ok(Self {
-            master: pty.master,
-            _slave: pty.slave,
+            master,
+            _slave: slave,
             path,
             rx: Vec::new(),
             echo: true,
@@ -154,6 +144,7 @@ impl SimModem {
             sms_sent: Vec::new(),
             store: Vec::new(),
             next_ref: 0,
+            faults: Faults::default(),
         })
     }
 
@@ -214,6 +205,9 @@ impl SimModem {
                 }
             }
         }
+        if !self.faults_gate(now, net) {
+            return;
+        }
         loop {
             if let Some(len) = self.awaiting_pdu {
                 let Some(pos) = self
@@ -257,6 +251,10 @@ impl SimModem {
     fn command(&mut self, now: Instant, cmd: &str, net: &mut dyn Network) {
         let upper = cmd.to_ascii_uppercase();
         match upper.as_str() {
+            "AT+CFUN=1,1" => {
+                self.line("OK");
+                self.reboot(now, SOFT_RESET_BOOT, net);
+            }
             "AT" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+CLIP=1" | "AT+CRC=1" | "AT+CREG=2"
             | "AT+COPS=3,0" | "AT+CNMI=2,1,0,0,0" => self.line("OK"),
             "AT+CMGF=0" | "AT+CMGF=1" => {
@@ -647,5 +645,222 @@ mod tests {
             text: "ack {ok}".into(),
             at
         }));
+    }
+}
+
+/// Opens a raw, non-blocking pseudo-terminal pair: (master, slave, slave's path).
+fn new_pty() -> Result<(OwnedFd, OwnedFd, String)> {
+    let pty = nix::pty::openpty(None, None)
+        .context("cannot open a pseudo-terminal for the simulated modem")?;
+    let path = nix::unistd::ttyname(pty.slave.as_fd())
+        .context("cannot name the pseudo-terminal")?
+        .display()
+        .to_string();
+    // Raw mode: bytes pass untouched in both directions (no echo, no CR/NL mapping).
+    let mut t = termios::tcgetattr(pty.slave.as_fd())?;
+    termios::cfmakeraw(&mut t);
+    termios::tcsetattr(pty.slave.as_fd(), termios::SetArg::TCSANOW, &t)?;
+    let flags = OFlag::from_bits_truncate(fcntl(&pty.master, FcntlArg::F_GETFL)?);
+    fcntl(&pty.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok((pty.master, pty.slave, path))
+}
+
+// ---- fault injection: reboot, hang, slow responses, garbage, a port that vanishes ----
+
+/// Time from `AT+CFUN=1,1` to `RDY` in the simulation.
+pub const SOFT_RESET_BOOT: Duration = Duration::from_secs(8);
+/// Time from a power-key pulse to `RDY` (PWRKEY → RDY is 10–15 s on real modules).
+pub const POWER_ON_BOOT: Duration = Duration::from_secs(12);
+
+/// Fault-injection state of the simulated modem.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Rebooting: silent until then, then the boot URCs.
+    boot_at: Option<Instant>,
+    /// Hung: answers nothing until power-cycled.
+    hung: bool,
+    /// Every command is answered this late.
+    slow: Duration,
+    /// When the oldest unanswered input arrived (slow mode).
+    rx_since: Option<Instant>,
+    /// Unplugged (USB gone) until then.
+    replug_at: Option<Instant>,
+    /// A symlink kept pointing at the current pseudo-terminal, like udev's
+    /// `/dev/modem-at`.
+    link: Option<std::path::PathBuf>,
+    /// Reboots so far.
+    reboots: u32,
+}
+
+impl SimModem {
+    /// Keeps a symlink at `link` pointing to the current pseudo-terminal (as udev keeps
+    /// `/dev/modem-at` pointing at whichever `ttyUSBn` the modem got); [`SimModem::path`]
+    /// returns the link from now on.
+    pub fn keep_symlink(&mut self, link: &std::path::Path) -> Result<()> {
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(&self.path, link)
+            .with_context(|| format!("cannot create the symlink {}", link.display()))?;
+        self.faults.link = Some(link.to_path_buf());
+        Ok(())
+    }
+
+    /// The device name the driver should open: the kept symlink, else the pty itself.
+    pub fn device(&self) -> String {
+        match &self.faults.link {
+            Some(l) => l.display().to_string(),
+            None => self.path.clone(),
+        }
+    }
+
+    /// Reboots (power key, `AT+CFUN=1,1`, brown-out): the call drops, the modem is
+    /// silent for `boot`, then sends `RDY`, `+CFUN: 1`, `+CPIN: READY`, `SMS DONE` with
+    /// echo back on.
+    pub fn reboot(&mut self, now: Instant, boot: Duration, net: &mut dyn Network) {
+        if let Some(c) = self.call.take() {
+            net.modem_hung_up(now, &c.number);
+        }
+        self.rx.clear();
+        self.awaiting_pdu = None;
+        self.echo = true;
+        self.pdu_mode = false;
+        self.faults.hung = false;
+        self.faults.rx_since = None;
+        self.faults.boot_at = Some(now + boot);
+        self.faults.reboots += 1;
+    }
+
+    /// Stops answering entirely (firmware crash) until power-cycled with
+    /// [`SimModem::reboot`].
+    pub fn hang(&mut self) {
+        self.faults.hung = true;
+    }
+
+    /// Whether the modem is hung.
+    pub fn is_hung(&self) -> bool {
+        self.faults.hung
+    }
+
+    /// Reboots so far.
+    pub fn reboots(&self) -> u32 {
+        self.faults.reboots
+    }
+
+    /// Answers every command `delay` late (0 = normal).
+    pub fn set_slow(&mut self, delay: Duration) {
+        self.faults.slow = delay;
+    }
+
+    /// Writes raw bytes to the driver: line noise, very long lines, partial lines.
+    pub fn inject_garbage(&mut self, bytes: &[u8]) {
+        let mut buf = bytes;
+        while !buf.is_empty() {
+            match nix::unistd::write(&self.master, buf) {
+                Ok(n) => {
+                    self.written += n as u64;
+                    buf = &buf[n..];
+                }
+                Err(nix::errno::Errno::EAGAIN) => std::thread::yield_now(),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The USB device goes away for `gone` (as when a modem resets and re-enumerates):
+    /// the pseudo-terminal is closed (the driver's reads fail), the symlink removed;
+    /// afterwards a new pseudo-terminal (another `/dev/pts/N`) appears and the symlink
+    /// points to it.
+    pub fn unplug(&mut self, now: Instant, gone: Duration, net: &mut dyn Network) -> Result<()> {
+        if let Some(c) = self.call.take() {
+            net.modem_hung_up(now, &c.number);
+        }
+        // The new device is created now (so it gets another number, as a re-enumerated
+        // USB modem gets another ttyUSBn) but stays hidden until the replug; dropping
+        // the old pair hangs up the driver's open port.
+        let (master, slave, path) = new_pty()?;
+        self.master = master;
+        self._slave = slave;
+        self.path = path;
+        self.rx.clear();
+        if let Some(l) = &self.faults.link {
+            let _ = std::fs::remove_file(l);
+        }
+        self.faults.replug_at = Some(now + gone);
+        Ok(())
+    }
+
+    /// Whether the port is currently gone.
+    pub fn unplugged(&self) -> bool {
+        self.faults.replug_at.is_some()
+    }
+
+    fn replug(&mut self) -> Result<()> {
+        self.written = 0;
+        self.read = 0;
+        self.rx.clear();
+        self.echo = true;
+        self.awaiting_pdu = None;
+        self.faults.replug_at = None;
+        if let Some(l) = self.faults.link.clone() {
+            self.keep_symlink(&l)?;
+        }
+        Ok(())
+    }
+
+    /// When the fault machinery must run next (boot done, port back, slow answer due).
+    pub fn faults_timeout(&self) -> Option<Instant> {
+        let slow = self
+            .faults
+            .rx_since
+            .filter(|_| !self.faults.hung)
+            .map(|t| t + self.faults.slow);
+        [self.faults.boot_at, self.faults.replug_at, slow]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Called by `step` after reading input: whether the input may be answered now.
+    fn faults_gate(&mut self, now: Instant, net: &mut dyn Network) -> bool {
+        if self.faults.replug_at.is_some_and(|t| now >= t) {
+            if let Err(e) = self.replug() {
+                tracing::error!("simulated modem: cannot re-create the port: {e:#}");
+            }
+        }
+        if self.faults.replug_at.is_some() {
+            self.rx.clear();
+            return false;
+        }
+        if let Some(t) = self.faults.boot_at {
+            if now < t {
+                self.rx.clear();
+                return false;
+            }
+            self.faults.boot_at = None;
+            self.rx.clear();
+            for urc in ["RDY", "+CFUN: 1", "+CPIN: READY", "SMS DONE"] {
+                self.line(urc);
+            }
+        }
+        if self.faults.hung {
+            self.rx.clear();
+            return false;
+        }
+        if !self.faults.slow.is_zero() && !self.rx.is_empty() {
+            let since = *self.faults.rx_since.get_or_insert(now);
+            if now < since + self.faults.slow {
+                self.advance(now, net);
+                return false;
+            }
+        }
+        self.faults.rx_since = None;
+        true
+    }
+}
+
+impl Drop for SimModem {
+    fn drop(&mut self) {
+        if let Some(l) = &self.faults.link {
+            let _ = std::fs::remove_file(l);
+        }
     }
 }

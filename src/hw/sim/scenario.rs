@@ -17,6 +17,11 @@
 //! end_reason = "completed"
 //! accepted_by = "alice"
 //! ```
+//!
+//! Modem faults are scheduled with `[[modem_fault]]`: `at` (after the start), `fault`
+//! (`reboot`, `hang`, `slow`, `garbage`, `unplug`) and, for `reboot`/`slow`/`unplug`,
+//! `duration` (boot time, answer delay, time the port is gone); `garbage` sends
+//! `text` (escapes allowed) or, without it, 5000 bytes of noise with no line end.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,9 +75,52 @@ pub struct Scenario {
     /// Responders reachable through the network.
     #[serde(default, rename = "responder")]
     pub responders: Vec<ResponderSpec>,
+    /// Modem faults during the run.
+    #[serde(default, rename = "modem_fault")]
+    pub modem_faults: Vec<ModemFaultSpec>,
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// A modem fault at a point of the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemFaultSpec {
+    /// When, after the scenario start.
+    #[serde(deserialize_with = "dur")]
+    pub at: Duration,
+    /// `reboot`, `hang`, `slow`, `garbage` or `unplug`.
+    pub fault: String,
+    /// Boot time (`reboot`, default 10 s), answer delay (`slow`), time gone (`unplug`,
+    /// default 5 s).
+    #[serde(default, deserialize_with = "opt_dur")]
+    pub duration: Option<Duration>,
+    /// Bytes for `garbage`.
+    pub text: Option<String>,
+}
+
+impl ModemFaultSpec {
+    fn to_fault(&self) -> Result<super::ModemFault> {
+        use super::ModemFault as F;
+        let d = |default: u64| self.duration.unwrap_or(Duration::from_secs(default));
+        Ok(match self.fault.as_str() {
+            "reboot" => F::Reboot(d(10)),
+            "hang" => F::Hang,
+            "slow" => F::Slow(d(2)),
+            "unplug" => F::Unplug(d(5)),
+            "garbage" => F::Garbage(match &self.text {
+                Some(t) => t.as_bytes().to_vec(),
+                None => (0..5000u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x20)
+                    .filter(|b| *b != b'\r' && *b != b'\n')
+                    .collect(),
+            }),
+            other => bail!(
+                "modem_fault.fault: `{other}` is not a fault; use reboot, hang, slow, garbage or unplug"
+            ),
+        })
+    }
 }
 
 fn default_limit() -> Duration {
@@ -184,6 +232,9 @@ pub struct Expect {
     /// Upper bound of the call's duration.
     #[serde(default, deserialize_with = "opt_dur")]
     pub max_call_duration: Option<Duration>,
+    /// Texts that must appear in the transcript (substrings of its lines).
+    #[serde(default)]
+    pub transcript: Vec<String>,
 }
 
 /// The result of a run.
@@ -365,6 +416,9 @@ pub fn run(
         );
     }
 
+    for f in &sc.modem_faults {
+        sim.schedule_modem_fault(start + f.at, f.to_fault()?);
+    }
     let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
     let mut engine = Engine::new(exchange, sim, start)?;
     let mut store = Store::in_memory()?;
@@ -385,7 +439,7 @@ pub fn run(
             };
             notes.push((t, format!("{who}{}", n.text)));
         }
-        Output::Line { .. } => {}
+        Output::Line { .. } | Output::ModemPowerCycle => {}
     };
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).
@@ -494,6 +548,11 @@ fn check(
             f.push(format!(
                 "bridged_audio: expected {b}, but the caller heard the responder for {caller_heard_ms} ms and the responder heard the caller for {responder_heard_ms} ms"
             ));
+        }
+    }
+    for want in &x.transcript {
+        if !transcript.iter().any(|l| l.contains(want.as_str())) {
+            f.push(format!("transcript: no line contains {want:?}"));
         }
     }
     if let Some(m) = x.max_call_duration {
