@@ -214,6 +214,7 @@ pub fn run(port: &str, baud: u32, dialect: &str, command: ModemCommand) -> Resul
                 match d.next_event(deadline)? {
                     Some(ModemEvent::Leg { leg: l, state }) if l == leg => match state {
                         LegState::Alerting => print(json!({"event": "alerting"})),
+                        LegState::Held => print(json!({"event": "held"})),
                         LegState::Active => {
                             answered = true;
                             print(json!({"event": "answered"}));
@@ -248,7 +249,7 @@ pub fn run(port: &str, baud: u32, dialect: &str, command: ModemCommand) -> Resul
             let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
             loop {
                 match d.next_event(deadline)? {
-                    Some(ModemEvent::Incoming { caller_id }) => {
+                    Some(ModemEvent::Incoming { caller_id, .. }) => {
                         print(json!({"event": "incoming", "caller_id": caller_id}));
                         if answer {
                             let (ok, _) = d.query("ATA")?;
