@@ -28,6 +28,9 @@ pub mod serial;
 pub mod sim_card;
 pub mod sms;
 
+#[cfg(test)]
+mod driver_tests;
+
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -1686,7 +1689,7 @@ mod tests {
 
     /// Answers every command in flight with `OK` (plus canned lines) until init is done.
     fn drive_init(m: &mut Modem, t: Instant) {
-        for _ in 0..20 {
+        for _ in 0..60 {
             let Some(tx) = m.poll_transmit() else { break };
             let cmd = String::from_utf8_lossy(&tx).trim().to_string();
             let reply = match cmd.as_str() {
