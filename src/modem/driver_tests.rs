@@ -62,7 +62,10 @@ fn quectel(cmd: &str) -> Option<String> {
 fn quectel_detected_and_its_init_extras_sent() {
     let (m, sent) = ready(ModemConfig::default(), &quectel);
     assert_eq!(m.dialect(), Dialect::Quectel);
-    assert!(sent.contains(&"AT+QINDCFG=\"ccinfo\",1".to_string()), "{sent:?}");
+    assert!(
+        sent.contains(&"AT+QINDCFG=\"ccinfo\",1".to_string()),
+        "{sent:?}"
+    );
     assert!(sent.contains(&"AT+QTONEDET=1".to_string()));
     assert!(!sent.iter().any(|c| c.starts_with("AT+QPCMV")));
     assert!(!sent.contains(&"AT+DDET=1".to_string()));
@@ -216,8 +219,9 @@ fn wrong_pin_is_never_retried_not_even_after_a_reboot() {
     assert_eq!(sent.iter().filter(|c| c.starts_with("AT+CPIN=")).count(), 1);
     let ev = events(&mut m);
     assert!(
-        ev.iter()
-            .any(|e| matches!(e, ModemEvent::Fault(f) if f.contains("rejected the configured PIN"))),
+        ev.iter().any(
+            |e| matches!(e, ModemEvent::Fault(f) if f.contains("rejected the configured PIN"))
+        ),
         "{ev:?}"
     );
     assert_eq!(m.status().sim, Some("pin_rejected"));
@@ -235,7 +239,11 @@ fn puk_and_missing_sim_stop_with_a_clear_fault() {
     for (reply, sim, words) in [
         ("\r\n+CPIN: SIM PUK\r\n\r\nOK\r\n", "puk_required", "PUK"),
         ("\r\n+CME ERROR: 10\r\n", "not_inserted", "insert the SIM"),
-        ("\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n", "pin_required", "none is configured"),
+        (
+            "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n",
+            "pin_required",
+            "none is configured",
+        ),
     ] {
         let t = Instant::now();
         let mut m = Modem::new(t, ModemTiming::default());
@@ -358,7 +366,10 @@ fn quectel_ccinfo_moves_the_leg_without_a_poll() {
 #[test]
 fn simcom_voice_call_begin_end_and_rxdtmf() {
     let (mut m, leg, t) = dialed(Dialect::Simcom);
-    m.handle_input(t, b"\r\nVOICE CALL: BEGIN\r\n\r\n+RXDTMF: 5\r\n\r\n+DTMF: *\r\n");
+    m.handle_input(
+        t,
+        b"\r\nVOICE CALL: BEGIN\r\n\r\n+RXDTMF: 5\r\n\r\n+DTMF: *\r\n",
+    );
     m.handle_input(t, b"\r\nVOICE CALL: END: 000012\r\n");
     assert_eq!(
         events(&mut m),
@@ -396,7 +407,10 @@ fn incoming_call_answered_then_a_waiting_call_swapped_in() {
         other => panic!("{other:?}"),
     };
     // more rings of the same call announce nothing new
-    m.handle_input(t, b"\r\n+CRING: VOICE\r\n\r\n+CLIP: \"15550001111\",145\r\n");
+    m.handle_input(
+        t,
+        b"\r\n+CRING: VOICE\r\n\r\n+CLIP: \"15550001111\",145\r\n",
+    );
     assert_eq!(events(&mut m), vec![]);
     assert!(m.answer(t, first));
     assert_eq!(tx(&mut m), "ATA");
@@ -457,7 +471,9 @@ fn incoming_call_answered_then_a_waiting_call_swapped_in() {
     let q = m.chld(t, Chld::HoldActiveAcceptOther);
     assert_eq!(tx(&mut m), "AT+CHLD=2");
     m.handle_input(t, b"\r\nOK\r\n");
-    assert!(matches!(events(&mut m).as_slice(), [ModemEvent::Response { id, ok: true, .. }] if *id == q));
+    assert!(
+        matches!(events(&mut m).as_slice(), [ModemEvent::Response { id, ok: true, .. }] if *id == q)
+    );
     assert_eq!(tx(&mut m), "AT+CLCC");
     m.handle_input(
         t,
@@ -500,10 +516,12 @@ fn withheld_caller_announced_on_the_second_ring_and_missed_call() {
     assert_eq!(events(&mut m), vec![]);
     m.handle_input(t, b"\r\nRING\r\n");
     let leg = match events(&mut m).as_slice() {
-        [ModemEvent::Incoming {
-            leg,
-            caller_id: None,
-        }] => *leg,
+        [
+            ModemEvent::Incoming {
+                leg,
+                caller_id: None,
+            },
+        ] => *leg,
         other => panic!("{other:?}"),
     };
     // SIMCom reports the caller gave up
@@ -530,7 +548,10 @@ fn ringing_call_that_vanishes_from_clcc_ends() {
     assert!(t1 <= t + Duration::from_secs(1));
     m.handle_timeout(t1);
     assert_eq!(tx(&mut m), "AT+CLCC");
-    m.handle_input(t1, b"\r\n+CLCC: 1,1,4,0,0,\"+15550001111\",145\r\n\r\nOK\r\n");
+    m.handle_input(
+        t1,
+        b"\r\n+CLCC: 1,1,4,0,0,\"+15550001111\",145\r\n\r\nOK\r\n",
+    );
     let t2 = m.poll_timeout().unwrap();
     m.handle_timeout(t2);
     assert_eq!(tx(&mut m), "AT+CLCC");

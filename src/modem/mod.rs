@@ -456,7 +456,7 @@ impl Modem {
     }
 
     /// Queues initialisation from the start (power-up, or after `RDY`): basic
-    /// settings and `AT+CPIN?`; the rest follows from the answers (see
+    /// settings and identity; `AT+CPIN?` and the rest follow from the answers (see
     /// [`Modem::complete`]).
     fn queue_init(&mut self) {
         self.queue.clear();
@@ -474,19 +474,18 @@ impl Modem {
                 self.timing.command,
             );
         }
-        self.push("AT+CPIN?", Purpose::Cpin, self.timing.command);
+        self.queue_ident();
     }
 
-    /// The SIM is usable: identity (dialect detection).
+    /// Identity (dialect detection), before the SIM: it needs no SIM, and `modem
+    /// info` can then name a modem whose SIM is locked.
     fn queue_ident(&mut self) {
         self.push("AT+CGMI", Purpose::Ident(0), self.timing.command);
         self.push("AT+CGMM", Purpose::Ident(1), self.timing.command);
     }
 
-    /// Dialect known: generic configuration, the dialect's extras, then status.
+    /// SIM ready: generic configuration, the dialect's extras, then status.
     fn queue_config(&mut self) {
-        self.status.dialect = Some(self.dialect.as_str());
-        tracing::info!(dialect = %self.dialect, "modem: dialect");
         for (c, essential) in INIT_CONFIG {
             self.push(
                 c,
@@ -534,7 +533,7 @@ impl Modem {
     fn on_sim_step(&mut self, now: Instant, step: SimStep) {
         self.status.sim = self.sim.state.map(SimState::as_str);
         match step {
-            SimStep::Continue => self.queue_ident(),
+            SimStep::Continue => self.queue_config(),
             SimStep::SendPin(cmd) => self.push(&cmd, Purpose::PinEntry, self.timing.command),
             SimStep::Retry => self.cpin_retry_at = Some(now + self.timing.sim_retry),
             SimStep::Stop(why) => self.stop_init(why),
@@ -1032,7 +1031,9 @@ impl Modem {
                         let ids: Vec<&str> = self.ident.iter().map(String::as_str).collect();
                         self.dialect = dialect::detect(&ids);
                     }
-                    self.queue_config();
+                    self.status.dialect = Some(self.dialect.as_str());
+                    tracing::info!(dialect = %self.dialect, "modem: dialect");
+                    self.push("AT+CPIN?", Purpose::Cpin, self.timing.command);
                 }
             }
             Purpose::Answer(leg) => {

@@ -453,7 +453,11 @@ impl SimModem {
         match self.dialect {
             Dialect::Generic => (SIM_MANUFACTURER, SIM_MODEL, SIM_FIRMWARE),
             Dialect::Quectel => ("Quectel", "EC25", "EC25EFAR06A06M4G"),
-            Dialect::Simcom => ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H", "LE20B04SIM7600M22"),
+            Dialect::Simcom => (
+                "SIMCOM INCORPORATED",
+                "SIMCOM_SIM7600E-H",
+                "LE20B04SIM7600M22",
+            ),
         }
     }
 
@@ -602,7 +606,11 @@ impl SimModem {
                 self.line("OK");
             }
             "AT+CSQ" => {
-                let l = if self.registered { "+CSQ: 21,99" } else { "+CSQ: 99,99" };
+                let l = if self.registered {
+                    "+CSQ: 21,99"
+                } else {
+                    "+CSQ: 99,99"
+                };
                 self.line(l);
                 self.line("OK");
             }
@@ -943,6 +951,31 @@ impl SimModem {
                 read: false,
             });
             self.line(&format!("+CMTI: \"SM\",{index}"));
+            indices.push(index);
+        }
+        Ok(indices)
+    }
+
+    /// Stores a message on the SIM without announcing it (it arrived while nobody
+    /// was listening); `AT+CMGL` lists it. Returns the storage indices.
+    pub fn store_sms(
+        &mut self,
+        from: &str,
+        text: &str,
+        at: SmsTimestamp,
+    ) -> Result<Vec<u32>, sms::SmsError> {
+        self.next_ref = self.next_ref.wrapping_add(1);
+        let pdus = sms::encode_deliver(from, text, at, self.next_ref)?;
+        let mut indices = Vec::new();
+        for pdu in pdus {
+            let index = (1..)
+                .find(|i| self.store.iter().all(|m| m.index != *i))
+                .unwrap_or(1);
+            self.store.push(Stored {
+                index,
+                pdu,
+                read: false,
+            });
             indices.push(index);
         }
         Ok(indices)
