@@ -409,6 +409,25 @@ mod tests {
     }
 
     #[test]
+    fn modem_dialect_pin_and_audio_route_are_checked() {
+        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\npin = \"0815\"\nusb_audio_route = true\n";
+        let b = BoardProfile::parse("b.toml", ok).unwrap();
+        let m = b.modem.as_ref().unwrap();
+        assert_eq!(m.dialect, "auto");
+        let cfg = crate::modem::ModemConfig::from_profile(m);
+        assert_eq!(cfg.dialect, crate::modem::DialectSetting::Auto);
+        assert_eq!(cfg.pin.as_deref(), Some("0815"));
+        assert!(cfg.options.quectel_usb_audio);
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"huawei\"\npin = \"12\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.dialect: unknown dialect `huawei`"), "{e}");
+        assert!(e.contains("modem.pin: a SIM PIN is 4 to 8 digits"), "{e}");
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\nusb_audio_route = true\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.usb_audio_route"), "{e}");
+    }
+
+    #[test]
     fn duplicate_port_is_located() {
         let src = "name = \"x\"\n[[port]]\nid = \"a\"\nkind = \"fxo\"\n[[port]]\nid = \"a\"\nkind = \"fxs\"\n";
         let e = BoardProfile::parse("b.toml", src).unwrap_err();

@@ -119,6 +119,9 @@ fn opt(text: &str) -> InitCommand {
 pub struct DialectOptions {
     /// Quectel: route call audio to the USB audio class device (`AT+QPCMV=1,2`).
     pub quectel_usb_audio: bool,
+    /// SIMCom: call audio on the serial PCM port, switched on per call
+    /// (`AT+CPCMREG=1` after `VOICE CALL: BEGIN`, `AT+CPCMREG=0` after the end).
+    pub simcom_pcm: bool,
 }
 
 /// The dialect's commands after the generic configuration (all tolerated when
@@ -146,6 +149,7 @@ impl super::ModemConfig {
             pin: m.pin.clone(),
             options: DialectOptions {
                 quectel_usb_audio: m.usb_audio_route,
+                simcom_pcm: m.pcm_serial.is_some(),
             },
         }
     }
@@ -192,6 +196,7 @@ mod tests {
             Dialect::Quectel,
             DialectOptions {
                 quectel_usb_audio: true,
+                ..DialectOptions::default()
             },
         );
         assert!(q.iter().any(|c| c.text == "AT+QPCMV=1,2"));

@@ -79,6 +79,7 @@ fn quectel_detected_and_its_init_extras_sent() {
     let cfg = ModemConfig {
         options: DialectOptions {
             quectel_usb_audio: true,
+            ..DialectOptions::default()
         },
         ..ModemConfig::default()
     };
@@ -392,6 +393,28 @@ fn simcom_voice_call_begin_end_and_rxdtmf() {
 }
 
 #[test]
+fn simcom_serial_pcm_switched_per_call_when_configured() {
+    let cfg = ModemConfig {
+        dialect: DialectSetting::Fixed(Dialect::Simcom),
+        options: DialectOptions {
+            simcom_pcm: true,
+            ..DialectOptions::default()
+        },
+        ..ModemConfig::default()
+    };
+    let (mut m, _) = ready(cfg, &|_| None);
+    let t = Instant::now();
+    m.handle_input(t, b"\r\nVOICE CALL: BEGIN\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=1");
+    m.handle_input(t, b"\r\nOK\r\n\r\nVOICE CALL: END: 000005\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=0");
+    // without pcm_serial in the profile nothing is switched
+    let (mut m, _, _) = dialed(Dialect::Simcom);
+    m.handle_input(t, b"\r\nVOICE CALL: BEGIN\r\n");
+    assert_eq!(m.poll_transmit(), None);
+}
+
+#[test]
 fn incoming_call_answered_then_a_waiting_call_swapped_in() {
     let (mut m, _) = ready(ModemConfig::default(), &|_| None);
     let t = Instant::now();
@@ -627,4 +650,73 @@ fn forwarding_query_set_and_clear() {
             result: Ok(vec![])
         }]
     );
+}
+
+mod interleaving {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// URCs that may arrive at any point, and what they must not disturb.
+    const URCS: &[&str] = &[
+        "+CMTI: \"SM\",3",
+        "+CREG: 1",
+        "+CEREG: 1,\"00C3\",\"0012D401\",7",
+        "+QIND: \"csq\",20,99",
+        "+CSQ: 18,99",
+        "+QTONEDET: 49",
+        "+RXDTMF: 5",
+        "VOICE CALL: BEGIN",
+        "+QIND: SMS DONE",
+        "+CPIN: READY",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// A forwarding query's rules come out the same whatever URCs are mixed
+        /// into its response, and none of the URCs is taken for a rule.
+        #[test]
+        fn urcs_inside_a_ccfc_response_change_nothing(
+            picks in proptest::collection::vec((0usize..URCS.len(), 0usize..4), 0..8)
+        ) {
+            let (mut m, _) = ready(ModemConfig::default(), &|_| None);
+            let t = Instant::now();
+            let q = m.forward_query(t, ForwardReason::NoReply);
+            prop_assert_eq!(tx(&mut m), "AT+CCFC=2,2");
+            let mut lines = vec![
+                "+CCFC: 1,1,\"491701234567\",145".to_string(),
+                "+CCFC: 0,2".to_string(),
+                "+CCFC: 1,4,\"0301234567\",129".to_string(),
+            ];
+            for (u, at) in picks.iter().rev() {
+                lines.insert((*at).min(lines.len()), URCS[*u].to_string());
+            }
+            let mut bytes = String::new();
+            for l in &lines {
+                bytes.push_str(&format!("\r\n{l}\r\n"));
+            }
+            bytes.push_str("\r\nOK\r\n");
+            // split anywhere: the codec must not care
+            let cut = bytes.len() / 3;
+            m.handle_input(t, &bytes.as_bytes()[..cut]);
+            m.handle_input(t, &bytes.as_bytes()[cut..]);
+            let got = events(&mut m)
+                .into_iter()
+                .find_map(|e| match e {
+                    ModemEvent::Forwarding { id, result } if id == q => Some(result),
+                    _ => None,
+                });
+            prop_assert_eq!(
+                got,
+                Some(Ok(vec![
+                    ForwardRule { active: true, class: 1, number: Some("+491701234567".into()) },
+                    ForwardRule { active: false, class: 2, number: None },
+                    ForwardRule { active: true, class: 4, number: Some("0301234567".into()) },
+                ]))
+            );
+            // a +CMTI among them is acted on: the message is read next
+            if picks.iter().any(|(u, _)| *u == 0) {
+                prop_assert_eq!(tx(&mut m), "AT+CMGR=3");
+            }
+        }
+    }
 }

@@ -1406,6 +1406,14 @@ impl Modem {
         }
     }
 
+    /// SIMCom serial PCM audio is switched per call (`AT+CPCMREG`), when configured.
+    fn simcom_pcm(&mut self, on: bool) {
+        if self.dialect == Dialect::Simcom && self.cfg.options.simcom_pcm {
+            let cmd = if on { "AT+CPCMREG=1" } else { "AT+CPCMREG=0" };
+            self.push(cmd, Purpose::Other, self.timing.command);
+        }
+    }
+
     /// A call ended without saying which (`NO CARRIER`, SIMCom `VOICE CALL: END`):
     /// with one call it is that one; with several, `AT+CLCC` tells.
     fn call_ended(&mut self, now: Instant) {
@@ -1441,7 +1449,11 @@ impl Modem {
 
     fn on_urc(&mut self, now: Instant, urc: Urc) {
         match urc {
-            Urc::NoCarrier | Urc::VoiceCallEnd { .. } => self.call_ended(now),
+            Urc::NoCarrier => self.call_ended(now),
+            Urc::VoiceCallEnd { .. } => {
+                self.simcom_pcm(false);
+                self.call_ended(now);
+            }
             Urc::Busy => self.end_leg(LegEnd::Busy),
             Urc::NoAnswer => self.end_leg(LegEnd::NoAnswer),
             Urc::Clcc(row) | Urc::QindCcinfo(row) => self.apply_clcc(&[row], false),
@@ -1491,6 +1503,7 @@ impl Modem {
                 self.announce(p, true);
             }
             Urc::VoiceCallBegin => {
+                self.simcom_pcm(true);
                 // SIMCom: the call being set up is connected
                 if let Some(l) = self
                     .leg
