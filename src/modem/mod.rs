@@ -968,7 +968,7 @@ impl Modem {
                     return;
                 }
                 if !ok {
-                    tracing::warn!(command = %cmd.text, ?result, "modem: init command rejected; continuing without it");
+                    tracing::info!(command = %cmd.text, ?result, "modem: init command rejected; continuing without it");
                     if cmd.text.starts_with("AT+CEREG") {
                         self.cereg_unsupported = true;
                         self.queue.retain(|c| c.text != "AT+CEREG?");
