@@ -149,6 +149,13 @@ fn info_detects_each_dialect_and_override_wins() {
         assert_eq!(v["model"], model);
         assert_eq!(v["sim_state"], "ready");
         assert_eq!(v["lac"], "1A2B");
+        // LTE RSRP from the vendor's own query (AT+QCSQ / AT+CPSI?)
+        let rsrp = if dialect == "generic" {
+            serde_json::Value::Null
+        } else {
+            (-81).into()
+        };
+        assert_eq!(v["rsrp_dbm"], rsrp, "{out}");
     }
     let s = sim(&["--dialect", "quectel"]);
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))

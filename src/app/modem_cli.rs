@@ -254,6 +254,7 @@ pub fn run(
                 "operator": st.operator,
                 "access_technology": st.access_technology,
                 "signal_dbm": st.signal_dbm,
+                "rsrp_dbm": st.rsrp_dbm,
                 "lac": st.lac,
                 "cell_id": st.cell_id,
                 "dialect": d.modem.dialect().as_str(),

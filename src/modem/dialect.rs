@@ -140,6 +140,46 @@ pub fn init_extras(d: Dialect, o: DialectOptions) -> Vec<InitCommand> {
     }
 }
 
+/// The dialect's extra status query, polled with `+CREG?`/`+COPS?`/`+CSQ`: Quectel
+/// `AT+QCSQ`, SIMCom `AT+CPSI?` (serving cell and LTE signal quality).
+pub fn status_command(d: Dialect) -> Option<&'static str> {
+    match d {
+        Dialect::Generic => None,
+        Dialect::Quectel => Some("AT+QCSQ"),
+        Dialect::Simcom => Some("AT+CPSI?"),
+    }
+}
+
+/// LTE reference signal received power (dBm) from a Quectel `+QCSQ: "LTE",<rssi>,
+/// <rsrp>,<sinr>,<rsrq>` or SIMCom `+CPSI: LTE,Online,…,<rsrq>,<rsrp>,<rssi>,<rssnr>`
+/// line (SIMCom reports tenths of a dBm **(verify per firmware)**). `None` for other
+/// access technologies, `NOSERVICE` or garbage.
+pub fn parse_rsrp(line: &str) -> Option<i32> {
+    let t = line.trim();
+    let upper = t.to_ascii_uppercase();
+    if let Some(rest) = upper.strip_prefix("+QCSQ:") {
+        let f: Vec<&str> = rest
+            .split(',')
+            .map(|x| x.trim().trim_matches('"'))
+            .collect();
+        if f.first() != Some(&"LTE") {
+            return None;
+        }
+        let v: i32 = f.get(2)?.parse().ok()?;
+        return (-160..=-30).contains(&v).then_some(v);
+    }
+    if let Some(rest) = upper.strip_prefix("+CPSI:") {
+        let f: Vec<&str> = rest.split(',').map(str::trim).collect();
+        if f.first() != Some(&"LTE") || f.len() < 14 {
+            return None;
+        }
+        let tenths: i32 = f.get(11)?.parse().ok()?;
+        let v = tenths.div_euclid(10);
+        return (-160..=-30).contains(&v).then_some(v);
+    }
+    None
+}
+
 impl super::ModemConfig {
     /// The driver configuration of a board profile's `[modem]` section (already
     /// validated: an unknown dialect there falls back to detection).
@@ -175,6 +215,22 @@ mod tests {
         assert_eq!(detect(&["Switchboard", "SimModem"]), Dialect::Generic);
         assert_eq!(detect(&["oFono", "Phonesim"]), Dialect::Generic);
         assert_eq!(detect(&[]), Dialect::Generic);
+    }
+
+    #[test]
+    fn lte_signal_from_qcsq_and_cpsi() {
+        assert_eq!(parse_rsrp("+QCSQ: \"LTE\",-52,-81,195,-10"), Some(-81));
+        assert_eq!(parse_rsrp("+QCSQ: \"NOSERVICE\""), None);
+        assert_eq!(parse_rsrp("+QCSQ: \"GSM\",-70"), None);
+        assert_eq!(
+            parse_rsrp(
+                "+CPSI: LTE,Online,460-00,0x1816,27629330,332,EUTRAN-BAND3,1300,5,5,-83,-810,-536,23"
+            ),
+            Some(-81)
+        );
+        assert_eq!(parse_rsrp("+CPSI: NO SERVICE,Online"), None);
+        assert_eq!(parse_rsrp("+CPSI: LTE,Online,x"), None);
+        assert_eq!(status_command(Dialect::Generic), None);
     }
 
     #[test]

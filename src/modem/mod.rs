@@ -190,6 +190,9 @@ pub struct ModemStatus {
     pub lac: Option<String>,
     /// Cell id of the serving cell (hex), if reported.
     pub cell_id: Option<String>,
+    /// LTE reference signal received power in dBm (Quectel `AT+QCSQ`, SIMCom
+    /// `AT+CPSI?`), when on LTE.
+    pub rsrp_dbm: Option<i32>,
 }
 
 /// What configuration decides about the modem (board profile `[modem]`, or the CLI).
@@ -546,6 +549,9 @@ impl Modem {
             self.push("AT+CEREG?", Purpose::Creg, self.timing.command);
         }
         self.push("AT+COPS?", Purpose::Cops, self.timing.command);
+        if let Some(c) = dialect::status_command(self.dialect) {
+            self.push(c, Purpose::Csq, self.timing.command);
+        }
         self.push("AT+CSQ", Purpose::Csq, self.timing.command);
     }
 
@@ -1124,6 +1130,8 @@ impl Modem {
         for l in lines {
             if let Some((rssi, _)) = at::parse_csq(l) {
                 self.status.signal_dbm = at::rssi_to_dbm(rssi);
+            } else if l.starts_with("+QCSQ:") || l.starts_with("+CPSI:") {
+                self.status.rsrp_dbm = dialect::parse_rsrp(l);
             } else if let Some(r) = at::parse_creg(l, true) {
                 self.on_registration(r);
             } else if let Some(cops) = at::parse_cops(l) {

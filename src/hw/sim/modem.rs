@@ -614,6 +614,24 @@ impl SimModem {
                 self.line(l);
                 self.line("OK");
             }
+            "AT+QCSQ" if vendor(Dialect::Quectel) => {
+                let l = if self.registered {
+                    "+QCSQ: \"LTE\",-52,-81,195,-10"
+                } else {
+                    "+QCSQ: \"NOSERVICE\""
+                };
+                self.line(l);
+                self.line("OK");
+            }
+            "AT+CPSI?" if vendor(Dialect::Simcom) => {
+                let l = if self.registered {
+                    "+CPSI: LTE,Online,262-01,0x1A2B,29613285,332,EUTRAN-BAND3,1300,5,5,-83,-810,-536,23"
+                } else {
+                    "+CPSI: NO SERVICE,Online"
+                };
+                self.line(l);
+                self.line("OK");
+            }
             "AT+COPS?" => {
                 if self.registered && self.sim_ready() {
                     self.line("+COPS: 0,0,\"Switchboard Sim\",7");
