@@ -589,6 +589,46 @@ fn ringing_call_that_vanishes_from_clcc_ends() {
 }
 
 #[test]
+fn a_ringing_call_missing_from_clcc_ends_only_when_the_rings_stop() {
+    let (mut m, _) = ready(ModemConfig::default(), &|_| None);
+    let mut t = Instant::now();
+    m.handle_input(t, b"\r\nRING\r\n\r\n+CLIP: \"+15550001111\",145\r\n");
+    let leg = match events(&mut m).as_slice() {
+        [ModemEvent::Incoming { leg, .. }] => *leg,
+        other => panic!("{other:?}"),
+    };
+    // a modem that does not list ringing calls: empty CLCC answers for 30 polls, a
+    // RING every 4 polls (2 s) → still ringing
+    let mut poll = |m: &mut Modem, t: &mut Instant| {
+        *t = m.poll_timeout().unwrap();
+        m.handle_timeout(*t);
+        assert_eq!(tx(m), "AT+CLCC");
+        m.handle_input(*t, b"\r\nOK\r\n");
+    };
+    for i in 0..30 {
+        poll(&mut m, &mut t);
+        if i % 4 == 3 {
+            m.handle_input(t, b"\r\nRING\r\n\r\n+CLIP: \"+15550001111\",145\r\n");
+        }
+    }
+    assert_eq!(events(&mut m), vec![]);
+    // a last ring, then the rings stop: gone after 8 s of polls
+    m.handle_input(t, b"\r\nRING\r\n");
+    for _ in 0..15 {
+        poll(&mut m, &mut t);
+    }
+    assert_eq!(events(&mut m), vec![]);
+    poll(&mut m, &mut t);
+    assert_eq!(
+        events(&mut m),
+        vec![ModemEvent::Leg {
+            leg,
+            state: LegState::Ended(LegEnd::NoCarrier)
+        }]
+    );
+}
+
+#[test]
 fn dtmf_send_one_vts_per_digit_and_bad_digits_refused() {
     let (mut m, _) = ready(ModemConfig::default(), &|_| None);
     let t = Instant::now();

@@ -297,6 +297,10 @@ struct Partial {
     parts: Vec<(u8, String)>,
 }
 
+/// Full `+CLCC` lists (at the default 500 ms poll: 8 s) without an incoming call that
+/// was never listed, and did not ring meanwhile, before it counts as gone.
+const UNSEEN_CALL_POLLS: u32 = 16;
+
 /// At most this many incomplete concatenated messages are kept (oldest dropped).
 const MAX_PARTIAL_SMS: usize = 8;
 
@@ -1220,7 +1224,9 @@ impl Modem {
                     continue;
                 }
                 c.missing_polls += 1;
-                if c.seen_in_clcc || c.missing_polls >= 4 {
+                // never listed: gone once it has not rung for 8 s (each RING resets the
+                // count; RING repeats every 2-6 s)
+                if c.seen_in_clcc || c.missing_polls >= UNSEEN_CALL_POLLS {
                     ended.push(c.leg);
                 }
             }
@@ -1469,6 +1475,7 @@ impl Modem {
                 let p = self.ringing_call();
                 if let Some(c) = self.incoming.get_mut(p) {
                     c.rings += 1;
+                    c.missing_polls = 0;
                 }
                 self.announce(p, false);
             }
