@@ -599,7 +599,7 @@ fn a_ringing_call_missing_from_clcc_ends_only_when_the_rings_stop() {
     };
     // a modem that does not list ringing calls: empty CLCC answers for 30 polls, a
     // RING every 4 polls (2 s) → still ringing
-    let mut poll = |m: &mut Modem, t: &mut Instant| {
+    let poll = |m: &mut Modem, t: &mut Instant| {
         *t = m.poll_timeout().unwrap();
         m.handle_timeout(*t);
         assert_eq!(tx(m), "AT+CLCC");

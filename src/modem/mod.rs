@@ -1062,7 +1062,7 @@ impl Modem {
                         leg,
                         state: LegState::Active,
                     });
-                    self.poll_calls_now(now);
+                    self.poll_calls_now();
                 } else {
                     self.incoming.remove(pos);
                     let end = match result {
@@ -1083,7 +1083,7 @@ impl Modem {
                     lines,
                     outcome,
                 });
-                self.poll_calls_now(now);
+                self.poll_calls_now();
             }
             Purpose::Forward(id) => {
                 let result = if ok {
@@ -1403,8 +1403,7 @@ impl Modem {
     }
 
     /// Queues an `AT+CLCC` now (after a hold/swap, an ambiguous `NO CARRIER`, …).
-    fn poll_calls_now(&mut self, now: Instant) {
-        let _ = now;
+    fn poll_calls_now(&mut self) {
         if !self.queue.iter().any(|c| c.purpose == Purpose::Clcc) {
             self.push("AT+CLCC", Purpose::Clcc, self.timing.command);
         }
@@ -1430,7 +1429,7 @@ impl Modem {
 
     /// A call ended without saying which (`NO CARRIER`, SIMCom `VOICE CALL: END`):
     /// with one call it is that one; with several, `AT+CLCC` tells.
-    fn call_ended(&mut self, now: Instant) {
+    fn call_ended(&mut self) {
         match self.call_count() {
             0 => {}
             1 if self.leg.is_some() => self.end_leg(LegEnd::NoCarrier),
@@ -1439,7 +1438,7 @@ impl Modem {
                     self.end_incoming(leg, LegEnd::NoCarrier);
                 }
             }
-            _ => self.poll_calls_now(now),
+            _ => self.poll_calls_now(),
         }
     }
 
@@ -1463,10 +1462,10 @@ impl Modem {
 
     fn on_urc(&mut self, now: Instant, urc: Urc) {
         match urc {
-            Urc::NoCarrier => self.call_ended(now),
+            Urc::NoCarrier => self.call_ended(),
             Urc::VoiceCallEnd { .. } => {
                 self.simcom_pcm(false);
-                self.call_ended(now);
+                self.call_ended();
             }
             Urc::Busy => self.end_leg(LegEnd::Busy),
             Urc::NoAnswer => self.end_leg(LegEnd::NoAnswer),
@@ -1659,7 +1658,7 @@ impl Modem {
             }
             if self.incoming_poll.is_some_and(|t| now >= t) {
                 self.incoming_poll = Some(now + self.timing.clcc_poll);
-                self.poll_calls_now(now);
+                self.poll_calls_now();
             }
             if self.cpin_retry_at.is_some_and(|t| now >= t) {
                 self.cpin_retry_at = None;
