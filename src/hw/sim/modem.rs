@@ -1084,6 +1084,8 @@ impl SimModem {
             None if c.dir == 1 && remote && self.dialect == Dialect::Simcom => {
                 self.line(&format!("MISSED_CALL: 12:00PM {}", c.number));
             }
+            // the called party rejected the call while it rang
+            None if c.dir == 0 && remote => self.line("NO CARRIER"),
             None => {}
         }
     }
@@ -1308,12 +1310,13 @@ impl SimModem {
         }
     }
 
-    /// The far end of the connected outbound call hung up.
+    /// The far end of the outbound call hung up (or rejected it while it rang).
     pub fn far_end_hangup(&mut self) {
         let idx = self
             .calls
             .iter()
-            .find(|c| c.dir == 0 && c.state == CallState::Active)
+            .find(|c| c.dir == 0 && c.state != CallState::Held)
+            .or_else(|| self.calls.iter().find(|c| c.dir == 0))
             .map(|c| c.idx);
         if let Some(idx) = idx {
             self.release(self.now, idx, &mut NoNetwork, true);
