@@ -73,6 +73,9 @@ fn run_serves_health_and_status_and_stops_cleanly() {
     assert_eq!(status["modem"]["registration"], "home");
     assert_eq!(status["modem"]["signal_dbm"], -71);
     assert_eq!(status["modem"]["operator"], "Switchboard Sim");
+    assert_eq!(status["modem"]["sim"], "ready");
+    assert_eq!(status["modem"]["dialect"], "generic");
+    assert_eq!(status["modem"]["cell_id"], "01C3D4E5");
     let ports: Vec<&str> = status["ports"]
         .as_array()
         .unwrap()

@@ -71,9 +71,12 @@ enum Command {
         /// Baud rate.
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
-        /// AT dialect: auto, generic, quectel, simcom.
+        /// AT dialect: auto (detect from AT+CGMI/AT+CGMM/ATI), generic, quectel, simcom.
         #[arg(long, default_value = "auto")]
         dialect: String,
+        /// The SIM's PIN: sent once if (and only if) the SIM asks for it.
+        #[arg(long)]
+        pin: Option<String>,
         #[command(subcommand)]
         command: super::modem_cli::ModemCommand,
     },
@@ -140,15 +143,9 @@ enum BenchCommand {
 #[derive(Debug, Subcommand)]
 enum SimCommand {
     /// Serve the simulated modem on a pseudo-terminal: prints its path (one line),
-    /// then each SMS it receives as a JSON line, until killed.
-    Modem {
-        /// The called party answers after this many seconds (default: never).
-        #[arg(long)]
-        answer_after: Option<f64>,
-        /// The called party is busy.
-        #[arg(long)]
-        busy: bool,
-    },
+    /// then what the network sees (SMS, PIN entries, calls, forwarding) as JSON lines,
+    /// until killed.
+    Modem(super::modem_cli::SimModemArgs),
     /// Run scenario files on the simulated board in virtual time; exit 0 only if every
     /// scenario's [expect] holds.
     Scenario {
@@ -315,10 +312,11 @@ pub fn main() -> ExitCode {
             port,
             baud,
             dialect,
+            pin,
             command,
         } => {
             init_logging(cli.log_format, "warn");
-            match super::modem_cli::run(&port, baud, &dialect, command) {
+            match super::modem_cli::run(&port, baud, &dialect, pin, command) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
@@ -328,10 +326,10 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Sim {
-            command: SimCommand::Modem { answer_after, busy },
+            command: SimCommand::Modem(args),
         } => {
             init_logging(cli.log_format, "warn");
-            match super::modem_cli::serve_sim(answer_after, busy) {
+            match super::modem_cli::serve_sim(&args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

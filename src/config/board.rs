@@ -139,10 +139,17 @@ pub struct ModemProfile {
     /// Baud rate (ignored by USB ACM ports, required by UARTs).
     #[serde(default = "default_baud")]
     pub baud: u32,
-    /// AT dialect: `generic`, `quectel`, `simcom` (the driver speaks generic 27.007 to
-    /// all of them for now).
+    /// AT dialect: `auto` (detected from `AT+CGMI`/`AT+CGMM`), `generic`, `quectel`,
+    /// `simcom`.
     #[serde(default = "default_dialect")]
     pub dialect: String,
+    /// The SIM's PIN (4-8 digits), sent once when the SIM asks for it; a rejected PIN
+    /// is never sent again.
+    pub pin: Option<String>,
+    /// Quectel: route call audio to the USB audio class device during init
+    /// (`AT+QPCMV=1,2`). Off by default: the routing is usually provisioned once.
+    #[serde(default)]
+    pub usb_audio_route: bool,
     /// GPIO line of the modem's power key (pulsed ≥ 500 ms to power on or off).
     pub power_key: Option<Spanned<String>>,
     /// GPIO line of the modem's reset input.
@@ -160,7 +167,7 @@ fn default_baud() -> u32 {
     115_200
 }
 fn default_dialect() -> String {
-    "generic".into()
+    "auto".into()
 }
 
 impl BoardProfile {
@@ -271,16 +278,33 @@ impl BoardProfile {
                     "give either audio (an ALSA device) or pcm_serial (a serial PCM port), not both",
                 );
             }
-            // The driver speaks generic 3GPP 27.007 to all three today; the vendor
-            // extensions (URCs, audio routing) come with the modem issue.
-            if !matches!(m.dialect.as_str(), "generic" | "quectel" | "simcom") {
+            if !matches!(
+                m.dialect.as_str(),
+                "auto" | "generic" | "quectel" | "simcom"
+            ) {
                 p.at(
                     None,
                     "modem.dialect",
                     format!(
-                        "unknown dialect `{}`: use \"generic\", \"quectel\" or \"simcom\"",
+                        "unknown dialect `{}`: use \"auto\", \"generic\", \"quectel\" or \"simcom\"",
                         m.dialect
                     ),
+                );
+            }
+            if let Some(pin) = &m.pin {
+                if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                    p.at(
+                        None,
+                        "modem.pin",
+                        "a SIM PIN is 4 to 8 digits, written as a string: pin = \"1234\"",
+                    );
+                }
+            }
+            if m.usb_audio_route && m.dialect != "quectel" && m.dialect != "auto" {
+                p.at(
+                    None,
+                    "modem.usb_audio_route",
+                    "usb_audio_route (AT+QPCMV=1,2) is a Quectel setting: remove it or set dialect = \"quectel\"",
                 );
             }
         }
@@ -382,6 +406,25 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("port[0].audio"), "{e}");
+    }
+
+    #[test]
+    fn modem_dialect_pin_and_audio_route_are_checked() {
+        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\npin = \"0815\"\nusb_audio_route = true\n";
+        let b = BoardProfile::parse("b.toml", ok).unwrap();
+        let m = b.modem.as_ref().unwrap();
+        assert_eq!(m.dialect, "auto");
+        let cfg = crate::modem::ModemConfig::from_profile(m);
+        assert_eq!(cfg.dialect, crate::modem::DialectSetting::Auto);
+        assert_eq!(cfg.pin.as_deref(), Some("0815"));
+        assert!(cfg.options.quectel_usb_audio);
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"huawei\"\npin = \"12\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.dialect: unknown dialect `huawei`"), "{e}");
+        assert!(e.contains("modem.pin: a SIM PIN is 4 to 8 digits"), "{e}");
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\nusb_audio_route = true\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.usb_audio_route"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,9 @@ use crate::config::{BoardProfile, Config, PortKind};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
-use crate::modem::{LegEnd, LegId, LegState, Modem, ModemEvent, ModemStatus, ModemTiming};
+use crate::modem::{
+    LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming,
+};
 
 /// Index of a port in the exchange (analog ports in board order, then the modem).
 pub type PortIdx = usize;
@@ -148,7 +150,11 @@ impl Exchange {
         let mut modem = None;
         let mut modem_port = None;
         if let Some(m) = &board.modem {
-            modem = Some(Modem::new(now, ModemTiming::default()));
+            modem = Some(Modem::with_config(
+                now,
+                ModemTiming::default(),
+                ModemConfig::from_profile(m),
+            ));
             modem_port = Some(ports.len());
             ports.push(Port::new(m.id.clone(), PortKind::Modem));
         }
@@ -360,7 +366,7 @@ impl Exchange {
                     self.note(None, self.modem_port, "modem power cycle requested");
                     self.out.push_back(Output::ModemPowerCycle);
                 }
-                ModemEvent::Incoming { caller_id } => {
+                ModemEvent::Incoming { leg, caller_id } => {
                     let cid = caller_id.unwrap_or_else(|| "unknown".into());
                     self.note(
                         None,
@@ -368,8 +374,32 @@ impl Exchange {
                         format!("incoming modem call from {cid} rejected: routing numbers on the modem are not supported yet"),
                     );
                     if let Some(m) = self.modem.as_mut() {
-                        m.send_raw(now, "AT+CHUP");
+                        m.hangup(now, leg);
                     }
+                }
+                ModemEvent::CallWaiting { leg, caller_id } => {
+                    let cid = caller_id.unwrap_or_else(|| "unknown".into());
+                    self.note(
+                        None,
+                        self.modem_port,
+                        format!("waiting modem call from {cid} rejected"),
+                    );
+                    if let Some(m) = self.modem.as_mut() {
+                        m.hangup(now, leg);
+                    }
+                }
+                // The exchange detects DTMF in the audio; the modem's own reports are a
+                // second source it does not use yet.
+                ModemEvent::Dtmf { .. } | ModemEvent::Forwarding { .. } => {}
+                ModemEvent::Registration { registered, state } => {
+                    let text = if registered {
+                        format!("modem registered ({state})")
+                    } else {
+                        format!(
+                            "modem lost network registration ({state}): calls and SMS to responders fail until it returns"
+                        )
+                    };
+                    self.note(None, self.modem_port, text);
                 }
                 ModemEvent::Leg { leg, state } => {
                     let mut why_failed = None;
@@ -379,6 +409,8 @@ impl Exchange {
                     let id = slot.call.id();
                     let event = match state {
                         LegState::Alerting => Event::LegAlerting,
+                        // the exchange never holds a leg
+                        LegState::Held => continue,
                         LegState::Active => {
                             slot.leg_answered = true;
                             Event::LegAnswered

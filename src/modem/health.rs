@@ -317,8 +317,11 @@ impl Modem {
     pub(super) fn abort_all(&mut self, reason: &str) {
         let why = format!("modem reset: {reason}");
         self.status.ready = false;
-        self.ringing = false;
         self.end_leg(LegEnd::Error(why.clone()));
+        let calls: Vec<_> = self.incoming.iter().map(|c| c.leg).collect();
+        for leg in calls {
+            self.end_incoming(leg, LegEnd::Error(why.clone()));
+        }
         if let Some(f) = self.inflight.take() {
             self.fail_cmd(f.cmd, &why);
         }
@@ -335,11 +338,15 @@ impl Modem {
     fn fail_cmd(&mut self, cmd: Cmd, why: &str) {
         match cmd.purpose {
             Purpose::SmsSubmit(id) => self.fail_sms(id, why.to_string()),
-            Purpose::Query(id) => self.events.push_back(ModemEvent::Response {
+            Purpose::Query(id) | Purpose::Chld(id) => self.events.push_back(ModemEvent::Response {
                 id,
                 ok: false,
                 lines: Vec::new(),
                 outcome: why.to_string(),
+            }),
+            Purpose::Forward(id) => self.events.push_back(ModemEvent::Forwarding {
+                id,
+                result: Err(why.to_string()),
             }),
             Purpose::Dial(leg) if self.leg.is_some_and(|l| l.id == leg) => {
                 self.end_leg(LegEnd::Error(why.to_string()))

@@ -12,20 +12,42 @@
 //! `AT+CMGS=<len>` → the `> ` prompt → hex PDU + Ctrl-Z → `+CMGS: <mr>`, one command
 //! per part; `+CMTI` → `AT+CMGR` → decode (reassembling concatenated messages) →
 //! `AT+CMGD`. Recovery (timeouts → soft reset → power key → back-off, lost ports) is
-//! in [`health`]. Dialects are later work.
+//! in [`health`].
+//!
+//! Dialects ([`dialect`]): detected from `AT+CGMI`/`AT+CGMM`/`ATI` during init or
+//! fixed by configuration; Quectel and SIMCom add their init commands and URCs
+//! (`+QIND: "ccinfo"`, `+QTONEDET`, `VOICE CALL: BEGIN/END`, `+RXDTMF`). The SIM is
+//! checked with `AT+CPIN?` and a configured PIN sent at most once ([`sim_card`]).
+//! Registration comes from `+CREG`/`+CEREG` (answers and URCs); a change of
+//! registered-ness is a [`ModemEvent::Registration`]. Incoming calls, call waiting and
+//! `AT+CHLD` hold/swap are in [`calls`]; call forwarding (`AT+CCFC`) in [`forward`].
 
+pub mod calls;
+pub mod dialect;
+pub mod forward;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod health;
 pub mod serial;
+pub mod sim_card;
 pub mod sms;
+
+#[cfg(test)]
+mod driver_tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::at::{self, Class, ClccRow, Final, LineCodec, Token, Urc};
+use crate::at::{self, Class, ClccRow, Final, LineCodec, RegKind, Token, Urc};
 
-/// Identifies an outbound call leg.
+pub use calls::Chld;
+use calls::{InCall, InState, RowState};
+pub use dialect::{Dialect, DialectOptions, DialectSetting};
+pub use forward::{ForwardReason, ForwardRule};
+pub use sim_card::SimState;
+use sim_card::{SimCard, SimStep};
+
+/// Identifies a call leg (outbound, or an incoming call once seen).
 pub type LegId = u32;
 
 /// Identifies an outgoing SMS (all of its parts).
@@ -54,8 +76,11 @@ pub enum LegEnd {
 pub enum LegState {
     /// The far end rings.
     Alerting,
-    /// The far end answered.
+    /// The far end answered (or the incoming call was answered, or it came back
+    /// from hold).
     Active,
+    /// The call is on hold (`AT+CHLD=2`).
+    Held,
     /// The leg is over.
     Ended(LegEnd),
 }
@@ -72,10 +97,43 @@ pub enum ModemEvent {
         /// Its new state.
         state: LegState,
     },
-    /// A call is coming in on the SIM's number.
+    /// A call is coming in on the SIM's number ([`Modem::answer`] takes it).
     Incoming {
+        /// The leg the call has from now on.
+        leg: LegId,
         /// Caller ID (E.164 with `+` when the network says international).
         caller_id: Option<String>,
+    },
+    /// A second call is waiting while one is up (`+CCWA`); [`Modem::answer`] holds
+    /// the current call and takes it, [`Modem::hangup`] rejects it.
+    CallWaiting {
+        /// The waiting call's leg.
+        leg: LegId,
+        /// Caller ID (E.164 with `+` when international).
+        caller_id: Option<String>,
+    },
+    /// The modem detected a DTMF digit from the far end (Quectel `+QTONEDET`, SIMCom
+    /// `+RXDTMF`/`+DTMF`): a second DTMF source besides the audio detector.
+    Dtmf {
+        /// The connected leg the digit belongs to.
+        leg: LegId,
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: char,
+    },
+    /// Registration changed between registered (home or roaming) and not.
+    Registration {
+        /// Registered now.
+        registered: bool,
+        /// The state name as in [`ModemStatus::registration`].
+        state: &'static str,
+    },
+    /// The answer to [`Modem::forward_query`] / [`Modem::forward_set`] /
+    /// [`Modem::forward_clear`].
+    Forwarding {
+        /// The request.
+        id: QueryId,
+        /// The rules the network reports (empty after a set), or why it failed.
+        result: Result<Vec<ForwardRule>, String>,
     },
     /// An SMS was sent (every part acknowledged with `+CMGS`) or failed.
     SmsSent {
@@ -135,6 +193,33 @@ pub struct ModemStatus {
     pub timeouts: u32,
     /// Resets and recovery (see [`health`]).
     pub recovery: health::RecoveryStatus,
+    /// The dialect in use (`generic`, `quectel`, `simcom`), once decided.
+    pub dialect: Option<&'static str>,
+    /// Manufacturer (`AT+CGMI`), if it answered.
+    pub manufacturer: Option<String>,
+    /// Model (`AT+CGMM`), if it answered.
+    pub model: Option<String>,
+    /// SIM state (`ready`, `pin_required`, `puk_required`, `pin_rejected`,
+    /// `not_inserted`, …; see [`SimState`]).
+    pub sim: Option<&'static str>,
+    /// Location / tracking area code of the serving cell (hex), if reported.
+    pub lac: Option<String>,
+    /// Cell id of the serving cell (hex), if reported.
+    pub cell_id: Option<String>,
+    /// LTE reference signal received power in dBm (Quectel `AT+QCSQ`, SIMCom
+    /// `AT+CPSI?`), when on LTE.
+    pub rsrp_dbm: Option<i32>,
+}
+
+/// What configuration decides about the modem (board profile `[modem]`, or the CLI).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModemConfig {
+    /// Dialect: detected, or fixed.
+    pub dialect: DialectSetting,
+    /// The SIM's PIN, sent once when the SIM asks for it.
+    pub pin: Option<String>,
+    /// Dialect init options (Quectel USB audio routing).
+    pub options: DialectOptions,
 }
 
 fn act_name(act: u8) -> &'static str {
@@ -172,7 +257,15 @@ fn registration_name(stat: u8) -> &'static str {
 enum Purpose {
     Init {
         last: bool,
+        essential: bool,
     },
+    Cpin,
+    PinEntry,
+    /// `AT+CGMI` (0), `AT+CGMM` (1), `ATI` (2).
+    Ident(u8),
+    Answer(LegId),
+    Chld(QueryId),
+    Forward(QueryId),
     Dial(LegId),
     Hangup,
     Clcc,
@@ -226,6 +319,9 @@ struct Partial {
 /// At most this many information lines are kept per response (a babbling modem
 /// cannot exhaust memory; the command still times out or completes).
 const MAX_RESPONSE_LINES: usize = 1024;
+/// Full `+CLCC` lists (at the default 500 ms poll: 8 s) without an incoming call that
+/// was never listed, and did not ring meanwhile, before it counts as gone.
+const UNSEEN_CALL_POLLS: u32 = 16;
 
 /// At most this many incomplete concatenated messages are kept (oldest dropped).
 const MAX_PARTIAL_SMS: usize = 8;
@@ -238,12 +334,15 @@ enum Phase {
     Placed,
     Alerting,
     Active,
+    Held,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Leg {
     id: LegId,
     phase: Phase,
+    /// The modem's call index, once seen in `+CLCC` / ccinfo.
+    index: Option<u8>,
     seen_in_clcc: bool,
     /// CLCC polls since dial without seeing the call.
     missing_polls: u32,
@@ -265,6 +364,10 @@ pub struct ModemTiming {
     pub sms: Duration,
     /// The recovery ladder.
     pub health: health::HealthTiming,
+    /// `AT+CCFC` (a network round trip) timeout.
+    pub network: Duration,
+    /// Pause before asking a busy SIM again.
+    pub sim_retry: Duration,
 }
 
 impl Default for ModemTiming {
@@ -276,21 +379,28 @@ impl Default for ModemTiming {
             status_poll: Duration::from_secs(30),
             sms: Duration::from_secs(90),
             health: health::HealthTiming::default(),
+            network: Duration::from_secs(30),
+            sim_retry: Duration::from_secs(2),
         }
     }
 }
 
-const INIT: &[&str] = &[
-    "AT",
-    "ATE0",
-    "AT+CMEE=2",
-    "AT+CLIP=1",
-    "AT+CRC=1",
-    "AT+CREG=2",
-    "AT+COPS=3,0",
+/// First init commands (then `AT+CPIN?`). `(command, essential)`.
+const INIT_BASIC: &[(&str, bool)] = &[("AT", true), ("ATE0", false), ("AT+CMEE=2", false)];
+
+/// Generic configuration after the SIM is ready. `(command, essential)`: a rejected
+/// optional one is logged and init goes on (simpler modems answer ERROR to
+/// `AT+CEREG`, `AT+CCWA`, …).
+const INIT_CONFIG: &[(&str, bool)] = &[
+    ("AT+CLIP=1", false),
+    ("AT+CRC=1", false),
+    ("AT+CCWA=1", false),
+    ("AT+CREG=2", false),
+    ("AT+CEREG=2", false),
+    ("AT+COPS=3,0", false),
     // SMS in PDU mode; new messages stored and announced with +CMTI
-    "AT+CMGF=0",
-    "AT+CNMI=2,1,0,0,0",
+    ("AT+CMGF=0", true),
+    ("AT+CNMI=2,1,0,0,0", false),
 ];
 
 /// The modem driver core.
@@ -305,18 +415,42 @@ pub struct Modem {
     leg: Option<Leg>,
     next_leg: LegId,
     next_status_poll: Option<Instant>,
-    ringing: bool,
     next_sms: SmsId,
     sms_reference: u8,
     sms_out: HashMap<SmsId, SmsOut>,
     partial: VecDeque<Partial>,
     next_query: QueryId,
     health: health::Health,
+    cfg: ModemConfig,
+    dialect: Dialect,
+    /// Identity lines (`AT+CGMI`, `AT+CGMM`, `ATI`) for dialect detection.
+    ident: Vec<String>,
+    sim: SimCard,
+    /// Init stopped (SIM locked, essential command rejected) until the next reboot.
+    init_stopped: bool,
+    /// When to ask a busy SIM again.
+    cpin_retry_at: Option<Instant>,
+    /// Last `+CREG` / `+CEREG` report.
+    creg: Option<at::Reg>,
+    cereg: Option<at::Reg>,
+    /// The modem answered ERROR to `AT+CEREG?`: not asked again.
+    cereg_unsupported: bool,
+    /// Last registered-ness reported (for [`ModemEvent::Registration`]).
+    registered: Option<bool>,
+    /// Incoming calls (ringing, waiting, answered, held).
+    incoming: Vec<InCall>,
+    /// Next `AT+CLCC` poll while only incoming calls are up.
+    incoming_poll: Option<Instant>,
 }
 
 impl Modem {
     /// A driver that starts initialising the modem at `now`.
     pub fn new(now: Instant, timing: ModemTiming) -> Self {
+        Self::with_config(now, timing, ModemConfig::default())
+    }
+
+    /// A driver with a configured dialect, SIM PIN and dialect options.
+    pub fn with_config(now: Instant, timing: ModemTiming, cfg: ModemConfig) -> Self {
         let mut m = Self {
             codec: LineCodec::new(),
             timing,
@@ -328,34 +462,140 @@ impl Modem {
             leg: None,
             next_leg: 1,
             next_status_poll: None,
-            ringing: false,
             next_sms: 1,
             sms_reference: 0,
             sms_out: HashMap::new(),
             partial: VecDeque::new(),
             next_query: 1,
             health: health::Health::new(timing.health),
+            sim: SimCard::new(cfg.pin.clone()),
+            dialect: match cfg.dialect {
+                DialectSetting::Fixed(d) => d,
+                DialectSetting::Auto => Dialect::Generic,
+            },
+            cfg,
+            ident: Vec::new(),
+            init_stopped: false,
+            cpin_retry_at: None,
+            creg: None,
+            cereg: None,
+            cereg_unsupported: false,
+            registered: None,
+            incoming: Vec::new(),
+            incoming_poll: None,
         };
         m.queue_init();
         m.pump(now);
         m
     }
 
+    /// Queues initialisation from the start (power-up, or after `RDY`): basic
+    /// settings and identity; `AT+CPIN?` and the rest follow from the answers (see
+    /// [`Modem::complete`]).
     fn queue_init(&mut self) {
         self.queue.clear();
-        for (i, c) in INIT.iter().enumerate() {
-            self.push(c, Purpose::Init { last: false }, self.timing.command);
-            if i == INIT.len() - 1 {
-                self.queue_status();
-                self.push("AT+CSQ", Purpose::Init { last: true }, self.timing.command);
-            }
+        self.init_stopped = false;
+        self.cpin_retry_at = None;
+        self.sim.rebooted();
+        self.ident.clear();
+        for (c, essential) in INIT_BASIC {
+            self.push(
+                c,
+                Purpose::Init {
+                    last: false,
+                    essential: *essential,
+                },
+                self.timing.command,
+            );
+        }
+        self.queue_ident();
+    }
+
+    /// Identity (dialect detection), before the SIM: it needs no SIM, and `modem
+    /// info` can then name a modem whose SIM is locked.
+    fn queue_ident(&mut self) {
+        self.push("AT+CGMI", Purpose::Ident(0), self.timing.command);
+        self.push("AT+CGMM", Purpose::Ident(1), self.timing.command);
+    }
+
+    /// SIM ready: generic configuration, the dialect's extras, then status.
+    fn queue_config(&mut self) {
+        for (c, essential) in INIT_CONFIG {
+            self.push(
+                c,
+                Purpose::Init {
+                    last: false,
+                    essential: *essential,
+                },
+                self.timing.command,
+            );
+        }
+        for c in dialect::init_extras(self.dialect, self.cfg.options) {
+            self.push(
+                &c.text,
+                Purpose::Init {
+                    last: false,
+                    essential: c.essential,
+                },
+                self.timing.command,
+            );
+        }
+        self.queue_status();
+        self.push(
+            "AT+CSQ",
+            Purpose::Init {
+                last: true,
+                essential: false,
+            },
+            self.timing.command,
+        );
+    }
+
+    /// Stops initialisation with a fault (until the modem reboots).
+    fn stop_init(&mut self, why: String) {
+        self.init_stopped = true;
+        self.cpin_retry_at = None;
+        self.queue.retain(|c| {
+            !matches!(
+                c.purpose,
+                Purpose::Init { .. } | Purpose::Cpin | Purpose::PinEntry | Purpose::Ident(_)
+            )
+        });
+        self.events.push_back(ModemEvent::Fault(why));
+    }
+
+    fn on_sim_step(&mut self, now: Instant, step: SimStep) {
+        self.status.sim = self.sim.state.map(SimState::as_str);
+        match step {
+            SimStep::Continue => self.queue_config(),
+            SimStep::SendPin(cmd) => self.push(&cmd, Purpose::PinEntry, self.timing.command),
+            SimStep::Retry => self.cpin_retry_at = Some(now + self.timing.sim_retry),
+            SimStep::Stop(why) => self.stop_init(why),
         }
     }
 
     fn queue_status(&mut self) {
         self.push("AT+CREG?", Purpose::Creg, self.timing.command);
+        if !self.cereg_unsupported {
+            self.push("AT+CEREG?", Purpose::Creg, self.timing.command);
+        }
         self.push("AT+COPS?", Purpose::Cops, self.timing.command);
+        if let Some(c) = dialect::status_command(self.dialect) {
+            self.push(c, Purpose::Csq, self.timing.command);
+        }
         self.push("AT+CSQ", Purpose::Csq, self.timing.command);
+    }
+
+    /// The dialect in use (the configured one, or the detected one once init got
+    /// that far; generic before).
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Initialisation stopped with a fault (SIM locked or an essential command
+    /// rejected); it starts again when the modem reboots (`RDY`).
+    pub fn init_stopped(&self) -> bool {
+        self.init_stopped
     }
 
     fn push(&mut self, text: &str, purpose: Purpose, timeout: Duration) {
@@ -438,6 +678,7 @@ impl Modem {
         self.leg = Some(Leg {
             id,
             phase: Phase::Dialing,
+            index: None,
             seen_in_clcc: false,
             missing_polls: 0,
             next_poll: now + self.timing.clcc_poll,
@@ -446,15 +687,131 @@ impl Modem {
         id
     }
 
-    /// Hangs up (or cancels) a leg. No further events come for it.
+    fn new_leg_id(&mut self) -> LegId {
+        let id = self.next_leg;
+        self.next_leg = self.next_leg.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Number of calls the modem has up (outbound leg and incoming calls).
+    fn call_count(&self) -> usize {
+        usize::from(self.leg.is_some()) + self.incoming.len()
+    }
+
+    /// Answers an incoming call: `ATA` when it rings, `AT+CHLD=2` (hold the current
+    /// call, take this one) when it is waiting. [`ModemEvent::Leg`] reports `Active`
+    /// (and `Held` for the call put on hold), or `Ended` when it failed. Returns false
+    /// when the leg is not an incoming call that can be answered.
+    pub fn answer(&mut self, now: Instant, leg: LegId) -> bool {
+        let Some(c) = self.incoming.iter_mut().find(|c| c.leg == leg) else {
+            return false;
+        };
+        let cmd = match c.state {
+            InState::Ringing => "ATA",
+            InState::Waiting | InState::Held => "AT+CHLD=2",
+            InState::Answering | InState::Active => return false,
+        };
+        c.state = InState::Answering;
+        self.push(cmd, Purpose::Answer(leg), self.timing.dial);
+        self.pump(now);
+        true
+    }
+
+    /// Sends an `AT+CHLD` operation (hold, swap, release one call, reject the waiting
+    /// call). The result comes as [`ModemEvent::Response`]; call states follow from
+    /// the `AT+CLCC` poll that is made right after.
+    pub fn chld(&mut self, now: Instant, op: Chld) -> QueryId {
+        let id = self.next_query;
+        self.next_query = self.next_query.wrapping_add(1).max(1);
+        self.push(&op.command(), Purpose::Chld(id), self.timing.dial);
+        self.pump(now);
+        id
+    }
+
+    /// Sends DTMF digits to the far end of the connected call, one `AT+VTS=<d>` per
+    /// digit (the portable form). Digits other than `0-9*#A-D` are an error.
+    pub fn send_dtmf(&mut self, now: Instant, digits: &str) -> Result<(), String> {
+        if let Some(bad) = digits.chars().find(|c| !calls::is_dtmf_digit(*c)) {
+            return Err(format!("`{bad}` is not a DTMF digit: use 0-9, *, #, A-D"));
+        }
+        for d in digits.chars() {
+            self.push(&format!("AT+VTS={d}"), Purpose::Other, self.timing.dial);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Asks the network which forwarding is set for `reason`
+    /// ([`ModemEvent::Forwarding`] with the rules).
+    pub fn forward_query(&mut self, now: Instant, reason: ForwardReason) -> QueryId {
+        self.forward_cmd(now, forward::query_command(reason))
+    }
+
+    /// Registers and enables forwarding of `reason` to `number` (E.164).
+    pub fn forward_set(
+        &mut self,
+        now: Instant,
+        reason: ForwardReason,
+        number: &str,
+    ) -> Result<QueryId, String> {
+        let cmd = forward::register_command(reason, number)?;
+        Ok(self.forward_cmd(now, cmd))
+    }
+
+    /// Erases forwarding of `reason`.
+    pub fn forward_clear(&mut self, now: Instant, reason: ForwardReason) -> QueryId {
+        self.forward_cmd(now, forward::erase_command(reason))
+    }
+
+    fn forward_cmd(&mut self, now: Instant, cmd: String) -> QueryId {
+        let id = self.next_query;
+        self.next_query = self.next_query.wrapping_add(1).max(1);
+        self.push(&cmd, Purpose::Forward(id), self.timing.network);
+        self.pump(now);
+        id
+    }
+
+    /// The leg whose audio is connected (for modem-reported DTMF).
+    fn connected_leg(&self) -> Option<LegId> {
+        self.leg
+            .filter(|l| l.phase == Phase::Active)
+            .map(|l| l.id)
+            .or_else(|| {
+                self.incoming
+                    .iter()
+                    .find(|c| c.state == InState::Active)
+                    .map(|c| c.leg)
+            })
+    }
+
+    /// Hangs up (or cancels, or rejects) a leg. No further events come for it. An
+    /// incoming call that waits is rejected with `AT+CHLD=0`; one of several calls is
+    /// released by index (`AT+CHLD=1x`); otherwise `AT+CHUP`.
     pub fn hangup(&mut self, now: Instant, leg: LegId) {
-        if self.leg.is_some_and(|l| l.id == leg) {
+        if let Some(pos) = self.incoming.iter().position(|c| c.leg == leg) {
+            let c = self.incoming.remove(pos);
+            self.queue.retain(|q| q.purpose != Purpose::Answer(leg));
+            let others = self.call_count();
+            let cmd = match (c.state, c.index) {
+                (InState::Waiting, _) => "AT+CHLD=0".to_string(),
+                (_, Some(i)) if others > 0 => format!("AT+CHLD=1{i}"),
+                _ => "AT+CHUP".to_string(),
+            };
+            self.push(&cmd, Purpose::Hangup, self.timing.command);
+            self.pump(now);
+            return;
+        }
+        if let Some(old) = self.leg.filter(|l| l.id == leg) {
             self.leg = None;
             let was_queued = self.queue.iter().any(|c| c.purpose == Purpose::Dial(leg));
             self.queue
                 .retain(|c| c.purpose != Purpose::Dial(leg) && c.purpose != Purpose::Clcc);
             if !was_queued {
-                self.push("AT+CHUP", Purpose::Hangup, self.timing.command);
+                let cmd = match old.index {
+                    Some(i) if !self.incoming.is_empty() => format!("AT+CHLD=1{i}"),
+                    _ => "AT+CHUP".to_string(),
+                };
+                self.push(&cmd, Purpose::Hangup, self.timing.command);
             }
         }
         self.pump(now);
@@ -644,16 +1001,129 @@ impl Modem {
                 lines,
                 outcome,
             }),
-            Purpose::Init { last } => {
-                if !ok {
-                    tracing::warn!(command = %cmd.text, ?result, "modem: init command failed; continuing");
+            Purpose::Init { last, essential } => {
+                if !ok && essential {
+                    self.stop_init(format!(
+                        "the modem rejected `{}` ({outcome}), which the service needs: check that this is a voice/SMS capable modem and the dialect setting",
+                        cmd.text
+                    ));
+                    return;
                 }
-                if last {
+                if !ok {
+                    tracing::info!(command = %cmd.text, ?result, "modem: init command rejected; continuing without it");
+                    if cmd.text.starts_with("AT+CEREG") {
+                        self.cereg_unsupported = true;
+                        self.queue.retain(|c| c.text != "AT+CEREG?");
+                    }
+                }
+                if last && !self.init_stopped {
                     self.status.ready = true;
                     self.next_status_poll = Some(now + self.timing.status_poll);
                     self.events.push_back(ModemEvent::Ready);
                 }
                 self.apply_status_lines(&lines);
+            }
+            Purpose::Cpin => {
+                let step = self.sim.on_query(&lines, result.as_ref().ok());
+                self.on_sim_step(now, step);
+            }
+            Purpose::PinEntry => {
+                let step = self.sim.on_pin_result(result.as_ref().ok());
+                match step {
+                    // ask the state again: READY (or busy for a while)
+                    SimStep::Continue | SimStep::Retry => {
+                        self.cpin_retry_at = Some(now + self.timing.sim_retry);
+                    }
+                    other => self.on_sim_step(now, other),
+                }
+            }
+            Purpose::Ident(which) => {
+                if ok {
+                    self.ident.extend(
+                        lines
+                            .iter()
+                            .map(|l| l.trim().to_string())
+                            .filter(|l| !l.is_empty()),
+                    );
+                    let first = lines
+                        .iter()
+                        .map(|l| {
+                            let t = l.trim();
+                            let t = t.strip_prefix("+CGMI:").unwrap_or(t);
+                            t.strip_prefix("+CGMM:").unwrap_or(t).trim().to_string()
+                        })
+                        .find(|l| !l.is_empty());
+                    match which {
+                        0 => self.status.manufacturer = first,
+                        1 => self.status.model = first,
+                        _ => {}
+                    }
+                }
+                let last_ident = match which {
+                    1 if self.ident.is_empty() && self.cfg.dialect == DialectSetting::Auto => {
+                        // both failed: try ATI
+                        self.push("ATI", Purpose::Ident(2), self.timing.command);
+                        false
+                    }
+                    1 | 2 => true,
+                    _ => false,
+                };
+                if last_ident {
+                    if self.cfg.dialect == DialectSetting::Auto {
+                        let ids: Vec<&str> = self.ident.iter().map(String::as_str).collect();
+                        self.dialect = dialect::detect(&ids);
+                    }
+                    self.status.dialect = Some(self.dialect.as_str());
+                    tracing::info!(dialect = %self.dialect, "modem: dialect");
+                    self.push("AT+CPIN?", Purpose::Cpin, self.timing.command);
+                }
+            }
+            Purpose::Answer(leg) => {
+                let Some(pos) = self.incoming.iter().position(|c| c.leg == leg) else {
+                    return;
+                };
+                if ok {
+                    let was_waiting = cmd.text.starts_with("AT+CHLD");
+                    if let Some(c) = self.incoming.get_mut(pos) {
+                        c.state = InState::Active;
+                    }
+                    if was_waiting {
+                        self.hold_others(leg);
+                    }
+                    self.events.push_back(ModemEvent::Leg {
+                        leg,
+                        state: LegState::Active,
+                    });
+                    self.poll_calls_now();
+                } else {
+                    self.incoming.remove(pos);
+                    let end = match result {
+                        Ok(Final::NoCarrier) => LegEnd::NoCarrier,
+                        Ok(other) => LegEnd::Error(format!("answer failed: {other:?}")),
+                        Err(()) => LegEnd::Error("answer timed out".into()),
+                    };
+                    self.events.push_back(ModemEvent::Leg {
+                        leg,
+                        state: LegState::Ended(end),
+                    });
+                }
+            }
+            Purpose::Chld(id) => {
+                self.events.push_back(ModemEvent::Response {
+                    id,
+                    ok,
+                    lines,
+                    outcome,
+                });
+                self.poll_calls_now();
+            }
+            Purpose::Forward(id) => {
+                let result = if ok {
+                    Ok(forward::parse_rules(&lines))
+                } else {
+                    Err(format!("{} failed: {outcome}", cmd.text))
+                };
+                self.events.push_back(ModemEvent::Forwarding { id, result });
             }
             Purpose::Dial(id) => {
                 let Some(leg) = self.leg.as_mut().filter(|l| l.id == id) else {
@@ -676,8 +1146,12 @@ impl Modem {
                 if ok {
                     let rows: Vec<ClccRow> =
                         lines.iter().filter_map(|l| at::parse_clcc(l)).collect();
-                    self.apply_clcc(&rows);
+                    self.apply_clcc(&rows, true);
                 }
+            }
+            Purpose::Creg if !ok && cmd.text.starts_with("AT+CEREG") => {
+                // simpler modems and 2G/3G-only ones do not know +CEREG
+                self.cereg_unsupported = true;
             }
             Purpose::Csq | Purpose::Creg | Purpose::Cops => self.apply_status_lines(&lines),
             Purpose::Reset | Purpose::Probe => self.recovery_answer(cmd.purpose, result.is_ok()),
@@ -693,12 +1167,14 @@ impl Modem {
         for l in lines {
             if let Some((rssi, _)) = at::parse_csq(l) {
                 self.status.signal_dbm = at::rssi_to_dbm(rssi);
-            } else if l.starts_with("+CREG:") {
-                if let Some(r) = at::parse_creg(l, true) {
-                    self.status.registration = Some(registration_name(r.stat));
-                }
+            } else if l.starts_with("+QCSQ:") || l.starts_with("+CPSI:") {
+                self.status.rsrp_dbm = dialect::parse_rsrp(l);
+            } else if let Some(r) = at::parse_creg(l, true) {
+                self.on_registration(r);
             } else if let Some(cops) = at::parse_cops(l) {
-                self.status.operator = cops.operator;
+                if cops.operator.is_some() || cops.mode == 2 {
+                    self.status.operator = cops.operator;
+                }
                 if let Some(act) = cops.act {
                     self.status.access_technology = Some(act_name(act));
                 }
@@ -706,35 +1182,123 @@ impl Modem {
         }
     }
 
-    fn apply_clcc(&mut self, rows: &[ClccRow]) {
+    /// A `+CREG`/`+CEREG` report (answer or URC): the combined state prefers a
+    /// registered report (CS or EPS: on LTE-only networks `+CREG` may stay 0 while
+    /// `+CEREG` is 1), then "searching"; a change of registered-ness is an event.
+    fn on_registration(&mut self, r: at::Reg) {
+        match r.kind {
+            RegKind::Creg => self.creg = Some(r),
+            RegKind::Cereg => self.cereg = Some(r),
+            RegKind::Cgreg | RegKind::C5greg => return,
+        }
+        let pick = [&self.cereg, &self.creg]
+            .into_iter()
+            .flatten()
+            .find(|r| r.is_registered())
+            .or_else(|| {
+                [&self.creg, &self.cereg]
+                    .into_iter()
+                    .flatten()
+                    .find(|r| r.stat == 2)
+            })
+            .or(self.creg.as_ref())
+            .or(self.cereg.as_ref())
+            .cloned();
+        let Some(best) = pick else { return };
+        let state = registration_name(best.stat);
+        self.status.registration = Some(state);
+        if best.is_registered() {
+            if best.lac.is_some() {
+                self.status.lac = best.lac.clone();
+                self.status.cell_id = best.ci.clone();
+            }
+            if let Some(act) = best.act {
+                self.status.access_technology = Some(act_name(act));
+            }
+        }
+        let registered = best.is_registered();
+        if self.registered.is_some_and(|was| was != registered) {
+            if !registered {
+                tracing::warn!(state, "modem: lost network registration");
+            }
+            self.events
+                .push_back(ModemEvent::Registration { registered, state });
+        }
+        self.registered = Some(registered);
+    }
+
+    /// Call rows from a full `AT+CLCC` list (`full`) or one URC (`+CLCC` with
+    /// `AT+CLCC=1`, Quectel ccinfo): direction 0 drives the outbound leg, direction 1
+    /// the incoming calls. Only a full list can tell that a call vanished.
+    fn apply_clcc(&mut self, rows: &[ClccRow], full: bool) {
+        let voice = |r: &&ClccRow| r.mode == 0;
+        if self.leg.is_some() {
+            let leg_index = self.leg.and_then(|l| l.index);
+            let mo = rows
+                .iter()
+                .filter(voice)
+                .find(|r| r.dir == 0 && leg_index.is_none_or(|i| i == r.id));
+            self.apply_mo_row(mo.cloned(), full);
+        }
+        let mt: Vec<ClccRow> = rows
+            .iter()
+            .filter(voice)
+            .filter(|r| r.dir == 1)
+            .cloned()
+            .collect();
+        for row in &mt {
+            self.apply_mt_row(row);
+        }
+        if full {
+            let mut ended = Vec::new();
+            for c in &mut self.incoming {
+                let present = mt.iter().any(|r| c.index.is_some_and(|i| i == r.id));
+                if present {
+                    continue;
+                }
+                c.missing_polls += 1;
+                // never listed: gone once it has not rung for 8 s (each RING resets the
+                // count; RING repeats every 2-6 s)
+                if c.seen_in_clcc || c.missing_polls >= UNSEEN_CALL_POLLS {
+                    ended.push(c.leg);
+                }
+            }
+            for leg in ended {
+                self.end_incoming(leg, LegEnd::NoCarrier);
+            }
+        }
+    }
+
+    fn apply_mo_row(&mut self, mo: Option<ClccRow>, full: bool) {
         let Some(leg) = self.leg.as_mut() else {
             return;
         };
-        let mo = rows.iter().find(|r| r.dir == 0 && r.mode == 0);
         match mo {
             Some(row) => {
                 leg.seen_in_clcc = true;
+                leg.index = Some(row.id);
                 let id = leg.id;
-                match row.stat {
+                let emit = |phase: Phase, state: LegState, leg: &mut Leg| {
+                    leg.phase = phase;
+                    Some(ModemEvent::Leg { leg: id, state })
+                };
+                let ev = match row.stat {
                     3 if matches!(leg.phase, Phase::Placed | Phase::Dialing) => {
-                        leg.phase = Phase::Alerting;
-                        self.events.push_back(ModemEvent::Leg {
-                            leg: id,
-                            state: LegState::Alerting,
-                        });
+                        emit(Phase::Alerting, LegState::Alerting, leg)
                     }
-                    0 if leg.phase != Phase::Active => {
-                        leg.phase = Phase::Active;
-                        self.events.push_back(ModemEvent::Leg {
-                            leg: id,
-                            state: LegState::Active,
-                        });
+                    0 if leg.phase != Phase::Active => emit(Phase::Active, LegState::Active, leg),
+                    1 if leg.phase == Phase::Active => emit(Phase::Held, LegState::Held, leg),
+                    6 | 7 => {
+                        self.end_leg(LegEnd::NoCarrier);
+                        None
                     }
-                    6 | 7 => self.end_leg(LegEnd::NoCarrier),
-                    _ => {}
+                    _ => None,
+                };
+                if let Some(ev) = ev {
+                    self.events.push_back(ev);
                 }
             }
-            None if leg.phase != Phase::Dialing => {
+            None if full && leg.phase != Phase::Dialing => {
                 leg.missing_polls += 1;
                 // The call vanished from the list: it ended without a result code.
                 if leg.seen_in_clcc || leg.missing_polls >= 4 {
@@ -742,6 +1306,139 @@ impl Modem {
                 }
             }
             None => {}
+        }
+    }
+
+    fn apply_mt_row(&mut self, row: &ClccRow) {
+        let rs = RowState::of(row.stat);
+        let pos = self
+            .incoming
+            .iter()
+            .position(|c| c.index == Some(row.id))
+            .or_else(|| {
+                self.incoming
+                    .iter()
+                    .position(|c| c.index.is_none() && c.matches(row))
+            });
+        let pos = match (pos, rs) {
+            (Some(p), _) => p,
+            (None, RowState::Released | RowState::Other) => return,
+            (None, RowState::Ringing | RowState::Waiting) => {
+                let leg = self.new_leg_id();
+                let st = if rs == RowState::Waiting || self.call_count() > 0 {
+                    InState::Waiting
+                } else {
+                    InState::Ringing
+                };
+                self.incoming.push(InCall::new(leg, st));
+                self.incoming.len() - 1
+            }
+            // an answered call we did not see ring (e.g. answered elsewhere)
+            (None, RowState::Active | RowState::Held) => {
+                let leg = self.new_leg_id();
+                let mut c = InCall::new(leg, InState::Active);
+                c.announced = true;
+                self.events.push_back(ModemEvent::Incoming {
+                    leg,
+                    caller_id: row.number.clone(),
+                });
+                self.incoming.push(c);
+                self.incoming.len() - 1
+            }
+        };
+        let Some(c) = self.incoming.get_mut(pos) else {
+            return;
+        };
+        c.index = Some(row.id);
+        c.seen_in_clcc = true;
+        if c.number.is_none() {
+            c.number.clone_from(&row.number);
+        }
+        let leg = c.leg;
+        let ev = match (rs, c.state) {
+            (RowState::Released, _) => {
+                self.end_incoming(leg, LegEnd::NoCarrier);
+                return;
+            }
+            (
+                RowState::Active,
+                InState::Held | InState::Answering | InState::Ringing | InState::Waiting,
+            ) => {
+                let was_unanswered = matches!(c.state, InState::Ringing | InState::Waiting);
+                c.state = InState::Active;
+                // answered by us (ATA still pending) or elsewhere
+                (!was_unanswered || c.announced).then_some(LegState::Active)
+            }
+            (RowState::Held, InState::Active) => {
+                c.state = InState::Held;
+                Some(LegState::Held)
+            }
+            (RowState::Waiting, InState::Ringing) => {
+                c.state = InState::Waiting;
+                None
+            }
+            _ => None,
+        };
+        if let Some(state) = ev {
+            self.events.push_back(ModemEvent::Leg { leg, state });
+        }
+        self.announce(pos, true);
+    }
+
+    /// Emits `Incoming` / `CallWaiting` for an incoming call once (`have_cid`: the
+    /// caller ID is as known as it gets).
+    fn announce(&mut self, pos: usize, have_cid: bool) {
+        let Some(c) = self.incoming.get_mut(pos) else {
+            return;
+        };
+        if c.announced || !(have_cid || c.number.is_some() || c.rings >= 2) {
+            return;
+        }
+        c.announced = true;
+        let (leg, caller_id) = (c.leg, c.number.clone());
+        self.events.push_back(match c.state {
+            InState::Waiting => ModemEvent::CallWaiting { leg, caller_id },
+            _ => ModemEvent::Incoming { leg, caller_id },
+        });
+    }
+
+    fn end_incoming(&mut self, leg: LegId, end: LegEnd) {
+        if let Some(pos) = self.incoming.iter().position(|c| c.leg == leg) {
+            let c = self.incoming.remove(pos);
+            self.queue.retain(|q| q.purpose != Purpose::Answer(leg));
+            if c.announced {
+                self.events.push_back(ModemEvent::Leg {
+                    leg,
+                    state: LegState::Ended(end),
+                });
+            }
+        }
+    }
+
+    /// After `AT+CHLD=2` took `leg`: the other connected calls are on hold.
+    fn hold_others(&mut self, leg: LegId) {
+        if let Some(l) = self.leg.as_mut().filter(|l| l.phase == Phase::Active) {
+            l.phase = Phase::Held;
+            self.events.push_back(ModemEvent::Leg {
+                leg: l.id,
+                state: LegState::Held,
+            });
+        }
+        for c in &mut self.incoming {
+            if c.leg != leg && c.state == InState::Active {
+                c.state = InState::Held;
+                self.events.push_back(ModemEvent::Leg {
+                    leg: c.leg,
+                    state: LegState::Held,
+                });
+            }
+        }
+    }
+
+    /// Queues an `AT+CLCC` now (after a hold/swap, an ambiguous `NO CARRIER`, …).
+    fn poll_calls_now(&mut self) {
+        if !self.queue.iter().any(|c| c.purpose == Purpose::Clcc) {
+            self.push("AT+CLCC", Purpose::Clcc, self.timing.command);
         }
     }
 
@@ -755,28 +1452,160 @@ impl Modem {
         }
     }
 
+    /// SIMCom serial PCM audio is switched per call (`AT+CPCMREG`), when configured.
+    fn simcom_pcm(&mut self, on: bool) {
+        if self.dialect == Dialect::Simcom && self.cfg.options.simcom_pcm {
+            let cmd = if on { "AT+CPCMREG=1" } else { "AT+CPCMREG=0" };
+            self.push(cmd, Purpose::Other, self.timing.command);
+        }
+    }
+
+    /// A call ended without saying which (`NO CARRIER`, SIMCom `VOICE CALL: END`):
+    /// with one call it is that one; with several, `AT+CLCC` tells.
+    fn call_ended(&mut self) {
+        match self.call_count() {
+            0 => {}
+            1 if self.leg.is_some() => self.end_leg(LegEnd::NoCarrier),
+            1 => {
+                if let Some(leg) = self.incoming.first().map(|c| c.leg) {
+                    self.end_incoming(leg, LegEnd::NoCarrier);
+                }
+            }
+            _ => self.poll_calls_now(),
+        }
+    }
+
+    /// The incoming call a `RING`/`+CLIP` is about (created if new).
+    fn ringing_call(&mut self) -> usize {
+        if let Some(p) = self.incoming.iter().position(|c| {
+            matches!(c.state, InState::Ringing | InState::Answering)
+                || (c.state == InState::Waiting && !c.announced)
+        }) {
+            return p;
+        }
+        let leg = self.new_leg_id();
+        let st = if self.call_count() > 0 {
+            InState::Waiting
+        } else {
+            InState::Ringing
+        };
+        self.incoming.push(InCall::new(leg, st));
+        self.incoming.len() - 1
+    }
+
     fn on_urc(&mut self, now: Instant, urc: Urc) {
         match urc {
-            Urc::NoCarrier => {
-                self.ringing = false;
-                self.end_leg(LegEnd::NoCarrier);
+            Urc::NoCarrier => self.call_ended(),
+            Urc::VoiceCallEnd { .. } => {
+                self.simcom_pcm(false);
+                self.call_ended();
             }
             Urc::Busy => self.end_leg(LegEnd::Busy),
             Urc::NoAnswer => self.end_leg(LegEnd::NoAnswer),
-            Urc::Clcc(row) | Urc::QindCcinfo(row) => self.apply_clcc(&[row]),
-            Urc::Ring | Urc::CRing(_) => {
-                if !self.ringing {
-                    self.ringing = true;
+            Urc::Clcc(row) | Urc::QindCcinfo(row) => self.apply_clcc(&[row], false),
+            Urc::Ring => {
+                let p = self.ringing_call();
+                if let Some(c) = self.incoming.get_mut(p) {
+                    c.rings += 1;
+                    c.missing_polls = 0;
+                }
+                self.announce(p, false);
+            }
+            Urc::CRing(kind) => {
+                // +CRING: VOICE (data/fax calls are not ours)
+                if kind.to_ascii_uppercase().contains("VOICE") {
+                    self.on_urc(now, Urc::Ring);
+                } else {
+                    tracing::debug!(%kind, "modem: non-voice call ignored");
                 }
             }
-            Urc::Clip { number, .. } => {
-                if self.ringing {
-                    self.ringing = false;
-                    let caller_id = (!number.is_empty()).then_some(number);
-                    self.events.push_back(ModemEvent::Incoming { caller_id });
+            Urc::Clip {
+                number, validity, ..
+            } => {
+                let p = self.ringing_call();
+                if let Some(c) = self.incoming.get_mut(p) {
+                    if !number.is_empty() && validity.is_none_or(|v| v == 0) {
+                        c.number = Some(number);
+                    }
+                }
+                self.announce(p, true);
+            }
+            Urc::Ccwa { number, .. } => {
+                let known = self.incoming.iter().position(|c| {
+                    c.state == InState::Waiting && c.number.as_ref().is_none_or(|n| *n == number)
+                });
+                let p = match known {
+                    Some(p) => p,
+                    None => {
+                        let leg = self.new_leg_id();
+                        self.incoming.push(InCall::new(leg, InState::Waiting));
+                        self.incoming.len() - 1
+                    }
+                };
+                if let Some(c) = self.incoming.get_mut(p) {
+                    if !number.is_empty() {
+                        c.number = Some(number);
+                    }
+                }
+                self.announce(p, true);
+            }
+            Urc::VoiceCallBegin => {
+                self.simcom_pcm(true);
+                // SIMCom: the call being set up is connected
+                if let Some(l) = self
+                    .leg
+                    .as_mut()
+                    .filter(|l| matches!(l.phase, Phase::Placed | Phase::Alerting))
+                {
+                    l.phase = Phase::Active;
+                    let leg = l.id;
+                    self.events.push_back(ModemEvent::Leg {
+                        leg,
+                        state: LegState::Active,
+                    });
                 }
             }
-            Urc::Creg { stat, .. } => self.status.registration = Some(registration_name(stat)),
+            Urc::MissedCall(number) => {
+                let leg = self
+                    .incoming
+                    .iter()
+                    .find(|c| c.state == InState::Ringing)
+                    .map(|c| c.leg);
+                tracing::info!(%number, "modem: missed call");
+                if let Some(leg) = leg {
+                    self.end_incoming(leg, LegEnd::NoCarrier);
+                }
+            }
+            Urc::QToneDet(digit) | Urc::RxDtmf(digit) => match self.connected_leg() {
+                Some(leg) => self.events.push_back(ModemEvent::Dtmf { leg, digit }),
+                None => tracing::debug!(%digit, "modem: DTMF without a connected call ignored"),
+            },
+            Urc::Creg {
+                kind,
+                stat,
+                lac,
+                ci,
+                act,
+            } => self.on_registration(at::Reg {
+                kind,
+                n: None,
+                stat,
+                lac,
+                ci,
+                act,
+            }),
+            Urc::Csq { rssi, .. } | Urc::QindCsq { rssi, .. } => {
+                self.status.signal_dbm = at::rssi_to_dbm(rssi);
+            }
+            Urc::CpinState(state) => {
+                self.sim.on_urc(&state);
+                self.status.sim = self.sim.state.map(SimState::as_str);
+                if self.status.ready && self.sim.state != Some(SimState::Ready) {
+                    self.events.push_back(ModemEvent::Fault(format!(
+                        "the SIM reports `{state}` while in service: check the SIM card"
+                    )));
+                }
+            }
             Urc::Cmti { index, .. } => {
                 self.push(
                     &format!("AT+CMGR={index}"),
@@ -804,8 +1633,13 @@ impl Modem {
                     .filter(|l| l.phase != Phase::Dialing)
                     .map(|l| l.next_poll),
             );
-            // Status polls wait while a leg is up (see handle_timeout).
-            consider(self.next_status_poll.filter(|_| self.leg.is_none()));
+            consider(self.incoming_poll);
+            // Status polls wait while a call is up (see handle_timeout).
+            consider(
+                self.next_status_poll
+                    .filter(|_| self.leg.is_none() && self.incoming.is_empty()),
+            );
+            consider(self.cpin_retry_at);
         }
         [t, self.health.poll_timeout()].into_iter().flatten().min()
     }
@@ -837,7 +1671,18 @@ impl Modem {
                     self.push("AT+CLCC", Purpose::Clcc, self.timing.command);
                 }
             }
-            if self.next_status_poll.is_some_and(|t| now >= t) && self.leg.is_none() {
+            if self.incoming_poll.is_some_and(|t| now >= t) {
+                self.incoming_poll = Some(now + self.timing.clcc_poll);
+                self.poll_calls_now();
+            }
+            if self.cpin_retry_at.is_some_and(|t| now >= t) {
+                self.cpin_retry_at = None;
+                self.push("AT+CPIN?", Purpose::Cpin, self.timing.command);
+            }
+            if self.next_status_poll.is_some_and(|t| now >= t)
+                && self.leg.is_none()
+                && self.incoming.is_empty()
+            {
                 self.next_status_poll = Some(now + self.timing.status_poll);
                 self.queue_status();
             }
@@ -853,6 +1698,11 @@ impl Modem {
     }
 
     fn pump(&mut self, now: Instant) {
+        if self.incoming.is_empty() {
+            self.incoming_poll = None;
+        } else if self.incoming_poll.is_none() {
+            self.incoming_poll = Some(now + self.timing.clcc_poll);
+        }
         if !self.recovery_gate() {
             return;
         }
@@ -886,7 +1736,7 @@ mod tests {
 
     /// Answers every command in flight with `OK` (plus canned lines) until init is done.
     fn drive_init(m: &mut Modem, t: Instant) {
-        for _ in 0..20 {
+        for _ in 0..60 {
             let Some(tx) = m.poll_transmit() else { break };
             let cmd = String::from_utf8_lossy(&tx).trim().to_string();
             let reply = match cmd.as_str() {
@@ -938,15 +1788,17 @@ mod tests {
             })
         );
         m.handle_input(t1, b"\r\n+CLIP: \"+15550001111\",145,\"\",,\"\",0\r\n");
-        assert_eq!(
-            m.poll_event(),
-            Some(ModemEvent::Incoming {
-                caller_id: Some("+15550001111".into())
-            })
-        );
+        // a ring while our call is up is a second (waiting) call
+        let waiting = match m.poll_event() {
+            Some(ModemEvent::CallWaiting {
+                leg: w,
+                caller_id: Some(cid),
+            }) if cid == "+15550001111" => w,
+            other => panic!("unexpected {other:?}"),
+        };
         let t2 = t1 + Duration::from_millis(600);
         m.handle_timeout(t2);
-        m.poll_transmit();
+        assert_eq!(tx_string(&mut m), "AT+CLCC\r");
         m.handle_input(
             t2,
             b"\r\n+CLCC: 1,0,0,0,0,\"+491701111111\",145\r\n\r\nOK\r\n",
@@ -958,6 +1810,11 @@ mod tests {
                 state: LegState::Active
             })
         );
+        // rejecting the waiting call: AT+CHLD=0, no event for it
+        m.hangup(t2, waiting);
+        assert_eq!(tx_string(&mut m), "AT+CHLD=0\r");
+        m.handle_input(t2, b"\r\nOK\r\n");
+        assert_eq!(m.poll_transmit(), None);
         m.handle_input(t2, b"\r\nNO CARRIER\r\n");
         assert_eq!(
             m.poll_event(),

@@ -1,20 +1,39 @@
 //! The simulated GSM/LTE modem: speaks AT on the master side of a real
 //! pseudo-terminal, so the service's real serial code runs against it.
 //!
-//! It models a generic 3GPP 27.007 modem: echo on after power-up, `ATE0`, `+CMEE`,
-//! registration and signal queries, `ATD…;` with call progress visible in `AT+CLCC`,
-//! `BUSY` / `NO ANSWER` / `NO CARRIER` result codes, `AT+CHUP`, and `ERROR` for
-//! anything it does not know. The network side (who answers, who is busy) is decided
-//! by the simulated world through [`Network`].
+//! It models a 3GPP 27.007 modem in one of three dialects ([`SimModemConfig::dialect`]):
+//! a generic one, a Quectel EC25 and a SIMCom SIM7600, each answering `AT+CGMI`,
+//! `AT+CGMM`, `AT+CGMR` and `ATI` like the real one, accepting its vendor commands
+//! (`AT+QINDCFG`, `AT+QTONEDET`, `AT+QPCMV` / `AT+DDET`, `AT+CPCMREG`; `ERROR` in the
+//! other dialects) and emitting its URCs once enabled (`+QIND: "ccinfo",…`,
+//! `+QTONEDET: <ascii>` / `VOICE CALL: BEGIN`, `VOICE CALL: END: <duration>`,
+//! `+RXDTMF: <d>`, `MISSED_CALL:`).
+//!
+//! Generic behaviour: echo on after power-up, `ATE0`, `+CMEE`, registration (`+CREG`,
+//! `+CEREG`, answers and `n=2` URCs), operator and signal queries, `ATD…;` with call
+//! progress visible in `AT+CLCC`, `BUSY` / `NO ANSWER` / `NO CARRIER`, `AT+CHUP`,
+//! incoming calls (`RING` or `+CRING: VOICE` every 2 s, `+CLIP`), `ATA`, call waiting
+//! (`+CCWA`), `AT+CHLD=0|1|1x|2|2x`, `AT+VTS`, call forwarding state (`AT+CCFC`
+//! query/register/erase per reason), the SIM (`AT+CPIN?`, PIN entry with three attempts,
+//! then PUK), and `ERROR` for anything it does not know.
+//!
+//! Quirks of simpler modems ([`Quirks`]): no echo at all, `+CRING: VOICE` instead of
+//! `RING`, plain `ERROR` for every failure, `ERROR` for `+CEREG`. Slow answers:
+//! [`SimModemConfig::slow`] delays every command's answer.
+//!
+//! The network side is driven by the simulated world through [`Network`] (who answers,
+//! who is busy) and by the control methods ([`SimModem::incoming_call`],
+//! [`SimModem::set_registered`], [`SimModem::far_end_dtmf`], [`SimModem::deliver_sms`],
+//! [`SimModem::far_end_hangup`]).
 //!
 //! SMS in PDU mode: `AT+CMGF=0/1`, `AT+CMGS=<len>` with the `> ` prompt (no line end),
 //! the PDU read up to Ctrl-Z (ESC aborts), `+CMGS: <mr>` + `OK`; the submitted PDUs are
 //! decoded with the driver's codec and kept (concatenated parts joined) in
 //! [`SimModem::sms_sent`]. [`SimModem::deliver_sms`] is the network delivering a
 //! message: it is stored and announced with `+CMTI: "SM",<idx>`; `AT+CMGR`, `AT+CMGL`
-//! and `AT+CMGD` read, list and delete. Identity queries (`ATI`, `AT+CGMI`, `AT+CGMM`,
-//! `AT+CGMR`, `AT+CGSN`, `AT+CPIN?`) answer as a generic modem.
+//! and `AT+CMGD` read, list and delete.
 
+use std::collections::VecDeque;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -22,6 +41,7 @@ use anyhow::{Context, Result};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::termios;
 
+use crate::modem::Dialect;
 use crate::modem::sms::{self, SmsTimestamp, Submit};
 
 /// A message the driver submitted, as the network received it.
@@ -76,19 +96,85 @@ pub trait Network {
     fn answered(&mut self, now: Instant, number: &str);
 }
 
+/// Behaviour of simpler modems and simulators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Never echo (not even before `ATE0`).
+    pub no_echo: bool,
+    /// `+CRING: VOICE` instead of `RING` (even without `AT+CRC=1`).
+    pub cring: bool,
+    /// Plain `ERROR` for every failure (no `+CME ERROR` / `+CMS ERROR`).
+    pub plain_errors: bool,
+    /// `ERROR` for `AT+CEREG…` (2G/3G-era modems).
+    pub no_cereg: bool,
+}
+
+/// The SIM in the simulated modem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SimLock {
+    /// No PIN lock.
+    #[default]
+    Ready,
+    /// Locked with this PIN (three attempts, then PUK).
+    Pin(String),
+    /// Blocked: needs the PUK.
+    Puk,
+    /// No SIM inserted (`+CME ERROR: 10`).
+    Absent,
+}
+
+/// How the simulated modem behaves.
+#[derive(Debug, Clone, Default)]
+pub struct SimModemConfig {
+    /// Which modem it pretends to be.
+    pub dialect: Option<Dialect>,
+    /// Simpler-modem behaviour.
+    pub quirks: Quirks,
+    /// The SIM.
+    pub sim: SimLock,
+    /// Delay before every command's answer.
+    pub slow: Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CallState {
     Dialing,
     Alerting,
     Active,
+    Held,
+    /// Incoming, ringing.
+    Incoming,
+    /// Incoming while another call is up.
+    Waiting,
+}
+
+impl CallState {
+    fn clcc(self) -> i8 {
+        match self {
+            CallState::Active => 0,
+            CallState::Held => 1,
+            CallState::Dialing => 2,
+            CallState::Alerting => 3,
+            CallState::Incoming => 4,
+            CallState::Waiting => 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
-struct OutCall {
+struct SimCall {
+    idx: u8,
+    /// 0 mobile-originated, 1 mobile-terminated.
+    dir: u8,
     number: String,
+    toa: u8,
     state: CallState,
-    placed: Instant,
-    far: FarEnd,
+    since: Instant,
+    /// For outbound calls: what the far end does.
+    far: Option<FarEnd>,
+    /// When it was answered (for `VOICE CALL: END: <duration>`).
+    answered_at: Option<Instant>,
+    next_ring: Instant,
 }
 
 /// Network timing of the simulation.
@@ -96,6 +182,7 @@ const ALERT_AFTER: Duration = Duration::from_secs(1);
 const BUSY_AFTER: Duration = Duration::from_secs(2);
 const UNREACHABLE_AFTER: Duration = Duration::from_secs(3);
 const NETWORK_NO_ANSWER: Duration = Duration::from_secs(60);
+const RING_EVERY: Duration = Duration::from_secs(2);
 
 /// The simulated modem.
 pub struct SimModem {
@@ -104,7 +191,7 @@ pub struct SimModem {
     path: String,
     rx: Vec<u8>,
     echo: bool,
-    call: Option<OutCall>,
+    calls: Vec<SimCall>,
     /// Bytes written to / read from the master side.
     pub written: u64,
     /// See `written`.
@@ -121,19 +208,49 @@ pub struct SimModem {
     store: Vec<Stored>,
     next_ref: u8,
     faults: Faults,
+    cfg: SimModemConfig,
+    dialect: Dialect,
+    /// SIM: attempts left while PIN-locked.
+    pin_attempts_left: u8,
+    /// PIN entries received (`AT+CPIN=…`), right or wrong.
+    pub pin_entries: u32,
+    registered: bool,
+    creg_urc: bool,
+    cereg_urc: bool,
+    clip: bool,
+    crc: bool,
+    ccwa: bool,
+    ccinfo: bool,
+    tonedet: bool,
+    ddet: bool,
+    /// Forwarding per reason 0-3: the number, when registered.
+    forwarding: [Option<String>; 4],
+    /// DTMF digits the driver sent with `AT+VTS`.
+    pub dtmf_sent: String,
+    /// Answers held back by [`SimModemConfig::slow`]: (release time, bytes).
+    outq: VecDeque<(Instant, Vec<u8>)>,
+    /// While a command is answered: when its answer may go out.
+    release: Option<Instant>,
+    now: Instant,
 }
 
 impl SimModem {
-    /// Opens a fresh pseudo-terminal pair; the service opens [`SimModem::path`].
+    /// Opens a fresh pseudo-terminal pair with a generic modem; the service opens
+    /// [`SimModem::path`].
     pub fn open() -> Result<Self> {
+        Self::open_with(SimModemConfig::default())
+    }
+
+    /// Opens a fresh pseudo-terminal pair with the given behaviour.
+    pub fn open_with(cfg: SimModemConfig) -> Result<Self> {
         let (master, slave, path) = new_pty()?;
         Ok(Self {
             master,
             _slave: slave,
             path,
             rx: Vec::new(),
-            echo: true,
-            call: None,
+            echo: !cfg.quirks.no_echo,
+            calls: Vec::new(),
             written: 0,
             read: 0,
             commands: Vec::new(),
@@ -145,6 +262,24 @@ impl SimModem {
             store: Vec::new(),
             next_ref: 0,
             faults: Faults::default(),
+            dialect: cfg.dialect.unwrap_or(Dialect::Generic),
+            pin_attempts_left: 3,
+            pin_entries: 0,
+            cfg,
+            registered: true,
+            creg_urc: false,
+            cereg_urc: false,
+            clip: false,
+            crc: false,
+            ccwa: false,
+            ccinfo: false,
+            tonedet: false,
+            ddet: false,
+            forwarding: Default::default(),
+            dtmf_sent: String::new(),
+            outq: VecDeque::new(),
+            release: None,
+            now: Instant::now(),
         })
     }
 
@@ -158,16 +293,37 @@ impl SimModem {
         self.master.as_raw_fd()
     }
 
-    /// Whether a call is up and answered (its audio is live).
+    /// The number of the outbound call that is up and answered (its audio is live).
     pub fn active_number(&self) -> Option<&str> {
-        self.call
-            .as_ref()
-            .filter(|c| c.state == CallState::Active)
+        self.calls
+            .iter()
+            .find(|c| c.dir == 0 && c.state == CallState::Active)
             .map(|c| c.number.as_str())
     }
 
-    fn send(&mut self, s: &str) {
-        let mut buf = s.as_bytes();
+    /// Whether any call (either direction) is connected.
+    pub fn in_call(&self) -> bool {
+        self.calls.iter().any(|c| c.state == CallState::Active)
+    }
+
+    /// The SIM's state as the modem would report it (`READY`, `SIM PIN`, …).
+    pub fn sim_state(&self) -> &'static str {
+        match self.cfg.sim {
+            SimLock::Ready => "READY",
+            SimLock::Pin(_) => "SIM PIN",
+            SimLock::Puk => "SIM PUK",
+            SimLock::Absent => "NOT INSERTED",
+        }
+    }
+
+    /// Forwarding registered for a reason (0-3).
+    pub fn forwarding(&self, reason: u8) -> Option<&str> {
+        self.forwarding
+            .get(usize::from(reason))
+            .and_then(|f| f.as_deref())
+    }
+
+    fn write_now(&mut self, mut buf: &[u8]) {
         while !buf.is_empty() {
             match nix::unistd::write(&self.master, buf) {
                 Ok(n) => {
@@ -183,12 +339,49 @@ impl SimModem {
         }
     }
 
+    fn send(&mut self, s: &str) {
+        // answers held back by `slow` keep their order with everything after them
+        let hold = self.release.or_else(|| self.outq.back().map(|(t, _)| *t));
+        match hold {
+            Some(t) => self.outq.push_back((t, s.as_bytes().to_vec())),
+            None => self.write_now(s.as_bytes()),
+        }
+    }
+
     fn line(&mut self, s: &str) {
         self.send(&format!("\r\n{s}\r\n"));
     }
 
+    fn flush_delayed(&mut self, now: Instant) {
+        while self.outq.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, b)) = self.outq.pop_front() {
+                self.write_now(&b);
+            }
+        }
+    }
+
+    /// A failure: `+CME ERROR: <code>`, or plain `ERROR` for a simpler modem.
+    fn cme(&mut self, code: u16) {
+        if self.cfg.quirks.plain_errors {
+            self.line("ERROR");
+        } else {
+            self.line(&format!("+CME ERROR: {code}"));
+        }
+    }
+
+    /// An SMS failure: `+CMS ERROR: <code>`, or plain `ERROR`.
+    fn cms(&mut self, code: u16) {
+        if self.cfg.quirks.plain_errors {
+            self.line("ERROR");
+        } else {
+            self.line(&format!("+CMS ERROR: {code}"));
+        }
+    }
+
     /// Reads what the driver sent and answers it; advances calls to `now`.
     pub fn step(&mut self, now: Instant, net: &mut dyn Network) {
+        self.now = now;
+        self.flush_delayed(now);
         let mut buf = [0u8; 512];
         loop {
             match nix::unistd::read(&self.master, &mut buf) {
@@ -205,7 +398,7 @@ impl SimModem {
                 }
             }
         }
-        if !self.faults_gate(now, net) {
+        if !self.faults_gate(now) {
             return;
         }
         loop {
@@ -243,20 +436,112 @@ impl SimModem {
                 self.send(&format!("{cmd}\r"));
             }
             self.commands.push(cmd.clone());
+            self.release = (!self.cfg.slow.is_zero()).then(|| now + self.cfg.slow);
             self.command(now, &cmd, net);
+            self.release = None;
         }
         self.advance(now, net);
     }
 
+    fn identity(&self) -> (&'static str, &'static str, &'static str) {
+        match self.dialect {
+            Dialect::Generic => (SIM_MANUFACTURER, SIM_MODEL, SIM_FIRMWARE),
+            Dialect::Quectel => ("Quectel", "EC25", "EC25EFAR06A06M4G"),
+            Dialect::Simcom => (
+                "SIMCOM INCORPORATED",
+                "SIMCOM_SIM7600E-H",
+                "LE20B04SIM7600M22",
+            ),
+        }
+    }
+
+    fn sim_ready(&self) -> bool {
+        self.cfg.sim == SimLock::Ready
+    }
+
+    /// `+CME ERROR` for a command that needs the SIM, if it is not ready.
+    fn sim_blocks(&mut self) -> bool {
+        let code = match self.cfg.sim {
+            SimLock::Ready => return false,
+            SimLock::Pin(_) => 11,
+            SimLock::Puk => 12,
+            SimLock::Absent => 10,
+        };
+        self.cme(code);
+        true
+    }
+
+    fn creg_line(&self, prefix: &str, with_n: bool) -> String {
+        let n = if with_n { "2," } else { "" };
+        if self.registered && self.sim_ready() {
+            format!("{prefix}: {n}1,\"1A2B\",\"01C3D4E5\",7")
+        } else if self.sim_ready() {
+            format!("{prefix}: {n}2")
+        } else {
+            format!("{prefix}: {n}0")
+        }
+    }
+
     fn command(&mut self, now: Instant, cmd: &str, net: &mut dyn Network) {
         let upper = cmd.to_ascii_uppercase();
+        let dialect = self.dialect;
+        let vendor = |d: Dialect| dialect == d;
         match upper.as_str() {
             "AT+CFUN=1,1" => {
                 self.line("OK");
                 self.reboot(now, SOFT_RESET_BOOT, net);
             }
-            "AT" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+CLIP=1" | "AT+CRC=1" | "AT+CREG=2"
-            | "AT+COPS=3,0" | "AT+CNMI=2,1,0,0,0" => self.line("OK"),
+            "AT" | "AT+CMEE=0" | "AT+CMEE=1" | "AT+CMEE=2" | "AT+COPS=3,0" | "AT+COPS=3,2"
+            | "AT+CNMI=2,1,0,0,0" | "AT+CLIP=0" | "AT+CRC=0" | "AT+CCWA=0" | "AT+VTD=1" => {
+                self.line("OK")
+            }
+            "AT+CLIP=1" => {
+                self.clip = true;
+                self.line("OK");
+            }
+            "AT+CRC=1" => {
+                self.crc = true;
+                self.line("OK");
+            }
+            "AT+CCWA=1" | "AT+CCWA=1,1" => {
+                self.ccwa = true;
+                self.line("OK");
+            }
+            "AT+CREG=2" => {
+                self.creg_urc = true;
+                self.line("OK");
+            }
+            _ if upper.starts_with("AT+CEREG") && self.cfg.quirks.no_cereg => self.line("ERROR"),
+            "AT+CEREG=2" => {
+                self.cereg_urc = true;
+                self.line("OK");
+            }
+            "AT+CEREG?" => {
+                let l = self.creg_line("+CEREG", true);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+CREG?" => {
+                let l = self.creg_line("+CREG", true);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+QINDCFG=\"CCINFO\",1" | "AT+QINDCFG=\"CCINFO\",1,0" if vendor(Dialect::Quectel) => {
+                self.ccinfo = true;
+                self.line("OK");
+            }
+            "AT+QTONEDET=1" if vendor(Dialect::Quectel) => {
+                self.tonedet = true;
+                self.line("OK");
+            }
+            "AT+QPCMV=1,2" | "AT+QPCMV=0" if vendor(Dialect::Quectel) => self.line("OK"),
+            "AT+DDET=1" if vendor(Dialect::Simcom) => {
+                self.ddet = true;
+                self.line("OK");
+            }
+            "AT+CPCMREG=1" | "AT+CPCMREG=0" | "AT+CPCMREG=0,0" if vendor(Dialect::Simcom) => {
+                self.line("OK")
+            }
             "AT+CMGF=0" | "AT+CMGF=1" => {
                 self.pdu_mode = upper.ends_with('0');
                 self.line("OK");
@@ -267,33 +552,51 @@ impl SimModem {
                 self.line("OK");
             }
             "AT+CGMI" => {
-                self.line(SIM_MANUFACTURER);
+                let (m, _, _) = self.identity();
+                self.line(m);
                 self.line("OK");
             }
             "AT+CGMM" => {
-                self.line(SIM_MODEL);
+                let (_, m, _) = self.identity();
+                self.line(m);
                 self.line("OK");
             }
             "AT+CGMR" => {
-                self.line(&format!("Revision: {SIM_FIRMWARE}"));
+                let (_, _, f) = self.identity();
+                let l = match self.dialect {
+                    Dialect::Generic => format!("Revision: {f}"),
+                    Dialect::Quectel => f.to_string(),
+                    Dialect::Simcom => format!("+CGMR: {f}"),
+                };
+                self.line(&l);
                 self.line("OK");
             }
-            "AT+CPIN?" => {
-                self.line("+CPIN: READY");
+            "ATI" => {
+                let (m, model, f) = self.identity();
+                let l = match self.dialect {
+                    Dialect::Simcom => format!(
+                        "Manufacturer: {m}\r\nModel: {model}\r\nRevision: {f}\r\nIMEI: {SIM_IMEI}\r\n+GCAP: +CGSM"
+                    ),
+                    _ => format!("{m}\r\n{model}\r\nRevision: {f}"),
+                };
+                self.line(&l);
                 self.line("OK");
             }
+            "AT+CPIN?" => match self.cfg.sim {
+                SimLock::Absent => self.cme(10),
+                _ => {
+                    let l = format!("+CPIN: {}", self.sim_state());
+                    self.line(&l);
+                    self.line("OK");
+                }
+            },
+            _ if upper.starts_with("AT+CPIN=") => self.pin_entry(cmd),
             "ATE0" => {
                 self.echo = false;
                 self.line("OK");
             }
             "ATE1" => {
-                self.echo = true;
-                self.line("OK");
-            }
-            "ATI" => {
-                self.line(&format!(
-                    "{SIM_MANUFACTURER}\r\n{SIM_MODEL}\r\nRevision: {SIM_FIRMWARE}"
-                ));
+                self.echo = !self.cfg.quirks.no_echo;
                 self.line("OK");
             }
             "AT+CGSN" => {
@@ -301,54 +604,128 @@ impl SimModem {
                 self.line("OK");
             }
             "AT+CSQ" => {
-                self.line("+CSQ: 21,99");
+                let l = if self.registered {
+                    "+CSQ: 21,99"
+                } else {
+                    "+CSQ: 99,99"
+                };
+                self.line(l);
                 self.line("OK");
             }
-            "AT+CREG?" => {
-                self.line("+CREG: 2,1,\"1A2B\",\"01C3D4E5\",7");
+            "AT+QCSQ" if vendor(Dialect::Quectel) => {
+                let l = if self.registered {
+                    "+QCSQ: \"LTE\",-52,-81,195,-10"
+                } else {
+                    "+QCSQ: \"NOSERVICE\""
+                };
+                self.line(l);
+                self.line("OK");
+            }
+            "AT+CPSI?" if vendor(Dialect::Simcom) => {
+                let l = if self.registered {
+                    "+CPSI: LTE,Online,262-01,0x1A2B,29613285,332,EUTRAN-BAND3,1300,5,5,-83,-810,-536,23"
+                } else {
+                    "+CPSI: NO SERVICE,Online"
+                };
+                self.line(l);
                 self.line("OK");
             }
             "AT+COPS?" => {
-                self.line("+COPS: 0,0,\"Switchboard Sim\",7");
+                if self.registered && self.sim_ready() {
+                    self.line("+COPS: 0,0,\"Switchboard Sim\",7");
+                } else {
+                    self.line("+COPS: 0");
+                }
                 self.line("OK");
             }
             "AT+CLCC" => {
-                if let Some(c) = &self.call {
-                    let stat = match c.state {
-                        CallState::Dialing => 2,
-                        CallState::Alerting => 3,
-                        CallState::Active => 0,
-                    };
-                    let row = format!("+CLCC: 1,0,{stat},0,0,\"{}\",145", c.number);
-                    self.line(&row);
+                let rows: Vec<String> = self
+                    .calls
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "+CLCC: {},{},{},0,0,\"{}\",{}",
+                            c.idx,
+                            c.dir,
+                            c.state.clcc(),
+                            c.number,
+                            c.toa
+                        )
+                    })
+                    .collect();
+                for r in rows {
+                    self.line(&r);
                 }
                 self.line("OK");
             }
-            "AT+CHUP" | "ATH" => {
-                if let Some(c) = self.call.take() {
-                    net.modem_hung_up(now, &c.number);
+            "AT+CHUP" | "ATH" | "ATH0" => {
+                let all: Vec<u8> = self.calls.iter().map(|c| c.idx).collect();
+                for idx in all {
+                    self.release(now, idx, net, false);
                 }
                 self.line("OK");
+            }
+            "ATA" => {
+                match self
+                    .calls
+                    .iter()
+                    .position(|c| c.state == CallState::Incoming)
+                {
+                    Some(i) => {
+                        self.connect(now, i);
+                        self.line("OK");
+                    }
+                    None => self.line("NO CARRIER"),
+                }
+            }
+            _ if upper.starts_with("AT+CHLD=") => self.chld(now, &upper["AT+CHLD=".len()..], net),
+            _ if upper.starts_with("AT+VTS=") => {
+                let d = cmd["AT+VTS=".len()..].trim().trim_matches('"').to_string();
+                if !self.in_call() || d.is_empty() {
+                    self.cme(3);
+                } else {
+                    self.dtmf_sent.push_str(&d);
+                    self.line("OK");
+                }
+            }
+            _ if upper.starts_with("AT+CCFC=") => {
+                if !self.sim_blocks() {
+                    self.ccfc(&cmd["AT+CCFC=".len()..]);
+                }
             }
             _ if upper.starts_with("ATD") && upper.ends_with(';') => {
+                if self.sim_blocks() {
+                    return;
+                }
                 let number = cmd[3..cmd.len() - 1].to_string();
-                if self.call.is_some() || number.is_empty() {
-                    self.line("+CME ERROR: operation not allowed");
+                let busy = self
+                    .calls
+                    .iter()
+                    .any(|c| !matches!(c.state, CallState::Held));
+                if busy || number.is_empty() || !self.registered {
+                    self.cme(3);
                     return;
                 }
                 let far = net.place_call(now, &number);
-                self.call = Some(OutCall {
+                let idx = self.free_index();
+                self.calls.push(SimCall {
+                    idx,
+                    dir: 0,
+                    toa: if number.starts_with('+') { 145 } else { 129 },
                     number,
                     state: CallState::Dialing,
-                    placed: now,
-                    far,
+                    since: now,
+                    far: Some(far),
+                    answered_at: None,
+                    next_ring: now,
                 });
                 self.line("OK");
+                self.ccinfo_urc(idx);
             }
             _ if upper.starts_with("AT+CMGS=") => {
                 if !self.pdu_mode {
                     // text mode is not simulated
-                    self.line("+CMS ERROR: 302");
+                    self.cms(302);
                     return;
                 }
                 match upper["AT+CMGS=".len()..].trim().parse::<usize>() {
@@ -356,7 +733,7 @@ impl SimModem {
                         self.awaiting_pdu = Some(n);
                         self.send("\r\n> ");
                     }
-                    _ => self.line("+CMS ERROR: 304"),
+                    _ => self.cms(304),
                 }
             }
             _ if upper.starts_with("AT+CMGR=") => {
@@ -370,7 +747,7 @@ impl SimModem {
                         self.line(&pdu);
                         self.line("OK");
                     }
-                    None => self.line("+CMS ERROR: 321"),
+                    None => self.cms(321),
                 }
             }
             _ if upper.starts_with("AT+CMGL") => {
@@ -398,10 +775,116 @@ impl SimModem {
                         self.store.retain(|m| m.index != i);
                         self.line("OK");
                     }
-                    _ => self.line("+CMS ERROR: 321"),
+                    _ => self.cms(321),
                 }
             }
             _ => self.line("ERROR"),
+        }
+    }
+
+    fn pin_entry(&mut self, cmd: &str) {
+        self.pin_entries += 1;
+        let given = cmd["AT+CPIN=".len()..]
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .to_string();
+        match self.cfg.sim.clone() {
+            // a PIN when none is asked for counts against the SIM on real modems; the
+            // simulation just refuses it
+            SimLock::Ready => self.cme(3),
+            SimLock::Absent => self.cme(10),
+            SimLock::Puk => self.cme(16),
+            SimLock::Pin(pin) => {
+                if given == pin {
+                    self.cfg.sim = SimLock::Ready;
+                    self.line("OK");
+                    self.line("+CPIN: READY");
+                    if self.dialect != Dialect::Generic {
+                        let l = if self.dialect == Dialect::Quectel {
+                            "+QIND: SMS DONE"
+                        } else {
+                            "SMS DONE"
+                        };
+                        self.line(l);
+                    }
+                } else {
+                    self.pin_attempts_left = self.pin_attempts_left.saturating_sub(1);
+                    if self.pin_attempts_left == 0 {
+                        self.cfg.sim = SimLock::Puk;
+                    }
+                    self.cme(16);
+                }
+            }
+        }
+    }
+
+    fn ccfc(&mut self, args: &str) {
+        let f: Vec<String> = args
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .collect();
+        let num = |i: usize| f.get(i).and_then(|s| s.parse::<u8>().ok());
+        let (Some(reason), Some(mode)) = (num(0), num(1)) else {
+            self.cme(50);
+            return;
+        };
+        let reasons: Vec<usize> = match reason {
+            0..=3 => vec![usize::from(reason)],
+            4 => vec![0, 1, 2, 3],
+            5 => vec![1, 2, 3],
+            _ => {
+                self.cme(50);
+                return;
+            }
+        };
+        match mode {
+            2 => {
+                if reason > 3 {
+                    self.cme(50);
+                    return;
+                }
+                match self.forwarding[usize::from(reason)].clone() {
+                    Some(n) => {
+                        let (digits, toa) = match n.strip_prefix('+') {
+                            Some(d) => (d.to_string(), 145),
+                            None => (n.clone(), 129),
+                        };
+                        self.line(&format!("+CCFC: 1,1,\"{digits}\",{toa}"));
+                    }
+                    None => self.line("+CCFC: 0,7"),
+                }
+                self.line("OK");
+            }
+            1 | 3 => {
+                let Some(number) = f.get(2).filter(|n| !n.is_empty()) else {
+                    // enable without a number: only if one is registered
+                    if reasons.iter().all(|r| self.forwarding[*r].is_some()) {
+                        self.line("OK");
+                    } else {
+                        self.cme(3);
+                    }
+                    return;
+                };
+                let n = if num(3) == Some(145) && !number.starts_with('+') {
+                    format!("+{number}")
+                } else {
+                    number.clone()
+                };
+                for r in reasons {
+                    self.forwarding[r] = Some(n.clone());
+                }
+                self.line("OK");
+            }
+            0 | 4 => {
+                for r in reasons {
+                    self.forwarding[r] = None;
+                }
+                self.line("OK");
+            }
+            _ => self.cme(50),
         }
     }
 
@@ -422,11 +905,11 @@ impl SimModem {
             }
             Ok(_) => {
                 tracing::warn!("simulated modem: AT+CMGS length {len} does not match the PDU");
-                self.line("+CMS ERROR: 304");
+                self.cms(304);
             }
             Err(e) => {
                 tracing::warn!("simulated modem: bad SMS PDU: {e}");
-                self.line("+CMS ERROR: 304");
+                self.cms(304);
             }
         }
     }
@@ -489,64 +972,405 @@ impl SimModem {
         Ok(indices)
     }
 
+    /// Stores a message on the SIM without announcing it (it arrived while nobody
+    /// was listening); `AT+CMGL` lists it. Returns the storage indices.
+    pub fn store_sms(
+        &mut self,
+        from: &str,
+        text: &str,
+        at: SmsTimestamp,
+    ) -> Result<Vec<u32>, sms::SmsError> {
+        self.next_ref = self.next_ref.wrapping_add(1);
+        let pdus = sms::encode_deliver(from, text, at, self.next_ref)?;
+        let mut indices = Vec::new();
+        for pdu in pdus {
+            let index = (1..)
+                .find(|i| self.store.iter().all(|m| m.index != *i))
+                .unwrap_or(1);
+            self.store.push(Stored {
+                index,
+                pdu,
+                read: false,
+            });
+            indices.push(index);
+        }
+        Ok(indices)
+    }
+
     /// Number of messages in the simulated SIM store.
     pub fn stored_sms(&self) -> usize {
         self.store.len()
     }
 
-    fn advance(&mut self, now: Instant, net: &mut dyn Network) {
-        let Some(c) = self.call.as_mut() else { return };
-        let age = now.saturating_duration_since(c.placed);
-        match c.far {
-            FarEnd::Busy if age >= BUSY_AFTER => {
-                self.call = None;
-                self.line("BUSY");
-            }
-            FarEnd::Unreachable if age >= UNREACHABLE_AFTER => {
-                self.call = None;
-                self.line("NO CARRIER");
-            }
-            FarEnd::Rings { answer_after } => {
-                if c.state == CallState::Dialing && age >= ALERT_AFTER {
-                    c.state = CallState::Alerting;
+    fn free_index(&self) -> u8 {
+        (1..=7u8)
+            .find(|i| self.calls.iter().all(|c| c.idx != *i))
+            .unwrap_or(7)
+    }
+
+    fn pos(&self, idx: u8) -> Option<usize> {
+        self.calls.iter().position(|c| c.idx == idx)
+    }
+
+    /// Quectel `+QIND: "ccinfo",…` for a call (state as in CLCC; `-1` released).
+    fn ccinfo_urc(&mut self, idx: u8) {
+        if !self.ccinfo {
+            return;
+        }
+        let line = match self.pos(idx).and_then(|i| self.calls.get(i)) {
+            Some(c) => format!(
+                "+QIND: \"ccinfo\",{},{},{},0,0,\"{}\",{}",
+                c.idx,
+                c.dir,
+                c.state.clcc(),
+                c.number,
+                c.toa
+            ),
+            None => return,
+        };
+        self.line(&line);
+    }
+
+    fn ccinfo_released(&mut self, c: &SimCall) {
+        if self.ccinfo {
+            self.line(&format!(
+                "+QIND: \"ccinfo\",{},{},-1,0,0,\"{}\",{}",
+                c.idx, c.dir, c.number, c.toa
+            ));
+        }
+    }
+
+    /// A call becomes connected (answered by the far end, `ATA`, or `AT+CHLD`).
+    fn connect(&mut self, now: Instant, i: usize) {
+        let Some(c) = self.calls.get_mut(i) else {
+            return;
+        };
+        let first = c.answered_at.is_none();
+        c.state = CallState::Active;
+        c.answered_at.get_or_insert(now);
+        let idx = c.idx;
+        self.ccinfo_urc(idx);
+        if first && self.dialect == Dialect::Simcom {
+            self.line("VOICE CALL: BEGIN");
+        }
+    }
+
+    /// Releases a call. `remote`: the far end hung up (the modem says `NO CARRIER`
+    /// for a connected call); otherwise the box released it (`AT+CHUP`, `AT+CHLD`).
+    fn release(&mut self, now: Instant, idx: u8, net: &mut dyn Network, remote: bool) {
+        let Some(i) = self.pos(idx) else { return };
+        let c = self.calls.remove(i);
+        if c.dir == 0 && !remote {
+            net.modem_hung_up(now, &c.number);
+        }
+        self.ccinfo_released(&c);
+        match c.answered_at {
+            Some(at) => {
+                if self.dialect == Dialect::Simcom {
+                    let secs = now.saturating_duration_since(at).as_secs();
+                    self.line(&format!(
+                        "VOICE CALL: END: {:02}{:02}{:02}",
+                        secs / 3600,
+                        secs / 60 % 60,
+                        secs % 60
+                    ));
                 }
-                if c.state == CallState::Alerting {
-                    if answer_after.is_some_and(|a| age >= a) {
-                        c.state = CallState::Active;
-                        let number = c.number.clone();
-                        net.answered(now, &number);
-                    } else if age >= NETWORK_NO_ANSWER {
-                        self.call = None;
-                        self.line("NO ANSWER");
+                if remote {
+                    self.line("NO CARRIER");
+                }
+            }
+            None if c.dir == 1 && remote && self.dialect == Dialect::Simcom => {
+                self.line(&format!("MISSED_CALL: 12:00PM {}", c.number));
+            }
+            // the called party rejected the call while it rang
+            None if c.dir == 0 && remote => self.line("NO CARRIER"),
+            None => {}
+        }
+    }
+
+    fn chld(&mut self, now: Instant, arg: &str, net: &mut dyn Network) {
+        let arg = arg.trim();
+        let idx = arg.get(1..).and_then(|x| x.parse::<u8>().ok());
+        let of = |s: &Self, st: &[CallState]| -> Vec<u8> {
+            s.calls
+                .iter()
+                .filter(|c| st.contains(&c.state))
+                .map(|c| c.idx)
+                .collect()
+        };
+        match (arg.get(..1), idx) {
+            (Some("0"), None) => {
+                let waiting = of(self, &[CallState::Waiting]);
+                let targets = if waiting.is_empty() {
+                    of(self, &[CallState::Held])
+                } else {
+                    waiting
+                };
+                for i in targets {
+                    self.release(now, i, net, false);
+                }
+            }
+            (Some("1"), None) => {
+                for i in of(self, &[CallState::Active]) {
+                    self.release(now, i, net, false);
+                }
+                let next = of(self, &[CallState::Waiting])
+                    .first()
+                    .or(of(self, &[CallState::Held]).first())
+                    .copied();
+                if let Some(i) = next.and_then(|n| self.pos(n)) {
+                    self.connect(now, i);
+                }
+            }
+            (Some("1"), Some(x)) => {
+                if self.pos(x).is_none() {
+                    self.cme(22);
+                    return;
+                }
+                self.release(now, x, net, false);
+            }
+            (Some("2"), None) => {
+                let active = of(self, &[CallState::Active]);
+                let other = of(self, &[CallState::Waiting])
+                    .first()
+                    .or(of(self, &[CallState::Held]).first())
+                    .copied();
+                for i in &active {
+                    if let Some(p) = self.pos(*i) {
+                        self.calls[p].state = CallState::Held;
+                        self.ccinfo_urc(*i);
+                    }
+                }
+                if let Some(p) = other.and_then(|o| self.pos(o)) {
+                    self.connect(now, p);
+                }
+            }
+            (Some("2"), Some(x)) => {
+                if self.pos(x).is_none() {
+                    self.cme(22);
+                    return;
+                }
+                let all: Vec<u8> = self.calls.iter().map(|c| c.idx).collect();
+                for i in all {
+                    if let Some(p) = self.pos(i) {
+                        if i == x {
+                            self.connect(now, p);
+                        } else if self.calls[p].state == CallState::Active {
+                            self.calls[p].state = CallState::Held;
+                            self.ccinfo_urc(i);
+                        }
                     }
                 }
             }
-            _ => {}
+            _ => {
+                self.cme(4);
+                return;
+            }
+        }
+        self.line("OK");
+    }
+
+    fn ring(&mut self, i: usize) {
+        let Some(c) = self.calls.get(i) else { return };
+        let (number, toa) = (c.number.clone(), c.toa);
+        if self.crc || self.cfg.quirks.cring {
+            self.line("+CRING: VOICE");
+        } else {
+            self.line("RING");
+        }
+        if self.clip {
+            self.line(&format!("+CLIP: \"{number}\",{toa},\"\",,\"\",0"));
         }
     }
 
-    /// The far end hung up.
-    pub fn far_end_hangup(&mut self) {
-        if self.call.take().is_some() {
-            self.line("NO CARRIER");
+    /// The network delivers a call from `number` (E.164 with `+`, or national). With
+    /// no call up it rings (`RING`/`+CRING`, `+CLIP` every 2 s); otherwise it waits
+    /// (`+CCWA`). Returns false when the modem cannot take it (no registration, SIM
+    /// locked, or already two calls).
+    pub fn incoming_call(&mut self, now: Instant, number: &str) -> bool {
+        if !self.registered || !self.sim_ready() || self.calls.len() >= 2 {
+            return false;
         }
-    }
-
-    /// When [`SimModem::step`] must run next for call progress.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let c = self.call.as_ref()?;
-        let at = match (c.far, c.state) {
-            (FarEnd::Busy, _) => BUSY_AFTER,
-            (FarEnd::Unreachable, _) => UNREACHABLE_AFTER,
-            (FarEnd::Rings { .. }, CallState::Dialing) => ALERT_AFTER,
-            (FarEnd::Rings { answer_after }, CallState::Alerting) => answer_after
-                .map_or(NETWORK_NO_ANSWER, |a| {
-                    a.max(ALERT_AFTER).min(NETWORK_NO_ANSWER)
-                }),
-            (FarEnd::Rings { .. }, CallState::Active) => return None,
+        let (digits, toa) = match number.strip_prefix('+') {
+            Some(d) => (d.to_string(), 145),
+            None => (number.to_string(), 129),
         };
-        Some(c.placed + at)
+        let waiting = !self.calls.is_empty();
+        let idx = self.free_index();
+        self.calls.push(SimCall {
+            idx,
+            dir: 1,
+            number: digits.clone(),
+            toa,
+            state: if waiting {
+                CallState::Waiting
+            } else {
+                CallState::Incoming
+            },
+            since: now,
+            far: None,
+            answered_at: None,
+            next_ring: now + RING_EVERY,
+        });
+        self.ccinfo_urc(idx);
+        if waiting {
+            if self.ccwa {
+                self.line(&format!("+CCWA: \"{digits}\",{toa},1"));
+            }
+        } else {
+            let i = self.calls.len() - 1;
+            self.ring(i);
+        }
+        true
     }
+
+    /// The network registration is lost (`false`) or back (`true`): `+CREG` / `+CEREG`
+    /// URCs where enabled.
+    pub fn set_registered(&mut self, registered: bool) {
+        if self.registered == registered {
+            return;
+        }
+        self.registered = registered;
+        if self.creg_urc {
+            let l = self.creg_line("+CREG", false);
+            self.line(&l);
+        }
+        if self.cereg_urc && !self.cfg.quirks.no_cereg {
+            let l = self.creg_line("+CEREG", false);
+            self.line(&l);
+        }
+    }
+
+    /// The far end of the connected call presses keys: the modem reports them where
+    /// its dialect can (Quectel `+QTONEDET` after `AT+QTONEDET=1`, SIMCom `+RXDTMF`
+    /// after `AT+DDET=1`; a generic modem only carries them in the audio). Returns
+    /// whether a connected call was there.
+    pub fn far_end_dtmf(&mut self, digits: &str) -> bool {
+        if !self.in_call() {
+            return false;
+        }
+        for d in digits.chars() {
+            if self.tonedet {
+                self.line(&format!("+QTONEDET: {}", u32::from(d)));
+            } else if self.ddet {
+                self.line(&format!("+RXDTMF: {d}"));
+            }
+        }
+        true
+    }
+
+    fn advance(&mut self, now: Instant, net: &mut dyn Network) {
+        let mut i = 0;
+        while i < self.calls.len() {
+            let c = self.calls[i].clone();
+            let age = now.saturating_duration_since(c.since);
+            match (c.far, c.state) {
+                (Some(FarEnd::Busy), CallState::Dialing | CallState::Alerting)
+                    if age >= BUSY_AFTER =>
+                {
+                    self.calls.remove(i);
+                    self.ccinfo_released(&c);
+                    self.line("BUSY");
+                    continue;
+                }
+                (Some(FarEnd::Unreachable), CallState::Dialing | CallState::Alerting)
+                    if age >= UNREACHABLE_AFTER =>
+                {
+                    self.calls.remove(i);
+                    self.ccinfo_released(&c);
+                    self.line("NO CARRIER");
+                    continue;
+                }
+                (Some(FarEnd::Rings { answer_after }), st) => {
+                    if st == CallState::Dialing && age >= ALERT_AFTER {
+                        self.calls[i].state = CallState::Alerting;
+                        self.ccinfo_urc(c.idx);
+                    }
+                    if self.calls[i].state == CallState::Alerting {
+                        if answer_after.is_some_and(|a| age >= a) {
+                            self.connect(now, i);
+                            net.answered(now, &c.number);
+                        } else if age >= NETWORK_NO_ANSWER {
+                            self.calls.remove(i);
+                            self.ccinfo_released(&c);
+                            self.line("NO ANSWER");
+                            continue;
+                        }
+                    }
+                }
+                (None, CallState::Incoming) if now >= c.next_ring => {
+                    self.calls[i].next_ring = now + RING_EVERY;
+                    self.ring(i);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// The far end of the outbound call hung up (or rejected it while it rang).
+    pub fn far_end_hangup(&mut self) {
+        let idx = self
+            .calls
+            .iter()
+            .find(|c| c.dir == 0 && c.state != CallState::Held)
+            .or_else(|| self.calls.iter().find(|c| c.dir == 0))
+            .map(|c| c.idx);
+        if let Some(idx) = idx {
+            self.release(self.now, idx, &mut NoNetwork, true);
+        }
+    }
+
+    /// The caller of an incoming call hangs up (while it rings, waits or is
+    /// connected). Returns whether there was such a call.
+    pub fn caller_hangup(&mut self, now: Instant, number: &str) -> bool {
+        let digits = number.strip_prefix('+').unwrap_or(number);
+        let idx = self
+            .calls
+            .iter()
+            .find(|c| c.dir == 1 && c.number == digits)
+            .map(|c| c.idx);
+        match idx {
+            Some(idx) => {
+                self.release(now, idx, &mut NoNetwork, true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// When [`SimModem::step`] must run next for call progress, rings and held-back
+    /// answers.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.iter().filter_map(|c| {
+            let at = match (c.far, c.state) {
+                (Some(FarEnd::Busy), CallState::Dialing | CallState::Alerting) => BUSY_AFTER,
+                (Some(FarEnd::Unreachable), CallState::Dialing | CallState::Alerting) => {
+                    UNREACHABLE_AFTER
+                }
+                (Some(FarEnd::Rings { .. }), CallState::Dialing) => ALERT_AFTER,
+                (Some(FarEnd::Rings { answer_after }), CallState::Alerting) => answer_after
+                    .map_or(NETWORK_NO_ANSWER, |a| {
+                        a.max(ALERT_AFTER).min(NETWORK_NO_ANSWER)
+                    }),
+                (None, CallState::Incoming) => return Some(c.next_ring),
+                _ => return None,
+            };
+            Some(c.since + at)
+        });
+        calls.chain(self.outq.front().map(|(t, _)| *t)).min()
+    }
+}
+
+/// A network that nobody listens to (for releases the far end caused).
+struct NoNetwork;
+
+impl Network for NoNetwork {
+    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
+        FarEnd::Unreachable
+    }
+    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
+    fn answered(&mut self, _: Instant, _: &str) {}
 }
 
 #[cfg(test)]
@@ -679,10 +1503,6 @@ struct Faults {
     boot_at: Option<Instant>,
     /// Hung: answers nothing until power-cycled.
     hung: bool,
-    /// Every command is answered this late.
-    slow: Duration,
-    /// When the oldest unanswered input arrived (slow mode).
-    rx_since: Option<Instant>,
     /// Unplugged (USB gone) until then.
     replug_at: Option<Instant>,
     /// A symlink kept pointing at the current pseudo-terminal, like udev's
@@ -716,15 +1536,18 @@ impl SimModem {
     /// silent for `boot`, then sends `RDY`, `+CFUN: 1`, `+CPIN: READY`, `SMS DONE` with
     /// echo back on.
     pub fn reboot(&mut self, now: Instant, boot: Duration, net: &mut dyn Network) {
-        if let Some(c) = self.call.take() {
-            net.modem_hung_up(now, &c.number);
-        }
+        self.drop_calls(now, net);
         self.rx.clear();
         self.awaiting_pdu = None;
-        self.echo = true;
+        self.echo = !self.cfg.quirks.no_echo;
         self.pdu_mode = false;
+        self.outq.clear();
+        self.release = None;
+        // settings made by init are lost with the reboot
+        (self.clip, self.crc, self.ccwa) = (false, false, false);
+        (self.creg_urc, self.cereg_urc) = (false, false);
+        (self.ccinfo, self.tonedet, self.ddet) = (false, false, false);
         self.faults.hung = false;
-        self.faults.rx_since = None;
         self.faults.boot_at = Some(now + boot);
         self.faults.reboots += 1;
     }
@@ -747,7 +1570,7 @@ impl SimModem {
 
     /// Answers every command `delay` late (0 = normal).
     pub fn set_slow(&mut self, delay: Duration) {
-        self.faults.slow = delay;
+        self.cfg.slow = delay;
     }
 
     /// Writes raw bytes to the driver: line noise, very long lines, partial lines.
@@ -770,9 +1593,7 @@ impl SimModem {
     /// afterwards a new pseudo-terminal (another `/dev/pts/N`) appears and the symlink
     /// points to it.
     pub fn unplug(&mut self, now: Instant, gone: Duration, net: &mut dyn Network) -> Result<()> {
-        if let Some(c) = self.call.take() {
-            net.modem_hung_up(now, &c.number);
-        }
+        self.drop_calls(now, net);
         // The new device is created now (so it gets another number, as a re-enumerated
         // USB modem gets another ttyUSBn) but stays hidden until the replug; dropping
         // the old pair hangs up the driver's open port.
@@ -788,6 +1609,15 @@ impl SimModem {
         Ok(())
     }
 
+    /// Every call drops (reboot, unplug); the far ends of outbound calls hear it.
+    fn drop_calls(&mut self, now: Instant, net: &mut dyn Network) {
+        for c in std::mem::take(&mut self.calls) {
+            if c.dir == 0 {
+                net.modem_hung_up(now, &c.number);
+            }
+        }
+    }
+
     /// Whether the port is currently gone.
     pub fn unplugged(&self) -> bool {
         self.faults.replug_at.is_some()
@@ -797,7 +1627,7 @@ impl SimModem {
         self.written = 0;
         self.read = 0;
         self.rx.clear();
-        self.echo = true;
+        self.echo = !self.cfg.quirks.no_echo;
         self.awaiting_pdu = None;
         self.faults.replug_at = None;
         if let Some(l) = self.faults.link.clone() {
@@ -808,19 +1638,14 @@ impl SimModem {
 
     /// When the fault machinery must run next (boot done, port back, slow answer due).
     pub fn faults_timeout(&self) -> Option<Instant> {
-        let slow = self
-            .faults
-            .rx_since
-            .filter(|_| !self.faults.hung)
-            .map(|t| t + self.faults.slow);
-        [self.faults.boot_at, self.faults.replug_at, slow]
+        [self.faults.boot_at, self.faults.replug_at]
             .into_iter()
             .flatten()
             .min()
     }
 
     /// Called by `step` after reading input: whether the input may be answered now.
-    fn faults_gate(&mut self, now: Instant, net: &mut dyn Network) -> bool {
+    fn faults_gate(&mut self, now: Instant) -> bool {
         if self.faults.replug_at.is_some_and(|t| now >= t) {
             if let Err(e) = self.replug() {
                 tracing::error!("simulated modem: cannot re-create the port: {e:#}");
@@ -837,7 +1662,13 @@ impl SimModem {
             }
             self.faults.boot_at = None;
             self.rx.clear();
-            for urc in ["RDY", "+CFUN: 1", "+CPIN: READY", "SMS DONE"] {
+            let cpin = match self.cfg.sim {
+                SimLock::Ready => "+CPIN: READY",
+                SimLock::Pin(_) => "+CPIN: SIM PIN",
+                SimLock::Puk => "+CPIN: SIM PUK",
+                SimLock::Absent => "+CPIN: NOT INSERTED",
+            };
+            for urc in ["RDY", "+CFUN: 1", cpin, "SMS DONE"] {
                 self.line(urc);
             }
         }
@@ -845,14 +1676,6 @@ impl SimModem {
             self.rx.clear();
             return false;
         }
-        if !self.faults.slow.is_zero() && !self.rx.is_empty() {
-            let since = *self.faults.rx_since.get_or_insert(now);
-            if now < since + self.faults.slow {
-                self.advance(now, net);
-                return false;
-            }
-        }
-        self.faults.rx_since = None;
         true
     }
 }

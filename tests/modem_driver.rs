@@ -1,0 +1,410 @@
+//! The modem state machine against the simulated modem, through the real serial code
+//! on a pseudo-terminal: dialect detection, the SIM PIN rules, vendor URCs moving call
+//! state, modem-reported DTMF, registration loss, call waiting and simpler modems.
+
+use std::time::{Duration, Instant};
+
+use switchboard::hw::sim::modem::{FarEnd, Network, Quirks, SimLock, SimModem, SimModemConfig};
+use switchboard::modem::serial::SerialLink;
+use switchboard::modem::{
+    Dialect, DialectSetting, LegEnd, LegState, Modem, ModemConfig, ModemEvent, ModemTiming,
+};
+
+struct Net {
+    answer_after: Option<Duration>,
+}
+
+impl Network for Net {
+    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
+        FarEnd::Rings {
+            answer_after: self.answer_after,
+        }
+    }
+    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
+    fn answered(&mut self, _: Instant, _: &str) {}
+}
+
+struct Rig {
+    sim: SimModem,
+    link: SerialLink,
+    m: Modem,
+    net: Net,
+    events: Vec<ModemEvent>,
+}
+
+impl Rig {
+    fn new(sim: SimModemConfig, cfg: ModemConfig, timing: ModemTiming) -> Self {
+        let sim = SimModem::open_with(sim).unwrap();
+        let link = SerialLink::open(sim.path(), 115_200).unwrap();
+        Self {
+            sim,
+            link,
+            m: Modem::with_config(Instant::now(), timing, cfg),
+            net: Net {
+                answer_after: Some(Duration::from_millis(1200)),
+            },
+            events: Vec::new(),
+        }
+    }
+
+    /// Runs driver and simulator against each other until `done` holds (20 s at most).
+    fn run_until(&mut self, what: &str, done: impl Fn(&[ModemEvent], &SimModem) -> bool) {
+        let start = Instant::now();
+        while !done(&self.events, &self.sim) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "waiting for {what}: {:?}\nsim saw {:?}",
+                self.events,
+                self.sim.commands
+            );
+            self.turn();
+        }
+    }
+
+    /// Runs for a while (to show that something does not happen).
+    fn run_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.turn();
+        }
+    }
+
+    fn turn(&mut self) {
+        let mut buf = [0u8; 1024];
+        while let Some(tx) = self.m.poll_transmit() {
+            self.link.write_all(&tx).unwrap();
+        }
+        self.sim.step(Instant::now(), &mut self.net);
+        std::thread::sleep(Duration::from_millis(2));
+        loop {
+            let n = self.link.read_available(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            self.m.handle_input(Instant::now(), &buf[..n]);
+        }
+        self.m.handle_timeout(Instant::now());
+        while let Some(e) = self.m.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn ready(&mut self) {
+        self.run_until("Ready", |e, _| e.contains(&ModemEvent::Ready));
+    }
+
+    fn take(&mut self) -> Vec<ModemEvent> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+fn sim_cfg(d: Dialect) -> SimModemConfig {
+    SimModemConfig {
+        dialect: Some(d),
+        ..SimModemConfig::default()
+    }
+}
+
+/// Slow CLCC polling, so call state can only move by URCs and result codes.
+fn no_polls() -> ModemTiming {
+    ModemTiming {
+        clcc_poll: Duration::from_secs(3600),
+        ..ModemTiming::default()
+    }
+}
+
+#[test]
+fn dialect_detected_for_all_three_and_vendor_init_sent() {
+    for (d, vendor_cmd) in [
+        (Dialect::Generic, None),
+        (Dialect::Quectel, Some("AT+QTONEDET=1")),
+        (Dialect::Simcom, Some("AT+DDET=1")),
+    ] {
+        let mut r = Rig::new(sim_cfg(d), ModemConfig::default(), ModemTiming::default());
+        r.ready();
+        assert_eq!(r.m.dialect(), d);
+        assert_eq!(r.m.status().dialect, Some(d.as_str()));
+        let vendor: Vec<&String> = r
+            .sim
+            .commands
+            .iter()
+            .filter(|c| c.starts_with("AT+Q") || c.starts_with("AT+DDET"))
+            .collect();
+        match vendor_cmd {
+            Some(c) => assert!(vendor.iter().any(|v| *v == c), "{d}: {vendor:?}"),
+            None => assert!(vendor.is_empty(), "{vendor:?}"),
+        }
+        // every command the driver sent was accepted: nothing degraded
+        assert!(r.events.iter().all(|e| !matches!(e, ModemEvent::Fault(_))));
+    }
+    // a forced dialect wins over detection
+    let cfg = ModemConfig {
+        dialect: DialectSetting::Fixed(Dialect::Generic),
+        ..ModemConfig::default()
+    };
+    let mut r = Rig::new(sim_cfg(Dialect::Simcom), cfg, ModemTiming::default());
+    r.ready();
+    assert_eq!(r.m.dialect(), Dialect::Generic);
+    assert!(!r.sim.commands.iter().any(|c| c == "AT+DDET=1"));
+}
+
+fn pin(p: &str) -> ModemConfig {
+    ModemConfig {
+        pin: Some(p.into()),
+        ..ModemConfig::default()
+    }
+}
+
+#[test]
+fn sim_pin_sent_exactly_once_and_never_when_ready() {
+    let locked = SimModemConfig {
+        sim: SimLock::Pin("2468".into()),
+        ..SimModemConfig::default()
+    };
+    let mut r = Rig::new(locked, pin("2468"), ModemTiming::default());
+    r.ready();
+    assert_eq!(r.sim.pin_entries, 1);
+    assert_eq!(r.m.status().sim, Some("ready"));
+    assert_eq!(r.m.status().registration, Some("home"));
+
+    let mut r = Rig::new(
+        SimModemConfig::default(),
+        pin("2468"),
+        ModemTiming::default(),
+    );
+    r.ready();
+    assert_eq!(r.sim.pin_entries, 0);
+}
+
+#[test]
+fn wrong_pin_once_then_a_clear_fault_and_puk_is_never_touched() {
+    let locked = SimModemConfig {
+        sim: SimLock::Pin("2468".into()),
+        ..SimModemConfig::default()
+    };
+    let mut r = Rig::new(locked, pin("1111"), ModemTiming::default());
+    r.run_until("a fault", |e, _| {
+        e.iter().any(|e| matches!(e, ModemEvent::Fault(_)))
+    });
+    r.run_for(Duration::from_millis(500));
+    assert_eq!(r.sim.pin_entries, 1);
+    assert_eq!(r.sim.sim_state(), "SIM PIN", "two attempts left");
+    assert_eq!(r.m.status().sim, Some("pin_rejected"));
+    assert!(!r.events.contains(&ModemEvent::Ready));
+    assert!(
+        r.events.iter().any(
+            |e| matches!(e, ModemEvent::Fault(f) if f.contains("rejected the configured PIN"))
+        )
+    );
+
+    let puk = SimModemConfig {
+        sim: SimLock::Puk,
+        ..SimModemConfig::default()
+    };
+    let mut r = Rig::new(puk, pin("1111"), ModemTiming::default());
+    r.run_until("a fault", |e, _| {
+        e.iter().any(|e| matches!(e, ModemEvent::Fault(_)))
+    });
+    assert_eq!(r.sim.pin_entries, 0);
+    assert_eq!(r.m.status().sim, Some("puk_required"));
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, ModemEvent::Fault(f) if f.contains("PUK")))
+    );
+}
+
+#[test]
+fn quectel_ccinfo_moves_the_leg_and_tonedet_gives_dtmf() {
+    let mut r = Rig::new(
+        sim_cfg(Dialect::Quectel),
+        ModemConfig::default(),
+        no_polls(),
+    );
+    r.ready();
+    r.take();
+    let leg = r.m.dial(Instant::now(), "+491701234567");
+    r.run_until("answer", |e, _| {
+        e.iter().any(|e| {
+            matches!(
+                e,
+                ModemEvent::Leg {
+                    state: LegState::Active,
+                    ..
+                }
+            )
+        })
+    });
+    assert_eq!(
+        r.take(),
+        vec![
+            ModemEvent::Leg {
+                leg,
+                state: LegState::Alerting
+            },
+            ModemEvent::Leg {
+                leg,
+                state: LegState::Active
+            }
+        ]
+    );
+    assert!(
+        !r.sim.commands.iter().any(|c| c == "AT+CLCC"),
+        "no poll needed"
+    );
+    assert!(r.sim.far_end_dtmf("7*"));
+    r.run_until("two digits", |e, _| e.len() >= 2);
+    assert_eq!(
+        r.take(),
+        vec![
+            ModemEvent::Dtmf { leg, digit: '7' },
+            ModemEvent::Dtmf { leg, digit: '*' }
+        ]
+    );
+    r.sim.far_end_hangup();
+    r.run_until("the end", |e, _| !e.is_empty());
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Leg {
+            leg,
+            state: LegState::Ended(LegEnd::NoCarrier)
+        }]
+    );
+}
+
+#[test]
+fn simcom_voice_call_begin_end_and_rxdtmf() {
+    let mut r = Rig::new(sim_cfg(Dialect::Simcom), ModemConfig::default(), no_polls());
+    r.ready();
+    r.take();
+    let leg = r.m.dial(Instant::now(), "+491701234567");
+    r.run_until("answer", |e, _| !e.is_empty());
+    // without polling, only VOICE CALL: BEGIN can report the answer
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Leg {
+            leg,
+            state: LegState::Active
+        }]
+    );
+    r.sim.far_end_dtmf("9");
+    r.sim.far_end_hangup();
+    r.run_until("the end", |e, _| e.len() >= 2);
+    assert_eq!(
+        r.take(),
+        vec![
+            ModemEvent::Dtmf { leg, digit: '9' },
+            ModemEvent::Leg {
+                leg,
+                state: LegState::Ended(LegEnd::NoCarrier)
+            }
+        ]
+    );
+}
+
+#[test]
+fn registration_loss_and_return_are_events() {
+    let mut r = Rig::new(
+        sim_cfg(Dialect::Quectel),
+        ModemConfig::default(),
+        ModemTiming::default(),
+    );
+    r.ready();
+    r.take();
+    r.sim.set_registered(false);
+    r.run_until("loss", |e, _| !e.is_empty());
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Registration {
+            registered: false,
+            state: "searching"
+        }]
+    );
+    assert_eq!(r.m.status().registration, Some("searching"));
+    r.sim.set_registered(true);
+    r.run_until("return", |e, _| !e.is_empty());
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Registration {
+            registered: true,
+            state: "home"
+        }]
+    );
+}
+
+#[test]
+fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
+    let simple = SimModemConfig {
+        dialect: Some(Dialect::Generic),
+        quirks: Quirks {
+            no_echo: true,
+            cring: true,
+            plain_errors: true,
+            no_cereg: true,
+        },
+        sim: SimLock::Ready,
+        slow: Duration::from_millis(40),
+    };
+    let mut r = Rig::new(simple, ModemConfig::default(), ModemTiming::default());
+    r.ready();
+    assert_eq!(r.m.status().registration, Some("home"));
+    // +CEREG=2 failed once, so +CEREG? is never asked
+    assert!(!r.sim.commands.iter().any(|c| c == "AT+CEREG?"));
+    r.take();
+    assert!(r.sim.incoming_call(Instant::now(), "+15550001111"));
+    r.run_until("the call", |e, _| !e.is_empty());
+    let first = match r.take().as_slice() {
+        [ModemEvent::Incoming { leg, caller_id }] => {
+            assert_eq!(caller_id.as_deref(), Some("+15550001111"));
+            *leg
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(r.m.answer(Instant::now(), first));
+    r.run_until("answered", |e, _| !e.is_empty());
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Leg {
+            leg: first,
+            state: LegState::Active
+        }]
+    );
+    // a national number (type 129) waits behind it
+    assert!(r.sim.incoming_call(Instant::now(), "05550002222"));
+    r.run_until("waiting", |e, _| !e.is_empty());
+    let second = match r.take().as_slice() {
+        [ModemEvent::CallWaiting { leg, caller_id }] => {
+            assert_eq!(caller_id.as_deref(), Some("05550002222"));
+            *leg
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(r.m.answer(Instant::now(), second));
+    r.run_until("swap", |e, _| e.len() >= 2);
+    assert_eq!(
+        r.take(),
+        vec![
+            ModemEvent::Leg {
+                leg: first,
+                state: LegState::Held
+            },
+            ModemEvent::Leg {
+                leg: second,
+                state: LegState::Active
+            }
+        ]
+    );
+    assert!(r.sim.commands.iter().any(|c| c == "AT+CHLD=2"));
+    // the first caller gives up while on hold: the CLCC poll notices
+    assert!(r.sim.caller_hangup(Instant::now(), "+15550001111"));
+    r.run_until("first ended", |e, _| !e.is_empty());
+    assert_eq!(
+        r.take(),
+        vec![ModemEvent::Leg {
+            leg: first,
+            state: LegState::Ended(LegEnd::NoCarrier)
+        }]
+    );
+    r.m.hangup(Instant::now(), second);
+    r.run_until("released", |_, s| !s.in_call());
+}
