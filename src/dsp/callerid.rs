@@ -2132,4 +2132,115 @@ mod tests {
         d.finish(|e| ev.push(e));
         assert_eq!(ev, whole);
     }
+
+    fn decoded_ok(audio: &[i16], std: FskStandard) -> bool {
+        let ev = decode(audio);
+        let m = fsk_messages(&ev);
+        m.len() == 1 && m[0].standard == std && m[0].bytes() == &sample_id().encode_mdmf().unwrap()[..]
+    }
+
+    #[test]
+    fn worst_case_combination() {
+        // −40 dBm0, 20 dB SNR, 1 % slow and 1 % low, hum, then G.711 µ-law. (The hum
+        // is kept 15 dB above the signal: µ-law's quantisation noise follows the
+        // instantaneous amplitude, so hum 30 dB above the signal leaves it an SNR of
+        // about 8 dB.)
+        for std in [FskStandard::Bell202, FskStandard::V23] {
+            for seed in 1..=3 {
+                let p = FskGenParams {
+                    level_dbm0: -40.0,
+                    baud_error: -0.01,
+                    freq_error: -0.01,
+                    ..FskGenParams::new(std)
+                };
+                let mut v = mdmf_audio(&p);
+                ts::add_white_noise(&mut v, -60.0, &mut ts::Rng::new(seed));
+                let hum = ts::tones(&[(50.0, -25.0)], v.len(), 0.0);
+                for (x, h) in v.iter_mut().zip(hum) {
+                    *x += h;
+                }
+                let a = ts::ulaw_roundtrip(&ts::quantize(&v));
+                assert!(decoded_ok(&a, std), "{std:?} seed {seed} {:?}", decode(&a));
+            }
+        }
+    }
+
+    /// Sweeps level, SNR and offsets and prints the limits (README figures):
+    /// `cargo test --lib dsp::callerid::tests::measure_limits -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn measure_limits() {
+        const SEEDS: u64 = 20;
+        for std in [FskStandard::Bell202, FskStandard::V23] {
+            let rate = |f: &dyn Fn(u64) -> Vec<i16>| {
+                (1..=SEEDS).filter(|&s| decoded_ok(&f(s), std)).count() as f64 / SEEDS as f64
+            };
+            // Lowest level (noise-free, and through µ-law).
+            let mut lowest = 0.0;
+            let mut lowest_ulaw = 0.0;
+            for l in 0..=60 {
+                let level = -(l as f32);
+                let p = FskGenParams {
+                    level_dbm0: level,
+                    ..FskGenParams::new(std)
+                };
+                let a = ts::quantize(&mdmf_audio(&p));
+                if decoded_ok(&a, std) {
+                    lowest = level;
+                }
+                if decoded_ok(&ts::ulaw_roundtrip(&a), std) {
+                    lowest_ulaw = level;
+                }
+            }
+            // Lowest SNR with ≥ 95 % messages at −20 dBm0.
+            let mut snr_min = f32::NAN;
+            for snr in (0..=20).rev() {
+                let r = rate(&|seed| {
+                    let p = FskGenParams {
+                        level_dbm0: -20.0,
+                        ..FskGenParams::new(std)
+                    };
+                    let mut v = mdmf_audio(&p);
+                    ts::add_white_noise(&mut v, -20.0 - snr as f32, &mut ts::Rng::new(seed));
+                    ts::quantize(&v)
+                });
+                if r >= 0.95 {
+                    snr_min = snr as f32;
+                } else {
+                    break;
+                }
+            }
+            // Largest baud and frequency errors (both signs) at −20 dBm0, 20 dB SNR.
+            let sweep = |baud: bool| {
+                let mut best = 0.0;
+                for k in 1..=40 {
+                    let e = k as f64 * 0.0025;
+                    let ok = [e, -e].iter().all(|&e| {
+                        rate(&|seed| {
+                            let p = FskGenParams {
+                                level_dbm0: -20.0,
+                                baud_error: if baud { e } else { 0.0 },
+                                freq_error: if baud { 0.0 } else { e },
+                                ..FskGenParams::new(std)
+                            };
+                            let mut v = mdmf_audio(&p);
+                            ts::add_white_noise(&mut v, -40.0, &mut ts::Rng::new(seed));
+                            ts::quantize(&v)
+                        }) >= 0.95
+                    });
+                    if ok {
+                        best = e;
+                    } else {
+                        break;
+                    }
+                }
+                best * 100.0
+            };
+            println!(
+                "{std:?}: lowest level {lowest} dBm0 (µ-law {lowest_ulaw}), lowest SNR {snr_min} dB at -20 dBm0, baud error ±{:.2} %, frequency error ±{:.2} %",
+                sweep(true),
+                sweep(false)
+            );
+        }
+    }
 }
