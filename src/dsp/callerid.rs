@@ -347,10 +347,7 @@ impl core::fmt::Display for MessageError {
                 "checksum mismatch: received 0x{received:02x}, computed 0x{computed:02x}"
             ),
             Self::ParamOverrun { kind } => {
-                write!(
-                    f,
-                    "parameter 0x{kind:02x} runs past the end of the message"
-                )
+                write!(f, "parameter 0x{kind:02x} runs past the end of the message")
             }
             Self::BadField(what) => write!(f, "invalid {what}"),
             Self::BadClip(s) => write!(f, "unrecognised DTMF CLIP string {s:?}"),
@@ -489,9 +486,9 @@ impl CallerId {
     /// Encodes as SDMF (type 0x04): date/time (required) and the number, or `O`/`P`
     /// when it is absent. The name is not representable in SDMF and is an error.
     pub fn encode_sdmf(&self) -> Result<Vec<u8>, MessageError> {
-        let dt = self.date_time.ok_or_else(|| {
-            MessageError::Unencodable("SDMF needs a date and time".to_string())
-        })?;
+        let dt = self
+            .date_time
+            .ok_or_else(|| MessageError::Unencodable("SDMF needs a date and time".to_string()))?;
         if !dt.is_valid() {
             return Err(MessageError::Unencodable(format!("invalid date/time {dt}")));
         }
@@ -1547,8 +1544,7 @@ impl CallerIdDecoder {
         };
         Self {
             fsk: fsk.map(FskDemodulator::new),
-            clip: matches!(signalling, Signalling::Auto | Signalling::Dtmf)
-                .then(ClipDecoder::new),
+            clip: matches!(signalling, Signalling::Auto | Signalling::Dtmf).then(ClipDecoder::new),
         }
     }
 
@@ -1656,7 +1652,10 @@ mod tests {
             ..sample_id()
         };
         let f = s.encode_sdmf().unwrap();
-        assert_eq!(&f[..], b"\x04\x1211220103\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x53");
+        assert_eq!(
+            &f[..],
+            b"\x04\x1211220103\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x53"
+        );
         let id = parse_message(&f).unwrap();
         assert_eq!(id.number.as_deref(), Some("0123456789"));
         assert!(id.params.is_empty());
@@ -1690,7 +1689,10 @@ mod tests {
         let mut bad = vec![0x04, 9];
         bad.extend(b"13450000O");
         bad.push(checksum(&bad));
-        assert!(matches!(parse_message(&bad), Err(MessageError::BadField(_))));
+        assert!(matches!(
+            parse_message(&bad),
+            Err(MessageError::BadField(_))
+        ));
         let e = parse_message(&f).unwrap_err().to_string();
         assert!(e.contains("checksum mismatch"), "{e}");
     }
@@ -1762,7 +1764,11 @@ mod tests {
         expect_one(&ts::quantize(&mdmf_audio(&p)), FskStandard::V23, "gaps");
         // No channel seizure at all (e.g. a message during a call).
         p.seizure_bits = 0;
-        expect_one(&ts::quantize(&mdmf_audio(&p)), FskStandard::V23, "no seizure");
+        expect_one(
+            &ts::quantize(&mdmf_audio(&p)),
+            FskStandard::V23,
+            "no seizure",
+        );
     }
 
     #[test]
@@ -1866,7 +1872,11 @@ mod tests {
                 ..FskGenParams::new(std)
             };
             let mut v = mdmf_audio(&p);
-            let hum = ts::tones(&[(50.0, -6.0), (150.0, -20.0), (250.0, -30.0)], v.len(), 0.3);
+            let hum = ts::tones(
+                &[(50.0, -6.0), (150.0, -20.0), (250.0, -30.0)],
+                v.len(),
+                0.3,
+            );
             for (x, h) in v.iter_mut().zip(hum) {
                 *x += h + 3000.0;
             }
@@ -1950,7 +1960,11 @@ mod tests {
                 number_absent: Some(a),
                 ..CallerId::default()
             };
-            let m = expect_one(&modulate(&id.encode_sdmf().unwrap(), &p), p.standard, "sdmf");
+            let m = expect_one(
+                &modulate(&id.encode_sdmf().unwrap(), &p),
+                p.standard,
+                "sdmf",
+            );
             let got = m.caller_id().unwrap();
             assert_eq!(got.number, None);
             assert_eq!(got.number_absent, Some(a));
@@ -1959,7 +1973,11 @@ mod tests {
                 name_absent: Some(a),
                 ..id
             };
-            let m = expect_one(&modulate(&id.encode_mdmf().unwrap(), &p), p.standard, "mdmf");
+            let m = expect_one(
+                &modulate(&id.encode_mdmf().unwrap(), &p),
+                p.standard,
+                "mdmf",
+            );
             let got = m.caller_id().unwrap();
             assert_eq!(got.number_absent, Some(a));
             assert_eq!(got.name_absent, Some(a));
@@ -2073,7 +2091,10 @@ mod tests {
         }
         // Encoding matches.
         let id = CallerId::with_number("0123456789");
-        assert_eq!(id.encode_clip(ClipStyle::default()).unwrap(), "A0123456789C");
+        assert_eq!(
+            id.encode_clip(ClipStyle::default()).unwrap(),
+            "A0123456789C"
+        );
         let style = ClipStyle {
             start: 'D',
             end: '#',
@@ -2136,7 +2157,9 @@ mod tests {
     fn decoded_ok(audio: &[i16], std: FskStandard) -> bool {
         let ev = decode(audio);
         let m = fsk_messages(&ev);
-        m.len() == 1 && m[0].standard == std && m[0].bytes() == &sample_id().encode_mdmf().unwrap()[..]
+        m.len() == 1
+            && m[0].standard == std
+            && m[0].bytes() == &sample_id().encode_mdmf().unwrap()[..]
     }
 
     #[test]
