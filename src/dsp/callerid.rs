@@ -698,12 +698,11 @@ impl ClipDecoder {
 
     /// Feeds audio; reports complete strings and abandoned ones.
     pub fn push(&mut self, samples: &[i16], mut on_event: impl FnMut(CallerIdEvent)) {
-        let mut digits = [(0u8, 0u64); 8];
-        let mut nd = 0;
         // The detector reports at most one digit per ~40 ms; process per 20 ms chunk so
         // the small local buffer never overflows.
         for chunk in samples.chunks(160) {
-            nd = 0;
+            let mut digits = [(0u8, 0u64); 4];
+            let mut nd = 0;
             self.det.push(chunk, |e| {
                 if let DtmfEvent::Start { digit, sample, .. } = e
                     && nd < digits.len()
@@ -720,7 +719,6 @@ impl ClipDecoder {
                 self.abandon(now, &mut on_event);
             }
         }
-        let _ = nd;
     }
 
     /// End of audio: reports a pending unterminated string.
@@ -1025,6 +1023,9 @@ impl core::fmt::Display for DecodeError {
 }
 
 /// Output of the caller ID receivers.
+// Events are handed by value to a callback, not stored in bulk; boxing the large
+// variant would allocate in the streaming path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CallerIdEvent {
     /// An FSK message with a valid checksum.
