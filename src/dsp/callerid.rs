@@ -117,8 +117,8 @@ impl FskStandard {
     }
 
     /// The standard whose mark frequency is nearest to the measured one (the mark is
-    /// measured on the steady mark signal, so it is the reliable one: within about
-    /// 15 Hz, against 100 Hz between the standards).
+    /// the better measured tone: within a few Hz, against 100 Hz between the
+    /// standards).
     pub fn classify(mark_hz: f32) -> Self {
         let d = |s: Self| (mark_hz - s.mark_hz()).abs();
         if d(Self::Bell202) <= d(Self::V23) {
@@ -896,10 +896,10 @@ pub struct FskMessage {
     len: u16,
     /// Standard told from the measured frequencies.
     pub standard: FskStandard,
-    /// Measured mark frequency, Hz (on the steady mark signal; within about 15 Hz).
+    /// Measured mark frequency, Hz (within a few Hz at usual levels).
     pub mark_hz: f32,
-    /// Measured space frequency, Hz (on runs of space bits, where the filters have
-    /// not settled: reads up to about 50 Hz low; indicative only).
+    /// Measured space frequency, Hz (over runs of two or more space bits only: less
+    /// precise than the mark, within about 10 Hz at usual levels).
     pub space_hz: f32,
     /// Signal level, dBm0 (mean over the message's bits).
     pub level_dbm0: f32,
@@ -1090,6 +1090,37 @@ impl FskParams {
 
 /// Correlation window, samples (≈ one bit at 1200 baud).
 const WIN: usize = 7;
+/// Correlator outputs kept for the frequency measurement.
+const ZHIST: usize = 6;
+
+/// Mean phase advance per sample that a correlator with coefficients `c` shows for a
+/// real tone of angular frequency `w`: `arg(|A|²·e^{jw} + |B|²·e^{−jw})` with
+/// `A = Σ c_k e^{−jwk}` and `B = Σ c_k e^{jwk}` (the tone's image leaks through the
+/// short window and pulls the estimate).
+fn apparent_advance(w: f64, c: &[(f32, f32); WIN]) -> f64 {
+    let (mut a, mut b) = ((0f64, 0f64), (0f64, 0f64));
+    for (k, &(re, im)) in c.iter().enumerate() {
+        let (re, im) = (f64::from(re), f64::from(im));
+        let (sn, cs) = (w * k as f64).sin_cos();
+        a.0 += re * cs + im * sn;
+        a.1 += im * cs - re * sn;
+        b.0 += re * cs - im * sn;
+        b.1 += im * cs + re * sn;
+    }
+    let pa = a.0 * a.0 + a.1 * a.1;
+    let pb = b.0 * b.0 + b.1 * b.1;
+    let (sn, cs) = w.sin_cos();
+    ((pa - pb) * sn).atan2((pa + pb) * cs)
+}
+
+/// The tone frequency (rad/sample) whose apparent advance is the measured `psi`.
+fn debias(psi: f64, c: &[(f32, f32); WIN]) -> f64 {
+    let mut w = psi;
+    for _ in 0..4 {
+        w -= apparent_advance(w, c) - psi;
+    }
+    w
+}
 
 /// Biquad, transposed direct form II.
 #[derive(Debug, Clone, Copy)]
@@ -1170,8 +1201,8 @@ pub struct FskDemodulator {
     hist: [f32; WIN],
     cm: [(f32, f32); WIN],
     cs: [(f32, f32); WIN],
-    zm_prev: (f32, f32),
-    zs_prev: (f32, f32),
+    /// Correlator outputs of the last [`ZHIST`] samples, newest first.
+    zhist: [((f32, f32), (f32, f32)); ZHIST],
     /// Samples per bit.
     spb: f32,
     power_avg: f32,
@@ -1229,8 +1260,7 @@ impl FskDemodulator {
             hist: [0.0; WIN],
             cm: table(p.mark_hz),
             cs: table(p.space_hz),
-            zm_prev: (0.0, 0.0),
-            zs_prev: (0.0, 0.0),
+            zhist: [((0.0, 0.0), (0.0, 0.0)); ZHIST],
             spb: SAMPLE_RATE as f32 / p.baud.max(1.0),
             power_avg: 0.0,
             carrier_on: thr(p.min_level_dbm0),
@@ -1343,28 +1373,30 @@ impl FskDemodulator {
             }
         }
 
-        // Frequency measurement: phase advance of the dominant correlator, only where
-        // the window (and the previous one) lies inside a run of one tone.
+        // Frequency measurement: phase advance of the correlator of the current tone
+        // between the windows ending 4 and 5 samples ago, taken only when both lie
+        // wholly inside one run of that tone. The decision flips when the window is
+        // half into the next bit, so with no flip for `same_run` samples the window
+        // ending 4 samples ago cannot reach into the next bit yet, and it starts after
+        // the run's first boundary once `same_run ≥ 8`.
+        self.zhist.copy_within(0..ZHIST - 1, 1);
+        self.zhist[0] = (zm, zs);
         if mark == self.prev_mark {
             self.same_run = self.same_run.saturating_add(1);
         } else {
             self.same_run = 0;
         }
-        // Mark: steady mark only (the mark signal, gaps between characters), where
-        // the filters have settled; space: runs of at least two bits.
-        if self.carrier && self.same_run >= if mark { 3 * WIN } else { WIN } as u32 {
-            if mark {
-                let (a, b) = (zm, self.zm_prev);
-                self.acc_m.0 += f64::from(a.0 * b.0 + a.1 * b.1);
-                self.acc_m.1 += f64::from(a.1 * b.0 - a.0 * b.1);
+        if self.carrier && self.same_run >= 8 {
+            let pick = |h: ((f32, f32), (f32, f32))| if mark { h.0 } else { h.1 };
+            let (a, b) = (pick(self.zhist[4]), pick(self.zhist[5]));
+            let acc = if mark {
+                &mut self.acc_m
             } else {
-                let (a, b) = (zs, self.zs_prev);
-                self.acc_s.0 += f64::from(a.0 * b.0 + a.1 * b.1);
-                self.acc_s.1 += f64::from(a.1 * b.0 - a.0 * b.1);
-            }
+                &mut self.acc_s
+            };
+            acc.0 += f64::from(a.0 * b.0 + a.1 * b.1);
+            acc.1 += f64::from(a.1 * b.0 - a.0 * b.1);
         }
-        self.zm_prev = zm;
-        self.zs_prev = zs;
 
         match self.uart {
             Uart::Hunt => {
@@ -1478,15 +1510,16 @@ impl FskDemodulator {
             }));
             return;
         }
-        let hz = |acc: (f64, f64), dflt: f32| {
+        let hz = |acc: (f64, f64), table: &[(f32, f32); WIN], dflt: f32| {
             if acc.0 == 0.0 && acc.1 == 0.0 {
                 dflt
             } else {
-                (acc.1.atan2(acc.0) * f64::from(SAMPLE_RATE) / core::f64::consts::TAU) as f32
+                let w = debias(acc.1.atan2(acc.0), table);
+                (w * f64::from(SAMPLE_RATE) / core::f64::consts::TAU) as f32
             }
         };
-        let mark_hz = hz(self.acc_m, self.p.mark_hz);
-        let space_hz = hz(self.acc_s, self.p.space_hz);
+        let mark_hz = hz(self.acc_m, &self.cm, self.p.mark_hz);
+        let space_hz = hz(self.acc_s, &self.cs, self.p.space_hz);
         let standard = FskStandard::classify(mark_hz);
         self.acc_m = (0.0, 0.0);
         self.acc_s = (0.0, 0.0);
@@ -1734,8 +1767,8 @@ mod tests {
         let id = m.caller_id().unwrap();
         assert_eq!(id.number.as_deref(), Some("0123456789"));
         assert_eq!(id.name.as_deref(), Some("ACME Plumbing"));
-        assert!((m.mark_hz - 1200.0).abs() < 15.0, "{m:?}");
-        assert!((m.space_hz - 2200.0).abs() < 60.0, "{m:?}");
+        assert!((m.mark_hz - 1200.0).abs() < 6.0, "{m:?}");
+        assert!((m.space_hz - 2200.0).abs() < 15.0, "{m:?}");
         assert!((m.level_dbm0 + 13.0).abs() < 1.5, "{m:?}");
         // The message starts after 100 ms lead, 300 seizure and 180 mark bits.
         let start = 800.0 + 480.0 * 8000.0 / 1200.0;
@@ -1756,8 +1789,8 @@ mod tests {
     fn v23_etsi_nominal_with_inter_character_marks() {
         let mut p = FskGenParams::new(FskStandard::V23);
         let m = expect_one(&ts::quantize(&mdmf_audio(&p)), FskStandard::V23, "v23");
-        assert!((m.mark_hz - 1300.0).abs() < 20.0, "{m:?}");
-        assert!((m.space_hz - 2100.0).abs() < 60.0, "{m:?}");
+        assert!((m.mark_hz - 1300.0).abs() < 6.0, "{m:?}");
+        assert!((m.space_hz - 2100.0).abs() < 15.0, "{m:?}");
         // ETSI allows up to 10 mark bits between characters, and a short mark signal.
         p.inter_char_mark_bits = 10;
         p.mark_bits = 55;
@@ -1818,11 +1851,15 @@ mod tests {
                     level_dbm0: -30.0,
                     ..FskGenParams::new(std)
                 };
-                expect_one(
+                let m = expect_one(
                     &ts::quantize(&mdmf_audio(&p)),
                     std,
                     &format!("{std:?} baud {baud} freq {freq}"),
                 );
+                // The measured frequencies follow the offset.
+                let f = 1.0 + freq as f32;
+                assert!((m.mark_hz - std.mark_hz() * f).abs() < 8.0, "{m:?}");
+                assert!((m.space_hz - std.space_hz() * f).abs() < 20.0, "{m:?}");
             }
         }
     }
