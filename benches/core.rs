@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use switchboard::call::{Action, Call, Event};
 use switchboard::config::Config;
+use switchboard::dsp::callerid::{
+    CallerId, CallerIdDecoder, CallerIdEvent, FskGenParams, FskStandard, Signalling, modulate,
+};
 use switchboard::dsp::dtmf::{DtmfDetector, generate};
 
 fn dtmf(c: &mut Criterion) {
@@ -27,6 +30,47 @@ fn dtmf(c: &mut Criterion) {
                 d.push(black_box(frame), |_| n += 1);
             }
             assert_eq!(n, 32);
+        })
+    });
+    g.finish();
+}
+
+fn callerid(c: &mut Criterion) {
+    // 10 s of audio: a Bell 202 and a V.23 MDMF message (1.1 s each) in silence with
+    // a little noise, decoded with `--standard auto` (both FSK standards and DTMF CLIP).
+    let id = CallerId {
+        number: Some("0123456789".into()),
+        name: Some("ACME Plumbing".into()),
+        ..CallerId::default()
+    };
+    let frame = id.encode_mdmf().unwrap();
+    let mut audio = modulate(&frame, &FskGenParams::new(FskStandard::Bell202));
+    audio.extend(modulate(&frame, &FskGenParams::new(FskStandard::V23)));
+    audio.resize(80_000, 0);
+    let mut g = c.benchmark_group("callerid");
+    g.throughput(Throughput::Elements(audio.len() as u64));
+    g.bench_function("decode 10 s of 8 kHz audio (auto: FSK + DTMF CLIP)", |b| {
+        b.iter(|| {
+            let mut d = CallerIdDecoder::new(Signalling::Auto);
+            let mut n = 0;
+            for frame in audio.chunks(160) {
+                d.push(black_box(frame), |e| {
+                    if matches!(e, CallerIdEvent::Fsk(_)) {
+                        n += 1
+                    }
+                });
+            }
+            assert_eq!(n, 2);
+        })
+    });
+    g.bench_function("FSK only (bell202), 10 s", |b| {
+        b.iter(|| {
+            let mut d = CallerIdDecoder::new(Signalling::Bell202);
+            let mut n = 0;
+            for frame in audio.chunks(160) {
+                d.push(black_box(frame), |_| n += 1);
+            }
+            black_box(n)
         })
     });
     g.finish();
@@ -187,5 +231,12 @@ fn schedules(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dtmf, call_state_machine, scenario, schedules);
+criterion_group!(
+    benches,
+    dtmf,
+    callerid,
+    call_state_machine,
+    scenario,
+    schedules
+);
 criterion_main!(benches);

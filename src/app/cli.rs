@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: DtmfCommand,
     },
+    /// Caller ID (Bell 202 / V.23 FSK, DTMF CLIP): decode a WAV file, or generate one.
+    Callerid {
+        #[command(subcommand)]
+        command: CallerIdCommand,
+    },
     /// Benchmarks of the signal processing.
     Bench {
         #[command(subcommand)]
@@ -117,6 +122,104 @@ enum DtmfCommand {
         /// Twist: high tone minus low tone, dB.
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         twist: f32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CidStandardArg {
+    /// Bell 202 and V.23 FSK, and DTMF CLIP.
+    Auto,
+    /// Bell 202 FSK (mark 1200 Hz, space 2200 Hz).
+    Bell202,
+    /// ITU-T V.23 FSK as used by ETSI EN 300 659 (mark 1300 Hz, space 2100 Hz).
+    V23,
+    /// DTMF CLIP (A<number>C, D<number>#, B00C, …).
+    Dtmf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CidGenStandardArg {
+    /// Bell 202 FSK.
+    Bell202,
+    /// V.23 FSK (ETSI).
+    V23,
+    /// DTMF CLIP.
+    Dtmf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CidFormatArg {
+    /// Single data message format (type 0x04: date/time and number).
+    Sdmf,
+    /// Multiple data message format (type 0x80: date/time, number, name).
+    Mdmf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CidWithheldArg {
+    /// Number withheld by the caller ('P', DTMF B10C).
+    Private,
+    /// Number unavailable ('O', DTMF B00C).
+    Unavailable,
+}
+
+#[derive(Debug, Subcommand)]
+enum CallerIdCommand {
+    /// Find caller ID messages in a WAV file (other rates and channel counts are
+    /// converted). Prints one JSON line per message found; `"valid": true` for those
+    /// received intact. Exit status 0 if at least one valid message was found, 1 if
+    /// none, 2 if the file cannot be read.
+    Decode {
+        /// WAV file.
+        file: PathBuf,
+        /// Signalling to listen for.
+        #[arg(long, value_enum, default_value_t = CidStandardArg::Auto)]
+        standard: CidStandardArg,
+    },
+    /// Write a caller ID message to an 8 kHz mono WAV file.
+    Gen {
+        /// Calling number.
+        #[arg(long, required_unless_present = "withheld")]
+        number: Option<String>,
+        /// Send the reason the number is absent instead of a number.
+        #[arg(long, value_enum, conflicts_with = "number")]
+        withheld: Option<CidWithheldArg>,
+        /// Calling name (MDMF only).
+        #[arg(long)]
+        name: Option<String>,
+        /// Date and time sent, MMDDHHMM; default: now (local time).
+        #[arg(long)]
+        date: Option<String>,
+        /// Signalling.
+        #[arg(long, value_enum, default_value_t = CidGenStandardArg::Bell202)]
+        standard: CidGenStandardArg,
+        /// Message format (FSK only).
+        #[arg(long, value_enum, default_value_t = CidFormatArg::Mdmf)]
+        format: CidFormatArg,
+        /// Level, dBm0 (DTMF: per tone).
+        #[arg(long, default_value_t = -13.0, allow_hyphen_values = true)]
+        level: f32,
+        /// Baud-rate error, percent (FSK).
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        baud_error: f64,
+        /// Frequency error of both tones, percent (FSK).
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        freq_error: f64,
+        /// Channel-seizure bits (FSK); default 300.
+        #[arg(long)]
+        seizure_bits: Option<u32>,
+        /// Mark bits before the message (FSK); default 180 (Bell 202), 80 (V.23).
+        #[arg(long)]
+        mark_bits: Option<u32>,
+        /// DTMF CLIP start and end codes, e.g. AC, DC, A#, D#.
+        #[arg(long, default_value = "AC")]
+        clip_codes: String,
+        /// Silence before and after, ms.
+        #[arg(long, default_value_t = 200)]
+        pad_ms: u32,
+        /// Output WAV file.
+        #[arg(short, long)]
+        output: PathBuf,
     },
 }
 
@@ -255,6 +358,10 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Callerid { command } => {
+            init_logging(cli.log_format, "warn");
+            callerid(command)
+        }
         Command::Bench {
             command:
                 BenchCommand::Dtmf {
@@ -381,6 +488,139 @@ pub fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn callerid(command: CallerIdCommand) -> ExitCode {
+    use crate::dsp::callerid::{
+        Absence, CallerId, ClipStyle, DateTime, FskGenParams, FskStandard, Signalling,
+    };
+    match command {
+        CallerIdCommand::Decode { file, standard } => {
+            let signalling = match standard {
+                CidStandardArg::Auto => Signalling::Auto,
+                CidStandardArg::Bell202 => Signalling::Bell202,
+                CidStandardArg::V23 => Signalling::V23,
+                CidStandardArg::Dtmf => Signalling::Dtmf,
+            };
+            match super::dsp_cli::callerid_decode(&file, signalling, &mut std::io::stdout().lock())
+            {
+                Ok(s) if s.valid > 0 => ExitCode::SUCCESS,
+                Ok(s) => {
+                    if s.rejected > 0 {
+                        eprintln!(
+                            "no valid caller ID message in {}: {} message(s) rejected (see the JSON lines for why)",
+                            file.display(),
+                            s.rejected
+                        );
+                    } else {
+                        let hint = if matches!(standard, CidStandardArg::Auto) {
+                            ""
+                        } else {
+                            "try --standard auto; "
+                        };
+                        eprintln!(
+                            "no caller ID message found in {} ({hint}FSK needs at least -48 dBm0 and 40 mark bits before the message; DTMF CLIP needs a start code A, B or D and an end code C or #)",
+                            file.display()
+                        );
+                    }
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        CallerIdCommand::Gen {
+            number,
+            withheld,
+            name,
+            date,
+            standard,
+            format,
+            level,
+            baud_error,
+            freq_error,
+            seizure_bits,
+            mark_bits,
+            clip_codes,
+            pad_ms,
+            output,
+        } => {
+            let date_time = match date {
+                Some(d) => match DateTime::parse(d.as_bytes()) {
+                    Some(dt) => dt,
+                    None => {
+                        eprintln!(
+                            "error: --date {d:?} is not MMDDHHMM (e.g. 11221403 for 22 November 14:03)"
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => {
+                    let now = jiff::Zoned::now();
+                    DateTime {
+                        month: now.month() as u8,
+                        day: now.day() as u8,
+                        hour: now.hour() as u8,
+                        minute: now.minute() as u8,
+                    }
+                }
+            };
+            let clip_style = {
+                let c: Vec<char> = clip_codes.chars().collect();
+                match c[..] {
+                    [start @ ('A' | 'D'), end @ ('C' | '#')] => ClipStyle { start, end },
+                    _ => {
+                        eprintln!(
+                            "error: --clip-codes {clip_codes:?}: give a start code A or D and an end code C or #, e.g. AC or D#"
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                }
+            };
+            let id = CallerId {
+                date_time: Some(date_time),
+                number,
+                number_absent: withheld.map(|w| match w {
+                    CidWithheldArg::Private => Absence::Private,
+                    CidWithheldArg::Unavailable => Absence::Unavailable,
+                }),
+                name,
+                ..CallerId::default()
+            };
+            let fsk = match standard {
+                CidGenStandardArg::Bell202 => Some(FskStandard::Bell202),
+                CidGenStandardArg::V23 => Some(FskStandard::V23),
+                CidGenStandardArg::Dtmf => None,
+            }
+            .map(|s| {
+                let d = FskGenParams::new(s);
+                FskGenParams {
+                    baud_error: baud_error / 100.0,
+                    freq_error: freq_error / 100.0,
+                    seizure_bits: seizure_bits.unwrap_or(d.seizure_bits),
+                    mark_bits: mark_bits.unwrap_or(d.mark_bits),
+                    ..d
+                }
+            });
+            let g = super::dsp_cli::CallerIdGen {
+                id,
+                fsk,
+                sdmf: matches!(format, CidFormatArg::Sdmf),
+                clip_style,
+                level_dbm0: level,
+                pad_ms,
+            };
+            match super::dsp_cli::callerid_gen(&g, &output) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
         }
     }

@@ -182,3 +182,219 @@ pub fn bench_signal(seconds: u32) -> Vec<i16> {
     ts::add_white_noise(&mut v, -45.0, &mut rng);
     ts::quantize(&v)
 }
+
+/// Counts from [`callerid_decode`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallerIdSummary {
+    /// Messages received intact and parsed.
+    pub valid: usize,
+    /// Messages that started but were rejected (checksum, cut off, bad field, …).
+    pub rejected: usize,
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn sample_ms(s: u64) -> f64 {
+    round1(s as f64 * 1000.0 / f64::from(SAMPLE_RATE))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn caller_id_json(
+    id: &crate::dsp::callerid::CallerId,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    let mut m = serde_json::Map::new();
+    m.insert("number".into(), json!(id.number));
+    m.insert(
+        "number_absent".into(),
+        json!(id.number_absent.map(|a| a.name())),
+    );
+    m.insert("name".into(), json!(id.name));
+    m.insert(
+        "name_absent".into(),
+        json!(id.name_absent.map(|a| a.name())),
+    );
+    m.insert(
+        "date_time".into(),
+        json!(id.date_time.map(|d| json!({
+            "month": d.month, "day": d.day, "hour": d.hour, "minute": d.minute,
+            "text": d.to_string(),
+        }))),
+    );
+    m.insert("called_number".into(), json!(id.called_number));
+    m.insert("call_type".into(), json!(id.call_type));
+    m.insert(
+        "params".into(),
+        json!(
+            id.params
+                .iter()
+                .map(|p| json!({"type": p.kind, "hex": hex(&p.value)}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    m
+}
+
+/// `callerid decode`: one JSON line per caller ID message found in a WAV file (valid
+/// ones and rejected ones, told apart by `"valid"`).
+pub fn callerid_decode(
+    path: &Path,
+    signalling: crate::dsp::callerid::Signalling,
+    out: &mut impl Write,
+) -> Result<CallerIdSummary> {
+    use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, DecodeErrorKind, Signalling};
+    use serde_json::json;
+    let audio = read_wav_8k_mono(path)?;
+    let mut dec = CallerIdDecoder::new(signalling);
+    let mut events = Vec::new();
+    for frame in audio.chunks(crate::dsp::FRAME_SAMPLES) {
+        dec.push(frame, |e| events.push(e));
+    }
+    // Trailing silence so that a message ending with the file is completed.
+    dec.push(&[0; 1600], |e| events.push(e));
+    dec.finish(|e| events.push(e));
+    let mut summary = CallerIdSummary::default();
+    for e in events {
+        let v = match e {
+            CallerIdEvent::Fsk(m) => {
+                let mut o = serde_json::Map::new();
+                o.insert("standard".into(), json!(m.standard.name()));
+                o.insert("format".into(), json!(m.format().name()));
+                o.insert("message_type".into(), json!(m.message_type()));
+                o.insert("checksum_ok".into(), json!(true));
+                match m.caller_id() {
+                    Ok(id) => {
+                        summary.valid += 1;
+                        o.insert("valid".into(), json!(true));
+                        o.extend(caller_id_json(&id));
+                    }
+                    Err(err) => {
+                        summary.rejected += 1;
+                        o.insert("valid".into(), json!(false));
+                        o.insert("error".into(), json!(err.to_string()));
+                    }
+                }
+                o.insert("start_ms".into(), json!(sample_ms(m.start_sample)));
+                o.insert("end_ms".into(), json!(sample_ms(m.end_sample)));
+                o.insert("level_dbm0".into(), json!(round1(f64::from(m.level_dbm0))));
+                o.insert("mark_hz".into(), json!(f64::from(m.mark_hz).round()));
+                o.insert("space_hz".into(), json!(f64::from(m.space_hz).round()));
+                o.insert("raw".into(), json!(hex(m.bytes())));
+                serde_json::Value::Object(o)
+            }
+            CallerIdEvent::Clip(c) => {
+                let mut o = serde_json::Map::new();
+                o.insert("standard".into(), json!("dtmf"));
+                o.insert("format".into(), json!("dtmf"));
+                o.insert("checksum_ok".into(), serde_json::Value::Null);
+                o.insert("clip".into(), json!(c.as_str()));
+                match c.caller_id() {
+                    Ok(id) => {
+                        summary.valid += 1;
+                        o.insert("valid".into(), json!(true));
+                        o.extend(caller_id_json(&id));
+                    }
+                    Err(err) => {
+                        summary.rejected += 1;
+                        o.insert("valid".into(), json!(false));
+                        o.insert("error".into(), json!(err.to_string()));
+                    }
+                }
+                o.insert("start_ms".into(), json!(sample_ms(c.start_sample)));
+                o.insert("end_ms".into(), json!(sample_ms(c.end_sample)));
+                serde_json::Value::Object(o)
+            }
+            CallerIdEvent::Error(err) => {
+                summary.rejected += 1;
+                let (kind, standard, checksum_ok) = match err.kind {
+                    DecodeErrorKind::ChecksumMismatch { .. } => {
+                        ("checksum_mismatch", None, Some(false))
+                    }
+                    DecodeErrorKind::Truncated { .. } => ("truncated", None, None),
+                    DecodeErrorKind::OtherStandard { detected } => {
+                        ("other_standard", Some(detected.name()), Some(true))
+                    }
+                    DecodeErrorKind::UnterminatedClip { .. } => {
+                        ("unterminated_clip", Some("dtmf"), None)
+                    }
+                };
+                let standard = standard.or(match err.signalling {
+                    Signalling::Bell202 => Some("bell202"),
+                    Signalling::V23 => Some("v23"),
+                    Signalling::Dtmf => Some("dtmf"),
+                    Signalling::Auto => None,
+                });
+                json!({
+                    "valid": false,
+                    "standard": standard,
+                    "error_kind": kind,
+                    "error": err.to_string(),
+                    "checksum_ok": checksum_ok,
+                    "at_ms": sample_ms(err.sample),
+                })
+            }
+        };
+        writeln!(out, "{v}")?;
+    }
+    Ok(summary)
+}
+
+/// What `callerid gen` renders.
+#[derive(Debug, Clone)]
+pub struct CallerIdGen {
+    /// Content (number or absence reason, name, date).
+    pub id: crate::dsp::callerid::CallerId,
+    /// `None` for DTMF CLIP.
+    pub fsk: Option<crate::dsp::callerid::FskGenParams>,
+    /// SDMF instead of MDMF (FSK only).
+    pub sdmf: bool,
+    /// DTMF CLIP start/end codes.
+    pub clip_style: crate::dsp::callerid::ClipStyle,
+    /// Level, dBm0 (DTMF: per tone).
+    pub level_dbm0: f32,
+    /// Silence before and after, ms.
+    pub pad_ms: u32,
+}
+
+/// `callerid gen`: renders a caller ID message into an 8 kHz WAV file.
+pub fn callerid_gen(g: &CallerIdGen, path: &Path) -> Result<()> {
+    use crate::dsp::callerid::{clip_audio, modulate};
+    let audio = match &g.fsk {
+        Some(p) => {
+            let frame = if g.sdmf {
+                g.id.encode_sdmf()
+            } else {
+                g.id.encode_mdmf()
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            modulate(
+                &frame,
+                &crate::dsp::callerid::FskGenParams {
+                    level_dbm0: g.level_dbm0,
+                    lead_ms: g.pad_ms,
+                    tail_ms: g.pad_ms,
+                    ..*p
+                },
+            )
+        }
+        None => {
+            if g.id.name.is_some() {
+                bail!("DTMF CLIP carries only the number; drop --name or use an FSK standard");
+            }
+            let s =
+                g.id.encode_clip(g.clip_style)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let pad = vec![0i16; crate::dsp::ms_to_samples(g.pad_ms)];
+            let mut v = pad.clone();
+            v.extend(clip_audio(&s, g.level_dbm0).map_err(|e| anyhow::anyhow!("{e}"))?);
+            v.extend(pad);
+            v
+        }
+    };
+    write_wav_8k(path, &audio)
+}

@@ -17,6 +17,7 @@ pub const SAMPLE_RATE: u32 = 8000;
 /// Number of samples in one 20 ms frame at [`SAMPLE_RATE`].
 pub const FRAME_SAMPLES: usize = 160;
 
+pub mod callerid;
 pub mod dtmf;
 pub mod goertzel;
 pub mod level;

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::call::{self, Action, Call, CallId, Cdr, Event, LegFailure, Prompt};
 use crate::config::{BoardProfile, Config, PortKind};
+use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, Signalling};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
@@ -66,6 +67,8 @@ struct Port {
     id: String,
     kind: PortKind,
     line: Option<FxoLine>,
+    /// Caller ID receiver of an FXO port (FSK and DTMF CLIP), fed while on-hook.
+    cid: Option<Box<CallerIdDecoder>>,
     dtmf: DtmfDetector,
     player: Player,
     last_in: Frame,
@@ -453,6 +456,7 @@ impl Exchange {
 
     /// One 20 ms frame received on a port.
     pub fn on_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
+        self.caller_id_audio(now, port, frame);
         let Some(p) = self.ports.get_mut(port) else {
             return;
         };
@@ -487,6 +491,56 @@ impl Exchange {
             self.pending.push_back((call, ev));
         }
         self.run_pending(now);
+    }
+
+    /// Runs the caller ID receiver of an on-hook FXO port (caller ID comes as FSK or
+    /// DTMF between the rings or before them) and hands a received number to the line
+    /// state machine.
+    fn caller_id_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
+        let Some(p) = self.ports.get_mut(port) else {
+            return;
+        };
+        let (Some(line), Some(dec)) = (p.line.as_ref(), p.cid.as_mut()) else {
+            return;
+        };
+        if line.is_off_hook() {
+            return;
+        }
+        let mut got: Option<CallerIdEvent> = None;
+        dec.push(frame, |e| got = Some(e));
+        let Some(e) = got else { return };
+        let (number, what) = match e {
+            CallerIdEvent::Fsk(m) => match m.caller_id() {
+                Ok(id) => (
+                    id.number.clone(),
+                    format!(
+                        "caller ID {} ({} {}, {:.0} dBm0){}",
+                        id.number.as_deref().unwrap_or("withheld"),
+                        m.standard.name(),
+                        m.format().name(),
+                        m.level_dbm0,
+                        id.name.map(|n| format!(", name {n:?}")).unwrap_or_default()
+                    ),
+                ),
+                Err(err) => (None, format!("caller ID message rejected: {err}")),
+            },
+            CallerIdEvent::Clip(c) => match c.caller_id() {
+                Ok(id) => (
+                    id.number.clone(),
+                    format!(
+                        "caller ID {} (DTMF {})",
+                        id.number.as_deref().unwrap_or("withheld"),
+                        c.as_str()
+                    ),
+                ),
+                Err(err) => (None, format!("caller ID rejected: {err}")),
+            },
+            CallerIdEvent::Error(err) => (None, format!("caller ID rejected: {err}")),
+        };
+        self.note(None, Some(port), what);
+        if let Some(n) = number {
+            self.on_line_signal(now, port, LineSignal::CallerId(n));
+        }
     }
 
     /// The 20 ms frame to send on a port.
@@ -658,6 +712,10 @@ impl Exchange {
                 Action::AnswerCaller => {
                     if let Some(l) = self.ports[caller_port].line.as_mut() {
                         let cmd = l.command(LineCommand::OffHook);
+                        // Forget any half-received caller ID for the next call.
+                        if let Some(d) = self.ports[caller_port].cid.as_mut() {
+                            **d = CallerIdDecoder::new(Signalling::Auto);
+                        }
                         self.out.push_back(Output::Line {
                             port: caller_port,
                             cmd,
@@ -782,6 +840,7 @@ impl Port {
             id,
             kind,
             line: (kind == PortKind::Fxo).then(|| FxoLine::new(FxoTiming::default())),
+            cid: (kind == PortKind::Fxo).then(|| Box::new(CallerIdDecoder::new(Signalling::Auto))),
             dtmf: DtmfDetector::new(),
             player: Player::default(),
             last_in: SILENCE,

@@ -19,9 +19,21 @@ use self::modem::{FarEnd, Network, SimModem};
 use self::party::Party;
 use super::Board;
 use crate::config::{BoardProfile, PortKind};
+use crate::dsp::callerid::{CallerId, FskGenParams, FskStandard, modulate};
 use crate::exchange::PortIdx;
 use crate::line::{LineCommand, LineSignal};
 use crate::media::{Frame, SILENCE};
+
+/// FSK caller ID standard of a country's central office: V.23 (ETSI EN 300 659) in
+/// Europe, Bell 202 elsewhere. (The simulated office always sends it between the first
+/// and the second ring; UK-style caller ID before ringing is not simulated.)
+pub fn caller_id_standard(country: &str) -> FskStandard {
+    match country {
+        "UK" | "GB" | "DE" | "NL" | "CH" | "IT" | "FR" | "AT" | "BE" | "ES" | "PT" | "DK"
+        | "SE" | "NO" | "FI" | "IE" | "PL" | "CZ" | "GR" => FskStandard::V23,
+        _ => FskStandard::Bell202,
+    }
+}
 
 /// Ring cadence (on, off) of a country's central office.
 pub fn ring_cadence(country: &str) -> (Duration, Duration) {
@@ -42,6 +54,8 @@ enum LineState {
         next_change: Instant,
         caller_id: Option<String>,
         cid_at: Option<Instant>,
+        /// Caller ID FSK being sent in the ring pause, and how much has been sent.
+        cid_audio: Option<(Vec<i16>, usize)>,
     },
     Connected,
 }
@@ -72,6 +86,7 @@ struct World {
     signals: VecDeque<(PortIdx, LineSignal)>,
     scheduled: Vec<(Instant, PortIdx, Option<String>, usize)>,
     cadence: (Duration, Duration),
+    cid_standard: FskStandard,
     log: Vec<(Instant, String)>,
 }
 
@@ -182,6 +197,7 @@ impl SimBoard {
                 signals: VecDeque::new(),
                 scheduled: Vec::new(),
                 cadence: ring_cadence(&profile.country),
+                cid_standard: caller_id_standard(&profile.country),
                 log: Vec::new(),
             },
         })
@@ -303,6 +319,7 @@ impl SimBoard {
                         next_change: now + on,
                         caller_id: cid,
                         cid_at: None,
+                        cid_audio: None,
                     };
                     w.signals.push_back((port, LineSignal::RingStart));
                     let name = w.parties[party].name.clone();
@@ -319,13 +336,36 @@ impl SimBoard {
                 next_change,
                 caller_id,
                 cid_at,
+                cid_audio,
             } = &mut line.state
             {
-                if let Some(t) = *cid_at {
-                    if now >= t {
-                        *cid_at = None;
-                        if let Some(cid) = caller_id.take() {
-                            w.signals.push_back((port, LineSignal::CallerId(cid)));
+                if let Some(t) = *cid_at
+                    && now >= t
+                {
+                    *cid_at = None;
+                    if let Some(cid) = caller_id.take() {
+                        // An MDMF message (number only: the office has no wall clock
+                        // here) as FSK audio on the line; the box has to demodulate it.
+                        match CallerId::with_number(&cid).encode_mdmf() {
+                            Ok(frame) => {
+                                let p = FskGenParams {
+                                    lead_ms: 0,
+                                    tail_ms: 0,
+                                    ..FskGenParams::new(w.cid_standard)
+                                };
+                                *cid_audio = Some((modulate(&frame, &p), 0));
+                                w.log.push((
+                                    now,
+                                    format!(
+                                        "network sends caller ID {cid} on line {} ({} FSK)",
+                                        line.id,
+                                        w.cid_standard.name()
+                                    ),
+                                ));
+                            }
+                            Err(e) => w
+                                .log
+                                .push((now, format!("network cannot send caller ID {cid:?}: {e}"))),
                         }
                     }
                 }
@@ -410,6 +450,21 @@ impl Board for SimBoard {
     }
 
     fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
+        if let Some(SimLine {
+            state: LineState::Ringing { cid_audio, .. },
+            ..
+        }) = self.world.lines.get_mut(port)
+            && let Some((audio, pos)) = cid_audio
+        {
+            let n = (audio.len() - *pos).min(out.len());
+            out[..n].copy_from_slice(&audio[*pos..*pos + n]);
+            out[n..].fill(0);
+            *pos += n;
+            if *pos >= audio.len() {
+                *cid_audio = None;
+            }
+            return;
+        }
         match self.party_on_port(port) {
             Some(p) => self.world.parties[p].speak(out),
             None => *out = SILENCE,
