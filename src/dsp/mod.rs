@@ -20,6 +20,7 @@ pub const FRAME_SAMPLES: usize = 160;
 pub mod dtmf;
 pub mod goertzel;
 pub mod level;
+pub mod progress;
 pub mod testsignal;
 pub mod tone;
 
