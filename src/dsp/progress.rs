@@ -1427,19 +1427,21 @@ impl ProgressDetector {
     }
 
     fn set_cadence_from_tail(&mut self, len: usize) {
+        // The sequence first, e0, e1, …: bursts at even positions. Take the last `len`
+        // elements starting with a burst.
         let n = self.ep.n;
         let len = len.min(4);
-        // Align so that the cadence starts with a burst: elements at odd indices are bursts.
+        let total = n + 1;
         let mut v = [0u32; 4];
         let mut k = 0;
-        if n >= len {
-            let mut start = n - len;
-            if start % 2 == 0 {
-                // starts with an off: take one earlier if possible
-                start = start.saturating_sub(1);
-            }
-            for e in self.ep.elems[start..n].iter().take(len) {
-                v[k] = e.ms;
+        if total >= len {
+            let start = (total - len) & !1;
+            for i in start..(start + len).min(total) {
+                v[k] = if i == 0 {
+                    self.ep.first.map_or(0, |f| f.ms)
+                } else {
+                    self.ep.elems[i - 1].ms
+                };
                 k += 1;
             }
         }
