@@ -123,7 +123,8 @@ fn speech_gives_no_tone_and_tones_survive_speech() {
     );
     assert!(false_hits.is_empty(), "{false_hits:#?}");
 
-    // Busy tone at −15 dBm0 with speech 15 dB weaker (at 10 dB the UK busy tone breaks up) over it is still busy.
+    // Busy tone at −15 dBm0 with speech 15 dB weaker over it is still busy (with speech
+    // only 10 dB weaker the UK busy tone breaks up).
     for (ci, c) in COUNTRIES.iter().enumerate() {
         let Some(busy) = c.tone(ToneKind::Busy) else {
             continue;

@@ -1587,11 +1587,9 @@ impl ProgressDetector {
                         self.classify(ToneKind::FaxCed, None, emit)
                     }
                     (Class::Progress, Some(d)) => self.classify(d.kind, Some(d), emit),
-                    (Class::Progress, None) => {
-                        // Continuous, but this frequency only has cadenced tones here.
-                        if len_ms >= s.continuous_ms.max(3000) {
-                            self.classify(ToneKind::Unknown, None, emit)
-                        }
+                    // Continuous, but this frequency only has cadenced tones here.
+                    (Class::Progress, None) if len_ms >= s.continuous_ms.max(3000) => {
+                        self.classify(ToneKind::Unknown, None, emit)
                     }
                     _ => {}
                 }
