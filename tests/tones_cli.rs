@@ -190,6 +190,7 @@ fn ced_with_phase_reversals_and_44k_stereo_input() {
     let lines = detect(&wav, "UK");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["tone"], "fax_ced");
+    assert_eq!(lines[0]["phase_reversals"], 7, "{lines:?}");
 
     // A 44.1 kHz stereo float file of US busy tone is converted and detected.
     let wav = dir.path().join("busy44.wav");

@@ -188,7 +188,7 @@ pub fn bench_signal(seconds: u32) -> Vec<i16> {
 /// (`dial`, `ringback`, `busy`, `congestion`, `sit`, `fax_cng`, `fax_ced`, `unknown`),
 /// `country`, `cycles`, `duration_ms` (to the end of the last burst), `detected_ms` (when
 /// it was recognised), `freq_hz` (measured where possible), `level_dbm0` (per component),
-/// `cadence_ms` (the last cycle seen: on, off, …).
+/// `cadence_ms` (the last cycle seen: on, off, …); for `fax_ced` also `phase_reversals`.
 pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<()> {
     use crate::dsp::progress::{ProgressDetector, ToneEvent, country as lookup};
     let c = lookup(country)?;
@@ -206,7 +206,7 @@ pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<
     let ms = |s: u64| s * 1000 / u64::from(SAMPLE_RATE);
     let r1 = |x: f32| (f64::from(x) * 10.0).round() / 10.0;
     for r in reports {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "ms": ms(r.start_sample),
             "tone": r.kind.name(),
             "country": c.code,
@@ -217,6 +217,9 @@ pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<
             "level_dbm0": r1(r.level_dbm0),
             "cadence_ms": &r.cadence_ms[..r.cadence_len],
         });
+        if r.kind == crate::dsp::progress::ToneKind::FaxCed {
+            v["phase_reversals"] = r.phase_reversals.into();
+        }
         writeln!(out, "{v}")?;
     }
     Ok(())

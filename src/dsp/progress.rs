@@ -589,6 +589,9 @@ pub struct ToneReport {
     pub cadence_ms: [u32; 4],
     /// Number of valid entries of `cadence_ms`.
     pub cadence_len: usize,
+    /// CED: phase reversals counted (V.25 ANS with echo-canceller disabling: every
+    /// 450 ms); 0 for other tones.
+    pub phase_reversals: u32,
 }
 
 /// Output of [`ProgressDetector`].
@@ -742,6 +745,12 @@ struct Episode {
     sit_n: usize,
     cadence: [u32; 4],
     cadence_len: usize,
+    /// CED phase tracking: spectrum and tick of the last clean tick, sum of the phase
+    /// advances per tick, reversals.
+    rev_last: C,
+    rev_tick: u64,
+    rev_adv: C,
+    revs: u32,
 }
 
 /// Streaming call-progress and fax tone detector for one country (see the module
@@ -1117,10 +1126,54 @@ impl ProgressDetector {
             }
         }
         let label = best.map(|b| b.0);
+        self.track_reversals(energy);
         self.debounce(label, best.map_or(0.0, |b| b.2), emit);
         self.prev_label = label;
         self.tick += 1;
         self.check_open(emit);
+    }
+
+    /// Counts phase reversals of a CED episode: between two clean ticks (the 2100 Hz
+    /// component has ≥ 80 % of the energy; a reversal spoils one or two ticks), the phase
+    /// must advance by the tone's mean advance; a step of more than ±90° off it is a
+    /// reversal.
+    fn track_reversals(&mut self, energy: f32) {
+        let s = self.sigs[usize::from(self.ep.sig)];
+        if !self.ep.active || s.class != Class::Fax(ToneKind::FaxCed) {
+            return;
+        }
+        let p = &self.probes[usize::from(s.probes[0])];
+        if energy <= 0.0 || p.p20 < 0.8 * energy {
+            return;
+        }
+        let ep = &mut self.ep;
+        let gap = self.tick.saturating_sub(ep.rev_tick);
+        if ep.rev_tick > 0 && (1..=3).contains(&gap) {
+            let (mut rot, mut mg) = (p.rot, ep.rev_adv);
+            for _ in 1..gap {
+                rot = rot.mul(p.rot);
+                mg = mg.mul(ep.rev_adv);
+            }
+            let m = ep.rev_adv;
+            let z = p.cur.mul(ep.rev_last.conj()).mul(rot);
+            if mg.norm2() > 0.0 && z.mul(mg.conj()).re < 0.0 {
+                ep.revs += 1;
+            } else if gap == 1 {
+                let n = z.norm2().sqrt().max(1e-9);
+                let u = C {
+                    re: z.re / n,
+                    im: z.im / n,
+                };
+                let a = m.add(u);
+                let na = a.norm2().sqrt().max(1e-9);
+                ep.rev_adv = C {
+                    re: a.re / na,
+                    im: a.im / na,
+                };
+            }
+        }
+        ep.rev_last = p.cur;
+        ep.rev_tick = self.tick;
     }
 
     /// Tick statistics for a run of `label`.
@@ -1623,6 +1676,7 @@ impl ProgressDetector {
             },
             cadence_ms: ep.cadence,
             cadence_len: ep.cadence_len,
+            phase_reversals: ep.revs,
         }
     }
 
@@ -1973,6 +2027,8 @@ mod tests {
                     let (_, e) = run_with(us, &v);
                     assert_eq!(e.len(), 1, "{} {fk} {level}: {e:?}", d.phase_reversal_ms);
                     assert_eq!(e[0].kind, ToneKind::FaxCed);
+                    let want = if d.phase_reversal_ms > 0 { 7 } else { 0 };
+                    assert_eq!(e[0].phase_reversals, want, "{fk} {level}: {e:?}");
                     let dur = (e[0].end_sample - e[0].start_sample) as f32 / 8.0;
                     assert!((dur - 3300.0).abs() < 60.0, "{dur}");
                 }
