@@ -32,12 +32,13 @@ fn dtmf(c: &mut Criterion) {
     g.finish();
 }
 
-/// Call-progress/fax tone detector: 10 s of DE busy tone then ringback with noise.
+/// Call-progress/fax tone detector: 10 s of DE busy tone (4 cycles) then ringback, with
+/// noise.
 fn tones(c: &mut Criterion) {
     use switchboard::dsp::progress::{ProgressDetector, ToneKind, country, generate};
     let de = country("DE").unwrap();
-    let mut audio = generate(de.tone(ToneKind::Busy).unwrap(), -20.0, 4.0);
-    audio.extend(generate(de.tone(ToneKind::Ringback).unwrap(), -20.0, 6.0));
+    let mut audio = generate(de.tone(ToneKind::Busy).unwrap(), -20.0, 3.84);
+    audio.extend(generate(de.tone(ToneKind::Ringback).unwrap(), -20.0, 6.16));
     let mut rng = switchboard::dsp::testsignal::Rng::new(1);
     for s in audio.iter_mut() {
         *s = s.saturating_add((rng.gaussian() * 30.0) as i16);
