@@ -1928,7 +1928,7 @@ mod tests {
     }
 
     #[test]
-    fn white_noise_20db_snr_and_ulaw() {
+    fn white_noise_20db_snr_and_g711() {
         let mut rng = Rng::new(7);
         for c in COUNTRIES {
             for k in ToneKind::GENERATED {
@@ -1941,6 +1941,8 @@ mod tests {
                     assert_eq!(kinds(c, &noisy), vec![k], "{} {k} {level} + noise", c.code);
                     let u = ts::ulaw_roundtrip(&v);
                     assert_eq!(kinds(c, &u), vec![k], "{} {k} {level} µ-law", c.code);
+                    let a = ts::alaw_roundtrip(&v);
+                    assert_eq!(kinds(c, &a), vec![k], "{} {k} {level} A-law", c.code);
                 }
             }
         }
@@ -2031,6 +2033,19 @@ mod tests {
                     assert_eq!(e[0].phase_reversals, want, "{fk} {level}: {e:?}");
                     let dur = (e[0].end_sample - e[0].start_sample) as f32 / 8.0;
                     assert!((dur - 3300.0).abs() < 60.0, "{dur}");
+                }
+            }
+        }
+        // Reversals counted under 20 dB white noise and through A-law; none invented.
+        let mut rng = Rng::new(21);
+        for (d, want) in [(&FAX_CED_PR, 7), (&FAX_CED, 0)] {
+            for level in [-15.0f32, -30.0] {
+                let mut f = ts::to_f64(&tone(d, level, 1.0, 1.0, 4.0, 0));
+                ts::add_white_noise(&mut f, level - 20.0, &mut rng);
+                for v in [ts::quantize(&f), ts::alaw_roundtrip(&ts::quantize(&f))] {
+                    let (_, e) = run_with(us, &v);
+                    assert_eq!(e.len(), 1, "{e:?}");
+                    assert_eq!(e[0].phase_reversals, want, "{level}: {e:?}");
                 }
             }
         }
