@@ -207,11 +207,11 @@ pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<
     let r1 = |x: f32| (f64::from(x) * 10.0).round() / 10.0;
     for r in reports {
         let mut v = serde_json::json!({
-            "ms": ms(r.start_sample),
+            "ms": r.start_ms(),
             "tone": r.kind.name(),
             "country": c.code,
             "cycles": r.cycles,
-            "duration_ms": ms(r.end_sample.saturating_sub(r.start_sample)),
+            "duration_ms": r.duration_ms(),
             "detected_ms": ms(r.detected_sample),
             "freq_hz": r.freqs_hz.iter().filter(|f| **f > 0.0).map(|&f| r1(f)).collect::<Vec<_>>(),
             "level_dbm0": r1(r.level_dbm0),

@@ -594,6 +594,18 @@ pub struct ToneReport {
     pub phase_reversals: u32,
 }
 
+impl ToneReport {
+    /// Start of the first burst in ms since the detector's creation or reset.
+    pub fn start_ms(&self) -> u64 {
+        self.start_sample * 1000 / u64::from(SAMPLE_RATE)
+    }
+
+    /// From the start of the first burst to the end of the last, ms.
+    pub fn duration_ms(&self) -> u64 {
+        self.end_sample.saturating_sub(self.start_sample) * 1000 / u64::from(SAMPLE_RATE)
+    }
+}
+
 /// Output of [`ProgressDetector`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToneEvent {
@@ -2015,6 +2027,7 @@ mod tests {
         let (_, e) = run_with(us, &v);
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!((e[0].kind, e[0].cycles), (ToneKind::FaxCng, 4));
+        assert_eq!((e[0].start_ms(), e[0].duration_ms()), (0, 11_000));
         assert!((e[0].freqs_hz[0] - 1100.0).abs() < 2.0, "{e:?}");
         // CNG ±38 Hz (T.30 tolerance) is still CNG up to ±1.5 %.
         for fk in [0.985f32, 1.015] {
