@@ -76,6 +76,33 @@ fn callerid(c: &mut Criterion) {
     g.finish();
 }
 
+/// Call-progress/fax tone detector: 10 s of DE busy tone (4 cycles) then ringback, with
+/// noise.
+fn tones(c: &mut Criterion) {
+    use switchboard::dsp::progress::{ProgressDetector, ToneKind, country, generate};
+    let de = country("DE").unwrap();
+    let mut audio = generate(de.tone(ToneKind::Busy).unwrap(), -20.0, 3.84);
+    audio.extend(generate(de.tone(ToneKind::Ringback).unwrap(), -20.0, 6.16));
+    let mut rng = switchboard::dsp::testsignal::Rng::new(1);
+    for s in audio.iter_mut() {
+        *s = s.saturating_add((rng.gaussian() * 30.0) as i16);
+    }
+    let mut g = c.benchmark_group("tones");
+    g.throughput(Throughput::Elements(audio.len() as u64));
+    g.bench_function("detect 10 s of 8 kHz audio (DE plan)", |b| {
+        b.iter(|| {
+            let mut d = ProgressDetector::new(de);
+            let mut n = 0;
+            for frame in audio.chunks(160) {
+                d.push(black_box(frame), |_| n += 1);
+            }
+            d.finish(|_| n += 1);
+            assert_eq!(n, 4);
+        })
+    });
+    g.finish();
+}
+
 fn call_state_machine(c: &mut Criterion) {
     let cfg = Arc::new(Config::demo());
     c.bench_function(
@@ -235,6 +262,7 @@ criterion_group!(
     benches,
     dtmf,
     callerid,
+    tones,
     call_state_machine,
     scenario,
     schedules

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: CallerIdCommand,
     },
+    /// Call-progress and fax tones: detect them in a WAV file, or generate one.
+    Tones {
+        #[command(subcommand)]
+        command: TonesCommand,
+    },
     /// Benchmarks of the signal processing.
     Bench {
         #[command(subcommand)]
@@ -224,6 +229,39 @@ enum CallerIdCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TonesCommand {
+    /// Print one JSON line per call-progress or fax tone found in a WAV file (nothing if
+    /// none); exit 2 on an unreadable file or an unknown country.
+    Detect {
+        /// WAV file (any rate and channel count; converted to 8 kHz mono).
+        file: PathBuf,
+        /// Country whose tone plan to use: US, UK, DE, FR, NL, AU.
+        #[arg(long)]
+        country: String,
+    },
+    /// Write a tone with its cadence to an 8 kHz mono WAV file.
+    Gen {
+        /// dial, ringback, busy, congestion, sit, cng or ced.
+        kind: String,
+        /// Country (needed for dial, ringback, busy, congestion).
+        #[arg(long)]
+        country: Option<String>,
+        /// Output WAV file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Length in seconds (default: 5 s continuous, 4 s CED, else two cycles).
+        #[arg(long)]
+        seconds: Option<f32>,
+        /// Level per component, dBm0 (default: the table's).
+        #[arg(long, allow_hyphen_values = true)]
+        level: Option<f32>,
+        /// CED with a phase reversal every 450 ms.
+        #[arg(long)]
+        phase_reversals: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// DTMF detection throughput on one core, in audio-seconds per CPU-second.
     Dtmf {
@@ -361,6 +399,36 @@ pub fn main() -> ExitCode {
         Command::Callerid { command } => {
             init_logging(cli.log_format, "warn");
             callerid(command)
+        }
+        Command::Tones { command } => {
+            init_logging(cli.log_format, "warn");
+            let r = match command {
+                TonesCommand::Detect { file, country } => {
+                    super::dsp_cli::tones_detect(&file, &country, &mut std::io::stdout().lock())
+                }
+                TonesCommand::Gen {
+                    kind,
+                    country,
+                    output,
+                    seconds,
+                    level,
+                    phase_reversals,
+                } => super::dsp_cli::tones_gen(
+                    &kind,
+                    country.as_deref(),
+                    &output,
+                    seconds,
+                    level,
+                    phase_reversals,
+                ),
+            };
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Bench {
             command:

@@ -398,3 +398,101 @@ pub fn callerid_gen(g: &CallerIdGen, path: &Path) -> Result<()> {
     };
     write_wav_8k(path, &audio)
 }
+
+/// `tones detect`: one JSON line per recognised call-progress or fax tone, in order of
+/// start (nothing when none). Fields: `ms` (start of the first burst), `tone`
+/// (`dial`, `ringback`, `busy`, `congestion`, `sit`, `fax_cng`, `fax_ced`, `unknown`),
+/// `country`, `cycles`, `duration_ms` (to the end of the last burst), `detected_ms` (when
+/// it was recognised), `freq_hz` (measured where possible), `level_dbm0` (per component),
+/// `cadence_ms` (the last cycle seen: on, off, …); for `fax_ced` also `phase_reversals`.
+pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<()> {
+    use crate::dsp::progress::{ProgressDetector, ToneEvent, country as lookup};
+    let c = lookup(country)?;
+    let audio = read_wav_8k_mono(path)?;
+    let mut det = ProgressDetector::new(c);
+    let mut reports = Vec::new();
+    let mut on = |e: ToneEvent| {
+        if let ToneEvent::Ended(r) = e {
+            reports.push(r)
+        }
+    };
+    det.push(&audio, &mut on);
+    det.finish(&mut on);
+    reports.sort_by_key(|r| r.start_sample);
+    let ms = |s: u64| s * 1000 / u64::from(SAMPLE_RATE);
+    let r1 = |x: f32| (f64::from(x) * 10.0).round() / 10.0;
+    for r in reports {
+        let mut v = serde_json::json!({
+            "ms": r.start_ms(),
+            "tone": r.kind.name(),
+            "country": c.code,
+            "cycles": r.cycles,
+            "duration_ms": r.duration_ms(),
+            "detected_ms": ms(r.detected_sample),
+            "freq_hz": r.freqs_hz.iter().filter(|f| **f > 0.0).map(|&f| r1(f)).collect::<Vec<_>>(),
+            "level_dbm0": r1(r.level_dbm0),
+            "cadence_ms": &r.cadence_ms[..r.cadence_len],
+        });
+        if r.kind == crate::dsp::progress::ToneKind::FaxCed {
+            v["phase_reversals"] = r.phase_reversals.into();
+        }
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+/// `tones gen`: writes `kind` (dial, ringback, busy, congestion, sit, cng, ced) of
+/// `country` (needed for the first four) to an 8 kHz WAV file. Default length: 5 s for a
+/// continuous tone, 4 s for CED, else two cycles (at least 4 s); default level: the
+/// table's.
+pub fn tones_gen(
+    kind: &str,
+    country: Option<&str>,
+    path: &Path,
+    seconds: Option<f32>,
+    level_dbm0: Option<f32>,
+    phase_reversals: bool,
+) -> Result<()> {
+    use crate::dsp::progress::{self as pr, ToneKind};
+    let k = ToneKind::parse(kind)
+        .filter(|k| *k != ToneKind::Unknown)
+        .with_context(|| {
+            format!(
+                "unknown tone kind {kind:?}: use dial, ringback, busy, congestion, sit, cng or ced"
+            )
+        })?;
+    let c = match country {
+        Some(code) => pr::country(code)?,
+        None if matches!(k, ToneKind::Sit | ToneKind::FaxCng | ToneKind::FaxCed) => {
+            &pr::COUNTRIES[0]
+        }
+        None => bail!(
+            "{} tones differ by country: add --country ({})",
+            k.name(),
+            pr::supported_countries()
+        ),
+    };
+    let def = match k {
+        ToneKind::FaxCed if phase_reversals => &pr::FAX_CED_PR,
+        _ => c
+            .tone(k)
+            .with_context(|| format!("no {} tone for {}", k.name(), c.code))?,
+    };
+    if phase_reversals && k != ToneKind::FaxCed {
+        bail!("--phase-reversals applies to ced only");
+    }
+    let secs = match seconds {
+        Some(s) if !(s.is_finite() && s > 0.0 && s <= 3600.0) => {
+            bail!("--seconds must be between 0 and 3600, got {s}")
+        }
+        Some(s) => s,
+        None if def.is_continuous() => 5.0,
+        None if k == ToneKind::FaxCed => 4.0,
+        None => (2.0 * def.cycle_ms() as f32 / 1000.0).max(4.0),
+    };
+    let level = level_dbm0.unwrap_or(def.level_dbm0);
+    if !(-60.0..=3.0).contains(&level) {
+        bail!("--level must be between -60 and +3 dBm0, got {level}");
+    }
+    write_wav_8k(path, &pr::generate(def, level, secs))
+}

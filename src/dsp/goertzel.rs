@@ -22,6 +22,8 @@ use core::f32::consts::PI;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Goertzel {
     coeff: f32,
+    /// Filter frequency in radians per sample.
+    omega: f32,
     s1: f32,
     s2: f32,
     n: u32,
@@ -33,8 +35,10 @@ impl Goertzel {
     /// A `sample_rate` of 0 is treated as 1 so that construction never panics.
     pub fn new(freq_hz: f32, sample_rate: u32) -> Self {
         let fs = sample_rate.max(1) as f32;
+        let omega = 2.0 * PI * freq_hz / fs;
         Self {
-            coeff: 2.0 * (2.0 * PI * freq_hz / fs).cos(),
+            coeff: 2.0 * omega.cos(),
+            omega,
             s1: 0.0,
             s2: 0.0,
             n: 0,
@@ -71,6 +75,23 @@ impl Goertzel {
         }
         let mag2 = self.s1 * self.s1 + self.s2 * self.s2 - self.coeff * self.s1 * self.s2;
         (2.0 * mag2 / self.n as f32).max(0.0)
+    }
+
+    /// Complex spectrum `X = Σ x[n]·e^{−jωn}` of the samples pushed since the last
+    /// reset, with `n = 0` at the first sample, as `(re, im)`. `power()` is
+    /// `2·|X|²/N`. Blocks of equal length can be combined coherently with it
+    /// (`X₁ + e^{−jωN}·X₂` is the spectrum of the two blocks back to back).
+    pub fn dft(&self) -> (f32, f32) {
+        if self.n == 0 {
+            return (0.0, 0.0);
+        }
+        // y[N−1] = s1 − e^{−jω}·s2 = e^{jω(N−1)}·X.
+        let (s, c) = self.omega.sin_cos();
+        let yr = self.s1 - c * self.s2;
+        let yi = s * self.s2;
+        let a = -(f64::from(self.omega) * f64::from(self.n - 1)).rem_euclid(core::f64::consts::TAU);
+        let (sa, ca) = (a as f32).sin_cos();
+        (yr * ca - yi * sa, yr * sa + yi * ca)
     }
 }
 
@@ -122,6 +143,36 @@ mod tests {
         }
         let expected = 102.0 * amp * amp / 2.0;
         assert!((g.power() - expected).abs() / expected < 0.03);
+    }
+
+    #[test]
+    fn dft_matches_direct_sum() {
+        let x: Vec<f32> = (0..160)
+            .map(|i| 3000.0 * (0.37 * i as f32 + 0.5).sin() + 500.0 * (1.1 * i as f32).cos())
+            .collect();
+        for f in [425.0f32, 1100.0, 2100.0] {
+            let mut g = Goertzel::new(f, 8000);
+            x.iter().for_each(|&v| g.push(v));
+            let w = 2.0 * PI * f / 8000.0;
+            let (mut re, mut im) = (0.0f64, 0.0f64);
+            for (n, &v) in x.iter().enumerate() {
+                re += f64::from(v) * f64::from(w * n as f32).cos();
+                im -= f64::from(v) * f64::from(w * n as f32).sin();
+            }
+            let (gr, gi) = g.dft();
+            let mag = (re * re + im * im).sqrt();
+            assert!(
+                (f64::from(gr) - re).abs() < 1e-3 * mag + 1.0,
+                "{f}: {gr} vs {re}"
+            );
+            assert!(
+                (f64::from(gi) - im).abs() < 1e-3 * mag + 1.0,
+                "{f}: {gi} vs {im}"
+            );
+            let p = 2.0 * (gr * gr + gi * gi) / 160.0;
+            assert!((p - g.power()).abs() <= 1e-3 * g.power());
+        }
+        assert_eq!(Goertzel::new(100.0, 8000).dft(), (0.0, 0.0));
     }
 
     #[test]

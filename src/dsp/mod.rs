@@ -21,6 +21,7 @@ pub mod callerid;
 pub mod dtmf;
 pub mod goertzel;
 pub mod level;
+pub mod progress;
 pub mod testsignal;
 pub mod tone;
 
