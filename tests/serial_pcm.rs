@@ -110,6 +110,7 @@ fn frames_flow_both_ways_through_a_pty_with_underruns_counted_and_reopen() {
         reopen_first: Duration::from_millis(20),
         reopen_max: Duration::from_millis(100),
         realtime: false,
+        ..PcmOptions::default()
     };
     let (dev, mut port) = SerialPcm::spawn(link.to_str().unwrap(), opts).unwrap();
     drop(slave);

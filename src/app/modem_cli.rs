@@ -597,6 +597,7 @@ impl SimModemArgs {
             },
             sim,
             slow: Duration::from_millis(self.slow_ms),
+            pcm: false,
         })
     }
 }

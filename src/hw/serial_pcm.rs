@@ -256,6 +256,9 @@ pub struct PcmOptions {
     pub reopen_max: Duration,
     /// Ask for `SCHED_FIFO` (real hardware; the simulation does not).
     pub realtime: bool,
+    /// No byte for this long ends a stream ([`STREAM_GAP`]; the simulation, whose
+    /// virtual time does not follow the wall clock, uses a long one).
+    pub stream_gap: Duration,
 }
 
 impl Default for PcmOptions {
@@ -264,6 +267,7 @@ impl Default for PcmOptions {
             reopen_first: Duration::from_secs(1),
             reopen_max: Duration::from_secs(30),
             realtime: true,
+            stream_gap: STREAM_GAP,
         }
     }
 }
@@ -272,6 +276,8 @@ impl Default for PcmOptions {
 pub struct PcmPort {
     rx: Receiver<Frame>,
     tx: Sender<Frame>,
+    /// Our own handle on the uplink queue, to discard what is queued.
+    tx_own: Receiver<Frame>,
     jitter: JitterBuffer,
     streaming: Arc<AtomicBool>,
     stats: Arc<PcmStats>,
@@ -299,6 +305,11 @@ impl PcmPort {
         if let Err(TrySendError::Full(_)) = self.tx.try_send(*frame) {
             self.stats.tx_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Discards the uplink frames queued (the board knows the modem is not streaming).
+    pub fn discard_uplink(&self) {
+        while self.tx_own.try_recv().is_ok() {}
     }
 
     /// The jitter buffer (its counters).
@@ -370,7 +381,7 @@ impl SerialPcm {
             fd: first,
             cap_tx,
             cap_rx_own: cap_rx.clone(),
-            play_rx,
+            play_rx: play_rx.clone(),
             stats: stats.clone(),
             streaming: streaming.clone(),
             stop: stop.clone(),
@@ -398,6 +409,7 @@ impl SerialPcm {
             PcmPort {
                 rx: cap_rx,
                 tx: play_tx,
+                tx_own: play_rx,
                 jitter: JitterBuffer::new(JITTER_TARGET, JITTER_MAX),
                 streaming,
                 stats,
@@ -576,7 +588,7 @@ impl Thread {
     }
 
     fn idle(&mut self) {
-        if self.last_rx.is_some_and(|t| t.elapsed() < STREAM_GAP) {
+        if self.last_rx.is_some_and(|t| t.elapsed() < self.opts.stream_gap) {
             return;
         }
         if self.streaming.swap(false, Ordering::AcqRel) {
