@@ -81,14 +81,17 @@ fn a_call_runs_much_faster_than_real_time() {
 /// is deterministic in virtual time although a real thread moves the PCM bytes.
 #[test]
 fn simcom_serial_pcm_scenario_streams_through_the_pty_deterministically() {
-    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("hil-tests/scenarios/15-simcom-serial-pcm.toml");
+    let f =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("hil-tests/scenarios/15-simcom-serial-pcm.toml");
     let (_, a) = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
     assert!(a.passed(), "{:?}\n{}", a.failures, a.transcript.join("\n"));
     let (down, up) = a.pcm_frames.expect("the board has serial PCM");
     // alice talks for ~27 s: well over a thousand 20 ms frames each way
     assert!(down > 1000 && up > 1000, "frames: {down} down, {up} up");
-    assert_eq!(down, up, "the box answers every modem frame with one uplink frame");
+    assert_eq!(
+        down, up,
+        "the box answers every modem frame with one uplink frame"
+    );
     let pos = |c: &str| a.modem_commands.iter().position(|x| x == c);
     let on = pos("AT+CPCMREG=1").expect("AT+CPCMREG=1 sent");
     let off = pos("AT+CPCMREG=0").expect("AT+CPCMREG=0 sent");

@@ -597,7 +597,6 @@ impl SimModemArgs {
             },
             sim,
             slow: Duration::from_millis(self.slow_ms),
-            pcm: false,
         })
     }
 }

@@ -454,9 +454,11 @@ mod tests {
     fn pcm_serial_needs_simcom_and_a_device_path() {
         let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\npcm_serial = \"/dev/modem-pcm\"\n";
         let b = BoardProfile::parse("b.toml", ok).unwrap();
-        assert!(crate::modem::ModemConfig::from_profile(b.modem.as_ref().unwrap())
-            .options
-            .simcom_pcm);
+        assert!(
+            crate::modem::ModemConfig::from_profile(b.modem.as_ref().unwrap())
+                .options
+                .simcom_pcm
+        );
         let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"quectel\"\npcm_serial = \"modem-pcm\"\n";
         let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
         assert!(e.contains("set dialect = \"simcom\""), "{e}");

@@ -460,6 +460,59 @@ mod tests {
     }
 
     #[test]
+    fn modem_port_with_serial_pcm_goes_through_the_pcm_thread() {
+        use crate::hw::serial_pcm::{FRAME_BYTES, encode_frame};
+        use std::os::fd::AsFd;
+        use std::sync::atomic::Ordering;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let path = nix::unistd::ttyname(pty.slave.as_fd()).unwrap();
+        let opts = PcmOptions {
+            realtime: false,
+            // a slow machine must not end the stream between two frames
+            stream_gap: Duration::from_secs(3600),
+            ..PcmOptions::default()
+        };
+        let (dev, pcm) = SerialPcm::spawn(path.to_str().unwrap(), opts).unwrap();
+        let mut port = HwPort::new(PortIo::None, None);
+        port.pcm = Some(pcm);
+        let mut b = HwBoard::from_parts(vec![port], None);
+        let t0 = Instant::now();
+        let wait = |n: u64| {
+            let start = Instant::now();
+            while dev.stats.rx_bytes.load(Ordering::Acquire) < n {
+                assert!(start.elapsed() < Duration::from_secs(30), "frame not read");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let mut got = Vec::new();
+        for k in 0..4i16 {
+            let mut bytes = [0u8; FRAME_BYTES];
+            encode_frame(&[k + 1; 160], &mut bytes);
+            nix::unistd::write(&pty.master, &bytes).unwrap();
+            wait((k as u64 + 1) * FRAME_BYTES as u64);
+            let mut f = SILENCE;
+            b.read_frame(t0, 0, &mut f);
+            got.push(f[0]);
+            b.write_frame(t0, 0, &[100 + k; 160]);
+        }
+        // one frame per tick, after 2 frames of jitter buffer
+        assert_eq!(got, vec![0, 1, 2, 3]);
+        // the uplink answers each modem frame: silence first, then the board's frames
+        let mut up = vec![0u8; 4 * FRAME_BYTES];
+        let mut n = 0;
+        while n < up.len() {
+            n += nix::unistd::read(&pty.master, &mut up[n..]).unwrap();
+        }
+        let firsts: Vec<i16> = up
+            .chunks_exact(FRAME_BYTES)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(firsts, vec![0, 100, 101, 102]);
+        drop(b);
+        dev.stop();
+    }
+
+    #[test]
     fn power_cycle_pulses_the_line_off_then_on_without_blocking() {
         let key = MemLine::new();
         let mut b = HwBoard::from_parts(Vec::new(), None);

@@ -244,6 +244,8 @@ pub struct PcmStats {
     pub lost: AtomicU64,
     /// Times the port was opened (the first open included).
     pub opens: AtomicU64,
+    /// Streams started (bytes after an idle gap, a port loss or the start).
+    pub streams: AtomicU64,
 }
 
 /// How the thread runs.
@@ -281,12 +283,20 @@ pub struct PcmPort {
     jitter: JitterBuffer,
     streaming: Arc<AtomicBool>,
     stats: Arc<PcmStats>,
+    /// The stream whose frames the jitter buffer holds (see [`PcmStats::streams`]).
+    stream: u64,
 }
 
 impl PcmPort {
     /// The frame received from the modem for this tick (silence while idle, buffering
     /// or on an underrun).
     pub fn read_frame(&mut self, out: &mut Frame) {
+        let stream = self.stats.streams.load(Ordering::Acquire);
+        if stream != self.stream {
+            // a new call: the tail of the previous one must not play first
+            self.stream = stream;
+            self.jitter.reset();
+        }
         while let Ok(f) = self.rx.try_recv() {
             self.jitter.push(&f);
         }
@@ -348,8 +358,8 @@ fn open_tty(path: &str) -> Result<OwnedFd> {
             "cannot open the modem's PCM port `{path}`: is the modem on USB (composition 9001) and the udev rule 60-switchboard-modem.rules installed? Check modem.pcm_serial in the board profile"
         )
     })?;
-    let mut t = termios::tcgetattr(fd.as_fd())
-        .with_context(|| format!("`{path}` is not a serial port"))?;
+    let mut t =
+        termios::tcgetattr(fd.as_fd()).with_context(|| format!("`{path}` is not a serial port"))?;
     termios::cfmakeraw(&mut t);
     termios::tcsetattr(fd.as_fd(), termios::SetArg::TCSANOW, &t)
         .with_context(|| format!("cannot set `{path}` to raw mode"))?;
@@ -413,6 +423,7 @@ impl SerialPcm {
                 jitter: JitterBuffer::new(JITTER_TARGET, JITTER_MAX),
                 streaming,
                 stats,
+                stream: 0,
             },
         ))
     }
@@ -484,7 +495,9 @@ impl Thread {
             match self.read_some(&mut buf) {
                 Io::Data(n) => {
                     self.last_rx = Some(Instant::now());
-                    self.streaming.store(true, Ordering::Release);
+                    if !self.streaming.swap(true, Ordering::AcqRel) {
+                        self.stats.streams.fetch_add(1, Ordering::Release);
+                    }
                     self.on_bytes(n, &buf);
                 }
                 Io::Idle => self.idle(),
@@ -588,7 +601,10 @@ impl Thread {
     }
 
     fn idle(&mut self) {
-        if self.last_rx.is_some_and(|t| t.elapsed() < self.opts.stream_gap) {
+        if self
+            .last_rx
+            .is_some_and(|t| t.elapsed() < self.opts.stream_gap)
+        {
             return;
         }
         if self.streaming.swap(false, Ordering::AcqRel) {

@@ -192,10 +192,13 @@ impl SimBoard {
                 };
                 let cfg = SimModemConfig {
                     dialect,
-                    pcm: m.pcm_serial.is_some(),
                     ..SimModemConfig::default()
                 };
-                (Some(SimModem::open_with(cfg)?), Some(lines.len()))
+                let mut sm = SimModem::open_with(cfg)?;
+                if m.pcm_serial.is_some() {
+                    sm = sm.with_pcm()?;
+                }
+                (Some(sm), Some(lines.len()))
             }
             None => (None, None),
         };

@@ -134,9 +134,6 @@ pub struct SimModemConfig {
     pub sim: SimLock,
     /// Delay before every command's answer.
     pub slow: Duration,
-    /// SIMCom: a serial PCM port (a second pseudo-terminal) that carries the call's
-    /// audio between `AT+CPCMREG=1` and `AT+CPCMREG=0` (see [`SimModem::pcm_pump`]).
-    pub pcm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,24 +265,6 @@ impl SimModem {
     /// Opens a fresh pseudo-terminal pair with the given behaviour.
     pub fn open_with(cfg: SimModemConfig) -> Result<Self> {
         let (master, slave, path) = new_pty()?;
-        let pcm = if cfg.pcm {
-            let (master, slave, path) = new_pty()?;
-            Some(PcmPty {
-                master,
-                _slave: slave,
-                path,
-                link: None,
-                written: 0,
-                read: 0,
-                on: false,
-                next: None,
-                reasm: crate::hw::serial_pcm::Reassembler::new(),
-                frames_down: 0,
-                frames_up: 0,
-            })
-        } else {
-            None
-        };
         Ok(Self {
             master,
             _slave: slave,
@@ -322,7 +301,7 @@ impl SimModem {
             outq: VecDeque::new(),
             release: None,
             now: Instant::now(),
-            pcm,
+            pcm: None,
         })
     }
 
@@ -1745,6 +1724,27 @@ impl Drop for SimModem {
 // ---- SIMCom serial PCM audio -------------------------------------------------------
 
 impl SimModem {
+    /// Gives the modem a serial PCM port (SIMCom): a second pseudo-terminal that carries
+    /// the call's audio between `AT+CPCMREG=1` and `AT+CPCMREG=0` (see
+    /// [`SimModem::pcm_send_downlink`] and [`SimModem::pcm_read_uplink`]).
+    pub fn with_pcm(mut self) -> Result<Self> {
+        let (master, slave, path) = new_pty()?;
+        self.pcm = Some(PcmPty {
+            master,
+            _slave: slave,
+            path,
+            link: None,
+            written: 0,
+            read: 0,
+            on: false,
+            next: None,
+            reasm: crate::hw::serial_pcm::Reassembler::new(),
+            frames_down: 0,
+            frames_up: 0,
+        });
+        Ok(self)
+    }
+
     /// Keeps a symlink at `link` pointing to the PCM port's pseudo-terminal (as udev
     /// keeps `/dev/modem-pcm`). No-op without a PCM port.
     pub fn keep_pcm_symlink(&mut self, link: &std::path::Path) -> Result<()> {
@@ -1821,7 +1821,11 @@ impl SimModem {
     /// fills the far end's frame and it is written to the box. A call that ended
     /// switches streaming off: the driver must send `AT+CPCMREG=1` again for the next
     /// one (SIMCom needs the toggle per call).
-    pub fn pcm_send_downlink(&mut self, now: Instant, speak: &mut dyn FnMut(&mut crate::media::Frame)) {
+    pub fn pcm_send_downlink(
+        &mut self,
+        now: Instant,
+        speak: &mut dyn FnMut(&mut crate::media::Frame),
+    ) {
         let in_call = self.in_call();
         let Some(p) = self.pcm.as_mut() else {
             return;

@@ -297,8 +297,8 @@ pub fn run_file(path: &Path, tts_cache: Option<PathBuf>) -> Result<(Scenario, Ou
             let p = path.parent().unwrap_or(Path::new(".")).join(rel);
             let src = std::fs::read_to_string(&p)
                 .with_context(|| format!("board: cannot read {}", p.display()))?;
-            let b = BoardProfile::parse(&p.display().to_string(), &src)
-                .map_err(|e| anyhow!("{e}"))?;
+            let b =
+                BoardProfile::parse(&p.display().to_string(), &src).map_err(|e| anyhow!("{e}"))?;
             if b.modem.as_ref().is_some_and(|m| m.serial != "sim") {
                 bail!(
                     "board: {} has a real modem; a scenario needs a simulated board (modem serial = \"sim\")",
