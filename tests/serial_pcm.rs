@@ -252,3 +252,34 @@ fn a_gap_ends_the_stream_and_the_next_one_starts_frame_aligned() {
     );
     dev.stop();
 }
+
+#[test]
+fn a_port_missing_at_start_is_opened_when_it_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem-pcm");
+    let opts = PcmOptions {
+        reopen_first: Duration::from_millis(10),
+        reopen_max: Duration::from_millis(50),
+        realtime: false,
+        stream_gap: Duration::from_secs(3600),
+    };
+    // not fatal: the modem may still be booting
+    let (dev, mut port) = SerialPcm::spawn(link.to_str().unwrap(), opts).unwrap();
+    assert_eq!(dev.stats.opens.load(Ordering::Relaxed), 0);
+    let mut out = frame(1, 1);
+    port.read_frame(&mut out);
+    assert_eq!(out, SILENCE);
+    let (master, _slave, path) = pty();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    wait_for("opened", || dev.stats.opens.load(Ordering::Relaxed) == 1);
+    for k in 0..3 {
+        send_split(&master, &port, &frame(5, k), k as u64 * 320, 7);
+    }
+    let mut played = Vec::new();
+    for _ in 0..3 {
+        port.read_frame(&mut out);
+        played.push(out);
+    }
+    assert_eq!(played, vec![frame(5, 0), frame(5, 1), frame(5, 2)]);
+    dev.stop();
+}
