@@ -608,7 +608,16 @@ impl Thread {
             return;
         }
         if self.streaming.swap(false, Ordering::AcqRel) {
-            tracing::debug!(path = %self.path, "modem PCM: stream ended");
+            let st = &self.stats;
+            let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            tracing::info!(
+                path = %self.path,
+                frames_in = n(&st.frames_in),
+                frames_out = n(&st.frames_out),
+                uplink_underruns = n(&st.tx_underruns),
+                downlink_dropped = n(&st.rx_dropped),
+                "modem PCM: stream ended (counters since start)"
+            );
         }
         self.reasm.reset();
         // frames the engine produced while the modem was not streaming go nowhere

@@ -26,6 +26,11 @@
 //! [`SimModem::set_registered`], [`SimModem::far_end_dtmf`], [`SimModem::deliver_sms`],
 //! [`SimModem::far_end_hangup`]).
 //!
+//! SIMCom serial PCM ([`SimModem::with_pcm`]): a second pseudo-terminal, the PCM
+//! port, streams a 320-byte S16LE frame every 20 ms each way while `AT+CPCMREG=1` holds
+//! for the connected call; the call's end switches it off (the driver must send
+//! `AT+CPCMREG=1` again for the next call, as on the real module).
+//!
 //! SMS in PDU mode: `AT+CMGF=0/1`, `AT+CMGS=<len>` with the `> ` prompt (no line end),
 //! the PDU read up to Ctrl-Z (ESC aborts), `+CMGS: <mr>` + `OK`; the submitted PDUs are
 //! decoded with the driver's codec and kept (concatenated parts joined) in
