@@ -300,6 +300,29 @@ impl BoardProfile {
                     );
                 }
             }
+            if let Some(pcm) = &m.pcm_serial {
+                if m.dialect != "simcom" && m.dialect != "auto" {
+                    p.at(
+                        None,
+                        "modem.pcm_serial",
+                        "pcm_serial is SIMCom serial audio (AT+CPCMREG): set dialect = \"simcom\" (or \"auto\"), or use audio = { device = ... } for a USB audio modem",
+                    );
+                }
+                let sim = m.serial == "sim";
+                if sim && pcm != "sim" {
+                    p.at(
+                        None,
+                        "modem.pcm_serial",
+                        "the simulated modem's PCM port is simulated too: write pcm_serial = \"sim\"",
+                    );
+                } else if !sim && !pcm.starts_with('/') {
+                    p.at(
+                        None,
+                        "modem.pcm_serial",
+                        format!("`{pcm}` is not a device path: write the PCM tty's udev symlink, pcm_serial = \"/dev/modem-pcm\""),
+                    );
+                }
+            }
             if m.usb_audio_route && m.dialect != "quectel" && m.dialect != "auto" {
                 p.at(
                     None,
@@ -425,6 +448,24 @@ mod tests {
         let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\nusb_audio_route = true\n";
         let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
         assert!(e.contains("modem.usb_audio_route"), "{e}");
+    }
+
+    #[test]
+    fn pcm_serial_needs_simcom_and_a_device_path() {
+        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\npcm_serial = \"/dev/modem-pcm\"\n";
+        let b = BoardProfile::parse("b.toml", ok).unwrap();
+        assert!(
+            crate::modem::ModemConfig::from_profile(b.modem.as_ref().unwrap())
+                .options
+                .simcom_pcm
+        );
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"quectel\"\npcm_serial = \"modem-pcm\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("set dialect = \"simcom\""), "{e}");
+        assert!(e.contains("`modem-pcm` is not a device path"), "{e}");
+        let bad = "name = \"x\"\n[modem]\nserial = \"sim\"\ndialect = \"simcom\"\npcm_serial = \"/dev/modem-pcm\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("pcm_serial = \"sim\""), "{e}");
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn open(device: &str, dir: Direction, channels: u32) -> Result<PCM> {
 }
 
 /// Asks for real-time scheduling for the calling thread; returns whether it was granted.
-fn ask_realtime(priority: i32) -> bool {
+pub(crate) fn ask_realtime(priority: i32) -> bool {
     let param = libc::sched_param {
         sched_priority: priority,
     };

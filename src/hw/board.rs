@@ -7,6 +7,8 @@
 //! - FXS through an Ag1171: the ringer thread (see [`super::slic`]) and the SHK input.
 //!   (Intake on FXS ports is not in the call flow yet; the board already drives them.)
 //! - Audio: one thread per ALSA device ([`super::alsa`]), frames through bounded queues.
+//!   A SIMCom modem's call audio (`pcm_serial`) runs on its own thread over the serial
+//!   PCM port ([`super::serial_pcm`]), with a jitter buffer on the engine's side.
 //! - Modem power: the profile's `reset` line (preferred) or `power_key` line, pulsed by
 //!   [`ModemPower`] on its own thread when the recovery ladder asks for a power cycle.
 
@@ -21,6 +23,7 @@ use anyhow::{Context, Result, bail};
 use super::Board;
 use super::alsa::{AudioDevice, PortAudio};
 use super::gpio::{CdevLine, Line};
+use super::serial_pcm::{PcmOptions, PcmPort, SerialPcm};
 use super::slic::{RingCadence, Ringer};
 use crate::config::{BoardProfile, PortKind};
 use crate::exchange::PortIdx;
@@ -56,6 +59,8 @@ pub struct HwPort {
     pub io: PortIo,
     /// Audio queues (None: the port has no audio yet).
     pub audio: Option<PortAudio>,
+    /// Serial PCM audio (a SIMCom modem's voice port); takes precedence over `audio`.
+    pub pcm: Option<PcmPort>,
     ringing_until: Option<Instant>,
 }
 
@@ -65,6 +70,7 @@ impl HwPort {
         Self {
             io,
             audio,
+            pcm: None,
             ringing_until: None,
         }
     }
@@ -155,6 +161,7 @@ pub struct HwBoard {
     modem_power: Option<ModemPower>,
     signals: VecDeque<(PortIdx, LineSignal)>,
     _devices: Vec<AudioDevice>,
+    _pcm: Option<SerialPcm>,
 }
 
 impl HwBoard {
@@ -166,6 +173,7 @@ impl HwBoard {
             modem_power: None,
             signals: VecDeque::new(),
             _devices: Vec::new(),
+            _pcm: None,
         }
     }
 
@@ -228,18 +236,22 @@ impl HwBoard {
         }
         let mut modem_serial = None;
         let mut modem_power = None;
+        let mut pcm_dev = None;
         if let Some(m) = &profile.modem {
-            if m.pcm_serial.is_some() {
-                bail!(
-                    "modem `{}`: serial PCM audio (SIMCom AT+CPCMREG) is not implemented yet; responders would hear nothing. Use a modem with USB audio (Quectel) for now",
-                    m.id
-                );
-            }
             let idx = ports.len();
             if let Some(a) = &m.audio {
                 audio_of(idx, a);
             }
-            ports.push(HwPort::new(PortIo::None, None));
+            let mut port = HwPort::new(PortIo::None, None);
+            if let Some(path) = &m.pcm_serial {
+                // A missing port is not fatal (the modem may still be booting): the
+                // thread logs it and keeps trying, as the engine does for the AT port.
+                let (dev, pcm) = SerialPcm::spawn(path, PcmOptions::default())
+                    .with_context(|| format!("modem `{}`: serial PCM port", m.id))?;
+                port.pcm = Some(pcm);
+                pcm_dev = Some(dev);
+            }
+            ports.push(port);
             modem_serial = Some((m.serial.clone(), m.baud));
             let open = |l: &str, role: &str| -> Result<Arc<dyn Line>> {
                 Ok(Arc::new(CdevLine::open(
@@ -265,6 +277,7 @@ impl HwBoard {
         }
         let mut b = Self::from_parts(ports, modem_serial);
         b._devices = opened;
+        b._pcm = pcm_dev;
         b.modem_power = modem_power;
         Ok(b)
     }
@@ -289,6 +302,11 @@ impl Board for HwBoard {
 
     fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
         *out = SILENCE;
+        if let Some(pcm) = self.ports.get_mut(port).and_then(|p| p.pcm.as_mut()) {
+            // One frame per tick through the jitter buffer: the modem clocks this audio.
+            pcm.read_frame(out);
+            return;
+        }
         if let Some(a) = self.ports.get(port).and_then(|p| p.audio.as_ref()) {
             // Take the newest frame; older ones would only add latency.
             while let Ok(f) = a.rx.try_recv() {
@@ -301,6 +319,10 @@ impl Board for HwBoard {
     }
 
     fn write_frame(&mut self, _now: Instant, port: PortIdx, frame: &Frame) {
+        if let Some(pcm) = self.ports.get_mut(port).and_then(|p| p.pcm.as_mut()) {
+            pcm.write_frame(frame);
+            return;
+        }
         if let Some(a) = self.ports.get(port).and_then(|p| p.audio.as_ref()) {
             let _ = a.tx.try_send(*frame);
         }
@@ -435,6 +457,59 @@ mod tests {
         assert_eq!(f[0], 2);
         b.write_frame(t0, 0, &[7; 160]);
         assert_eq!(play_rx.try_recv().unwrap()[0], 7);
+    }
+
+    #[test]
+    fn modem_port_with_serial_pcm_goes_through_the_pcm_thread() {
+        use crate::hw::serial_pcm::{FRAME_BYTES, encode_frame};
+        use std::os::fd::AsFd;
+        use std::sync::atomic::Ordering;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let path = nix::unistd::ttyname(pty.slave.as_fd()).unwrap();
+        let opts = PcmOptions {
+            realtime: false,
+            // a slow machine must not end the stream between two frames
+            stream_gap: Duration::from_secs(3600),
+            ..PcmOptions::default()
+        };
+        let (dev, pcm) = SerialPcm::spawn(path.to_str().unwrap(), opts).unwrap();
+        let mut port = HwPort::new(PortIo::None, None);
+        port.pcm = Some(pcm);
+        let mut b = HwBoard::from_parts(vec![port], None);
+        let t0 = Instant::now();
+        let wait = |n: u64| {
+            let start = Instant::now();
+            while dev.stats.rx_bytes.load(Ordering::Acquire) < n {
+                assert!(start.elapsed() < Duration::from_secs(30), "frame not read");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let mut got = Vec::new();
+        for k in 0..4i16 {
+            let mut bytes = [0u8; FRAME_BYTES];
+            encode_frame(&[k + 1; 160], &mut bytes);
+            nix::unistd::write(&pty.master, &bytes).unwrap();
+            wait((k as u64 + 1) * FRAME_BYTES as u64);
+            let mut f = SILENCE;
+            b.read_frame(t0, 0, &mut f);
+            got.push(f[0]);
+            b.write_frame(t0, 0, &[100 + k; 160]);
+        }
+        // one frame per tick, after 2 frames of jitter buffer
+        assert_eq!(got, vec![0, 1, 2, 3]);
+        // the uplink answers each modem frame: silence first, then the board's frames
+        let mut up = vec![0u8; 4 * FRAME_BYTES];
+        let mut n = 0;
+        while n < up.len() {
+            n += nix::unistd::read(&pty.master, &mut up[n..]).unwrap();
+        }
+        let firsts: Vec<i16> = up
+            .chunks_exact(FRAME_BYTES)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(firsts, vec![0, 100, 101, 102]);
+        drop(b);
+        dev.stop();
     }
 
     #[test]

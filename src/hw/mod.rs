@@ -7,6 +7,7 @@
 pub mod alsa;
 pub mod board;
 pub mod gpio;
+pub mod serial_pcm;
 pub mod sim;
 pub mod slic;
 

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use self::modem::{FarEnd, Network, SimModem};
+use self::modem::{FarEnd, Network, SimModem, SimModemConfig};
 use self::party::Party;
 use super::Board;
+use super::serial_pcm::{PcmOptions, PcmPort, SerialPcm};
 use crate::config::{BoardProfile, PortKind};
 use crate::dsp::callerid::{CallerId, FskGenParams, FskStandard, modulate};
 use crate::exchange::PortIdx;
@@ -159,6 +160,11 @@ pub struct SimBoard {
     /// Scheduled modem faults, and the temporary directory of the modem's symlink.
     faults: Vec<(Instant, ModemFault)>,
     dev_dir: Option<std::path::PathBuf>,
+    /// SIMCom serial PCM (`pcm_serial = "sim"`): the box's real serial PCM device on the
+    /// simulated modem's PCM pseudo-terminal; the modem's audio goes through it.
+    pcm: Option<(SerialPcm, PcmPort)>,
+    /// Frames (down, up) at the start of the current PCM stream, while one runs.
+    pcm_stream: Option<(u64, u64)>,
 }
 
 impl SimBoard {
@@ -177,11 +183,39 @@ impl SimBoard {
             })
             .collect::<Vec<_>>();
         let (mut modem, modem_port) = match &profile.modem {
-            Some(_) => (Some(SimModem::open()?), Some(lines.len())),
+            Some(m) => {
+                // The profile's dialect picks which modem is simulated (auto: generic).
+                let dialect = match m.dialect.as_str() {
+                    "simcom" => Some(crate::modem::Dialect::Simcom),
+                    "quectel" => Some(crate::modem::Dialect::Quectel),
+                    _ => None,
+                };
+                let cfg = SimModemConfig {
+                    dialect,
+                    ..SimModemConfig::default()
+                };
+                let mut sm = SimModem::open_with(cfg)?;
+                if m.pcm_serial.is_some() {
+                    sm = sm.with_pcm()?;
+                }
+                (Some(sm), Some(lines.len()))
+            }
             None => (None, None),
         };
         let dev_dir = match modem.as_mut() {
             Some(m) => Some(sim_dev_dir(m)?),
+            None => None,
+        };
+        let pcm = match modem.as_ref().and_then(|m| m.pcm_device()) {
+            Some(path) => {
+                let opts = PcmOptions {
+                    realtime: false,
+                    // virtual time: streams end when the modem says so, not by the clock
+                    stream_gap: Duration::from_secs(3600),
+                    ..PcmOptions::default()
+                };
+                Some(SerialPcm::spawn(&path, opts)?)
+            }
             None => None,
         };
         Ok(Self {
@@ -189,6 +223,8 @@ impl SimBoard {
             modem_port,
             faults: Vec::new(),
             dev_dir,
+            pcm,
+            pcm_stream: None,
             world: World {
                 lines,
                 parties: Vec::new(),
@@ -285,6 +321,94 @@ impl SimBoard {
     /// AT commands the simulated modem received.
     pub fn modem_commands(&self) -> &[String] {
         self.modem.as_ref().map_or(&[], |m| m.commands.as_slice())
+    }
+
+    /// Serial PCM, virtual time: lets the box's PCM thread take in every downlink byte
+    /// (and answer it), then reads every uplink byte it wrote, handing whole frames to
+    /// the far end. Called before the modem side acts, so what happens on the PCM
+    /// pseudo-terminal does not depend on thread timing.
+    fn settle_pcm(&mut self, now: Instant) {
+        use std::sync::atomic::Ordering;
+        let (Some(m), Some((dev, _))) = (self.modem.as_mut(), self.pcm.as_ref()) else {
+            return;
+        };
+        let Some((written, _)) = m.pcm_counts() else {
+            return;
+        };
+        let t0 = Instant::now();
+        let limit = Duration::from_secs(2);
+        let pause = Duration::from_micros(100);
+        while dev.stats.rx_bytes.load(Ordering::Acquire) < written && t0.elapsed() < limit {
+            std::thread::sleep(pause);
+        }
+        let party = if m.pcm_streaming() {
+            self.world.modem_party
+        } else {
+            None
+        };
+        let parties = &mut self.world.parties;
+        loop {
+            m.pcm_read_uplink(&mut |f| {
+                if let Some(p) = party.and_then(|i| parties.get_mut(i)) {
+                    p.hear(now, f);
+                }
+            });
+            let read = m.pcm_counts().map_or(0, |c| c.1);
+            if read >= dev.stats.tx_bytes.load(Ordering::Acquire) || t0.elapsed() >= limit {
+                break;
+            }
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// The modem's PCM clock: the far end's voice goes out on the PCM port.
+    fn pcm_step(&mut self, now: Instant) {
+        if self.pcm.is_none() {
+            return;
+        }
+        self.settle_pcm(now);
+        let Some(m) = self.modem.as_mut() else {
+            return;
+        };
+        let before = m.pcm_frames().unwrap_or_default();
+        let party = self.world.modem_party;
+        let parties = &mut self.world.parties;
+        m.pcm_send_downlink(now, &mut |f| match party.and_then(|i| parties.get_mut(i)) {
+            Some(p) => p.speak(f),
+            None => *f = SILENCE,
+        });
+        let frames = m.pcm_frames().unwrap_or_default();
+        match (m.pcm_streaming(), self.pcm_stream) {
+            (true, None) => {
+                self.pcm_stream = Some(before);
+                self.world.log.push((
+                    now,
+                    "network: the modem streams the call's audio on its PCM port (AT+CPCMREG=1)"
+                        .into(),
+                ));
+            }
+            (false, Some((down, up))) => {
+                self.pcm_stream = None;
+                let underruns = self.pcm.as_ref().map_or(0, |p| p.1.jitter().underruns);
+                self.world.log.push((
+                    now,
+                    format!(
+                        "network: the modem's PCM audio stops after {} frames to the box and {} from it (box jitter-buffer underruns so far: {underruns})",
+                        frames.0 - down,
+                        frames.1 - up
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// The modem's PCM statistics: frames (to the box, from the box) and the box's
+    /// jitter-buffer underruns; `None` without serial PCM.
+    pub fn pcm_stats(&self) -> Option<((u64, u64), u64)> {
+        let frames = self.modem.as_ref()?.pcm_frames()?;
+        let (_, port) = self.pcm.as_ref()?;
+        Some((frames, port.jitter().underruns))
     }
 
     /// The person whose audio a port carries right now: the far end of an answered
@@ -449,7 +573,7 @@ impl Board for SimBoard {
         }
     }
 
-    fn read_frame(&mut self, _now: Instant, port: PortIdx, out: &mut Frame) {
+    fn read_frame(&mut self, now: Instant, port: PortIdx, out: &mut Frame) {
         if let Some(SimLine {
             state: LineState::Ringing { cid_audio, .. },
             ..
@@ -465,6 +589,13 @@ impl Board for SimBoard {
             }
             return;
         }
+        if Some(port) == self.modem_port && self.pcm.is_some() {
+            self.settle_pcm(now);
+            if let Some((_, pcm)) = self.pcm.as_mut() {
+                pcm.read_frame(out);
+            }
+            return;
+        }
         match self.party_on_port(port) {
             Some(p) => self.world.parties[p].speak(out),
             None => *out = SILENCE,
@@ -472,6 +603,18 @@ impl Board for SimBoard {
     }
 
     fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
+        if Some(port) == self.modem_port
+            && let Some((_, pcm)) = self.pcm.as_mut()
+        {
+            // Only while the modem streams: the PCM thread discards idle frames on its
+            // own clock, which virtual time must not depend on.
+            if self.modem.as_ref().is_some_and(|m| m.pcm_streaming()) {
+                pcm.write_frame(frame);
+            } else {
+                pcm.discard_uplink();
+            }
+            return;
+        }
         if let Some(p) = self.party_on_port(port) {
             self.world.parties[p].hear(now, frame);
         }
@@ -482,6 +625,7 @@ impl Board for SimBoard {
         if let Some(m) = self.modem.as_mut() {
             m.step(now, &mut self.world);
         }
+        self.pcm_step(now);
         self.line_step(now);
         self.party_step(now);
     }
@@ -501,7 +645,9 @@ impl Board for SimBoard {
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
         let faults = self.faults.iter().map(|f| f.0);
         let modem_faults = self.modem.as_ref().and_then(|m| m.faults_timeout());
+        let pcm = self.modem.as_ref().and_then(|m| m.pcm_timeout());
         lines
+            .chain(pcm)
             .chain(sched)
             .chain(parties)
             .chain(modem)
@@ -541,7 +687,9 @@ impl Board for SimBoard {
 
 impl Drop for SimBoard {
     fn drop(&mut self) {
-        // the modem removes its symlink; then the directory can go
+        // the PCM thread stops first (it would see its port vanish); the modem removes
+        // its symlinks; then the directory can go
+        self.pcm = None;
         self.modem = None;
         if let Some(d) = &self.dev_dir {
             let _ = std::fs::remove_dir(d);
@@ -562,5 +710,6 @@ fn sim_dev_dir(m: &mut SimModem) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     m.keep_symlink(&dir.join("modem-at"))?;
+    m.keep_pcm_symlink(&dir.join("modem-pcm"))?;
     Ok(dir)
 }

@@ -26,6 +26,11 @@
 //! [`SimModem::set_registered`], [`SimModem::far_end_dtmf`], [`SimModem::deliver_sms`],
 //! [`SimModem::far_end_hangup`]).
 //!
+//! SIMCom serial PCM ([`SimModem::with_pcm`]): a second pseudo-terminal, the PCM
+//! port, streams a 320-byte S16LE frame every 20 ms each way while `AT+CPCMREG=1` holds
+//! for the connected call; the call's end switches it off (the driver must send
+//! `AT+CPCMREG=1` again for the next call, as on the real module).
+//!
 //! SMS in PDU mode: `AT+CMGF=0/1`, `AT+CMGS=<len>` with the `> ` prompt (no line end),
 //! the PDU read up to Ctrl-Z (ESC aborts), `+CMGS: <mr>` + `OK`; the submitted PDUs are
 //! decoded with the driver's codec and kept (concatenated parts joined) in
@@ -232,6 +237,27 @@ pub struct SimModem {
     /// While a command is answered: when its answer may go out.
     release: Option<Instant>,
     now: Instant,
+    pcm: Option<PcmPty>,
+}
+
+/// The simulated SIMCom serial PCM port: raw 8 kHz S16LE, 320 bytes per 20 ms each
+/// way, streaming only between `AT+CPCMREG=1` and `AT+CPCMREG=0` while a call is up.
+struct PcmPty {
+    master: OwnedFd,
+    _slave: OwnedFd,
+    path: String,
+    link: Option<std::path::PathBuf>,
+    /// Bytes written to / read from the master side.
+    written: u64,
+    read: u64,
+    /// `AT+CPCMREG=1` received for the current call.
+    on: bool,
+    /// When the modem's clock sends the next downlink frame.
+    next: Option<Instant>,
+    reasm: crate::hw::serial_pcm::Reassembler,
+    /// Frames streamed each way (tests, transcripts).
+    frames_down: u64,
+    frames_up: u64,
 }
 
 impl SimModem {
@@ -280,6 +306,7 @@ impl SimModem {
             outq: VecDeque::new(),
             release: None,
             now: Instant::now(),
+            pcm: None,
         })
     }
 
@@ -540,6 +567,11 @@ impl SimModem {
                 self.line("OK");
             }
             "AT+CPCMREG=1" | "AT+CPCMREG=0" | "AT+CPCMREG=0,0" if vendor(Dialect::Simcom) => {
+                let on = upper == "AT+CPCMREG=1";
+                if let Some(p) = self.pcm.as_mut() {
+                    p.on = on;
+                    p.next = on.then_some(now);
+                }
                 self.line("OK")
             }
             "AT+CMGF=0" | "AT+CMGF=1" => {
@@ -1547,6 +1579,9 @@ impl SimModem {
         (self.clip, self.crc, self.ccwa) = (false, false, false);
         (self.creg_urc, self.cereg_urc) = (false, false);
         (self.ccinfo, self.tonedet, self.ddet) = (false, false, false);
+        if let Some(p) = self.pcm.as_mut() {
+            (p.on, p.next) = (false, None);
+        }
         self.faults.hung = false;
         self.faults.boot_at = Some(now + boot);
         self.faults.reboots += 1;
@@ -1684,6 +1719,157 @@ impl Drop for SimModem {
     fn drop(&mut self) {
         if let Some(l) = &self.faults.link {
             let _ = std::fs::remove_file(l);
+        }
+        if let Some(l) = self.pcm.as_ref().and_then(|p| p.link.as_ref()) {
+            let _ = std::fs::remove_file(l);
+        }
+    }
+}
+
+// ---- SIMCom serial PCM audio -------------------------------------------------------
+
+impl SimModem {
+    /// Gives the modem a serial PCM port (SIMCom): a second pseudo-terminal that carries
+    /// the call's audio between `AT+CPCMREG=1` and `AT+CPCMREG=0` (see
+    /// [`SimModem::pcm_send_downlink`] and [`SimModem::pcm_read_uplink`]).
+    pub fn with_pcm(mut self) -> Result<Self> {
+        let (master, slave, path) = new_pty()?;
+        self.pcm = Some(PcmPty {
+            master,
+            _slave: slave,
+            path,
+            link: None,
+            written: 0,
+            read: 0,
+            on: false,
+            next: None,
+            reasm: crate::hw::serial_pcm::Reassembler::new(),
+            frames_down: 0,
+            frames_up: 0,
+        });
+        Ok(self)
+    }
+
+    /// Keeps a symlink at `link` pointing to the PCM port's pseudo-terminal (as udev
+    /// keeps `/dev/modem-pcm`). No-op without a PCM port.
+    pub fn keep_pcm_symlink(&mut self, link: &std::path::Path) -> Result<()> {
+        if let Some(p) = self.pcm.as_mut() {
+            let _ = std::fs::remove_file(link);
+            std::os::unix::fs::symlink(&p.path, link)
+                .with_context(|| format!("cannot create the symlink {}", link.display()))?;
+            p.link = Some(link.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// The PCM port's device name (the kept symlink, else the pty), if it has one.
+    pub fn pcm_device(&self) -> Option<String> {
+        self.pcm.as_ref().map(|p| match &p.link {
+            Some(l) => l.display().to_string(),
+            None => p.path.clone(),
+        })
+    }
+
+    /// Bytes written to and read from the PCM port's master side (for virtual time:
+    /// the board waits until the other end has caught up).
+    pub fn pcm_counts(&self) -> Option<(u64, u64)> {
+        self.pcm.as_ref().map(|p| (p.written, p.read))
+    }
+
+    /// Frames streamed (downlink to the box, uplink from the box) so far.
+    pub fn pcm_frames(&self) -> Option<(u64, u64)> {
+        self.pcm.as_ref().map(|p| (p.frames_down, p.frames_up))
+    }
+
+    /// Whether call audio streams on the PCM port now: `AT+CPCMREG=1` was sent for the
+    /// connected call.
+    pub fn pcm_streaming(&self) -> bool {
+        self.pcm.as_ref().is_some_and(|p| p.on) && self.in_call()
+    }
+
+    /// When the PCM port's clock sends its next frame.
+    pub fn pcm_timeout(&self) -> Option<Instant> {
+        if self.pcm_streaming() {
+            self.pcm.as_ref().and_then(|p| p.next)
+        } else {
+            None
+        }
+    }
+
+    /// Reads the uplink the box wrote (whole frames go to `hear` while streaming; bytes
+    /// while not streaming are discarded, as the modem ignores them).
+    pub fn pcm_read_uplink(&mut self, hear: &mut dyn FnMut(&crate::media::Frame)) {
+        let streaming = self.pcm_streaming();
+        let Some(p) = self.pcm.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 2048];
+        loop {
+            match nix::unistd::read(&p.master, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    p.read += n as u64;
+                    if streaming {
+                        let up = &mut p.frames_up;
+                        p.reasm.push(&buf[..n], |f| {
+                            *up += 1;
+                            hear(f);
+                        });
+                    }
+                }
+                Err(_) => break, // EAGAIN: nothing more; EIO: nobody has the port open
+            }
+        }
+    }
+
+    /// Runs the PCM port's clock to `now`: every 20 ms of a streaming call, `speak`
+    /// fills the far end's frame and it is written to the box. A call that ended
+    /// switches streaming off: the driver must send `AT+CPCMREG=1` again for the next
+    /// one (SIMCom needs the toggle per call).
+    pub fn pcm_send_downlink(
+        &mut self,
+        now: Instant,
+        speak: &mut dyn FnMut(&mut crate::media::Frame),
+    ) {
+        let in_call = self.in_call();
+        let Some(p) = self.pcm.as_mut() else {
+            return;
+        };
+        if p.on && !in_call {
+            (p.on, p.next) = (false, None);
+            p.reasm.reset();
+        }
+        if !p.on {
+            return;
+        }
+        let tick = Duration::from_millis(20);
+        let mut bytes = [0u8; crate::hw::serial_pcm::FRAME_BYTES];
+        while let Some(t) = p.next.filter(|t| now >= *t) {
+            let mut f = crate::media::SILENCE;
+            speak(&mut f);
+            crate::hw::serial_pcm::encode_frame(&f, &mut bytes);
+            let mut b: &[u8] = &bytes;
+            let mut stalls = 0u32;
+            while !b.is_empty() {
+                match nix::unistd::write(&p.master, b) {
+                    Ok(n) => {
+                        p.written += n as u64;
+                        b = &b[n..];
+                    }
+                    Err(nix::errno::Errno::EAGAIN) if stalls < 2000 => {
+                        // the box is not reading (its port closed): wait a little, then drop
+                        stalls += 1;
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(e) => {
+                        tracing::error!("simulated modem: PCM write failed: {e}");
+                        break;
+                    }
+                }
+            }
+            p.frames_down += 1;
+            p.next = Some(t + tick);
         }
     }
 }

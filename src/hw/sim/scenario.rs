@@ -62,6 +62,10 @@ pub struct Scenario {
     pub description: String,
     /// Configuration file, relative to the scenario file; default: the built-in demo.
     pub config: Option<PathBuf>,
+    /// Simulated board profile, relative to the scenario file (its modem `serial` must
+    /// be `"sim"`); default: the built-in `board/sim.toml`. `board/sim-sim7600.toml`
+    /// simulates a SIMCom SIM7600 whose call audio runs over serial PCM.
+    pub board: Option<PathBuf>,
     /// Seed for the responder order within levels.
     #[serde(default)]
     pub seed: u64,
@@ -249,6 +253,10 @@ pub struct Outcome {
     pub virtual_time: Duration,
     /// Wall time it took.
     pub real_time: Duration,
+    /// AT commands the simulated modem received, in order.
+    pub modem_commands: Vec<String>,
+    /// Serial PCM boards: frames the modem streamed (to the box, from the box).
+    pub pcm_frames: Option<(u64, u64)>,
 }
 
 impl Outcome {
@@ -284,7 +292,23 @@ fn fmt_t(start: Instant, t: Instant) -> String {
 /// Runs a scenario file (the configuration and TTS cache as it says).
 pub fn run_file(path: &Path, tts_cache: Option<PathBuf>) -> Result<(Scenario, Outcome)> {
     let sc = load(path)?;
-    let board = BoardProfile::sim();
+    let board = match &sc.board {
+        Some(rel) => {
+            let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+            let src = std::fs::read_to_string(&p)
+                .with_context(|| format!("board: cannot read {}", p.display()))?;
+            let b =
+                BoardProfile::parse(&p.display().to_string(), &src).map_err(|e| anyhow!("{e}"))?;
+            if b.modem.as_ref().is_some_and(|m| m.serial != "sim") {
+                bail!(
+                    "board: {} has a real modem; a scenario needs a simulated board (modem serial = \"sim\")",
+                    p.display()
+                );
+            }
+            b
+        }
+        None => BoardProfile::sim(),
+    };
     let cfg = match &sc.config {
         Some(rel) => {
             let p = path.parent().unwrap_or(Path::new(".")).join(rel);
@@ -485,6 +509,8 @@ pub fn run(
         failures,
         virtual_time: end.saturating_duration_since(start),
         real_time: real_start.elapsed(),
+        modem_commands: engine.board.modem_commands().to_vec(),
+        pcm_frames: engine.board.pcm_stats().map(|s| s.0),
     })
 }
 
