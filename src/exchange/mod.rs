@@ -1111,3 +1111,6 @@ impl Port {
 
 /// Re-exported for drivers that only need the call types.
 pub use call::EndReason;
+
+#[cfg(test)]
+mod tests;
