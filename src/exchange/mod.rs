@@ -414,6 +414,13 @@ impl Exchange {
             match ev {
                 ModemEvent::Ready => {
                     self.note(None, self.modem_port, "modem ready");
+                    if self.dtmf_source == DtmfSource::Modem && !self.modem_reports_dtmf() {
+                        self.note(
+                            None,
+                            self.modem_port,
+                            "dtmf_source = \"modem\", but this modem (generic dialect) does not report DTMF: responder keys come from the audio detector",
+                        );
+                    }
                     self.dial_deferred(now);
                 }
                 ModemEvent::Fault(f) => {
@@ -547,6 +554,8 @@ impl Exchange {
     /// One 20 ms frame received on a port.
     pub fn on_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
         self.caller_id_audio(now, port, frame);
+        let modem_dtmf_only =
+            self.dtmf_source == DtmfSource::Modem && self.modem_reports_dtmf();
         let Some(p) = self.ports.get_mut(port) else {
             return;
         };
@@ -564,7 +573,7 @@ impl Exchange {
         }
         if side == Side::Responder
             && Some(port) == self.modem_port
-            && self.dtmf_source == DtmfSource::Modem
+            && modem_dtmf_only
         {
             return;
         }
@@ -590,6 +599,15 @@ impl Exchange {
             }
         }
         self.run_pending(now);
+    }
+
+    /// Whether the modem's dialect reports far-end DTMF (Quectel `+QTONEDET`, SIMCom
+    /// `+RXDTMF`); a generic modem does not, so `dtmf_source = "modem"` falls back to
+    /// the audio detector there.
+    fn modem_reports_dtmf(&self) -> bool {
+        self.modem
+            .as_ref()
+            .is_some_and(|m| m.dialect() != crate::modem::Dialect::Generic)
     }
 
     /// A responder key from one detector on the modem leg: counted unless the other

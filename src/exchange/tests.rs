@@ -9,20 +9,22 @@ use std::time::{Duration, Instant};
 use super::*;
 const FRAME_SAMPLES: usize = SILENCE.len();
 
-/// A Quectel modem's answers: `OK` to everything, identity, registration, and
+/// A modem's answers (Quectel or a plain one): `OK` to everything, identity, registration, and
 /// `+CLCC` with the one call's state.
 struct Peer {
     /// `+CLCC` state of the outbound call (`None`: no call).
     call: Option<u8>,
     sent: Vec<String>,
+    /// Manufacturer and model it reports.
+    ident: (&'static str, &'static str),
 }
 
 impl Peer {
     fn reply(&mut self, cmd: &str) -> String {
         self.sent.push(cmd.to_string());
         match cmd {
-            "AT+CGMI" => "\r\nQuectel\r\n\r\nOK\r\n".into(),
-            "AT+CGMM" => "\r\nEC25\r\n\r\nOK\r\n".into(),
+            "AT+CGMI" => format!("\r\n{}\r\n\r\nOK\r\n", self.ident.0),
+            "AT+CGMM" => format!("\r\n{}\r\n\r\nOK\r\n", self.ident.1),
             "AT+CPIN?" => "\r\n+CPIN: READY\r\n\r\nOK\r\n".into(),
             "AT+CREG?" => "\r\n+CREG: 2,1,\"1A2B\",\"01C3D4E5\",7\r\n\r\nOK\r\n".into(),
             "AT+CSQ" => "\r\n+CSQ: 20,99\r\n\r\nOK\r\n".into(),
@@ -52,9 +54,13 @@ struct Rig {
 
 impl Rig {
     fn new(dtmf_source: &str) -> Self {
+        Self::with_dialect(dtmf_source, "quectel")
+    }
+
+    fn with_dialect(dtmf_source: &str, dialect: &str) -> Self {
         let mut board = BoardProfile::sim();
         if let Some(m) = board.modem.as_mut() {
-            m.dialect = "quectel".into();
+            m.dialect = dialect.into();
             m.dtmf_source = dtmf_source.into();
         }
         let cfg = Arc::new(Config::demo());
@@ -79,6 +85,11 @@ impl Rig {
             peer: Peer {
                 call: None,
                 sent: Vec::new(),
+                ident: if dialect == "quectel" {
+                    ("Quectel", "EC25")
+                } else {
+                    ("Acme", "Basic GSM")
+                },
             },
             now,
             notes: Vec::new(),
@@ -246,4 +257,21 @@ fn the_profile_chooses_the_dtmf_source() {
     assert_eq!(rig.count("responder pressed"), 0, "{:#?}", rig.notes);
     rig.urc("+QTONEDET: 49");
     assert_eq!(rig.count("responder pressed 1 (modem)"), 1, "{:#?}", rig.notes);
+}
+
+#[test]
+fn modem_only_dtmf_falls_back_to_audio_on_a_modem_that_reports_none() {
+    // auto-detected as generic: "modem" would leave responders unable to accept
+    let mut rig = Rig::with_dialect("modem", "auto");
+    assert_eq!(
+        rig.count("does not report DTMF: responder keys come from the audio detector"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
+    rig.to_await_accept();
+    let modem = rig.modem;
+    rig.press(modem, "1");
+    assert_eq!(rig.count("responder pressed 1 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(rig.count("alice accepted with key 1"), 1);
 }
