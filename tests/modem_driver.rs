@@ -420,7 +420,12 @@ fn quectel_volte_read_and_set_and_urc_port() {
     );
     r.ready();
     assert!(r.sim.commands.iter().any(|c| c == "AT+QCFG=\"ims\""));
-    assert!(!r.sim.commands.iter().any(|c| c.starts_with("AT+QCFG=\"ims\",")));
+    assert!(
+        !r.sim
+            .commands
+            .iter()
+            .any(|c| c.starts_with("AT+QCFG=\"ims\","))
+    );
     assert!(!r.sim.commands.iter().any(|c| c.starts_with("AT+QURCCFG")));
     assert_eq!(r.m.status().ims, Some("enabled"));
     assert!(r.events.iter().all(|e| !matches!(e, ModemEvent::Fault(_))));
@@ -434,7 +439,11 @@ fn quectel_volte_read_and_set_and_urc_port() {
         },
         ..ModemConfig::default()
     };
-    let mut r = Rig::new(sim_cfg(Dialect::Quectel), cfg.clone(), ModemTiming::default());
+    let mut r = Rig::new(
+        sim_cfg(Dialect::Quectel),
+        cfg.clone(),
+        ModemTiming::default(),
+    );
     r.sim.extras.ims_cfg = 2;
     r.ready();
     assert_eq!(r.sim.extras.urc_port.as_deref(), Some("usbmodem"));
@@ -487,7 +496,8 @@ fn sms_delivered_directly_as_cmt_is_decoded_and_acknowledged() {
         let parts = r.sim.deliver_sms_direct("+4930123456", &text, at).unwrap();
         assert!(parts >= 2, "long enough to be concatenated");
         r.run_until("the SMS", |e, _| {
-            e.iter().any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
+            e.iter()
+                .any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
         });
         r.run_for(Duration::from_millis(200));
         assert_eq!(

@@ -785,7 +785,10 @@ mod tests {
         c.handle(t1, Event::LegDialled);
         assert_eq!(c.phase(), "ringing responder");
         let dl = c.poll_timeout().unwrap();
-        assert_eq!(dl, t1 + *Config::demo().routing_numbers[0].answer_timeout.get_ref());
+        assert_eq!(
+            dl,
+            t1 + *Config::demo().routing_numbers[0].answer_timeout.get_ref()
+        );
         c.handle(t1, Event::LegAnswered);
         c.handle(t1, Event::ResponderPromptDone);
         let a = c.handle(t1, Event::ResponderDigit('1'));

@@ -508,7 +508,10 @@ mod tests {
         let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"quectel\"\ndtmf_source = \"modem\"\nready_wait_seconds = 60\nvolte = true\nurc_port = \"usbat\"\n";
         let b = BoardProfile::parse("b.toml", ok).unwrap();
         let m = b.modem.as_ref().unwrap();
-        assert_eq!((m.dtmf_source.as_str(), m.ready_wait_seconds), ("modem", 60));
+        assert_eq!(
+            (m.dtmf_source.as_str(), m.ready_wait_seconds),
+            ("modem", 60)
+        );
         let cfg = crate::modem::ModemConfig::from_profile(m);
         assert!(cfg.options.quectel_volte);
         assert_eq!(cfg.options.quectel_urc_port, Some("usbat"));
@@ -519,12 +522,21 @@ mod tests {
         assert!(!m.volte && m.urc_port.is_none());
         let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndtmf_source = \"ear\"\nready_wait_seconds = 900\nurc_port = \"usb3\"\n";
         let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("modem.dtmf_source: unknown DTMF source `ear`"), "{e}");
-        assert!(e.contains("modem.ready_wait_seconds: 900 s is too long"), "{e}");
+        assert!(
+            e.contains("modem.dtmf_source: unknown DTMF source `ear`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("modem.ready_wait_seconds: 900 s is too long"),
+            "{e}"
+        );
         assert!(e.contains("modem.urc_port: unknown URC port `usb3`"), "{e}");
         let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"generic\"\ndtmf_source = \"modem\"\nvolte = true\nurc_port = \"uart1\"\n";
         let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("modem.dtmf_source: a generic modem does not report DTMF"), "{e}");
+        assert!(
+            e.contains("modem.dtmf_source: a generic modem does not report DTMF"),
+            "{e}"
+        );
         assert!(e.contains("modem.volte: volte"), "{e}");
         assert!(e.contains("modem.urc_port: urc_port"), "{e}");
     }

@@ -243,10 +243,9 @@ impl Exchange {
                 .and_then(|m| DtmfSource::parse(&m.dtmf_source))
                 .unwrap_or_default(),
             last_responder_digit: None,
-            ready_wait: board
-                .modem
-                .as_ref()
-                .map_or(Duration::ZERO, |m| Duration::from_secs(m.ready_wait_seconds)),
+            ready_wait: board.modem.as_ref().map_or(Duration::ZERO, |m| {
+                Duration::from_secs(m.ready_wait_seconds)
+            }),
         }
     }
 
@@ -554,8 +553,7 @@ impl Exchange {
     /// One 20 ms frame received on a port.
     pub fn on_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
         self.caller_id_audio(now, port, frame);
-        let modem_dtmf_only =
-            self.dtmf_source == DtmfSource::Modem && self.modem_reports_dtmf();
+        let modem_dtmf_only = self.dtmf_source == DtmfSource::Modem && self.modem_reports_dtmf();
         let Some(p) = self.ports.get_mut(port) else {
             return;
         };
@@ -571,10 +569,7 @@ impl Exchange {
         if !listening {
             return;
         }
-        if side == Side::Responder
-            && Some(port) == self.modem_port
-            && modem_dtmf_only
-        {
+        if side == Side::Responder && Some(port) == self.modem_port && modem_dtmf_only {
             return;
         }
         let mut digits: heapless::Vec<char, 4> = heapless::Vec::new();
@@ -614,7 +609,9 @@ impl Exchange {
     /// detector reported the same key within [`DTMF_DEDUPE`].
     fn responder_digit(&mut self, now: Instant, call: CallId, d: char, origin: DigitOrigin) {
         if let Some((last, at, from)) = self.last_responder_digit {
-            let apart = now.saturating_duration_since(at).max(at.saturating_duration_since(now));
+            let apart = now
+                .saturating_duration_since(at)
+                .max(at.saturating_duration_since(now));
             if last == d && from != origin && apart <= DTMF_DEDUPE {
                 // the second report of one key press; a third one counts again
                 self.last_responder_digit = None;
@@ -861,7 +858,8 @@ impl Exchange {
         }
         let (why, failure) = if stopped {
             (
-                "the modem cannot be used (initialisation stopped; see the modem fault)".to_string(),
+                "the modem cannot be used (initialisation stopped; see the modem fault)"
+                    .to_string(),
                 LegFailure::ModemUnavailable,
             )
         } else if !ready {
@@ -926,7 +924,10 @@ impl Exchange {
                 self.note(
                     Some(id),
                     self.modem_port,
-                    format!("cannot dial {}: the modem is busy with another call", d.user),
+                    format!(
+                        "cannot dial {}: the modem is busy with another call",
+                        d.user
+                    ),
                 );
                 self.pending
                     .push_back((id, Event::LegFailed(LegFailure::Failed)));
@@ -937,14 +938,7 @@ impl Exchange {
     /// Dials whose wait for the modem is over: the attempt fails saying why.
     fn expire_deferred(&mut self, now: Instant) {
         for si in 0..self.slots.len() {
-            if !self.slots[si]
-                .deferred
-                .as_ref()
-                .is_some_and(|d| d.deadline <= now)
-            {
-                continue;
-            }
-            let Some(d) = self.slots[si].deferred.take() else {
+            let Some(d) = self.slots[si].deferred.take_if(|d| d.deadline <= now) else {
                 continue;
             };
             self.slots[si].modem_wait_over = true;

@@ -159,7 +159,7 @@ impl Rig {
     }
 
     /// A caller on fxo1 chooses option 1; alice answers and hears the announcement.
-    fn to_await_accept(&mut self) {
+    fn reach_await_accept(&mut self) {
         let (now, fxo) = (self.now, self.fxo);
         self.ex.on_line_signal(now, fxo, LineSignal::RingStart);
         self.ex
@@ -181,10 +181,15 @@ impl Rig {
 #[test]
 fn responder_key_reported_only_by_the_modem_accepts_the_call() {
     let mut rig = Rig::new("both");
-    rig.to_await_accept();
+    rig.reach_await_accept();
     // the audio carries nothing (a codec that ate the tones); the modem heard the key
     rig.urc("+QTONEDET: 49");
-    assert_eq!(rig.count("responder pressed 1 (modem)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (modem)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
     assert_eq!(rig.count("alice accepted with key 1"), 1);
     assert_eq!(rig.count("caller and responder bridged"), 1);
     assert_eq!(rig.ex.status().calls[0].phase, "bridged");
@@ -193,7 +198,7 @@ fn responder_key_reported_only_by_the_modem_accepts_the_call() {
 #[test]
 fn a_key_heard_by_both_detectors_counts_once() {
     let mut rig = Rig::new("both");
-    rig.to_await_accept();
+    rig.reach_await_accept();
     // alice presses 1: the modem reports it at once, the audio detector a few tens of
     // milliseconds into the tone
     rig.urc("+QTONEDET: 49");
@@ -211,27 +216,52 @@ fn a_key_heard_by_both_detectors_counts_once() {
     // the same key a second later is a new key press (from either detector)
     rig.idle(1000);
     rig.press(modem, "1");
-    assert_eq!(rig.count("responder pressed 1 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (audio)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
     rig.idle(1000);
     rig.urc("+QTONEDET: 49");
-    assert_eq!(rig.count("responder pressed 1 (modem)"), 2, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (modem)"),
+        2,
+        "{:#?}",
+        rig.notes
+    );
     // a different key within the window is not swallowed
     rig.idle(1000);
     rig.urc("+QTONEDET: 53");
     rig.press(modem, "6");
-    assert_eq!(rig.count("responder pressed 5 (modem)"), 1, "{:#?}", rig.notes);
-    assert_eq!(rig.count("responder pressed 6 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 5 (modem)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
+    assert_eq!(
+        rig.count("responder pressed 6 (audio)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
 }
 
 #[test]
 fn a_declining_key_from_both_detectors_declines_once() {
     let mut rig = Rig::new("both");
-    rig.to_await_accept();
+    rig.reach_await_accept();
     let modem = rig.modem;
     rig.press(modem, "2");
     // the modem's report comes after the audio already declined: the leg is gone
     rig.urc("+QTONEDET: 50");
-    assert_eq!(rig.count("responder pressed 2 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 2 (audio)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
     assert_eq!(rig.count("responder pressed"), 1, "{:#?}", rig.notes);
     assert_eq!(rig.count("alice (+491701111111): declined"), 1);
     assert_eq!(rig.count("dialling bob"), 1, "{:#?}", rig.notes);
@@ -241,22 +271,32 @@ fn a_declining_key_from_both_detectors_declines_once() {
 fn the_profile_chooses_the_dtmf_source() {
     // audio only: the modem's report is ignored, the tone counts
     let mut rig = Rig::new("audio");
-    rig.to_await_accept();
+    rig.reach_await_accept();
     rig.urc("+QTONEDET: 49");
     assert_eq!(rig.count("responder pressed"), 0, "{:#?}", rig.notes);
     let modem = rig.modem;
     rig.press(modem, "1");
-    assert_eq!(rig.count("responder pressed 1 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (audio)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
     assert_eq!(rig.count("alice accepted with key 1"), 1);
 
     // modem only: the tone is ignored, the report counts
     let mut rig = Rig::new("modem");
-    rig.to_await_accept();
+    rig.reach_await_accept();
     let modem = rig.modem;
     rig.press(modem, "1");
     assert_eq!(rig.count("responder pressed"), 0, "{:#?}", rig.notes);
     rig.urc("+QTONEDET: 49");
-    assert_eq!(rig.count("responder pressed 1 (modem)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (modem)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
 }
 
 #[test]
@@ -269,9 +309,14 @@ fn modem_only_dtmf_falls_back_to_audio_on_a_modem_that_reports_none() {
         "{:#?}",
         rig.notes
     );
-    rig.to_await_accept();
+    rig.reach_await_accept();
     let modem = rig.modem;
     rig.press(modem, "1");
-    assert_eq!(rig.count("responder pressed 1 (audio)"), 1, "{:#?}", rig.notes);
+    assert_eq!(
+        rig.count("responder pressed 1 (audio)"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
     assert_eq!(rig.count("alice accepted with key 1"), 1);
 }

@@ -171,7 +171,10 @@ pub const IMS_READ: &str = "AT+QCFG=\"ims\"";
 /// `<state>` is 1 (VoLTE ready **(verify)**), else `unknown`. `None` for other lines.
 pub fn parse_ims(line: &str) -> Option<&'static str> {
     let rest = line.trim().strip_prefix("+QCFG:")?;
-    let f: Vec<&str> = rest.split(',').map(|x| x.trim().trim_matches('"')).collect();
+    let f: Vec<&str> = rest
+        .split(',')
+        .map(|x| x.trim().trim_matches('"'))
+        .collect();
     if !f.first()?.eq_ignore_ascii_case("ims") {
         return None;
     }
@@ -319,7 +322,11 @@ mod tests {
         // set before read, so the status shows the result
         assert_eq!(&texts[texts.len() - 2..], &[VOLTE_ON, IMS_READ]);
         let plain = init_extras(Dialect::Quectel, DialectOptions::default());
-        assert!(!plain.iter().any(|c| c.text == VOLTE_ON || c.text.starts_with("AT+QURCCFG")));
+        assert!(
+            !plain
+                .iter()
+                .any(|c| c.text == VOLTE_ON || c.text.starts_with("AT+QURCCFG"))
+        );
         assert!(plain.iter().any(|c| c.text == IMS_READ));
     }
 

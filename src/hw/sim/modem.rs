@@ -1064,7 +1064,11 @@ impl SimModem {
                 }
             }
             "AT+QURCCFG=\"URCPORT\"" if quectel => {
-                let port = self.extras.urc_port.clone().unwrap_or_else(|| "usbat".into());
+                let port = self
+                    .extras
+                    .urc_port
+                    .clone()
+                    .unwrap_or_else(|| "usbat".into());
                 self.line(&format!("+QURCCFG: \"urcport\",\"{port}\""));
                 self.line("OK");
             }
