@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use super::*;
 const FRAME_SAMPLES: usize = SILENCE.len();
 
+// Test code only (its `mod` is `#[cfg(test)]` too); the attribute below also tells
+// tests/sans_io.rs where the sans-IO core ends and the test rig, which reads the clock
+// once for a starting instant, begins.
+#[cfg(test)]
 /// A modem's answers (Quectel or a plain one): `OK` to everything, identity, registration, and
 /// `+CLCC` with the one call's state.
 struct Peer {
