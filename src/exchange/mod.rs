@@ -425,6 +425,12 @@ impl Exchange {
                 ModemEvent::Fault(f) => {
                     tracing::warn!("modem fault: {f}");
                     self.note(None, self.modem_port, format!("modem fault: {f}"));
+                    if self.modem.as_ref().is_some_and(Modem::init_stopped) {
+                        // it will not become ready by itself: no use waiting for it
+                        self.expire_deferred_now(
+                            "the modem cannot be used (initialisation stopped; see the modem fault)",
+                        );
+                    }
                 }
                 ModemEvent::SmsReceived { from, text, at } => {
                     // no SMS routing yet: record it where an operator sees it
@@ -932,6 +938,24 @@ impl Exchange {
                 self.pending
                     .push_back((id, Event::LegFailed(LegFailure::Failed)));
             }
+        }
+    }
+
+    /// Every waiting dial fails now, saying why.
+    fn expire_deferred_now(&mut self, why: &str) {
+        for si in 0..self.slots.len() {
+            let Some(d) = self.slots[si].deferred.take() else {
+                continue;
+            };
+            self.slots[si].modem_wait_over = true;
+            let id = self.slots[si].call.id();
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!("cannot dial {}: {why}", d.user),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
         }
     }
 

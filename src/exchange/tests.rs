@@ -21,6 +21,8 @@ struct Peer {
     sent: Vec<String>,
     /// Manufacturer and model it reports.
     ident: (&'static str, &'static str),
+    /// The SIM asks for its PUK (after a reboot, say).
+    puk: bool,
 }
 
 impl Peer {
@@ -29,6 +31,7 @@ impl Peer {
         match cmd {
             "AT+CGMI" => format!("\r\n{}\r\n\r\nOK\r\n", self.ident.0),
             "AT+CGMM" => format!("\r\n{}\r\n\r\nOK\r\n", self.ident.1),
+            "AT+CPIN?" if self.puk => "\r\n+CPIN: SIM PUK\r\n\r\nOK\r\n".into(),
             "AT+CPIN?" => "\r\n+CPIN: READY\r\n\r\nOK\r\n".into(),
             "AT+CREG?" => "\r\n+CREG: 2,1,\"1A2B\",\"01C3D4E5\",7\r\n\r\nOK\r\n".into(),
             "AT+CSQ" => "\r\n+CSQ: 20,99\r\n\r\nOK\r\n".into(),
@@ -94,6 +97,7 @@ impl Rig {
                 } else {
                     ("Acme", "Basic GSM")
                 },
+                puk: false,
             },
             now,
             notes: Vec::new(),
@@ -323,4 +327,37 @@ fn modem_only_dtmf_falls_back_to_audio_on_a_modem_that_reports_none() {
         rig.notes
     );
     assert_eq!(rig.count("alice accepted with key 1"), 1);
+}
+
+#[test]
+fn a_modem_that_restarts_locked_is_not_waited_for() {
+    let mut rig = Rig::new("both");
+    let (now, fxo) = (rig.now, rig.fxo);
+    rig.ex.on_line_signal(now, fxo, LineSignal::RingStart);
+    rig.ex
+        .on_line_signal(now, fxo, LineSignal::CallerId("+15550001111".into()));
+    rig.settle();
+    rig.idle(1000);
+    rig.press(fxo, "1");
+    rig.idle(1000);
+    assert_eq!(rig.count("dialling alice"), 1, "{:#?}", rig.notes);
+    // the modem restarts by itself; the SIM now wants its PUK
+    rig.peer.call = None;
+    rig.peer.puk = true;
+    rig.ex.on_modem_bytes(rig.now, b"\r\nRDY\r\n");
+    rig.settle();
+    assert_eq!(
+        rig.count("waiting up to 45 s for it before dialling bob"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
+    assert_eq!(
+        rig.count("cannot dial bob: the modem cannot be used (initialisation stopped"),
+        1,
+        "{:#?}",
+        rig.notes
+    );
+    assert_eq!(rig.count("bob (+491702222222): modem_unavailable"), 1);
+    assert_eq!(rig.ex.status().calls[0].phase, "closing");
 }
