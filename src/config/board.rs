@@ -318,22 +318,6 @@ impl BoardProfile {
                     ),
                 );
             }
-            if let Some(pin) = &m.pin {
-                if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-                    p.at(
-                        None,
-                        "modem.pin",
-                        "a SIM PIN is 4 to 8 digits, written as a string: pin = \"1234\"",
-                    );
-                }
-            }
-            if m.usb_audio_route && m.dialect != "quectel" && m.dialect != "auto" {
-                p.at(
-                    None,
-                    "modem.usb_audio_route",
-                    "usb_audio_route (AT+QPCMV=1,2) is a Quectel setting: remove it or set dialect = \"quectel\"",
-                );
-            }
             if !matches!(m.dtmf_source.as_str(), "audio" | "modem" | "both") {
                 p.at(
                     None,
@@ -382,6 +366,22 @@ impl BoardProfile {
                         "urc_port (AT+QURCCFG=\"urcport\",…) is a Quectel setting: remove it or set dialect = \"quectel\"",
                     );
                 }
+            }
+            if let Some(pin) = &m.pin {
+                if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                    p.at(
+                        None,
+                        "modem.pin",
+                        "a SIM PIN is 4 to 8 digits, written as a string: pin = \"1234\"",
+                    );
+                }
+            }
+            if m.usb_audio_route && m.dialect != "quectel" && m.dialect != "auto" {
+                p.at(
+                    None,
+                    "modem.usb_audio_route",
+                    "usb_audio_route (AT+QPCMV=1,2) is a Quectel setting: remove it or set dialect = \"quectel\"",
+                );
             }
         }
         p.into_result(file)?;
@@ -485,25 +485,6 @@ mod tests {
     }
 
     #[test]
-    fn modem_dialect_pin_and_audio_route_are_checked() {
-        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\npin = \"0815\"\nusb_audio_route = true\n";
-        let b = BoardProfile::parse("b.toml", ok).unwrap();
-        let m = b.modem.as_ref().unwrap();
-        assert_eq!(m.dialect, "auto");
-        let cfg = crate::modem::ModemConfig::from_profile(m);
-        assert_eq!(cfg.dialect, crate::modem::DialectSetting::Auto);
-        assert_eq!(cfg.pin.as_deref(), Some("0815"));
-        assert!(cfg.options.quectel_usb_audio);
-        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"huawei\"\npin = \"12\"\n";
-        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("modem.dialect: unknown dialect `huawei`"), "{e}");
-        assert!(e.contains("modem.pin: a SIM PIN is 4 to 8 digits"), "{e}");
-        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\nusb_audio_route = true\n";
-        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
-        assert!(e.contains("modem.usb_audio_route"), "{e}");
-    }
-
-    #[test]
     fn modem_call_flow_and_quectel_keys_are_checked() {
         let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"quectel\"\ndtmf_source = \"modem\"\nready_wait_seconds = 60\nvolte = true\nurc_port = \"usbat\"\n";
         let b = BoardProfile::parse("b.toml", ok).unwrap();
@@ -539,6 +520,25 @@ mod tests {
         );
         assert!(e.contains("modem.volte: volte"), "{e}");
         assert!(e.contains("modem.urc_port: urc_port"), "{e}");
+    }
+
+    #[test]
+    fn modem_dialect_pin_and_audio_route_are_checked() {
+        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\npin = \"0815\"\nusb_audio_route = true\n";
+        let b = BoardProfile::parse("b.toml", ok).unwrap();
+        let m = b.modem.as_ref().unwrap();
+        assert_eq!(m.dialect, "auto");
+        let cfg = crate::modem::ModemConfig::from_profile(m);
+        assert_eq!(cfg.dialect, crate::modem::DialectSetting::Auto);
+        assert_eq!(cfg.pin.as_deref(), Some("0815"));
+        assert!(cfg.options.quectel_usb_audio);
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"huawei\"\npin = \"12\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.dialect: unknown dialect `huawei`"), "{e}");
+        assert!(e.contains("modem.pin: a SIM PIN is 4 to 8 digits"), "{e}");
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"simcom\"\nusb_audio_route = true\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(e.contains("modem.usb_audio_route"), "{e}");
     }
 
     #[test]

@@ -184,6 +184,25 @@ const UNREACHABLE_AFTER: Duration = Duration::from_secs(3);
 const NETWORK_NO_ANSWER: Duration = Duration::from_secs(60);
 const RING_EVERY: Duration = Duration::from_secs(2);
 
+/// Direct SMS delivery (`+CMT`) and the Quectel VoLTE / URC-port settings of the
+/// simulated modem.
+#[derive(Debug, Clone, Default)]
+pub struct SimExtras {
+    /// `AT+CSMS` service: 1 = phase 2+ (a `+CMT` must be acknowledged with `AT+CNMA`).
+    pub csms_service: u8,
+    /// `+CMT` parts delivered and not acknowledged yet.
+    pub unacked_cmt: u32,
+    /// `AT+CNMA` acknowledgements received for expected deliveries.
+    pub cnma_acks: u32,
+    /// Quectel `AT+QCFG="ims"` setting: 0 follow the carrier profile, 1 on, 2 off
+    /// (non-volatile: survives reboots).
+    pub ims_cfg: u8,
+    /// The carrier profile locks VoLTE off (`AT+QCFG="ims",1` answers `ERROR`).
+    pub volte_locked: bool,
+    /// Quectel `AT+QURCCFG="urcport"` (`usbat` by default on USB).
+    pub urc_port: Option<String>,
+}
+
 /// The simulated modem.
 pub struct SimModem {
     master: OwnedFd,
@@ -225,6 +244,8 @@ pub struct SimModem {
     ddet: bool,
     /// Forwarding per reason 0-3: the number, when registered.
     forwarding: [Option<String>; 4],
+    /// Direct SMS delivery and Quectel extras (see [`SimModem::deliver_sms_direct`]).
+    pub extras: SimExtras,
     /// DTMF digits the driver sent with `AT+VTS`.
     pub dtmf_sent: String,
     /// Answers held back by [`SimModemConfig::slow`]: (release time, bytes).
@@ -232,27 +253,6 @@ pub struct SimModem {
     /// While a command is answered: when its answer may go out.
     release: Option<Instant>,
     now: Instant,
-    /// Direct SMS delivery and Quectel extras (see [`SimModem::deliver_sms_direct`]).
-    pub extras: SimExtras,
-}
-
-/// Direct SMS delivery (`+CMT`) and the Quectel VoLTE / URC-port settings of the
-/// simulated modem.
-#[derive(Debug, Clone, Default)]
-pub struct SimExtras {
-    /// `AT+CSMS` service: 1 = phase 2+ (a `+CMT` must be acknowledged with `AT+CNMA`).
-    pub csms_service: u8,
-    /// `+CMT` parts delivered and not acknowledged yet.
-    pub unacked_cmt: u32,
-    /// `AT+CNMA` acknowledgements received for expected deliveries.
-    pub cnma_acks: u32,
-    /// Quectel `AT+QCFG="ims"` setting: 0 follow the carrier profile, 1 on, 2 off
-    /// (non-volatile: survives reboots).
-    pub ims_cfg: u8,
-    /// The carrier profile locks VoLTE off (`AT+QCFG="ims",1` answers `ERROR`).
-    pub volte_locked: bool,
-    /// Quectel `AT+QURCCFG="urcport"` (`usbat` by default on USB).
-    pub urc_port: Option<String>,
 }
 
 impl SimModem {
@@ -297,11 +297,11 @@ impl SimModem {
             tonedet: false,
             ddet: false,
             forwarding: Default::default(),
+            extras: SimExtras::default(),
             dtmf_sent: String::new(),
             outq: VecDeque::new(),
             release: None,
             now: Instant::now(),
-            extras: SimExtras::default(),
         })
     }
 
