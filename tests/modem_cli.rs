@@ -156,6 +156,13 @@ fn info_detects_each_dialect_and_override_wins() {
             (-81).into()
         };
         assert_eq!(v["rsrp_dbm"], rsrp, "{out}");
+        // VoLTE setting, read with AT+QCFG="ims" on Quectel only
+        let ims = if dialect == "quectel" {
+            "enabled".into()
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(v["ims"], ims, "{out}");
     }
     let s = sim(&["--dialect", "quectel"]);
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))

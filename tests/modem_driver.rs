@@ -408,3 +408,115 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
     r.m.hangup(Instant::now(), second);
     r.run_until("released", |_, s| !s.in_call());
 }
+
+#[test]
+fn quectel_volte_read_and_set_and_urc_port() {
+    use switchboard::modem::DialectOptions;
+    // plain: the setting is read into the status, nothing is changed
+    let mut r = Rig::new(
+        sim_cfg(Dialect::Quectel),
+        ModemConfig::default(),
+        ModemTiming::default(),
+    );
+    r.ready();
+    assert!(r.sim.commands.iter().any(|c| c == "AT+QCFG=\"ims\""));
+    assert!(
+        !r.sim
+            .commands
+            .iter()
+            .any(|c| c.starts_with("AT+QCFG=\"ims\","))
+    );
+    assert!(!r.sim.commands.iter().any(|c| c.starts_with("AT+QURCCFG")));
+    assert_eq!(r.m.status().ims, Some("enabled"));
+    assert!(r.events.iter().all(|e| !matches!(e, ModemEvent::Fault(_))));
+
+    // configured: URC port and VoLTE set, then read back
+    let cfg = ModemConfig {
+        options: DialectOptions {
+            quectel_volte: true,
+            quectel_urc_port: Some("usbmodem"),
+            ..DialectOptions::default()
+        },
+        ..ModemConfig::default()
+    };
+    let mut r = Rig::new(
+        sim_cfg(Dialect::Quectel),
+        cfg.clone(),
+        ModemTiming::default(),
+    );
+    r.sim.extras.ims_cfg = 2;
+    r.ready();
+    assert_eq!(r.sim.extras.urc_port.as_deref(), Some("usbmodem"));
+    assert_eq!(r.sim.extras.ims_cfg, 1);
+    assert_eq!(r.m.status().ims, Some("enabled"));
+    let json = serde_json::to_value(r.m.status()).unwrap();
+    assert_eq!(json["ims"], "enabled");
+
+    // a carrier profile that locks VoLTE off: a clear fault, the status says so
+    let mut r = Rig::new(sim_cfg(Dialect::Quectel), cfg, ModemTiming::default());
+    r.sim.extras.volte_locked = true;
+    r.ready();
+    let fault = r
+        .events
+        .iter()
+        .find_map(|e| match e {
+            ModemEvent::Fault(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a fault about VoLTE");
+    assert!(fault.contains("refused to switch VoLTE on"), "{fault}");
+    assert!(fault.contains("MBN"), "{fault}");
+    assert_eq!(r.m.status().ims, Some("unknown"));
+    // the modem is usable anyway
+    assert!(r.m.status().ready);
+}
+
+#[test]
+fn sms_delivered_directly_as_cmt_is_decoded_and_acknowledged() {
+    use switchboard::modem::SmsTimestamp;
+    let at = SmsTimestamp {
+        year: 2026,
+        month: 11,
+        day: 22,
+        hour: 3,
+        minute: 0,
+        second: 0,
+        tz_quarters: 4,
+    };
+    for phase2 in [false, true] {
+        let mut r = Rig::new(
+            sim_cfg(Dialect::Generic),
+            ModemConfig::default(),
+            ModemTiming::default(),
+        );
+        r.sim.extras.csms_service = u8::from(phase2);
+        r.ready();
+        r.take();
+        let text = "Störung im Rechenzentrum — bitte zurückrufen. ".repeat(3);
+        let parts = r.sim.deliver_sms_direct("+4930123456", &text, at).unwrap();
+        assert!(parts >= 2, "long enough to be concatenated");
+        r.run_until("the SMS", |e, _| {
+            e.iter()
+                .any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
+        });
+        r.run_for(Duration::from_millis(200));
+        assert_eq!(
+            r.take(),
+            vec![ModemEvent::SmsReceived {
+                from: "+4930123456".into(),
+                text: text.clone(),
+                at
+            }]
+        );
+        let acks = r.sim.commands.iter().filter(|c| *c == "AT+CNMA").count();
+        if phase2 {
+            assert_eq!((acks, r.sim.extras.cnma_acks as usize), (parts, parts));
+            assert_eq!(r.sim.extras.unacked_cmt, 0);
+        } else {
+            assert_eq!(acks, 0);
+        }
+        // nothing was stored, so nothing is read or deleted
+        assert!(!r.sim.commands.iter().any(|c| c.starts_with("AT+CMGR")));
+        assert_eq!(r.sim.stored_sms(), 0);
+    }
+}

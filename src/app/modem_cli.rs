@@ -255,6 +255,7 @@ pub fn run(
                 "access_technology": st.access_technology,
                 "signal_dbm": st.signal_dbm,
                 "rsrp_dbm": st.rsrp_dbm,
+                "ims": st.ims,
                 "lac": st.lac,
                 "cell_id": st.cell_id,
                 "dialect": d.modem.dialect().as_str(),

@@ -61,6 +61,9 @@ pub enum AttemptOutcome {
     Failed,
     /// The caller hung up while this attempt was under way.
     Cancelled,
+    /// The modem was resetting or initialising and did not become ready in time
+    /// (board profile `ready_wait_seconds`), so the responder could not be dialled.
+    ModemUnavailable,
 }
 
 impl AttemptOutcome {
@@ -75,6 +78,7 @@ impl AttemptOutcome {
             AttemptOutcome::HungUp => "hung_up",
             AttemptOutcome::Failed => "failed",
             AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::ModemUnavailable => "modem_unavailable",
         }
     }
 }

@@ -67,6 +67,11 @@ pub enum Event {
     ResponderPromptDone,
     /// The responder pressed a key.
     ResponderDigit(char),
+    /// The modem is not ready (resetting or initialising): the dial waits for it and
+    /// the answer timeout does not run meanwhile (the exchange bounds the wait).
+    LegWaiting,
+    /// The modem became ready and the waiting dial went out: the answer timeout starts.
+    LegDialled,
 }
 
 /// Why an outbound leg failed before being answered.
@@ -78,6 +83,8 @@ pub enum LegFailure {
     NoAnswer,
     /// Anything else (network error, modem fault, no carrier).
     Failed,
+    /// The modem was not ready and did not become ready in time.
+    ModemUnavailable,
 }
 
 /// What the call wants done.
@@ -114,6 +121,9 @@ pub enum Action {
 enum Leg {
     /// No leg up.
     Idle,
+    /// The dial waits for the modem to be ready (no deadline here: the exchange
+    /// answers with `LegDialled` or `LegFailed`).
+    WaitingModem,
     /// Dialled, waiting for an answer (until the deadline).
     Ringing { deadline: Instant },
     /// Answered, announcement playing; keys already count.
@@ -232,6 +242,9 @@ impl Call {
             State::Greeting => "greeting",
             State::Menu { .. } => "menu",
             State::Hunting { leg: Leg::Idle } => "hunting",
+            State::Hunting {
+                leg: Leg::WaitingModem,
+            } => "waiting for the modem",
             State::Hunting {
                 leg: Leg::Ringing { .. },
             } => "ringing responder",
@@ -362,12 +375,35 @@ impl Call {
                 State::Hunting {
                     leg: Leg::Ringing { .. },
                 },
+                Event::LegWaiting,
+            ) => {
+                self.state = State::Hunting {
+                    leg: Leg::WaitingModem,
+                };
+            }
+            (
+                State::Hunting {
+                    leg: Leg::WaitingModem,
+                },
+                Event::LegDialled,
+            ) => {
+                self.state = State::Hunting {
+                    leg: Leg::Ringing {
+                        deadline: now + *self.rn().answer_timeout.get_ref(),
+                    },
+                };
+            }
+            (
+                State::Hunting {
+                    leg: Leg::Ringing { .. } | Leg::WaitingModem,
+                },
                 Event::LegFailed(f),
             ) => {
                 let outcome = match f {
                     LegFailure::Busy => AttemptOutcome::Busy,
                     LegFailure::NoAnswer => AttemptOutcome::NoAnswer,
                     LegFailure::Failed => AttemptOutcome::Failed,
+                    LegFailure::ModemUnavailable => AttemptOutcome::ModemUnavailable,
                 };
                 self.attempt_over(now, outcome, &mut out);
             }
@@ -733,5 +769,64 @@ mod tests {
             a.iter()
                 .any(|x| matches!(x, Action::Dial { user, .. } if user == "bob"))
         );
+    }
+
+    #[test]
+    fn dial_waits_for_the_modem_without_the_answer_timeout() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        // the exchange cannot dial alice yet: the ringing timer stops
+        assert!(c.handle(t0, Event::LegWaiting).is_empty());
+        assert_eq!(c.phase(), "waiting for the modem");
+        assert_eq!(c.poll_timeout(), None);
+        // 40 s later the modem is back and the dial goes out: a fresh answer timeout
+        let t1 = t0 + Duration::from_secs(40);
+        c.handle(t1, Event::LegDialled);
+        assert_eq!(c.phase(), "ringing responder");
+        let dl = c.poll_timeout().unwrap();
+        assert_eq!(
+            dl,
+            t1 + *Config::demo().routing_numbers[0].answer_timeout.get_ref()
+        );
+        c.handle(t1, Event::LegAnswered);
+        c.handle(t1, Event::ResponderPromptDone);
+        let a = c.handle(t1, Event::ResponderDigit('1'));
+        assert!(a.contains(&Action::Bridge));
+        let a = c.handle(t1 + Duration::from_secs(5), Event::CallerHangup);
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.attempts[0].outcome, AttemptOutcome::Accepted);
+        assert_eq!(cdr.attempts[0].seconds, 40.0);
+    }
+
+    #[test]
+    fn modem_that_never_comes_back_is_recorded_and_the_hunt_goes_on() {
+        let (mut c, t0) = start();
+        c.handle(t0, Event::CallerAnswered);
+        c.handle(t0, Event::CallerDigit('1'));
+        c.handle(t0, Event::LegWaiting);
+        let a = c.handle(
+            t0 + Duration::from_secs(45),
+            Event::LegFailed(LegFailure::ModemUnavailable),
+        );
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::Dial { user, .. } if user == "bob")),
+            "{a:?}"
+        );
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::Note(n) if n.contains("modem_unavailable")))
+        );
+        let a = c.handle(
+            t0 + Duration::from_secs(45),
+            Event::LegFailed(LegFailure::ModemUnavailable),
+        );
+        assert!(a.contains(&Action::PlayCaller(vec![Prompt::NobodyAvailable])));
+        let a = c.handle(t0 + Duration::from_secs(50), Event::CallerPromptDone);
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::NobodyAccepted);
+        let outcomes: Vec<_> = cdr.attempts.iter().map(|a| a.outcome.as_str()).collect();
+        assert_eq!(outcomes, vec!["modem_unavailable", "modem_unavailable"]);
     }
 }

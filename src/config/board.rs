@@ -158,6 +158,33 @@ pub struct ModemProfile {
     pub audio: Option<AudioProfile>,
     /// ... or a serial PCM port (SIMCom `AT+CPCMREG`: 8 kHz S16LE, 320 bytes per 20 ms).
     pub pcm_serial: Option<String>,
+    // -- call flow and Quectel extras (issue 4, second part) --
+    /// Where responder key presses come from: `audio` (the exchange's DTMF detector
+    /// on the call audio), `modem` (the modem's own reports: Quectel `+QTONEDET`,
+    /// SIMCom `+RXDTMF`) or `both` (default; the same key reported by both within
+    /// 200 ms counts once). A generic modem reports nothing, so there `both` is
+    /// `audio`.
+    #[serde(default = "default_dtmf_source")]
+    pub dtmf_source: String,
+    /// How long a hunt waits for a modem that is re-initialising after a reset
+    /// before it gives up on the next responder (seconds, 0-600; default 45). The
+    /// caller hears hold music meanwhile.
+    #[serde(default = "default_ready_wait")]
+    pub ready_wait_seconds: u64,
+    /// Quectel: switch VoLTE on during init (`AT+QCFG="ims",1`). The current setting
+    /// is read either way (`ims` in the status).
+    #[serde(default)]
+    pub volte: bool,
+    /// Quectel: the port that carries URCs (`AT+QURCCFG="urcport",…`): `usbat`,
+    /// `usbmodem` or `uart1`; set it to the port the service reads.
+    pub urc_port: Option<String>,
+}
+
+fn default_dtmf_source() -> String {
+    "both".into()
+}
+fn default_ready_wait() -> u64 {
+    45
 }
 
 fn default_modem_id() -> String {
@@ -290,6 +317,55 @@ impl BoardProfile {
                         m.dialect
                     ),
                 );
+            }
+            if !matches!(m.dtmf_source.as_str(), "audio" | "modem" | "both") {
+                p.at(
+                    None,
+                    "modem.dtmf_source",
+                    format!(
+                        "unknown DTMF source `{}`: use \"audio\", \"modem\" or \"both\"",
+                        m.dtmf_source
+                    ),
+                );
+            } else if m.dtmf_source == "modem" && m.dialect == "generic" {
+                p.at(
+                    None,
+                    "modem.dtmf_source",
+                    "a generic modem does not report DTMF: use dtmf_source = \"audio\" or \"both\", or set the quectel/simcom dialect",
+                );
+            }
+            if m.ready_wait_seconds > 600 {
+                p.at(
+                    None,
+                    "modem.ready_wait_seconds",
+                    format!(
+                        "{} s is too long for a caller on hold: use 0 to 600",
+                        m.ready_wait_seconds
+                    ),
+                );
+            }
+            let quectel_only = m.dialect != "quectel" && m.dialect != "auto";
+            if m.volte && quectel_only {
+                p.at(
+                    None,
+                    "modem.volte",
+                    "volte (AT+QCFG=\"ims\",1) is a Quectel setting: remove it or set dialect = \"quectel\"",
+                );
+            }
+            if let Some(u) = &m.urc_port {
+                if !matches!(u.as_str(), "usbat" | "usbmodem" | "uart1") {
+                    p.at(
+                        None,
+                        "modem.urc_port",
+                        format!("unknown URC port `{u}`: use \"usbat\", \"usbmodem\" or \"uart1\""),
+                    );
+                } else if quectel_only {
+                    p.at(
+                        None,
+                        "modem.urc_port",
+                        "urc_port (AT+QURCCFG=\"urcport\",…) is a Quectel setting: remove it or set dialect = \"quectel\"",
+                    );
+                }
             }
             if let Some(pin) = &m.pin {
                 if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
@@ -429,6 +505,44 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("port[0].audio"), "{e}");
+    }
+
+    #[test]
+    fn modem_call_flow_and_quectel_keys_are_checked() {
+        let ok = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"quectel\"\ndtmf_source = \"modem\"\nready_wait_seconds = 60\nvolte = true\nurc_port = \"usbat\"\n";
+        let b = BoardProfile::parse("b.toml", ok).unwrap();
+        let m = b.modem.as_ref().unwrap();
+        assert_eq!(
+            (m.dtmf_source.as_str(), m.ready_wait_seconds),
+            ("modem", 60)
+        );
+        let cfg = crate::modem::ModemConfig::from_profile(m);
+        assert!(cfg.options.quectel_volte);
+        assert_eq!(cfg.options.quectel_urc_port, Some("usbat"));
+        // defaults
+        let b = BoardProfile::parse("b.toml", "name = \"x\"\n[modem]\nserial = \"sim\"\n").unwrap();
+        let m = b.modem.as_ref().unwrap();
+        assert_eq!((m.dtmf_source.as_str(), m.ready_wait_seconds), ("both", 45));
+        assert!(!m.volte && m.urc_port.is_none());
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndtmf_source = \"ear\"\nready_wait_seconds = 900\nurc_port = \"usb3\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(
+            e.contains("modem.dtmf_source: unknown DTMF source `ear`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("modem.ready_wait_seconds: 900 s is too long"),
+            "{e}"
+        );
+        assert!(e.contains("modem.urc_port: unknown URC port `usb3`"), "{e}");
+        let bad = "name = \"x\"\n[modem]\nserial = \"/dev/modem-at\"\ndialect = \"generic\"\ndtmf_source = \"modem\"\nvolte = true\nurc_port = \"uart1\"\n";
+        let e = BoardProfile::parse("b.toml", bad).unwrap_err().to_string();
+        assert!(
+            e.contains("modem.dtmf_source: a generic modem does not report DTMF"),
+            "{e}"
+        );
+        assert!(e.contains("modem.volte: volte"), "{e}");
+        assert!(e.contains("modem.urc_port: urc_port"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -25,6 +25,51 @@ use crate::modem::{
 
 /// Index of a port in the exchange (analog ports in board order, then the modem).
 pub type PortIdx = usize;
+
+/// Where the responder's key presses on a modem leg come from (board profile
+/// `[modem] dtmf_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DtmfSource {
+    /// The exchange's DTMF detector on the call audio only.
+    Audio,
+    /// The modem's own reports only (Quectel `+QTONEDET`, SIMCom `+RXDTMF`).
+    Modem,
+    /// Both; the same key from the other source within [`DTMF_DEDUPE`] counts once.
+    #[default]
+    Both,
+}
+
+impl DtmfSource {
+    /// Parses `audio`, `modem` or `both`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "audio" => Some(DtmfSource::Audio),
+            "modem" => Some(DtmfSource::Modem),
+            "both" => Some(DtmfSource::Both),
+            _ => None,
+        }
+    }
+}
+
+/// With [`DtmfSource::Both`]: a key reported by the audio detector and by the modem
+/// within this window of each other is one key press.
+pub const DTMF_DEDUPE: Duration = Duration::from_millis(200);
+
+/// Which detector reported a responder key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DigitOrigin {
+    Audio,
+    Modem,
+}
+
+impl DigitOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            DigitOrigin::Audio => "audio",
+            DigitOrigin::Modem => "modem",
+        }
+    }
+}
 
 /// Which side of a call a port carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +126,18 @@ struct Slot {
     caller_port: PortIdx,
     leg: Option<LegId>,
     leg_answered: bool,
+    /// A dial waiting for the modem to be ready (after a reset).
+    deferred: Option<Deferred>,
+    /// This call already waited for the modem in vain: later dials fail at once.
+    modem_wait_over: bool,
+}
+
+/// A dial that waits for the modem.
+struct Deferred {
+    number: String,
+    user: String,
+    since: Instant,
+    deadline: Instant,
 }
 
 /// Status of a port for `/api/status`.
@@ -132,6 +189,12 @@ pub struct Exchange {
     out: VecDeque<Output>,
     pending: VecDeque<(CallId, Event)>,
     stopping: bool,
+    /// Responder DTMF sources in use.
+    dtmf_source: DtmfSource,
+    /// The last responder key counted: digit, when, which source (de-duplication).
+    last_responder_digit: Option<(char, Instant, DigitOrigin)>,
+    /// How long a dial waits for a modem that is not ready.
+    ready_wait: Duration,
 }
 
 impl Exchange {
@@ -174,6 +237,15 @@ impl Exchange {
             out: VecDeque::new(),
             pending: VecDeque::new(),
             stopping: false,
+            dtmf_source: board
+                .modem
+                .as_ref()
+                .and_then(|m| DtmfSource::parse(&m.dtmf_source))
+                .unwrap_or_default(),
+            last_responder_digit: None,
+            ready_wait: board.modem.as_ref().map_or(Duration::ZERO, |m| {
+                Duration::from_secs(m.ready_wait_seconds)
+            }),
         }
     }
 
@@ -291,6 +363,8 @@ impl Exchange {
                     caller_port: port,
                     leg: None,
                     leg_answered: false,
+                    deferred: None,
+                    modem_wait_over: false,
                 });
                 self.apply(now, call_id, actions);
             }
@@ -337,10 +411,26 @@ impl Exchange {
     fn drain_modem(&mut self, now: Instant) {
         while let Some(ev) = self.modem.as_mut().and_then(|m| m.poll_event()) {
             match ev {
-                ModemEvent::Ready => self.note(None, self.modem_port, "modem ready"),
+                ModemEvent::Ready => {
+                    self.note(None, self.modem_port, "modem ready");
+                    if self.dtmf_source == DtmfSource::Modem && !self.modem_reports_dtmf() {
+                        self.note(
+                            None,
+                            self.modem_port,
+                            "dtmf_source = \"modem\", but this modem (generic dialect) does not report DTMF: responder keys come from the audio detector",
+                        );
+                    }
+                    self.dial_deferred(now);
+                }
                 ModemEvent::Fault(f) => {
                     tracing::warn!("modem fault: {f}");
                     self.note(None, self.modem_port, format!("modem fault: {f}"));
+                    if self.modem.as_ref().is_some_and(Modem::init_stopped) {
+                        // it will not become ready by itself: no use waiting for it
+                        self.expire_deferred_now(
+                            "the modem cannot be used (initialisation stopped; see the modem fault)",
+                        );
+                    }
                 }
                 ModemEvent::SmsReceived { from, text, at } => {
                     // no SMS routing yet: record it where an operator sees it
@@ -391,9 +481,21 @@ impl Exchange {
                         m.hangup(now, leg);
                     }
                 }
-                // The exchange detects DTMF in the audio; the modem's own reports are a
-                // second source it does not use yet.
-                ModemEvent::Dtmf { .. } | ModemEvent::Forwarding { .. } => {}
+                ModemEvent::Dtmf { leg, digit } => {
+                    if self.dtmf_source == DtmfSource::Audio {
+                        continue;
+                    }
+                    let Some(call) = self
+                        .slots
+                        .iter()
+                        .find(|s| s.leg == Some(leg) && s.leg_answered)
+                        .map(|s| s.call.id())
+                    else {
+                        continue;
+                    };
+                    self.responder_digit(now, call, digit, DigitOrigin::Modem);
+                }
+                ModemEvent::Forwarding { .. } => {}
                 ModemEvent::Registration { registered, state } => {
                     let text = if registered {
                         format!("modem registered ({state})")
@@ -457,6 +559,7 @@ impl Exchange {
     /// One 20 ms frame received on a port.
     pub fn on_audio(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
         self.caller_id_audio(now, port, frame);
+        let modem_dtmf_only = self.dtmf_source == DtmfSource::Modem && self.modem_reports_dtmf();
         let Some(p) = self.ports.get_mut(port) else {
             return;
         };
@@ -472,6 +575,9 @@ impl Exchange {
         if !listening {
             return;
         }
+        if side == Side::Responder && Some(port) == self.modem_port && modem_dtmf_only {
+            return;
+        }
         let mut digits: heapless::Vec<char, 4> = heapless::Vec::new();
         p.dtmf.push(frame, |e| {
             if let DtmfEvent::Start { digit, .. } = e {
@@ -479,18 +585,60 @@ impl Exchange {
             }
         });
         for d in digits {
-            let who = match side {
-                Side::Caller => "caller",
-                Side::Responder => "responder",
-            };
-            self.note(Some(call), Some(port), format!("{who} pressed {d}"));
-            let ev = match side {
-                Side::Caller => Event::CallerDigit(d),
-                Side::Responder => Event::ResponderDigit(d),
-            };
-            self.pending.push_back((call, ev));
+            match side {
+                Side::Caller => {
+                    self.note(Some(call), Some(port), format!("caller pressed {d}"));
+                    self.pending.push_back((call, Event::CallerDigit(d)));
+                }
+                Side::Responder if Some(port) == self.modem_port => {
+                    self.responder_digit(now, call, d, DigitOrigin::Audio);
+                }
+                Side::Responder => {
+                    self.note(Some(call), Some(port), format!("responder pressed {d}"));
+                    self.pending.push_back((call, Event::ResponderDigit(d)));
+                }
+            }
         }
         self.run_pending(now);
+    }
+
+    /// Whether the modem's dialect reports far-end DTMF (Quectel `+QTONEDET`, SIMCom
+    /// `+RXDTMF`); a generic modem does not, so `dtmf_source = "modem"` falls back to
+    /// the audio detector there.
+    fn modem_reports_dtmf(&self) -> bool {
+        self.modem
+            .as_ref()
+            .is_some_and(|m| m.dialect() != crate::modem::Dialect::Generic)
+    }
+
+    /// A responder key from one detector on the modem leg: counted unless the other
+    /// detector reported the same key within [`DTMF_DEDUPE`].
+    fn responder_digit(&mut self, now: Instant, call: CallId, d: char, origin: DigitOrigin) {
+        if let Some((last, at, from)) = self.last_responder_digit {
+            let apart = now
+                .saturating_duration_since(at)
+                .max(at.saturating_duration_since(now));
+            if last == d && from != origin && apart <= DTMF_DEDUPE {
+                // the second report of one key press; a third one counts again
+                self.last_responder_digit = None;
+                self.note(
+                    Some(call),
+                    self.modem_port,
+                    format!(
+                        "responder key {d} also reported by the {} (counted once)",
+                        origin.as_str()
+                    ),
+                );
+                return;
+            }
+        }
+        self.last_responder_digit = Some((d, now, origin));
+        self.note(
+            Some(call),
+            self.modem_port,
+            format!("responder pressed {d} ({})", origin.as_str()),
+        );
+        self.pending.push_back((call, Event::ResponderDigit(d)));
     }
 
     /// Runs the caller ID receiver of an on-hook FXO port (caller ID comes as FSK or
@@ -574,7 +722,11 @@ impl Exchange {
             .iter()
             .filter_map(|p| p.line.as_ref().and_then(|l| l.poll_timeout()));
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
-        calls.chain(lines).chain(modem).min()
+        let waits = self
+            .slots
+            .iter()
+            .filter_map(|s| s.deferred.as_ref().map(|d| d.deadline));
+        calls.chain(lines).chain(modem).chain(waits).min()
     }
 
     /// Fires every timer due at `now`.
@@ -592,6 +744,7 @@ impl Exchange {
                 self.on_line_event(now, i, ev);
             }
         }
+        self.expire_deferred(now);
         let due: Vec<CallId> = self
             .slots
             .iter()
@@ -667,6 +820,167 @@ impl Exchange {
         }
     }
 
+    /// Dials a responder for the call in slot `si`; when the modem is resetting or
+    /// initialising, the dial waits for it (up to `ready_wait`, once per call).
+    fn dial(&mut self, now: Instant, si: usize, number: String, user: String) {
+        let id = self.slots[si].call.id();
+        let Some(m) = self.modem.as_ref() else {
+            self.note(
+                Some(id),
+                None,
+                format!("cannot dial {user}: no modem on this board"),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::Failed)));
+            return;
+        };
+        let ready = m.status().ready;
+        let stopped = m.init_stopped();
+        let port_free = self
+            .modem_port
+            .is_some_and(|mp| self.ports[mp].owner.is_none());
+        if ready && port_free {
+            self.start_leg(now, si, &number, &user);
+            return;
+        }
+        let slot = &self.slots[si];
+        if !ready && !stopped && !slot.modem_wait_over && !self.ready_wait.is_zero() {
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!(
+                    "the modem is not ready (resetting or initialising): waiting up to {} s for it before dialling {user}",
+                    self.ready_wait.as_secs()
+                ),
+            );
+            self.slots[si].deferred = Some(Deferred {
+                number,
+                user,
+                since: now,
+                deadline: now + self.ready_wait,
+            });
+            self.pending.push_back((id, Event::LegWaiting));
+            return;
+        }
+        let (why, failure) = if stopped {
+            (
+                "the modem cannot be used (initialisation stopped; see the modem fault)"
+                    .to_string(),
+                LegFailure::ModemUnavailable,
+            )
+        } else if !ready {
+            (
+                if slot.modem_wait_over {
+                    format!(
+                        "the modem is not ready (it did not come back within {} s)",
+                        self.ready_wait.as_secs()
+                    )
+                } else {
+                    "the modem is not ready".to_string()
+                },
+                LegFailure::ModemUnavailable,
+            )
+        } else {
+            (
+                "the modem is busy with another call".to_string(),
+                LegFailure::Failed,
+            )
+        };
+        self.note(
+            Some(id),
+            self.modem_port,
+            format!("cannot dial {user}: {why}"),
+        );
+        self.pending.push_back((id, Event::LegFailed(failure)));
+    }
+
+    fn start_leg(&mut self, now: Instant, si: usize, number: &str, user: &str) {
+        let (Some(m), Some(mp)) = (self.modem.as_mut(), self.modem_port) else {
+            return;
+        };
+        let id = self.slots[si].call.id();
+        let leg = m.dial(now, number);
+        self.slots[si].leg = Some(leg);
+        self.slots[si].leg_answered = false;
+        self.ports[mp].owner = Some((id, Side::Responder));
+        self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
+    }
+
+    /// The modem is ready: dials that waited for it go out (one call at a time has
+    /// the modem; later ones fail as busy).
+    fn dial_deferred(&mut self, now: Instant) {
+        for si in 0..self.slots.len() {
+            let Some(d) = self.slots[si].deferred.take() else {
+                continue;
+            };
+            let id = self.slots[si].call.id();
+            let waited = now.saturating_duration_since(d.since).as_secs_f64();
+            let free = self
+                .modem_port
+                .is_some_and(|mp| self.ports[mp].owner.is_none());
+            if free {
+                self.note(
+                    Some(id),
+                    self.modem_port,
+                    format!("the modem is ready after {waited:.1} s of waiting"),
+                );
+                self.start_leg(now, si, &d.number, &d.user);
+                self.pending.push_back((id, Event::LegDialled));
+            } else {
+                self.note(
+                    Some(id),
+                    self.modem_port,
+                    format!(
+                        "cannot dial {}: the modem is busy with another call",
+                        d.user
+                    ),
+                );
+                self.pending
+                    .push_back((id, Event::LegFailed(LegFailure::Failed)));
+            }
+        }
+    }
+
+    /// Every waiting dial fails now, saying why.
+    fn expire_deferred_now(&mut self, why: &str) {
+        for si in 0..self.slots.len() {
+            let Some(d) = self.slots[si].deferred.take() else {
+                continue;
+            };
+            self.slots[si].modem_wait_over = true;
+            let id = self.slots[si].call.id();
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!("cannot dial {}: {why}", d.user),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+        }
+    }
+
+    /// Dials whose wait for the modem is over: the attempt fails saying why.
+    fn expire_deferred(&mut self, now: Instant) {
+        for si in 0..self.slots.len() {
+            let Some(d) = self.slots[si].deferred.take_if(|d| d.deadline <= now) else {
+                continue;
+            };
+            self.slots[si].modem_wait_over = true;
+            let id = self.slots[si].call.id();
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!(
+                    "cannot dial {}: the modem did not come back within {} s",
+                    d.user,
+                    self.ready_wait.as_secs()
+                ),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+        }
+    }
+
     fn release_modem_port(&mut self) {
         if let Some(mp) = self.modem_port {
             let peer = self.ports[mp].bridged_to.take();
@@ -678,6 +992,7 @@ impl Exchange {
             p.player.stop();
             p.dtmf = DtmfDetector::new();
         }
+        self.last_responder_digit = None;
     }
 
     fn clips(&self, routing: usize, prompts: &[Prompt]) -> (Vec<Arc<[i16]>>, String) {
@@ -737,34 +1052,7 @@ impl Exchange {
                     self.ports[caller_port].player.hold_music();
                     self.note(Some(id), Some(caller_port), "caller hears hold music");
                 }
-                Action::Dial { number, user } => {
-                    let ready = self.modem.as_ref().is_some_and(|m| m.status().ready);
-                    match (self.modem.as_mut(), self.modem_port) {
-                        (Some(m), Some(mp)) if ready && self.ports[mp].owner.is_none() => {
-                            let leg = m.dial(now, &number);
-                            self.slots[si].leg = Some(leg);
-                            self.slots[si].leg_answered = false;
-                            self.ports[mp].owner = Some((id, Side::Responder));
-                            self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
-                        }
-                        _ => {
-                            let why = if self.modem.is_none() {
-                                "no modem on this board"
-                            } else if !ready {
-                                "the modem is not ready"
-                            } else {
-                                "the modem is busy with another call"
-                            };
-                            self.note(
-                                Some(id),
-                                self.modem_port,
-                                format!("cannot dial {user}: {why}"),
-                            );
-                            self.pending
-                                .push_back((id, Event::LegFailed(LegFailure::Failed)));
-                        }
-                    }
-                }
+                Action::Dial { number, user } => self.dial(now, si, number, user),
                 Action::PlayResponder(p) => {
                     if let Some(mp) = self.modem_port {
                         let (clips, text) = self.clips(routing, &[p]);
@@ -773,6 +1061,13 @@ impl Exchange {
                     }
                 }
                 Action::HangupLeg => {
+                    if let Some(d) = self.slots[si].deferred.take() {
+                        self.note(
+                            Some(id),
+                            self.modem_port,
+                            format!("stopped waiting for the modem to dial {}", d.user),
+                        );
+                    }
                     if let Some(leg) = self.slots[si].leg.take() {
                         self.slots[si].leg_answered = false;
                         if let Some(m) = self.modem.as_mut() {
@@ -852,3 +1147,6 @@ impl Port {
 
 /// Re-exported for drivers that only need the call types.
 pub use call::EndReason;
+
+#[cfg(test)]
+mod tests;

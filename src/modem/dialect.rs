@@ -7,7 +7,7 @@
 //!
 //! | dialect | init extras | URCs |
 //! |---|---|---|
-//! | Quectel (EC2x, EG2x) | `AT+QINDCFG="ccinfo",1`, `AT+QTONEDET=1`, `AT+QPCMV=1,2` when the profile asks | `+QIND: "ccinfo",…`, `+QTONEDET: <ascii>` |
+//! | Quectel (EC2x, EG2x) | `AT+QURCCFG="urcport",…` (profile `urc_port`), `AT+QINDCFG="ccinfo",1`, `AT+QTONEDET=1`, `AT+QPCMV=1,2` (profile `usb_audio_route`), `AT+QCFG="ims",1` (profile `volte`), then `AT+QCFG="ims"` read into the status | `+QIND: "ccinfo",…`, `+QTONEDET: <ascii>` |
 //! | SIMCom (SIM7600, A76xx) | `AT+DDET=1` (`AT+CPCMREG` is per call) | `VOICE CALL: BEGIN/END`, `+RXDTMF: <key>`, `+DTMF: <key>` |
 //! | Generic | — | `RING`/`+CRING: VOICE`, `+CLIP`, `+CCWA`, `+CLCC` |
 
@@ -122,6 +122,17 @@ pub struct DialectOptions {
     /// SIMCom: call audio on the serial PCM port, switched on per call
     /// (`AT+CPCMREG=1` after `VOICE CALL: BEGIN`, `AT+CPCMREG=0` after the end).
     pub simcom_pcm: bool,
+    /// Quectel: switch VoLTE on (`AT+QCFG="ims",1`) after reading the setting.
+    pub quectel_volte: bool,
+    /// Quectel: route URCs to this port (`AT+QURCCFG="urcport","<port>"`):
+    /// `usbat`, `usbmodem` or `uart1`.
+    pub quectel_urc_port: Option<&'static str>,
+}
+
+/// A URC port name of the board profile as a static string (`None` for unknown names,
+/// which profile validation rejects).
+pub fn urc_port_name(s: &str) -> Option<&'static str> {
+    ["usbat", "usbmodem", "uart1"].into_iter().find(|p| *p == s)
 }
 
 /// The dialect's commands after the generic configuration (all tolerated when
@@ -130,14 +141,49 @@ pub fn init_extras(d: Dialect, o: DialectOptions) -> Vec<InitCommand> {
     match d {
         Dialect::Generic => Vec::new(),
         Dialect::Quectel => {
-            let mut v = vec![opt("AT+QINDCFG=\"ccinfo\",1"), opt("AT+QTONEDET=1")];
+            let mut v = Vec::new();
+            if let Some(port) = o.quectel_urc_port {
+                v.push(opt(&format!("AT+QURCCFG=\"urcport\",\"{port}\"")));
+            }
+            v.push(opt("AT+QINDCFG=\"ccinfo\",1"));
+            v.push(opt("AT+QTONEDET=1"));
             if o.quectel_usb_audio {
                 v.push(opt("AT+QPCMV=1,2"));
             }
+            if o.quectel_volte {
+                v.push(opt(VOLTE_ON));
+            }
+            // read after any change: the status shows what the modem now has
+            v.push(opt(IMS_READ));
             v
         }
         Dialect::Simcom => vec![opt("AT+DDET=1")],
     }
+}
+
+/// Quectel: switch VoLTE on (board profile `volte = true`).
+pub const VOLTE_ON: &str = "AT+QCFG=\"ims\",1";
+/// Quectel: read the VoLTE setting (`+QCFG: "ims",<cfg>,<state>`).
+pub const IMS_READ: &str = "AT+QCFG=\"ims\"";
+
+/// The VoLTE state from a Quectel `+QCFG: "ims",<cfg>[,<state>]` line: `<cfg>` 1 is
+/// `enabled`, 2 `disabled`; 0 (the carrier profile decides) is `enabled` when
+/// `<state>` is 1 (VoLTE ready **(verify)**), else `unknown`. `None` for other lines.
+pub fn parse_ims(line: &str) -> Option<&'static str> {
+    let rest = line.trim().strip_prefix("+QCFG:")?;
+    let f: Vec<&str> = rest
+        .split(',')
+        .map(|x| x.trim().trim_matches('"'))
+        .collect();
+    if !f.first()?.eq_ignore_ascii_case("ims") {
+        return None;
+    }
+    Some(match (f.get(1).copied(), f.get(2).copied()) {
+        (Some("1"), _) => "enabled",
+        (Some("2"), _) => "disabled",
+        (Some("0"), Some("1")) => "enabled",
+        _ => "unknown",
+    })
 }
 
 /// The dialect's extra status query, polled with `+CREG?`/`+COPS?`/`+CSQ`: Quectel
@@ -190,6 +236,8 @@ impl super::ModemConfig {
             options: DialectOptions {
                 quectel_usb_audio: m.usb_audio_route,
                 simcom_pcm: m.pcm_serial.is_some(),
+                quectel_volte: m.volte,
+                quectel_urc_port: m.urc_port.as_deref().and_then(urc_port_name),
             },
         }
     }
@@ -261,5 +309,36 @@ mod tests {
             "AT+DDET=1"
         );
         assert!(init_extras(Dialect::Generic, DialectOptions::default()).is_empty());
+        let q = init_extras(
+            Dialect::Quectel,
+            DialectOptions {
+                quectel_volte: true,
+                quectel_urc_port: Some("usbmodem"),
+                ..DialectOptions::default()
+            },
+        );
+        let texts: Vec<&str> = q.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts[0], "AT+QURCCFG=\"urcport\",\"usbmodem\"");
+        // set before read, so the status shows the result
+        assert_eq!(&texts[texts.len() - 2..], &[VOLTE_ON, IMS_READ]);
+        let plain = init_extras(Dialect::Quectel, DialectOptions::default());
+        assert!(
+            !plain
+                .iter()
+                .any(|c| c.text == VOLTE_ON || c.text.starts_with("AT+QURCCFG"))
+        );
+        assert!(plain.iter().any(|c| c.text == IMS_READ));
+    }
+
+    #[test]
+    fn ims_state_from_qcfg() {
+        assert_eq!(parse_ims("+QCFG: \"ims\",1,1"), Some("enabled"));
+        assert_eq!(parse_ims("+QCFG: \"ims\",1,0"), Some("enabled"));
+        assert_eq!(parse_ims("+QCFG: \"IMS\",2,0"), Some("disabled"));
+        assert_eq!(parse_ims("+QCFG: \"ims\",0,1"), Some("enabled"));
+        assert_eq!(parse_ims("+QCFG: \"ims\",0,0"), Some("unknown"));
+        assert_eq!(parse_ims("+QCFG: \"ims\""), Some("unknown"));
+        assert_eq!(parse_ims("+QCFG: \"nwscanmode\",0"), None);
+        assert_eq!(parse_ims("+CSQ: 1,2"), None);
     }
 }

@@ -307,6 +307,7 @@ impl Modem {
     /// the modem is probed and, once it answers, initialised again.
     pub fn link_up(&mut self, now: Instant) {
         self.codec.reset();
+        self.urc_header = None;
         self.tx.clear();
         self.inflight = None;
         self.health.link_up_again(now);

@@ -209,6 +209,9 @@ pub struct ModemStatus {
     /// LTE reference signal received power in dBm (Quectel `AT+QCSQ`, SIMCom
     /// `AT+CPSI?`), when on LTE.
     pub rsrp_dbm: Option<i32>,
+    /// Quectel VoLTE (`AT+QCFG="ims"` read during init): `enabled`, `disabled` or
+    /// `unknown` (see [`dialect::parse_ims`]); `None` for other dialects.
+    pub ims: Option<&'static str>,
 }
 
 /// What configuration decides about the modem (board profile `[modem]`, or the CLI).
@@ -401,6 +404,8 @@ const INIT_CONFIG: &[(&str, bool)] = &[
     // SMS in PDU mode; new messages stored and announced with +CMTI
     ("AT+CMGF=0", true),
     ("AT+CNMI=2,1,0,0,0", false),
+    // phase 2+ (service 1) needs AT+CNMA after a directly delivered +CMT
+    ("AT+CSMS?", false),
 ];
 
 /// The modem driver core.
@@ -441,6 +446,12 @@ pub struct Modem {
     incoming: Vec<InCall>,
     /// Next `AT+CLCC` poll while only incoming calls are up.
     incoming_poll: Option<Instant>,
+    /// The header of a two-line URC (`+CMT:`, `+CBM:`, `+CDS: <len>`) whose body
+    /// line comes next.
+    urc_header: Option<String>,
+    /// `AT+CSMS?` said service 1 (phase 2+): a directly delivered `+CMT` must be
+    /// acknowledged with `AT+CNMA`.
+    csms_phase2: bool,
 }
 
 impl Modem {
@@ -483,6 +494,8 @@ impl Modem {
             registered: None,
             incoming: Vec::new(),
             incoming_poll: None,
+            urc_header: None,
+            csms_phase2: false,
         };
         m.queue_init();
         m.pump(now);
@@ -494,6 +507,8 @@ impl Modem {
     /// [`Modem::complete`]).
     fn queue_init(&mut self) {
         self.queue.clear();
+        self.urc_header = None;
+        self.csms_phase2 = false;
         self.init_stopped = false;
         self.cpin_retry_at = None;
         self.sim.rebooted();
@@ -831,6 +846,11 @@ impl Modem {
     }
 
     fn on_line(&mut self, now: Instant, line: &str) {
+        if let Some(header) = self.urc_header.take() {
+            // the body of a two-line URC: never classified, never a response
+            self.on_urc_body(&header, line);
+            return;
+        }
         let in_flight = self.inflight.as_ref().map(|f| f.cmd.text.as_str());
         match at::classify(line, in_flight) {
             Class::Echo => {}
@@ -850,8 +870,57 @@ impl Modem {
                     f.lines.push(l);
                 }
             }
+            Class::Urc(u) if u.expects_body_line() => {
+                if let Urc::Other(header) = u {
+                    self.urc_header = Some(header);
+                }
+            }
             Class::Urc(u) => self.on_urc(now, u),
             Class::Unknown(l) => tracing::debug!(line = %l, "modem: unrecognised line ignored"),
+        }
+    }
+
+    /// The body line of a two-line URC. `+CMT: [<alpha>],<length>` + PDU (direct
+    /// delivery, `AT+CNMI=2,2` or a class 0 message): decoded and reassembled like a
+    /// message read with `AT+CMGR`, acknowledged with `AT+CNMA` in phase 2+ mode
+    /// (`AT+CSMS=1`). Text-mode `+CMT` (this driver selects PDU mode), `+CBM` and
+    /// `+CDS` bodies are logged and dropped.
+    fn on_urc_body(&mut self, header: &str, body: &str) {
+        let Some(params) = header
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("+CMT:"))
+            .and_then(|_| header.get(5..))
+        else {
+            tracing::debug!(%header, "modem: two-line URC ignored");
+            return;
+        };
+        let pdu = body.trim();
+        let pdu_mode = params
+            .rsplit(',')
+            .next()
+            .is_some_and(|len| len.trim().parse::<u16>().is_ok())
+            && pdu.len() >= 2
+            && pdu.bytes().all(|b| b.is_ascii_hexdigit());
+        if !pdu_mode {
+            self.events.push_back(ModemEvent::Fault(format!(
+                "a directly delivered SMS came in text mode (`{header}`), which the driver does not read: the modem must stay in PDU mode (AT+CMGF=0)"
+            )));
+            return;
+        }
+        if self.csms_phase2 {
+            // the network waits for the acknowledgement: it goes out next
+            self.queue.push_front(Cmd {
+                text: "AT+CNMA".into(),
+                purpose: Purpose::Other,
+                timeout: self.timing.command,
+                body: None,
+            });
+        }
+        match sms::decode_deliver(pdu) {
+            Ok(d) => self.on_deliver(d),
+            Err(e) => self.events.push_back(ModemEvent::Fault(format!(
+                "a directly delivered SMS (+CMT) could not be decoded: {e}"
+            ))),
         }
     }
 
@@ -1008,6 +1077,14 @@ impl Modem {
                         cmd.text
                     ));
                     return;
+                }
+                if !ok && cmd.text == dialect::VOLTE_ON {
+                    self.events.push_back(ModemEvent::Fault(format!(
+                        "the modem refused to switch VoLTE on (`{}` → {outcome}): its carrier profile (MBN) may lock VoLTE off (e.g. ROW_Generic_3GPP); select the carrier's MBN (AT+QMBNCFG) or remove `volte` from the board profile. On LTE-only networks calls fail without VoLTE",
+                        cmd.text
+                    )));
+                } else if !ok && cmd.text == dialect::IMS_READ {
+                    self.status.ims = Some("unknown");
                 }
                 if !ok {
                     tracing::info!(command = %cmd.text, ?result, "modem: init command rejected; continuing without it");
@@ -1167,6 +1244,11 @@ impl Modem {
         for l in lines {
             if let Some((rssi, _)) = at::parse_csq(l) {
                 self.status.signal_dbm = at::rssi_to_dbm(rssi);
+            } else if let Some(ims) = dialect::parse_ims(l) {
+                self.status.ims = Some(ims);
+            } else if let Some(rest) = l.trim().strip_prefix("+CSMS:") {
+                // +CSMS: <service>,<mt>,<mo>,<bm>
+                self.csms_phase2 = rest.split(',').next().map(str::trim) == Some("1");
             } else if l.starts_with("+QCSQ:") || l.starts_with("+CPSI:") {
                 self.status.rsrp_dbm = dialect::parse_rsrp(l);
             } else if let Some(r) = at::parse_creg(l, true) {
@@ -2061,6 +2143,93 @@ mod tests {
         m.hangup(t, leg);
         drive_init(&mut m, t);
         assert_eq!(m.poll_event(), Some(ModemEvent::Ready));
+        assert_eq!(m.poll_event(), None);
+    }
+
+    fn ts() -> SmsTimestamp {
+        SmsTimestamp {
+            year: 2026,
+            month: 11,
+            day: 22,
+            hour: 3,
+            minute: 4,
+            second: 5,
+            tz_quarters: 4,
+        }
+    }
+
+    #[test]
+    fn cmt_direct_delivery_inside_a_bare_line_response_is_not_taken_as_the_answer() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        let q = m.query(t, "AT+CGSN");
+        assert_eq!(tx_string(&mut m), "AT+CGSN\r");
+        let pdu = &sms::encode_deliver("+15550001111", "Pager: rack 7 down", ts(), 0).unwrap()[0];
+        // the two-line +CMT lands between the IMEI and OK; its PDU line would look
+        // like another bare response line to AT+CGSN
+        let bytes = format!(
+            "\r\n356938035643809\r\n\r\n+CMT: ,{}\r\n{pdu}\r\n\r\nOK\r\n",
+            pdu.len() / 2 - 1
+        );
+        m.handle_input(t, bytes.as_bytes());
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::SmsReceived {
+                from: "+15550001111".into(),
+                text: "Pager: rack 7 down".into(),
+                at: ts()
+            })
+        );
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::Response {
+                id: q,
+                ok: true,
+                lines: vec!["356938035643809".into()],
+                outcome: "Ok".into()
+            })
+        );
+        // phase 1 (AT+CSMS? gave no service 1): no acknowledgement, nothing to delete
+        assert_eq!(m.poll_transmit(), None);
+    }
+
+    #[test]
+    fn cmt_parts_are_reassembled_and_acknowledged_in_phase_2_plus() {
+        let t = Instant::now();
+        let mut m = Modem::new(t, ModemTiming::default());
+        for _ in 0..60 {
+            let Some(tx) = m.poll_transmit() else { break };
+            let reply = match String::from_utf8_lossy(&tx).trim() {
+                "AT+CSMS?" => "\r\n+CSMS: 1,1,1,1\r\n\r\nOK\r\n",
+                _ => "\r\nOK\r\n",
+            };
+            m.handle_input(t, reply.as_bytes());
+        }
+        assert_eq!(m.poll_event(), Some(ModemEvent::Ready));
+        let text = "ж".repeat(90);
+        let pdus = sms::encode_deliver("Alerts", &text, ts(), 3).unwrap();
+        assert_eq!(pdus.len(), 2);
+        // the second part first, with an alpha field in the header
+        for pdu in [&pdus[1], &pdus[0]] {
+            let urc = format!("\r\n+CMT: \"Ops\",{}\r\n{pdu}\r\n", pdu.len() / 2 - 1);
+            m.handle_input(t, urc.as_bytes());
+            assert_eq!(tx_string(&mut m), "AT+CNMA\r");
+            m.handle_input(t, b"\r\nOK\r\n");
+        }
+        assert_eq!(
+            m.poll_event(),
+            Some(ModemEvent::SmsReceived {
+                from: "Alerts".into(),
+                text,
+                at: ts()
+            })
+        );
+        // a text-mode +CMT is reported, not misread; the body line is swallowed
+        m.handle_input(
+            t,
+            b"\r\n+CMT: \"+4917012345\",,\"26/11/22,03:04:05+04\"\r\nhello there\r\n",
+        );
+        assert!(matches!(m.poll_event(), Some(ModemEvent::Fault(f)) if f.contains("text mode")));
         assert_eq!(m.poll_event(), None);
     }
 }

@@ -189,6 +189,25 @@ const UNREACHABLE_AFTER: Duration = Duration::from_secs(3);
 const NETWORK_NO_ANSWER: Duration = Duration::from_secs(60);
 const RING_EVERY: Duration = Duration::from_secs(2);
 
+/// Direct SMS delivery (`+CMT`) and the Quectel VoLTE / URC-port settings of the
+/// simulated modem.
+#[derive(Debug, Clone, Default)]
+pub struct SimExtras {
+    /// `AT+CSMS` service: 1 = phase 2+ (a `+CMT` must be acknowledged with `AT+CNMA`).
+    pub csms_service: u8,
+    /// `+CMT` parts delivered and not acknowledged yet.
+    pub unacked_cmt: u32,
+    /// `AT+CNMA` acknowledgements received for expected deliveries.
+    pub cnma_acks: u32,
+    /// Quectel `AT+QCFG="ims"` setting: 0 follow the carrier profile, 1 on, 2 off
+    /// (non-volatile: survives reboots).
+    pub ims_cfg: u8,
+    /// The carrier profile locks VoLTE off (`AT+QCFG="ims",1` answers `ERROR`).
+    pub volte_locked: bool,
+    /// Quectel `AT+QURCCFG="urcport"` (`usbat` by default on USB).
+    pub urc_port: Option<String>,
+}
+
 /// The simulated modem.
 pub struct SimModem {
     master: OwnedFd,
@@ -230,6 +249,8 @@ pub struct SimModem {
     ddet: bool,
     /// Forwarding per reason 0-3: the number, when registered.
     forwarding: [Option<String>; 4],
+    /// Direct SMS delivery and Quectel extras (see [`SimModem::deliver_sms_direct`]).
+    pub extras: SimExtras,
     /// DTMF digits the driver sent with `AT+VTS`.
     pub dtmf_sent: String,
     /// Answers held back by [`SimModemConfig::slow`]: (release time, bytes).
@@ -302,6 +323,7 @@ impl SimModem {
             tonedet: false,
             ddet: false,
             forwarding: Default::default(),
+            extras: SimExtras::default(),
             dtmf_sent: String::new(),
             outq: VecDeque::new(),
             release: None,
@@ -810,6 +832,7 @@ impl SimModem {
                     _ => self.cms(321),
                 }
             }
+            _ if self.extras_command(&upper) => {}
             _ => self.line("ERROR"),
         }
     }
@@ -1002,6 +1025,99 @@ impl SimModem {
             indices.push(index);
         }
         Ok(indices)
+    }
+
+    /// The network delivers an SMS directly (as with `AT+CNMI=2,2` or a class 0
+    /// message): one two-line `+CMT: ,<length>` + PDU per part, nothing stored. In
+    /// phase 2+ mode (`AT+CSMS=1`) each part waits for `AT+CNMA`. Returns the number
+    /// of parts.
+    pub fn deliver_sms_direct(
+        &mut self,
+        from: &str,
+        text: &str,
+        at: SmsTimestamp,
+    ) -> Result<usize, sms::SmsError> {
+        self.next_ref = self.next_ref.wrapping_add(1);
+        let pdus = sms::encode_deliver(from, text, at, self.next_ref)?;
+        for pdu in &pdus {
+            self.line(&format!("+CMT: ,{}", pdu.len() / 2 - 1));
+            self.line(pdu);
+            if self.extras.csms_service == 1 {
+                self.extras.unacked_cmt += 1;
+            }
+        }
+        Ok(pdus.len())
+    }
+
+    /// `AT+CSMS`, `AT+CNMA` and the Quectel `AT+QCFG="ims"` / `AT+QURCCFG`
+    /// commands; false when `upper` is none of them.
+    fn extras_command(&mut self, upper: &str) -> bool {
+        let quectel = self.dialect == Dialect::Quectel;
+        match upper {
+            "AT+CSMS?" => {
+                let l = format!("+CSMS: {},1,1,1", self.extras.csms_service);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+CSMS=0" | "AT+CSMS=1" => {
+                self.extras.csms_service = u8::from(upper.ends_with('1'));
+                self.line("+CSMS: 1,1,1");
+                self.line("OK");
+            }
+            "AT+CNMA" => {
+                if self.extras.csms_service == 1 && self.extras.unacked_cmt > 0 {
+                    self.extras.unacked_cmt -= 1;
+                    self.extras.cnma_acks += 1;
+                    self.line("OK");
+                } else {
+                    // no acknowledgement expected
+                    self.cms(340);
+                }
+            }
+            "AT+QCFG=\"IMS\"" if quectel => {
+                // VoLTE is up when on (or left to a carrier profile that allows it)
+                let on = match self.extras.ims_cfg {
+                    1 => true,
+                    0 => !self.extras.volte_locked,
+                    _ => false,
+                };
+                let state = u8::from(on && self.registered);
+                let l = format!("+QCFG: \"ims\",{},{state}", self.extras.ims_cfg);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+QCFG=\"IMS\",0" | "AT+QCFG=\"IMS\",1" | "AT+QCFG=\"IMS\",2" if quectel => {
+                let v = upper.bytes().last().map_or(0, |b| b - b'0');
+                if v == 1 && self.extras.volte_locked {
+                    self.line("ERROR");
+                } else {
+                    self.extras.ims_cfg = v;
+                    self.line("OK");
+                }
+            }
+            "AT+QURCCFG=\"URCPORT\"" if quectel => {
+                let port = self
+                    .extras
+                    .urc_port
+                    .clone()
+                    .unwrap_or_else(|| "usbat".into());
+                self.line(&format!("+QURCCFG: \"urcport\",\"{port}\""));
+                self.line("OK");
+            }
+            _ if quectel && upper.starts_with("AT+QURCCFG=\"URCPORT\",") => {
+                let port = upper["AT+QURCCFG=\"URCPORT\",".len()..]
+                    .trim_matches('"')
+                    .to_ascii_lowercase();
+                if ["usbat", "usbmodem", "uart1", "all"].contains(&port.as_str()) {
+                    self.extras.urc_port = Some(port);
+                    self.line("OK");
+                } else {
+                    self.line("ERROR");
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// Stores a message on the SIM without announcing it (it arrived while nobody

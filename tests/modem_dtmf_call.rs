@@ -1,0 +1,213 @@
+//! Modem-reported DTMF in a real call flow: the exchange, its modem driver and the
+//! simulated Quectel modem on a pseudo-terminal through the real serial code. The
+//! responder's key reaches the box only as a modem URC (`+QTONEDET`, the call audio
+//! carries no tone) and still accepts the call; a key that arrives both as a URC and
+//! as a tone in the audio counts once.
+//!
+//! The exchange runs on a virtual clock that advances 20 ms per audio frame and keeps
+//! pace with real time (the simulated modem's far end answers in real time), so the
+//! de-duplication window is measured in frames, never in how fast this machine is.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard::config::{BoardProfile, Config};
+use switchboard::exchange::{Exchange, Output, PortIdx};
+use switchboard::hw::sim::modem::{FarEnd, Network, SimModem, SimModemConfig};
+use switchboard::line::LineSignal;
+use switchboard::media::{Frame, PromptLibrary, SILENCE};
+use switchboard::modem::Dialect;
+use switchboard::modem::serial::SerialLink;
+
+struct Net;
+impl Network for Net {
+    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
+        FarEnd::Rings {
+            answer_after: Some(Duration::from_millis(800)),
+        }
+    }
+    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
+    fn answered(&mut self, _: Instant, _: &str) {}
+}
+
+struct Rig {
+    ex: Exchange,
+    sim: SimModem,
+    link: SerialLink,
+    real_start: Instant,
+    start: Instant,
+    /// Virtual time of the exchange.
+    vt: Instant,
+    input: Vec<VecDeque<i16>>,
+    notes: Vec<String>,
+    fxo: PortIdx,
+    modem: PortIdx,
+}
+
+impl Rig {
+    fn new(dtmf_source: &str) -> Self {
+        let sim = SimModem::open_with(SimModemConfig {
+            dialect: Some(Dialect::Quectel),
+            ..SimModemConfig::default()
+        })
+        .unwrap();
+        let link = SerialLink::open(sim.path(), 115_200).unwrap();
+        let mut board = BoardProfile::sim();
+        if let Some(m) = board.modem.as_mut() {
+            m.dialect = "auto".into();
+            m.dtmf_source = dtmf_source.into();
+        }
+        let cfg = Arc::new(Config::demo());
+        let mut prompts = PromptLibrary::default();
+        for (key, _voice, text) in switchboard::media::prompt_texts(&cfg) {
+            // 300 ms of silence stands in for speech
+            prompts.insert(key, text, vec![0; 2400]);
+        }
+        let start = Instant::now();
+        let wall = "2026-03-02T09:00:00Z".parse().unwrap();
+        let ex = Exchange::new(&board, cfg, Arc::new(prompts), start, wall, 1);
+        let fxo = ex.port_index("fxo1").unwrap();
+        let modem = ex.modem_port().unwrap();
+        let ports = ex.port_count();
+        Rig {
+            ex,
+            sim,
+            link,
+            real_start: Instant::now(),
+            start,
+            vt: start,
+            input: vec![VecDeque::new(); ports],
+            notes: Vec::new(),
+            fxo,
+            modem,
+        }
+    }
+
+    /// Moves modem bytes both ways (no audio tick).
+    fn io(&mut self) {
+        let mut buf = [0u8; 1024];
+        while let Some(tx) = self.ex.poll_modem_transmit() {
+            self.link.write_all(&tx).unwrap();
+        }
+        self.sim.step(Instant::now(), &mut Net);
+        loop {
+            let n = self.link.read_available(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            self.ex.on_modem_bytes(self.vt, &buf[..n]);
+        }
+        while let Some(o) = self.ex.poll_output() {
+            if let Output::Note(n) = o {
+                self.notes.push(n.text);
+            }
+        }
+    }
+
+    /// One loop turn: modem I/O, then the audio frames real time has made due.
+    fn turn(&mut self) {
+        self.io();
+        std::thread::sleep(Duration::from_millis(2));
+        let real = self.real_start.elapsed();
+        while self.vt.duration_since(self.start) < real {
+            self.vt += Duration::from_millis(20);
+            if self.ex.poll_timeout().is_some_and(|t| t <= self.vt) {
+                self.ex.handle_timeout(self.vt);
+            }
+            for p in 0..self.ex.port_count() {
+                let mut f: Frame = SILENCE;
+                for s in f.iter_mut() {
+                    *s = self.input[p].pop_front().unwrap_or(0);
+                }
+                self.ex.on_audio(self.vt, p, &f);
+                let mut out = SILENCE;
+                self.ex.fill_audio(self.vt, p, &mut out);
+            }
+            self.io();
+        }
+    }
+
+    fn until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
+        let t = Instant::now();
+        while !done(self) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "waiting for {what}: {:#?}\nthe modem saw {:?}",
+                self.notes,
+                self.sim.commands
+            );
+            self.turn();
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.notes.iter().filter(|n| n.contains(needle)).count()
+    }
+
+    fn phase(&self) -> Option<&'static str> {
+        self.ex.status().calls.first().map(|c| c.phase)
+    }
+
+    fn tone(&mut self, port: PortIdx, digits: &str) {
+        let s = switchboard::dsp::dtmf::generate(digits, 80, 80, -8.0).unwrap();
+        self.input[port].extend(s);
+    }
+
+    /// A caller chooses option 1 and alice answers and hears the announcement.
+    fn reach_await_accept(&mut self) {
+        self.until("modem ready", |r| r.count("modem ready") == 1);
+        let (vt, fxo) = (self.vt, self.fxo);
+        self.ex.on_line_signal(vt, fxo, LineSignal::RingStart);
+        self.ex
+            .on_line_signal(vt, fxo, LineSignal::CallerId("+15550001111".into()));
+        self.until("the menu", |r| r.phase() == Some("menu"));
+        self.tone(fxo, "1");
+        self.until("alice's announcement", |r| {
+            r.phase() == Some("awaiting accept")
+        });
+        assert_eq!(self.count("dialling alice"), 1);
+    }
+}
+
+#[test]
+fn a_key_only_the_modem_reports_accepts_the_call() {
+    let mut r = Rig::new("both");
+    r.reach_await_accept();
+    // alice presses 1: the simulated Quectel reports +QTONEDET: 49; the call audio
+    // stays silent (as when a codec or the network eats the in-band tone)
+    assert!(r.sim.far_end_dtmf("1"));
+    r.until("the bridge", |r| r.phase() == Some("bridged"));
+    assert_eq!(r.count("responder pressed 1 (modem)"), 1, "{:#?}", r.notes);
+    assert_eq!(r.count("alice accepted with key 1"), 1);
+    assert_eq!(r.count("responder pressed"), 1);
+}
+
+#[test]
+fn a_key_reported_by_the_modem_and_heard_in_the_audio_counts_once() {
+    let mut r = Rig::new("both");
+    r.reach_await_accept();
+    let modem = r.modem;
+    // the same key press in both: the URC, and the tone in the call audio
+    assert!(r.sim.far_end_dtmf("1"));
+    r.until("the modem's report", |r| {
+        r.count("responder pressed 1 (modem)") == 1
+    });
+    r.tone(modem, "1");
+    r.until("the tone heard", |r| {
+        r.count("also reported by the audio (counted once)") == 1
+    });
+    assert_eq!(r.count("responder pressed"), 1, "{:#?}", r.notes);
+    assert_eq!(r.count("alice accepted with key 1"), 1);
+    assert_eq!(r.phase(), Some("bridged"));
+    // a later key press is a new one
+    let before = r.vt;
+    r.until("a second later", |r| {
+        r.vt >= before + Duration::from_secs(1)
+    });
+    r.tone(modem, "1");
+    r.until("the second key", |r| {
+        r.count("responder pressed 1 (audio)") == 1
+    });
+    assert_eq!(r.count("responder pressed"), 2, "{:#?}", r.notes);
+}
