@@ -408,6 +408,26 @@ fn simcom_serial_pcm_switched_per_call_when_configured() {
     assert_eq!(tx(&mut m), "AT+CPCMREG=1");
     m.handle_input(t, b"\r\nOK\r\n\r\nVOICE CALL: END: 000005\r\n");
     assert_eq!(tx(&mut m), "AT+CPCMREG=0");
+    // a call that ends with a bare NO CARRIER (no VOICE CALL: END) switches it off
+    // too, and a hang-up of ours as well; twice on is sent once
+    m.handle_input(t, b"\r\nOK\r\n");
+    let leg = m.dial(t, "+491701111111");
+    assert_eq!(tx(&mut m), "ATD+491701111111;");
+    m.handle_input(t, b"\r\nOK\r\n\r\nVOICE CALL: BEGIN\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=1");
+    m.handle_input(t, b"\r\nOK\r\n\r\nVOICE CALL: BEGIN\r\n\r\nNO CARRIER\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=0");
+    m.handle_input(t, b"\r\nOK\r\n");
+    let leg2 = m.dial(t, "+491702222222");
+    assert_ne!(leg, leg2);
+    assert_eq!(tx(&mut m), "ATD+491702222222;");
+    m.handle_input(t, b"\r\nOK\r\n\r\nVOICE CALL: BEGIN\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=1");
+    m.handle_input(t, b"\r\nOK\r\n");
+    m.hangup(t, leg2);
+    assert_eq!(tx(&mut m), "AT+CHUP");
+    m.handle_input(t, b"\r\nOK\r\n");
+    assert_eq!(tx(&mut m), "AT+CPCMREG=0");
     // without pcm_serial in the profile nothing is switched
     let (mut m, _, _) = dialed(Dialect::Simcom);
     m.handle_input(t, b"\r\nVOICE CALL: BEGIN\r\n");

@@ -318,6 +318,8 @@ impl Modem {
     pub(super) fn abort_all(&mut self, reason: &str) {
         let why = format!("modem reset: {reason}");
         self.status.ready = false;
+        // the modem forgets its PCM switch; nothing is sent for it
+        self.pcm_on = false;
         self.end_leg(LegEnd::Error(why.clone()));
         let calls: Vec<_> = self.incoming.iter().map(|c| c.leg).collect();
         for leg in calls {

@@ -446,6 +446,8 @@ pub struct Modem {
     incoming: Vec<InCall>,
     /// Next `AT+CLCC` poll while only incoming calls are up.
     incoming_poll: Option<Instant>,
+    /// SIMCom serial PCM is switched on (`AT+CPCMREG=1` sent, `=0` not yet).
+    pcm_on: bool,
     /// The header of a two-line URC (`+CMT:`, `+CBM:`, `+CDS: <len>`) whose body
     /// line comes next.
     urc_header: Option<String>,
@@ -494,6 +496,7 @@ impl Modem {
             registered: None,
             incoming: Vec::new(),
             incoming_poll: None,
+            pcm_on: false,
             urc_header: None,
             csms_phase2: false,
         };
@@ -511,6 +514,7 @@ impl Modem {
         self.csms_phase2 = false;
         self.init_stopped = false;
         self.cpin_retry_at = None;
+        self.pcm_on = false;
         self.sim.rebooted();
         self.ident.clear();
         for (c, essential) in INIT_BASIC {
@@ -813,6 +817,7 @@ impl Modem {
                 _ => "AT+CHUP".to_string(),
             };
             self.push(&cmd, Purpose::Hangup, self.timing.command);
+            self.pcm_off_when_idle();
             self.pump(now);
             return;
         }
@@ -828,6 +833,7 @@ impl Modem {
                 };
                 self.push(&cmd, Purpose::Hangup, self.timing.command);
             }
+            self.pcm_off_when_idle();
         }
         self.pump(now);
     }
@@ -1174,6 +1180,7 @@ impl Modem {
                     self.poll_calls_now();
                 } else {
                     self.incoming.remove(pos);
+                    self.pcm_off_when_idle();
                     let end = match result {
                         Ok(Final::NoCarrier) => LegEnd::NoCarrier,
                         Ok(other) => LegEnd::Error(format!("answer failed: {other:?}")),
@@ -1495,6 +1502,7 @@ impl Modem {
                 });
             }
         }
+        self.pcm_off_when_idle();
     }
 
     /// After `AT+CHLD=2` took `leg`: the other connected calls are on hold.
@@ -1532,13 +1540,23 @@ impl Modem {
                 state: LegState::Ended(end),
             });
         }
+        self.pcm_off_when_idle();
     }
 
     /// SIMCom serial PCM audio is switched per call (`AT+CPCMREG`), when configured.
     fn simcom_pcm(&mut self, on: bool) {
-        if self.dialect == Dialect::Simcom && self.cfg.options.simcom_pcm {
+        if self.dialect == Dialect::Simcom && self.cfg.options.simcom_pcm && on != self.pcm_on {
+            self.pcm_on = on;
             let cmd = if on { "AT+CPCMREG=1" } else { "AT+CPCMREG=0" };
             self.push(cmd, Purpose::Other, self.timing.command);
+        }
+    }
+
+    /// Serial PCM goes off once no call is left, however the last one ended
+    /// (`VOICE CALL: END`, a bare `NO CARRIER`, `BUSY`, a hang-up of ours).
+    fn pcm_off_when_idle(&mut self) {
+        if self.pcm_on && self.call_count() == 0 {
+            self.simcom_pcm(false);
         }
     }
 
@@ -1579,8 +1597,8 @@ impl Modem {
         match urc {
             Urc::NoCarrier => self.call_ended(),
             Urc::VoiceCallEnd { .. } => {
-                self.simcom_pcm(false);
                 self.call_ended();
+                self.pcm_off_when_idle();
             }
             Urc::Busy => self.end_leg(LegEnd::Busy),
             Urc::NoAnswer => self.end_leg(LegEnd::NoAnswer),
