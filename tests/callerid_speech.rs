@@ -5,14 +5,12 @@
 //! Needs `espeak-ng` (`scripts/ensure-deps` installs it); fails with a clear message
 //! when it is missing.
 
-use std::process::Command;
-
 use switchboard::dsp::callerid::{
     CallerId, CallerIdDecoder, CallerIdEvent, DateTime, FskGenParams, FskStandard, Signalling,
     modulate_f64,
 };
 use switchboard::dsp::testsignal as ts;
-use switchboard::media::tts::resample;
+mod common;
 
 const CORPUS: &[(&str, &str)] = &[
     (
@@ -39,28 +37,6 @@ const CORPUS: &[(&str, &str)] = &[
     ),
 ];
 
-fn speak(voice: &str, text: &str) -> Vec<f64> {
-    let out = Command::new("espeak-ng")
-        .args(["-v", voice, "-s", "160", "--stdout", text])
-        .output()
-        .expect(
-            "cannot run espeak-ng: install it (apt-get install espeak-ng; scripts/ensure-deps)",
-        );
-    assert!(out.status.success(), "espeak-ng failed for voice {voice}");
-    let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout)).expect("WAV from espeak");
-    let rate = reader.spec().sample_rate;
-    let x: Vec<f32> = reader
-        .into_samples::<i16>()
-        .map_while(|s| s.ok())
-        .map(|s| f32::from(s) / 32768.0)
-        .collect();
-    resample(&x, rate, 8000)
-        .expect("resample")
-        .into_iter()
-        .map(|v| f64::from(v) * 32767.0)
-        .collect()
-}
-
 fn decode(audio: &[i16]) -> Vec<CallerIdEvent> {
     let mut d = CallerIdDecoder::new(Signalling::Auto);
     let mut ev = Vec::new();
@@ -75,7 +51,7 @@ fn decode(audio: &[i16]) -> Vec<CallerIdEvent> {
 fn speech_gives_no_caller_id_and_does_not_mask_one() {
     let mut total = 0usize;
     for &(voice, text) in CORPUS {
-        let speech = speak(voice, text);
+        let speech = common::speak(voice, 50, 160, text);
         for level in [-30.0f32, -20.0, -10.0, -3.0] {
             let mut s = speech.clone();
             ts::set_power_dbm0(&mut s, level);

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use switchboard::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use switchboard::dsp::testsignal::{self as ts, DtmfSpec};
-use switchboard::media::tts::resample;
+mod common;
 
 const ALL: &str = "123A456B789C*0#D";
 
@@ -121,36 +121,6 @@ fn need(program: &str, package: &str) {
     );
 }
 
-/// One utterance, 8 kHz.
-fn speak(voice: &str, pitch: u32, text: &str) -> Vec<i16> {
-    let out = Command::new("espeak-ng")
-        .args([
-            "-v",
-            voice,
-            "-p",
-            &pitch.to_string(),
-            "-s",
-            "160",
-            "--stdout",
-            text,
-        ])
-        .output()
-        .expect("cannot run espeak-ng (apt-get install espeak-ng)");
-    assert!(out.status.success(), "espeak-ng failed for voice {voice}");
-    let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout)).expect("WAV from espeak");
-    let rate = reader.spec().sample_rate;
-    // Placeholder data length in the header: read until the samples run out.
-    let x: Vec<f32> = reader
-        .into_samples::<i16>()
-        .map_while(|s| s.ok())
-        .map(|s| f32::from(s) / 32768.0)
-        .collect();
-    let y = resample(&x, rate, 8000).expect("resample");
-    y.into_iter()
-        .map(|v| (v * 32767.0).clamp(-32768.0, 32767.0) as i16)
-        .collect()
-}
-
 /// The corpus: every utterance, each normalised to −20 dBm0 active level.
 fn corpus() -> &'static Vec<(String, Vec<f64>)> {
     static C: OnceLock<Vec<(String, Vec<f64>)>> = OnceLock::new();
@@ -160,7 +130,7 @@ fn corpus() -> &'static Vec<(String, Vec<f64>)> {
         CORPUS
             .iter()
             .map(|&(v, p, t)| {
-                let mut s = ts::to_f64(&speak(v, p, t));
+                let mut s = common::speak(v, p, 160, t);
                 set_active_level(&mut s, -20.0);
                 (format!("{v} p{p}"), s)
             })

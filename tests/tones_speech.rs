@@ -4,11 +4,9 @@
 //! Needs `espeak-ng` (`scripts/ensure-deps` installs it); the test fails with a clear
 //! message when it is missing.
 
-use std::process::Command;
-
 use switchboard::dsp::progress::{COUNTRIES, ProgressDetector, ToneEvent, ToneKind};
 use switchboard::dsp::testsignal as ts;
-use switchboard::media::tts::resample;
+mod common;
 
 /// (voice, pitch 0–99, text).
 const CORPUS: &[(&str, u32, &str)] = &[
@@ -49,37 +47,6 @@ const CORPUS: &[(&str, u32, &str)] = &[
     ),
 ];
 
-fn speak(voice: &str, pitch: u32, text: &str) -> Vec<f64> {
-    let out = Command::new("espeak-ng")
-        .args([
-            "-v",
-            voice,
-            "-p",
-            &pitch.to_string(),
-            "-s",
-            "150",
-            "--stdout",
-            text,
-        ])
-        .output()
-        .expect(
-            "`espeak-ng` is needed by this test: apt-get install espeak-ng (scripts/ensure-deps)",
-        );
-    assert!(out.status.success(), "espeak-ng failed for voice {voice}");
-    let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout)).expect("WAV from espeak");
-    let rate = reader.spec().sample_rate;
-    let x: Vec<f32> = reader
-        .into_samples::<i16>()
-        .map_while(|s| s.ok())
-        .map(|s| f32::from(s) / 32768.0)
-        .collect();
-    resample(&x, rate, 8000)
-        .expect("resample")
-        .into_iter()
-        .map(|v| f64::from(v) * 32767.0)
-        .collect()
-}
-
 fn kinds(country: usize, sig: &[i16]) -> Vec<(ToneKind, u64)> {
     let mut det = ProgressDetector::new(&COUNTRIES[country]);
     let mut v = Vec::new();
@@ -97,7 +64,7 @@ fn kinds(country: usize, sig: &[i16]) -> Vec<(ToneKind, u64)> {
 fn speech_gives_no_tone_and_tones_survive_speech() {
     let corpus: Vec<(String, Vec<f64>)> = CORPUS
         .iter()
-        .map(|&(v, p, t)| (format!("{v} p{p}"), speak(v, p, t)))
+        .map(|&(v, p, t)| (format!("{v} p{p}"), common::speak(v, p, 150, t)))
         .collect();
     let total: usize = corpus.iter().map(|c| c.1.len()).sum();
     assert!(total > 8000 * 30, "corpus too short: {} s", total / 8000);
