@@ -1009,20 +1009,9 @@ impl SimModem {
         text: &str,
         at: SmsTimestamp,
     ) -> Result<Vec<u32>, sms::SmsError> {
-        self.next_ref = self.next_ref.wrapping_add(1);
-        let pdus = sms::encode_deliver(from, text, at, self.next_ref)?;
-        let mut indices = Vec::new();
-        for pdu in pdus {
-            let index = (1..)
-                .find(|i| self.store.iter().all(|m| m.index != *i))
-                .unwrap_or(1);
-            self.store.push(Stored {
-                index,
-                pdu,
-                read: false,
-            });
+        let indices = self.store_sms(from, text, at)?;
+        for index in &indices {
             self.line(&format!("+CMTI: \"SM\",{index}"));
-            indices.push(index);
         }
         Ok(indices)
     }
