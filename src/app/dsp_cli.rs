@@ -204,6 +204,27 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// `valid` plus the caller ID fields, or `valid: false` and the error; counted.
+fn add_verdict<E: std::fmt::Display>(
+    o: &mut serde_json::Map<String, serde_json::Value>,
+    summary: &mut CallerIdSummary,
+    id: Result<crate::dsp::callerid::CallerId, E>,
+) {
+    use serde_json::json;
+    match id {
+        Ok(id) => {
+            summary.valid += 1;
+            o.insert("valid".into(), json!(true));
+            o.extend(caller_id_json(&id));
+        }
+        Err(err) => {
+            summary.rejected += 1;
+            o.insert("valid".into(), json!(false));
+            o.insert("error".into(), json!(err.to_string()));
+        }
+    }
+}
+
 fn caller_id_json(
     id: &crate::dsp::callerid::CallerId,
 ) -> serde_json::Map<String, serde_json::Value> {
@@ -267,18 +288,7 @@ pub fn callerid_decode(
                 o.insert("format".into(), json!(m.format().name()));
                 o.insert("message_type".into(), json!(m.message_type()));
                 o.insert("checksum_ok".into(), json!(true));
-                match m.caller_id() {
-                    Ok(id) => {
-                        summary.valid += 1;
-                        o.insert("valid".into(), json!(true));
-                        o.extend(caller_id_json(&id));
-                    }
-                    Err(err) => {
-                        summary.rejected += 1;
-                        o.insert("valid".into(), json!(false));
-                        o.insert("error".into(), json!(err.to_string()));
-                    }
-                }
+                add_verdict(&mut o, &mut summary, m.caller_id());
                 o.insert("start_ms".into(), json!(sample_ms(m.start_sample)));
                 o.insert("end_ms".into(), json!(sample_ms(m.end_sample)));
                 o.insert("level_dbm0".into(), json!(round1(f64::from(m.level_dbm0))));
@@ -293,18 +303,7 @@ pub fn callerid_decode(
                 o.insert("format".into(), json!("dtmf"));
                 o.insert("checksum_ok".into(), serde_json::Value::Null);
                 o.insert("clip".into(), json!(c.as_str()));
-                match c.caller_id() {
-                    Ok(id) => {
-                        summary.valid += 1;
-                        o.insert("valid".into(), json!(true));
-                        o.extend(caller_id_json(&id));
-                    }
-                    Err(err) => {
-                        summary.rejected += 1;
-                        o.insert("valid".into(), json!(false));
-                        o.insert("error".into(), json!(err.to_string()));
-                    }
-                }
+                add_verdict(&mut o, &mut summary, c.caller_id());
                 o.insert("start_ms".into(), json!(sample_ms(c.start_sample)));
                 o.insert("end_ms".into(), json!(sample_ms(c.end_sample)));
                 serde_json::Value::Object(o)
