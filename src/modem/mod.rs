@@ -326,6 +326,9 @@ const MAX_RESPONSE_LINES: usize = 1024;
 /// was never listed, and did not ring meanwhile, before it counts as gone.
 const UNSEEN_CALL_POLLS: u32 = 16;
 
+/// At most this many `AT+CMGR` reads wait in the queue (further `+CMTI` are dropped).
+const MAX_PENDING_READS: usize = 64;
+
 /// At most this many incomplete concatenated messages are kept (oldest dropped).
 const MAX_PARTIAL_SMS: usize = 8;
 
@@ -1707,11 +1710,27 @@ impl Modem {
                 }
             }
             Urc::Cmti { index, .. } => {
-                self.push(
-                    &format!("AT+CMGR={index}"),
-                    Purpose::SmsRead(index),
-                    self.timing.command,
-                );
+                // A storm of notifications (a modem repeating them, line noise that
+                // parses) must not grow the queue: one read per storage index, and at
+                // most MAX_PENDING_READS of them (a SIM holds a few dozen messages).
+                let reading = |p: &Purpose| matches!(p, Purpose::SmsRead(_));
+                let pending = self.queue.iter().filter(|c| reading(&c.purpose)).count();
+                let read = Purpose::SmsRead(index);
+                let duplicate = self.queue.iter().any(|c| c.purpose == read)
+                    || self
+                        .inflight
+                        .as_ref()
+                        .is_some_and(|f| f.cmd.purpose == read);
+                if duplicate {
+                    tracing::debug!(index, "modem: +CMTI for a message already being read");
+                } else if pending >= MAX_PENDING_READS {
+                    tracing::warn!(
+                        index,
+                        "modem: too many unread SMS notifications; this one is left on the SIM"
+                    );
+                } else {
+                    self.push(&format!("AT+CMGR={index}"), read, self.timing.command);
+                }
             }
             Urc::Rdy => self.restarted(),
             other => tracing::debug!(urc = ?other, "modem: URC not handled yet"),
@@ -1963,6 +1982,27 @@ mod tests {
 
     fn tx_string(m: &mut Modem) -> String {
         String::from_utf8_lossy(&m.poll_transmit().expect("bytes to send")).into_owned()
+    }
+
+    #[test]
+    fn a_storm_of_cmti_does_not_grow_the_queue() {
+        let t = Instant::now();
+        let mut m = ready_modem(t);
+        // the same index again and again: one read
+        for _ in 0..1000 {
+            m.handle_input(t, b"\r\n+CMTI: \"SM\",7\r\n");
+        }
+        assert_eq!(tx_string(&mut m), "AT+CMGR=7\r");
+        m.handle_input(t, b"\r\n+CMTI: \"SM\",7\r\n");
+        assert_eq!(m.queue.len(), 0, "a read in flight is not queued again");
+        // many distinct indices (noise that parses): capped
+        for i in 0..10_000u32 {
+            m.handle_input(t, format!("\r\n+CMTI: \"SM\",{i}\r\n").as_bytes());
+        }
+        assert_eq!(m.queue.len(), MAX_PENDING_READS);
+        // the modem still works: the read in flight completes, the next one goes out
+        m.handle_input(t, b"\r\n+CMS ERROR: 321\r\n");
+        assert!(tx_string(&mut m).starts_with("AT+CMGR="));
     }
 
     #[test]
