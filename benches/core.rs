@@ -111,8 +111,15 @@ fn call_state_machine(c: &mut Criterion) {
             b.iter(|| {
                 let t0 = Instant::now();
                 let s = Duration::from_secs;
-                let (mut call, _) =
-                    Call::new(1, cfg.clone(), 0, None, t0, jiff::Timestamp::UNIX_EPOCH, 1);
+                let (mut call, _) = Call::new(
+                    1,
+                    cfg.clone(),
+                    0,
+                    Default::default(),
+                    t0,
+                    jiff::Timestamp::UNIX_EPOCH,
+                    1,
+                );
                 call.handle(t0, Event::CallerAnswered);
                 call.handle(t0 + s(8), Event::CallerPromptDone);
                 call.handle(t0 + s(9), Event::CallerDigit('1'));

@@ -21,6 +21,13 @@ pub enum EndReason {
     Closed,
     /// The service stopped during the call.
     Shutdown,
+    /// The caller's number is on the routing number's block list.
+    Blocked,
+    /// The caller entered a wrong PIN three times.
+    PinFailed,
+    /// The caller overflowed to a message (queue full, waited too long, or too many
+    /// calls in progress).
+    Overflow,
     /// An internal fault ended the call (the caller heard a goodbye).
     Error,
 }
@@ -36,6 +43,9 @@ impl EndReason {
             EndReason::MenuFailed => "menu_failed",
             EndReason::Closed => "closed",
             EndReason::Shutdown => "shutdown",
+            EndReason::Blocked => "blocked",
+            EndReason::PinFailed => "pin_failed",
+            EndReason::Overflow => "overflow",
             EndReason::Error => "error",
         }
     }
@@ -111,6 +121,9 @@ pub struct Cdr {
     pub ended_at: Timestamp,
     /// Routing number name.
     pub routing_number: String,
+    /// Stable id of the routing number the call arrived on.
+    #[serde(default)]
+    pub routing_id: String,
     /// Port the call arrived on.
     pub port: String,
     /// Caller ID, if the line delivered one.
@@ -135,4 +148,13 @@ pub struct Cdr {
     pub duration_seconds: f64,
     /// Why it ended.
     pub end_reason: EndReason,
+    /// Seconds the caller waited in the queue for a free line (summed).
+    #[serde(default)]
+    pub queue_seconds: Option<f64>,
+    /// Overflow taken: `reason -> destination` (e.g. `queue_full -> message`).
+    #[serde(default)]
+    pub overflow: Option<String>,
+    /// Caller PIN gate: `ok` or `failed` (the digits are never recorded).
+    #[serde(default)]
+    pub pin: Option<String>,
 }

@@ -16,8 +16,13 @@ use rand::rngs::StdRng;
 
 pub use cdr::{AttemptOutcome, AttemptRecord, Cdr, EndReason};
 
-use crate::config::Config;
+use crate::config::{Config, OverflowReason, OverflowTo};
 use crate::routing::{HuntPlan, PlannedAttempt, hunt_plan};
+
+/// Wrong PINs before the call ends.
+const PIN_TRIES: u32 = 3;
+/// Time allowed for the PIN prompt itself, on top of the menu timeout.
+const PIN_PROMPT_TIME: Duration = Duration::from_secs(10);
 
 /// Identifies a call within one run of the service.
 pub type CallId = u64;
@@ -42,6 +47,29 @@ pub enum Prompt {
     Connecting,
     /// Outside support hours with `out_of_hours = "closed"`.
     Closed,
+    /// "All lines are busy. You are caller number N in line." (N = 1..=9; larger
+    /// positions use [`Prompt::QueueWait`]).
+    QueuePosition(u8),
+    /// "All lines are busy. Please stay on the line."
+    QueueWait,
+    /// The caller's number is blocked.
+    Blocked,
+    /// "Please enter your PIN, then press the hash key."
+    EnterPin,
+    /// "That PIN is not correct."
+    WrongPin,
+    /// The overflow message (configured, or "All lines are busy ...").
+    Overflow,
+}
+
+impl Prompt {
+    /// The prompt that tells a waiting caller their position.
+    pub fn queue_position(position: u32) -> Prompt {
+        match u8::try_from(position) {
+            Ok(n @ 1..=9) => Prompt::QueuePosition(n),
+            _ => Prompt::QueueWait,
+        }
+    }
 }
 
 /// What happened, as seen by the call.
@@ -67,11 +95,19 @@ pub enum Event {
     ResponderPromptDone,
     /// The responder pressed a key.
     ResponderDigit(char),
-    /// The modem is not ready (resetting or initialising): the dial waits for it and
-    /// the answer timeout does not run meanwhile (the exchange bounds the wait).
-    LegWaiting,
-    /// The modem became ready and the waiting dial went out: the answer timeout starts.
+    /// No line can take the dial yet: every trunk is busy (`position` in the routing
+    /// number's queue) or the modem is resetting (`None`). The answer timeout does not
+    /// run meanwhile; the exchange bounds the wait.
+    LegQueued {
+        /// Position in the queue (1 = next), if queued behind other callers.
+        position: Option<u32>,
+    },
+    /// A line became free and the waiting dial went out: the answer timeout starts.
     LegDialled,
+    /// The caller's position in the queue changed or is due to be announced again.
+    QueuePosition(u32),
+    /// The caller overflows (queue full, waited too long, too many calls in progress).
+    Overflow(OverflowReason),
 }
 
 /// Why an outbound leg failed before being answered.
@@ -85,6 +121,8 @@ pub enum LegFailure {
     Failed,
     /// The modem was not ready and did not become ready in time.
     ModemUnavailable,
+    /// The line to the responder is in use (a local phone already off-hook or ringing).
+    LineBusy,
 }
 
 /// What the call wants done.
@@ -121,9 +159,9 @@ pub enum Action {
 enum Leg {
     /// No leg up.
     Idle,
-    /// The dial waits for the modem to be ready (no deadline here: the exchange
-    /// answers with `LegDialled` or `LegFailed`).
-    WaitingModem,
+    /// The dial waits for a line (queued, or the modem resetting; no deadline here: the
+    /// exchange answers with `LegDialled`, `LegFailed` or `Overflow`).
+    Waiting,
     /// Dialled, waiting for an answer (until the deadline).
     Ringing { deadline: Instant },
     /// Answered, announcement playing; keys already count.
@@ -135,6 +173,11 @@ enum Leg {
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Answering,
+    /// Collecting the caller's PIN.
+    Pin {
+        deadline: Instant,
+        entered: String,
+    },
     Greeting,
     Menu {
         deadline: Instant,
@@ -166,6 +209,25 @@ pub struct Call {
     bridge_started: Option<Instant>,
     end_reason: Option<EndReason>,
     cdr: Cdr,
+    /// Hotline intake (FXS handset lifted): straight to the direct option, no menu.
+    hotline: bool,
+    pin_tries: u32,
+    /// When the current wait for a line started.
+    queued_since: Option<Instant>,
+    /// The call already overflowed once: a second overflow plays the message.
+    overflowed: bool,
+    /// The attempt in progress connects without the accept prompt (overflow to a number).
+    direct: bool,
+}
+
+/// How a call came in.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    /// Caller ID (the port id for an FXS hotline).
+    pub caller_id: Option<String>,
+    /// An FXS handset was lifted: no greeting and no menu, straight to the routing
+    /// number's direct option.
+    pub hotline: bool,
 }
 
 impl Call {
@@ -177,17 +239,22 @@ impl Call {
         id: CallId,
         cfg: Arc<Config>,
         routing: usize,
-        caller_id: Option<String>,
+        intake: Intake,
         now: Instant,
         wall: Timestamp,
         seed: u64,
     ) -> (Self, Vec<Action>) {
         let rn = &cfg.routing_numbers[routing];
+        let caller_id = intake.caller_id;
         let cdr = Cdr {
             call_id: id,
             started_at: wall,
             ended_at: wall,
             routing_number: rn.name.clone(),
+            routing_id: rn.key.clone(),
+            queue_seconds: None,
+            overflow: None,
+            pin: None,
             port: rn.port.get_ref().clone(),
             caller_id,
             option_key: None,
@@ -216,6 +283,11 @@ impl Call {
             bridge_started: None,
             end_reason: None,
             cdr,
+            hotline: intake.hotline,
+            pin_tries: 0,
+            queued_since: None,
+            overflowed: false,
+            direct: false,
         };
         (call, vec![Action::AnswerCaller])
     }
@@ -225,9 +297,33 @@ impl Call {
         self.id
     }
 
-    /// Index of the routing number in the configuration.
+    /// Index of the routing number in the call's own configuration (the generation it
+    /// started with; never an index into a newer one).
     pub fn routing(&self) -> usize {
         self.routing
+    }
+
+    /// Stable id of the routing number whose flow the call is in now.
+    pub fn routing_id(&self) -> &str {
+        &self.rn().key
+    }
+
+    /// Name of the routing number whose flow the call is in now.
+    pub fn routing_name(&self) -> &str {
+        &self.rn().name
+    }
+
+    /// The configuration the call runs on.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    /// Queue priority of the chosen option (0 before a choice).
+    pub fn priority(&self) -> u8 {
+        self.cdr
+            .option_key
+            .and_then(|k| self.rn().option(k))
+            .map_or(0, |o| o.priority)
     }
 
     /// Whether the call has finished (its CDR was emitted).
@@ -239,12 +335,11 @@ impl Call {
     pub fn phase(&self) -> &'static str {
         match &self.state {
             State::Answering => "answering",
+            State::Pin { .. } => "pin",
             State::Greeting => "greeting",
             State::Menu { .. } => "menu",
             State::Hunting { leg: Leg::Idle } => "hunting",
-            State::Hunting {
-                leg: Leg::WaitingModem,
-            } => "waiting for the modem",
+            State::Hunting { leg: Leg::Waiting } => "waiting for a line",
             State::Hunting {
                 leg: Leg::Ringing { .. },
             } => "ringing responder",
@@ -269,7 +364,9 @@ impl Call {
     /// The earliest instant at which [`Call::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
-            State::Menu { deadline } | State::Closing { deadline } => Some(*deadline),
+            State::Menu { deadline }
+            | State::Closing { deadline }
+            | State::Pin { deadline, .. } => Some(*deadline),
             State::Hunting {
                 leg: Leg::Ringing { deadline } | Leg::AwaitAccept { deadline },
             } => Some(*deadline),
@@ -289,6 +386,10 @@ impl Call {
             }
             State::Closing { deadline } if now >= deadline => {
                 self.finish(now, &mut out);
+            }
+            State::Pin { deadline, .. } if now >= deadline => {
+                out.push(Action::Note("no PIN entered before the timeout".into()));
+                self.pin_wrong(now, &mut out);
             }
             State::Hunting {
                 leg: Leg::Ringing { deadline },
@@ -315,15 +416,53 @@ impl Call {
             (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
             (State::Answering, Event::CallerAnswered) => {
                 let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
-                if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
+                if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
+                    out.push(Action::Note(format!(
+                        "caller {} is on the block list",
+                        self.cdr.caller_id.as_deref().unwrap_or("anonymous")
+                    )));
+                    self.close(now, EndReason::Blocked, Prompt::Blocked, &mut out);
+                } else if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
                     out.push(Action::Note(format!(
                         "outside support hours ({:?}): closed",
                         hours.reason
                     )));
                     self.close(now, EndReason::Closed, Prompt::Closed, &mut out);
+                } else if self.rn().pin.is_some() {
+                    self.ask_pin(now, vec![Prompt::EnterPin], &mut out);
                 } else {
-                    self.state = State::Greeting;
-                    out.push(Action::PlayCaller(vec![Prompt::Greeting]));
+                    self.start_flow(now, &mut out);
+                }
+            }
+            (State::Pin { .. }, Event::CallerPromptDone) => {}
+            (
+                State::Pin {
+                    mut entered,
+                    deadline,
+                },
+                Event::CallerDigit(d),
+            ) => {
+                let want = self
+                    .rn()
+                    .pin
+                    .as_ref()
+                    .map(|p| p.get_ref().clone())
+                    .unwrap_or_default();
+                if d == '#' || (d.is_ascii_digit() && entered.len() + 1 >= want.len()) {
+                    if d.is_ascii_digit() {
+                        entered.push(d);
+                    }
+                    if entered == want {
+                        out.push(Action::Note("PIN correct".into()));
+                        self.cdr.pin = Some("ok".into());
+                        self.start_flow(now, &mut out);
+                    } else {
+                        out.push(Action::Note("wrong PIN".into()));
+                        self.pin_wrong(now, &mut out);
+                    }
+                } else if d.is_ascii_digit() {
+                    entered.push(d);
+                    self.state = State::Pin { deadline, entered };
                 }
             }
             (State::Greeting, Event::CallerPromptDone) => {
@@ -366,27 +505,33 @@ impl Call {
                 },
                 Event::LegAnswered,
             ) => {
-                self.state = State::Hunting {
-                    leg: Leg::Announcing,
-                };
-                out.push(Action::PlayResponder(Prompt::Announcement));
+                if self.direct {
+                    out.push(Action::Note("overflow number answered: connecting".into()));
+                    self.accept(now, None, &mut out);
+                } else {
+                    self.state = State::Hunting {
+                        leg: Leg::Announcing,
+                    };
+                    out.push(Action::PlayResponder(Prompt::Announcement));
+                }
             }
             (
                 State::Hunting {
                     leg: Leg::Ringing { .. },
                 },
-                Event::LegWaiting,
+                Event::LegQueued { position },
             ) => {
-                self.state = State::Hunting {
-                    leg: Leg::WaitingModem,
-                };
+                self.state = State::Hunting { leg: Leg::Waiting };
+                self.queued_since = Some(now);
+                if let Some(n) = position {
+                    out.push(Action::PlayCaller(vec![Prompt::queue_position(n)]));
+                }
             }
-            (
-                State::Hunting {
-                    leg: Leg::WaitingModem,
-                },
-                Event::LegDialled,
-            ) => {
+            (State::Hunting { leg: Leg::Waiting }, Event::QueuePosition(n)) => {
+                out.push(Action::PlayCaller(vec![Prompt::queue_position(n)]));
+            }
+            (State::Hunting { leg: Leg::Waiting }, Event::LegDialled) => {
+                self.end_wait(now);
                 self.state = State::Hunting {
                     leg: Leg::Ringing {
                         deadline: now + *self.rn().answer_timeout.get_ref(),
@@ -394,13 +539,22 @@ impl Call {
                 };
             }
             (
+                State::Answering
+                | State::Pin { .. }
+                | State::Greeting
+                | State::Menu { .. }
+                | State::Hunting { .. },
+                Event::Overflow(reason),
+            ) => self.overflow(now, reason, &mut out),
+            (
                 State::Hunting {
-                    leg: Leg::Ringing { .. } | Leg::WaitingModem,
+                    leg: Leg::Ringing { .. } | Leg::Waiting,
                 },
                 Event::LegFailed(f),
             ) => {
+                self.end_wait(now);
                 let outcome = match f {
-                    LegFailure::Busy => AttemptOutcome::Busy,
+                    LegFailure::Busy | LegFailure::LineBusy => AttemptOutcome::Busy,
                     LegFailure::NoAnswer => AttemptOutcome::NoAnswer,
                     LegFailure::Failed => AttemptOutcome::Failed,
                     LegFailure::ModemUnavailable => AttemptOutcome::ModemUnavailable,
@@ -429,7 +583,7 @@ impl Call {
                     out.push(Action::HangupLeg);
                     self.attempt_over(now, AttemptOutcome::Declined, &mut out);
                 } else {
-                    self.accept(now, d, &mut out);
+                    self.accept(now, Some(d), &mut out);
                 }
             }
             (
@@ -463,6 +617,109 @@ impl Call {
         }
         self.close(now, EndReason::Shutdown, Prompt::Goodbye, &mut out);
         out
+    }
+
+    /// After the intake checks: a hotline goes straight to its option; a number with a
+    /// single option or a menu plays its greeting.
+    fn start_flow(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.hotline {
+            match self.rn().direct_option() {
+                Some(k) => self.choose(now, k, out),
+                None => self.close(now, EndReason::Error, Prompt::Goodbye, out),
+            }
+        } else {
+            self.state = State::Greeting;
+            out.push(Action::PlayCaller(vec![Prompt::Greeting]));
+        }
+    }
+
+    fn ask_pin(&mut self, now: Instant, prompts: Vec<Prompt>, out: &mut Vec<Action>) {
+        self.state = State::Pin {
+            deadline: now + *self.rn().menu_timeout.get_ref() + PIN_PROMPT_TIME,
+            entered: String::new(),
+        };
+        out.push(Action::PlayCaller(prompts));
+    }
+
+    fn pin_wrong(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.pin_tries += 1;
+        if self.pin_tries < PIN_TRIES {
+            self.ask_pin(now, vec![Prompt::WrongPin, Prompt::EnterPin], out);
+        } else {
+            self.cdr.pin = Some("failed".into());
+            self.close(now, EndReason::PinFailed, Prompt::Goodbye, out);
+        }
+    }
+
+    /// Adds the time since the caller started waiting for a line to the CDR.
+    fn end_wait(&mut self, now: Instant) {
+        if let Some(since) = self.queued_since.take() {
+            let waited = now.saturating_duration_since(since).as_secs_f64();
+            *self.cdr.queue_seconds.get_or_insert(0.0) += waited;
+        }
+    }
+
+    /// The caller overflows: the routing number's overflow destination, or the
+    /// overflow message (also for a second overflow).
+    fn overflow(&mut self, now: Instant, reason: OverflowReason, out: &mut Vec<Action>) {
+        self.end_wait(now);
+        if self.current.is_some() {
+            out.push(Action::HangupLeg);
+            self.record_attempt(now, AttemptOutcome::Cancelled);
+        }
+        let to = if self.overflowed {
+            None
+        } else {
+            self.rn().overflow_to.clone()
+        };
+        self.overflowed = true;
+        let record = |what: String, out: &mut Vec<Action>, cdr: &mut Cdr| {
+            out.push(Action::Note(format!(
+                "overflow ({}): {what}",
+                reason.as_str()
+            )));
+            let entry = format!("{} -> {what}", reason.as_str());
+            cdr.overflow = Some(match cdr.overflow.take() {
+                Some(prev) => format!("{prev}; {entry}"),
+                None => entry,
+            });
+        };
+        match to {
+            Some(OverflowTo::RoutingNumber(id)) => {
+                let Some((idx, _)) = self.cfg.routing_number(&id) else {
+                    record("message".into(), out, &mut self.cdr);
+                    self.close(now, EndReason::Overflow, Prompt::Overflow, out);
+                    return;
+                };
+                record(format!("routing number {id}"), out, &mut self.cdr);
+                self.routing = idx;
+                self.tries = 0;
+                self.plan = HuntPlan::default();
+                self.next_attempt = 0;
+                self.hotline = false;
+                self.start_flow(now, out);
+            }
+            Some(OverflowTo::Number(number)) => {
+                record(format!("number {number}"), out, &mut self.cdr);
+                self.direct = true;
+                self.plan = HuntPlan {
+                    attempts: vec![PlannedAttempt {
+                        level: 0,
+                        user: format!("overflow {number}"),
+                        number,
+                    }],
+                    ..HuntPlan::default()
+                };
+                self.next_attempt = 0;
+                self.state = State::Hunting { leg: Leg::Idle };
+                out.push(Action::PlayCaller(vec![Prompt::PleaseHold]));
+                self.dial_next(now, out);
+            }
+            Some(OverflowTo::Message) | None => {
+                record("message".into(), out, &mut self.cdr);
+                self.close(now, EndReason::Overflow, Prompt::Overflow, out);
+            }
+        }
     }
 
     fn menu_retry(&mut self, now: Instant, mut prompts: Vec<Prompt>, out: &mut Vec<Action>) {
@@ -560,9 +817,12 @@ impl Call {
         self.dial_next(now, out);
     }
 
-    fn accept(&mut self, now: Instant, key: char, out: &mut Vec<Action>) {
+    fn accept(&mut self, now: Instant, key: Option<char>, out: &mut Vec<Action>) {
         if let Some((a, _)) = &self.current {
-            out.push(Action::Note(format!("{} accepted with key {key}", a.user)));
+            match key {
+                Some(key) => out.push(Action::Note(format!("{} accepted with key {key}", a.user))),
+                None => out.push(Action::Note(format!("{} answered", a.user))),
+            }
             self.cdr.accepted_by = Some(a.user.clone());
         }
         self.record_attempt(now, AttemptOutcome::Accepted);
@@ -574,6 +834,7 @@ impl Call {
 
     fn caller_gone(&mut self, now: Instant, out: &mut Vec<Action>) {
         out.push(Action::Note("caller hung up".into()));
+        self.end_wait(now);
         let reason = if self.state == State::Bridged {
             EndReason::Completed
         } else {
@@ -623,7 +884,10 @@ mod tests {
             1,
             Arc::new(Config::demo()),
             0,
-            Some("+15551234567".into()),
+            Intake {
+                caller_id: Some("+15551234567".into()),
+                hotline: false,
+            },
             now,
             Timestamp::UNIX_EPOCH,
             7,
@@ -777,8 +1041,8 @@ mod tests {
         c.handle(t0, Event::CallerAnswered);
         c.handle(t0, Event::CallerDigit('1'));
         // the exchange cannot dial alice yet: the ringing timer stops
-        assert!(c.handle(t0, Event::LegWaiting).is_empty());
-        assert_eq!(c.phase(), "waiting for the modem");
+        assert!(c.handle(t0, Event::LegQueued { position: None }).is_empty());
+        assert_eq!(c.phase(), "waiting for a line");
         assert_eq!(c.poll_timeout(), None);
         // 40 s later the modem is back and the dial goes out: a fresh answer timeout
         let t1 = t0 + Duration::from_secs(40);
@@ -804,7 +1068,7 @@ mod tests {
         let (mut c, t0) = start();
         c.handle(t0, Event::CallerAnswered);
         c.handle(t0, Event::CallerDigit('1'));
-        c.handle(t0, Event::LegWaiting);
+        c.handle(t0, Event::LegQueued { position: None });
         let a = c.handle(
             t0 + Duration::from_secs(45),
             Event::LegFailed(LegFailure::ModemUnavailable),

@@ -7,9 +7,10 @@
 
 pub mod board;
 mod error;
+pub mod routing_number;
 pub mod schedule;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -18,6 +19,9 @@ use toml::Spanned;
 pub use board::{BoardProfile, PortKind};
 pub use error::{ConfigError, Problem};
 use error::{Problems, from_toml};
+pub use routing_number::{
+    MenuOption, OverflowConfig, OverflowReason, OverflowTo, QueueConfig, RoutingNumber,
+};
 pub use schedule::{
     DaysConfig, FeedConfig, LayerConfig, OverrideConfig, ScheduleConfig, SupportHoursConfig,
     WindowConfig,
@@ -80,7 +84,8 @@ pub struct User {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Phone numbers in E.164 (`+491701234567`), tried in order.
+    /// Phone numbers in E.164 (`+491701234567`), or `port:fxs1` for a local phone on an
+    /// FXS port of the box, tried in order.
     #[serde(default)]
     pub phone: Vec<Spanned<String>>,
     /// E-mail address (maps iCal feed events to this user).
@@ -117,76 +122,9 @@ pub struct Level {
     pub schedules: Vec<Spanned<String>>,
 }
 
-/// A routing number: where calls arrive and what callers hear.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoutingNumber {
-    /// Name, spoken in the accept announcement ("This is Emergency Hotline").
-    pub name: String,
-    /// Port id from the board profile where calls for this number arrive.
-    pub port: Spanned<String>,
-    /// Language of the prompts (espeak-ng voice name, e.g. `en`, `de`, `fr`).
-    #[serde(default = "default_language")]
-    pub language: Spanned<String>,
-    /// Greeting text, played first.
-    #[serde(default)]
-    pub greeting: String,
-    /// Play only the greeting, without the generated "press 1 for ..." menu text.
-    #[serde(default)]
-    pub only_greeting: bool,
-    /// Announcement to the responder; `{name}` is replaced by the routing number's name.
-    #[serde(default = "default_announcement")]
-    pub announcement: String,
-    /// Time to wait for a key after the menu, per try.
-    #[serde(default = "d10", deserialize_with = "duration")]
-    pub menu_timeout: Spanned<Duration>,
-    /// Tries before the default option (or goodbye) applies.
-    #[serde(default = "default_menu_tries")]
-    pub menu_tries: Spanned<u32>,
-    /// Key of the option chosen after the last failed try; none = say goodbye.
-    #[serde(default)]
-    pub default_option: Option<Spanned<u8>>,
-    /// How long each responder's phone rings.
-    #[serde(default = "d20", deserialize_with = "duration")]
-    pub answer_timeout: Spanned<Duration>,
-    /// How long a responder has to press a key after the announcement.
-    #[serde(default = "d10", deserialize_with = "duration")]
-    pub accept_timeout: Spanned<Duration>,
-    /// Menu options on keys 1-9.
-    #[serde(default, rename = "option")]
-    pub options: Vec<MenuOption>,
-    /// Support hours; none: always in hours.
-    #[serde(default)]
-    pub support_hours: Option<SupportHoursConfig>,
-}
-
-/// A menu option.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MenuOption {
-    /// Key 1-9.
-    pub key: Spanned<u8>,
-    /// Spoken label ("Network Operations").
-    pub label: String,
-    /// Escalation policy id.
-    pub policy: Spanned<String>,
-}
-
-fn default_language() -> Spanned<String> {
-    Spanned::new(0..0, "en".into())
-}
-fn default_announcement() -> String {
-    "This is {name}. You have a caller on hold. Press any key to connect, or 2 to decline.".into()
-}
-fn default_menu_tries() -> Spanned<u32> {
-    Spanned::new(0..0, 3)
-}
-fn d10() -> Spanned<Duration> {
-    Spanned::new(0..0, Duration::from_secs(10))
-}
-fn d20() -> Spanned<Duration> {
-    Spanned::new(0..0, Duration::from_secs(20))
-}
+/// A user's phone written `port:fxs1` is the local phone on that FXS port (the box
+/// rings it; off-hook answers).
+pub const LOCAL_PHONE_PREFIX: &str = "port:";
 
 /// Parses a human duration such as `10s`, `1m 30s` or `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -194,6 +132,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         format!("`{s}` is not a duration: write e.g. \"10s\", \"1m 30s\" or \"500ms\"")
     })?;
     Duration::try_from(d).map_err(|_| format!("`{s}` is negative: durations must be positive"))
+}
+
+fn default_language() -> Spanned<String> {
+    Spanned::new(0..0, "en".into())
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<Duration>, D::Error> {
@@ -228,9 +170,13 @@ impl Config {
     pub fn parse(file: &str, src: &str, board: &BoardProfile) -> Result<Self, ConfigError> {
         let mut cfg: Config = toml::from_str(src).map_err(|e| from_toml(file, src, &e))?;
         let mut p = Problems::new(src);
-        let model = cfg.validate(board, &mut p);
+        routing_number::assign_ids(&mut cfg);
+        let (model, overflow) = cfg.validate(board, &mut p);
         p.into_result(file)?;
         cfg.model = model;
+        for (rn, o) in cfg.routing_numbers.iter_mut().zip(overflow) {
+            rn.overflow_to = o;
+        }
         Ok(cfg)
     }
 
@@ -260,7 +206,11 @@ impl Config {
         .expect("embedded config/demo.toml is valid")
     }
 
-    fn validate(&self, board: &BoardProfile, p: &mut Problems<'_>) -> crate::routing::Model {
+    fn validate(
+        &self,
+        board: &BoardProfile,
+        p: &mut Problems<'_>,
+    ) -> (crate::routing::Model, Vec<Option<OverflowTo>>) {
         let mut users: HashSet<&str> = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             let id = u.id.get_ref();
@@ -281,7 +231,25 @@ impl Config {
             // A user without a phone number is allowed (on a schedule for the record,
             // reached by other means): the hunt skips them and the call notes it.
             for (j, ph) in u.phone.iter().enumerate() {
-                if !is_e164(ph.get_ref()) {
+                if let Some(port) = ph.get_ref().strip_prefix(LOCAL_PHONE_PREFIX) {
+                    if board.port_kind(port) != Some(PortKind::Fxs) {
+                        let fxs: Vec<String> = board
+                            .ports
+                            .iter()
+                            .filter(|p| *p.kind.get_ref() == PortKind::Fxs)
+                            .map(|p| format!("\"port:{}\"", p.id.get_ref()))
+                            .collect();
+                        p.at(
+                            Some(ph.span()),
+                            format!("user[{i}].phone[{j}]"),
+                            format!(
+                                "`{port}` is not an FXS port of board `{}`: a local phone is written \"port:\" and the FXS port id ({})",
+                                board.name,
+                                if fxs.is_empty() { "this board has none".to_string() } else { fxs.join(", ") }
+                            ),
+                        );
+                    }
+                } else if !is_e164(ph.get_ref()) {
                     p.at(
                         Some(ph.span()),
                         format!("user[{i}].phone[{j}]"),
@@ -364,120 +332,9 @@ impl Config {
             }
         }
 
-        let mut support_hours = Vec::new();
-        let mut ports: HashMap<&str, usize> = HashMap::new();
-        for (i, rn) in self.routing_numbers.iter().enumerate() {
-            let key = format!("routing_number[{i}]");
-            let port = rn.port.get_ref();
-            match board.port_kind(port) {
-                None => p.at(
-                    Some(rn.port.span()),
-                    format!("{key}.port"),
-                    format!(
-                        "board `{}` has no port `{port}`: use one of {}",
-                        board.name,
-                        board.port_ids().join(", ")
-                    ),
-                ),
-                Some(PortKind::Fxo) => {}
-                Some(kind) => p.at(
-                    Some(rn.port.span()),
-                    format!("{key}.port"),
-                    format!(
-                        "port `{port}` is {}: routing numbers on {} ports are not supported yet; use an FXO port",
-                        kind.as_str(),
-                        kind.as_str()
-                    ),
-                ),
-            }
-            if let Some(prev) = ports.insert(port, i) {
-                p.at(
-                    Some(rn.port.span()),
-                    format!("{key}.port"),
-                    format!("port `{port}` is already used by routing_number[{prev}]: one routing number per port"),
-                );
-            }
-            check_language(p, &rn.language, &format!("{key}.language"));
-            support_hours.push(
-                rn.support_hours
-                    .as_ref()
-                    .and_then(|sh| schedule::build_support(sh, &format!("{key}.support_hours"), p)),
-            );
-            if rn.options.is_empty() {
-                p.at(
-                    Some(rn.port.span()),
-                    format!("{key}.option"),
-                    "no menu options: add [[routing_number.option]] with key, label and policy",
-                );
-            }
-            if rn.options.len() > 9 {
-                p.at(
-                    Some(rn.port.span()),
-                    format!("{key}.option"),
-                    "more than 9 options: the menu has keys 1-9 only",
-                );
-            }
-            let mut keys = HashSet::new();
-            for (j, o) in rn.options.iter().enumerate() {
-                let k = *o.key.get_ref();
-                if !(1..=9).contains(&k) {
-                    p.at(
-                        Some(o.key.span()),
-                        format!("{key}.option[{j}].key"),
-                        format!("key {k} is out of range: use 1 to 9"),
-                    );
-                }
-                if !keys.insert(k) {
-                    p.at(
-                        Some(o.key.span()),
-                        format!("{key}.option[{j}].key"),
-                        format!("key {k} is used twice in this menu"),
-                    );
-                }
-                if !policies.contains(o.policy.get_ref().as_str()) {
-                    p.at(
-                        Some(o.policy.span()),
-                        format!("{key}.option[{j}].policy"),
-                        format!(
-                            "no policy with id `{}`: define it in a [[policy]] section or fix the spelling",
-                            o.policy.get_ref()
-                        ),
-                    );
-                }
-            }
-            if let Some(d) = &rn.default_option {
-                if !keys.contains(d.get_ref()) {
-                    p.at(
-                        Some(d.span()),
-                        format!("{key}.default_option"),
-                        format!("default_option {} is not a key of this menu", d.get_ref()),
-                    );
-                }
-            }
-            let tries = *rn.menu_tries.get_ref();
-            if !(1..=9).contains(&tries) {
-                p.at(
-                    Some(rn.menu_tries.span()),
-                    format!("{key}.menu_tries"),
-                    format!("{tries} tries: use 1 to 9"),
-                );
-            }
-            for (name, d, lo, hi) in [
-                ("menu_timeout", &rn.menu_timeout, 1, 60),
-                ("answer_timeout", &rn.answer_timeout, 5, 120),
-                ("accept_timeout", &rn.accept_timeout, 2, 60),
-            ] {
-                let secs = d.get_ref().as_secs_f64();
-                if secs < lo as f64 || secs > hi as f64 {
-                    p.at(
-                        Some(d.span()),
-                        format!("{key}.{name}"),
-                        format!("{secs} s is out of range: use {lo} s to {hi} s"),
-                    );
-                }
-            }
-        }
-        crate::routing::Model {
+        let (support_hours, overflow) = routing_number::validate(self, board, &policies, p);
+
+        let model = crate::routing::Model {
             schedule_index: schedules
                 .iter()
                 .enumerate()
@@ -491,7 +348,16 @@ impl Config {
                 .map(|(i, u)| (u.id.get_ref().clone(), i))
                 .collect(),
             support_hours,
-        }
+        };
+        (model, overflow)
+    }
+
+    /// The routing number with this id, and its position.
+    pub fn routing_number(&self, id: &str) -> Option<(usize, &RoutingNumber)> {
+        self.routing_numbers
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.key == id)
     }
 
     /// The routing number whose calls arrive on this port.
@@ -525,33 +391,6 @@ fn check_language(p: &mut Problems<'_>, lang: &Spanned<String>, key: &str) {
                 lang.get_ref()
             ),
         );
-    }
-}
-
-impl RoutingNumber {
-    /// The option for a key, if the menu has one.
-    pub fn option(&self, key: u8) -> Option<&MenuOption> {
-        self.options.iter().find(|o| *o.key.get_ref() == key)
-    }
-
-    /// The text callers hear first: greeting plus generated menu (unless `only_greeting`).
-    /// With a single option there is no menu: the greeting leads straight to the hunt.
-    pub fn greeting_text(&self) -> String {
-        let mut text = self.greeting.trim().to_string();
-        if !self.only_greeting && self.options.len() > 1 {
-            for o in &self.options {
-                if !text.is_empty() {
-                    text.push(' ');
-                }
-                text.push_str(&format!("For {}, press {}.", o.label, o.key.get_ref()));
-            }
-        }
-        text
-    }
-
-    /// The announcement played to a responder who picks up.
-    pub fn announcement_text(&self) -> String {
-        self.announcement.replace("{name}", &self.name)
     }
 }
 

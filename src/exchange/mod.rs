@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::call::{self, Action, Call, CallId, Cdr, Event, LegFailure, Prompt};
-use crate::config::{BoardProfile, Config, PortKind};
+mod legs;
+
+use crate::call::{self, Action, Call, CallId, Cdr, Event, Intake, LegFailure, Prompt};
+use crate::config::{BoardProfile, Config, OverflowReason, PortKind};
 use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, Signalling};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
 use crate::modem::{
-    LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming,
+    LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming, SmsId,
 };
 
 /// Index of a port in the exchange (analog ports in board order, then the modem).
@@ -78,10 +80,10 @@ enum Side {
     Responder,
 }
 
-/// What the exchange asks its driver to do or record.
+/// What the exchange asks its driver to do or record, from [`Exchange::poll_output`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Put an analog line on- or off-hook.
+    /// Set an analog line's state (hook on FXO, ringing on FXS).
     Line {
         /// Port.
         port: PortIdx,
@@ -90,11 +92,126 @@ pub enum Output {
     },
     /// Store a finished call's record.
     Cdr(Box<Cdr>),
+    /// A call changed state (typed; the web page and tests follow calls through these).
+    Call(CallEvent),
+    /// An SMS asked for with [`Command::SendSms`] was sent or failed.
+    SmsSent {
+        /// The id [`CommandResult::SmsQueued`] returned.
+        id: SmsId,
+        /// `Err` with the reason when it failed.
+        result: Result<(), String>,
+    },
+    /// An SMS arrived on the modem.
+    SmsReceived {
+        /// Sender.
+        from: String,
+        /// Text.
+        text: String,
+        /// Time stamp from the network.
+        at: String,
+    },
+    /// A new configuration generation is in force for new calls.
+    Reloaded {
+        /// Its number (the first is 0).
+        generation: u64,
+    },
     /// A line for the transcript / log.
     Note(Note),
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
     /// the board.
     ModemPowerCycle,
+}
+
+/// A typed change in a call's life.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// A call was taken in.
+    Started {
+        /// Call id.
+        call: CallId,
+        /// Routing number id.
+        routing_number: String,
+        /// Port where it arrived.
+        port: String,
+        /// Caller ID (the port id for an FXS hotline).
+        caller_id: Option<String>,
+        /// Configuration generation it runs on.
+        generation: u64,
+    },
+    /// The call's phase changed (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
+    Phase {
+        /// Call id.
+        call: CallId,
+        /// New phase.
+        phase: &'static str,
+    },
+    /// The call waits for a free line at this position (1 = next).
+    Queued {
+        /// Call id.
+        call: CallId,
+        /// Position.
+        position: u32,
+    },
+    /// A responder (or overflow number) is being called on a trunk.
+    Dialling {
+        /// Call id.
+        call: CallId,
+        /// User id (or `overflow +number`).
+        user: String,
+        /// Port of the trunk.
+        port: String,
+    },
+    /// The call overflowed.
+    Overflow {
+        /// Call id.
+        call: CallId,
+        /// Why.
+        reason: OverflowReason,
+    },
+    /// The call ended (its CDR follows).
+    Ended {
+        /// Call id.
+        call: CallId,
+        /// End reason.
+        reason: EndReason,
+    },
+}
+
+/// A request to the engine from outside (web page, CLI, tests).
+#[derive(Clone)]
+pub enum Command {
+    /// Use this configuration and prompt library for calls that start from now on;
+    /// calls in progress finish on the generation they started with.
+    Reload {
+        /// The new configuration.
+        cfg: Arc<Config>,
+        /// Its prompts, rendered.
+        prompts: Arc<PromptLibrary>,
+    },
+    /// End a call now: the caller hears goodbye and is hung up.
+    Hangup {
+        /// Call id.
+        call: CallId,
+    },
+    /// Send an SMS through the modem.
+    SendSms {
+        /// E.164 number.
+        to: String,
+        /// Text (GSM-7 or UCS-2, split into parts as needed).
+        text: String,
+    },
+}
+
+/// What became of a [`Command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandResult {
+    /// Done.
+    Done,
+    /// The SMS is queued; [`Output::SmsSent`] with this id follows.
+    SmsQueued(SmsId),
+    /// Refused, with the reason.
+    Rejected(String),
 }
 
 /// A human-readable event, with the call it belongs to.
@@ -108,6 +225,17 @@ pub struct Note {
     pub text: String,
 }
 
+/// A configuration and the prompts rendered from it: swapped together, so a call never
+/// plays a prompt of another configuration than its own.
+pub struct Generation {
+    /// 0 for the configuration the exchange started with, then counting up.
+    pub number: u64,
+    /// The configuration.
+    pub cfg: Arc<Config>,
+    /// Its prompts.
+    pub prompts: Arc<PromptLibrary>,
+}
+
 struct Port {
     id: String,
     kind: PortKind,
@@ -119,25 +247,47 @@ struct Port {
     last_in: Frame,
     owner: Option<(CallId, Side)>,
     bridged_to: Option<PortIdx>,
+    /// FXS: the handset is off-hook.
+    handset_up: bool,
+    /// FXS: the box is ringing the phone.
+    ringing: bool,
+}
+
+/// How one side of a call reaches its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// An analog line (FXO or FXS): the port is the call.
+    Line,
+    /// A modem voice call.
+    Modem(LegId),
+}
+
+/// One side of a call on a port, with its own DTMF de-duplication.
+#[derive(Debug, Clone)]
+struct Side_ {
+    port: PortIdx,
+    carrier: Carrier,
+    /// The far end picked up (responder) / the call is answered (caller).
+    answered: bool,
+    /// The last key counted: digit, when, which source.
+    last_digit: Option<(char, Instant, DigitOrigin)>,
 }
 
 struct Slot {
     call: Call,
-    caller_port: PortIdx,
-    leg: Option<LegId>,
-    leg_answered: bool,
-    /// A dial waiting for the modem to be ready (after a reset).
-    deferred: Option<Deferred>,
+    generation: Arc<Generation>,
+    caller: Side_,
+    /// The responder leg, when one is up.
+    leg: Option<Side_>,
+    /// A dial waiting for a line.
+    wait: Option<legs::Wait>,
     /// This call already waited for the modem in vain: later dials fail at once.
     modem_wait_over: bool,
-}
-
-/// A dial that waits for the modem.
-struct Deferred {
-    number: String,
-    user: String,
-    since: Instant,
-    deadline: Instant,
+    /// Overflow as soon as the caller is answered (too many calls in progress).
+    overflow_on_answer: bool,
+    last_phase: &'static str,
+    /// The queue position last told to the caller.
+    last_position: Option<u32>,
 }
 
 /// Status of a port for `/api/status`.
@@ -160,8 +310,14 @@ pub struct CallStatus {
     pub id: CallId,
     /// Routing number name.
     pub routing_number: String,
-    /// Phase (`greeting`, `menu`, `ringing responder`, `bridged`, ...).
+    /// Routing number id.
+    pub routing_id: String,
+    /// Phase (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
     pub phase: &'static str,
+    /// Position in the queue, while waiting for a line.
+    pub queue_position: Option<u32>,
+    /// Configuration generation the call runs on.
+    pub generation: u64,
 }
 
 /// A snapshot of the exchange.
@@ -173,12 +329,15 @@ pub struct Status {
     pub modem: Option<ModemStatus>,
     /// Active calls.
     pub calls: Vec<CallStatus>,
+    /// Calls waiting for a free line.
+    pub queued: usize,
+    /// Configuration generation for new calls.
+    pub generation: u64,
 }
 
 /// The exchange.
 pub struct Exchange {
-    cfg: Arc<Config>,
-    prompts: Arc<PromptLibrary>,
+    generation: Arc<Generation>,
     ports: Vec<Port>,
     modem: Option<Modem>,
     modem_port: Option<PortIdx>,
@@ -191,10 +350,12 @@ pub struct Exchange {
     stopping: bool,
     /// Responder DTMF sources in use.
     dtmf_source: DtmfSource,
-    /// The last responder key counted: digit, when, which source (de-duplication).
-    last_responder_digit: Option<(char, Instant, DigitOrigin)>,
     /// How long a dial waits for a modem that is not ready.
     ready_wait: Duration,
+    /// Order of arrival in the queue.
+    queue_seq: u64,
+    /// SMS sent on request, by id (so their results become typed outputs).
+    sms_requested: Vec<SmsId>,
 }
 
 impl Exchange {
@@ -225,8 +386,11 @@ impl Exchange {
             ports.push(Port::new(m.id.clone(), PortKind::Modem));
         }
         Self {
-            cfg,
-            prompts,
+            generation: Arc::new(Generation {
+                number: 0,
+                cfg,
+                prompts,
+            }),
             ports,
             modem,
             modem_port,
@@ -242,18 +406,30 @@ impl Exchange {
                 .as_ref()
                 .and_then(|m| DtmfSource::parse(&m.dtmf_source))
                 .unwrap_or_default(),
-            last_responder_digit: None,
             ready_wait: board.modem.as_ref().map_or(Duration::ZERO, |m| {
                 Duration::from_secs(m.ready_wait_seconds)
             }),
+            queue_seq: 0,
+            sms_requested: Vec::new(),
         }
     }
 
-    /// Replaces the configuration for calls that start from now on (calls in progress
-    /// keep the one they started with). Used when iCal feeds are refreshed; the routing
-    /// numbers and prompts must be the same as before.
+    /// Replaces the configuration for calls that start from now on, keeping the
+    /// prompts (iCal feed refreshes: the routing numbers are the same as before). A
+    /// configuration with other routing numbers or prompts goes through
+    /// [`Command::Reload`] with its prompts.
     pub fn set_config(&mut self, cfg: Arc<Config>) {
-        self.cfg = cfg;
+        let prompts = self.generation.prompts.clone();
+        self.generation = Arc::new(Generation {
+            number: self.generation.number + 1,
+            cfg,
+            prompts,
+        });
+    }
+
+    /// The configuration generation new calls take.
+    pub fn generation(&self) -> &Arc<Generation> {
+        &self.generation
     }
 
     /// Port index by id.
@@ -303,10 +479,72 @@ impl Exchange {
         self.out.push_back(Output::Note(Note { call, port, text }));
     }
 
+    fn slot(&self, id: CallId) -> Option<usize> {
+        self.slots.iter().position(|s| s.call.id() == id)
+    }
+
+    // ---- commands ------------------------------------------------------------------
+
+    /// A request from outside the engine.
+    pub fn command(&mut self, now: Instant, cmd: Command) -> CommandResult {
+        let result = match cmd {
+            Command::Reload { cfg, prompts } => {
+                let number = self.generation.number + 1;
+                self.generation = Arc::new(Generation {
+                    number,
+                    cfg,
+                    prompts,
+                });
+                let running = self.slots.len();
+                self.note(
+                    None,
+                    None,
+                    format!(
+                        "configuration generation {number} in force for new calls ({running} calls in progress keep theirs)"
+                    ),
+                );
+                self.out.push_back(Output::Reloaded { generation: number });
+                CommandResult::Done
+            }
+            Command::Hangup { call } => match self.slot(call) {
+                Some(si) => {
+                    self.note(Some(call), None, "hang-up requested");
+                    let actions = self.slots[si].call.shutdown(now);
+                    self.apply(now, call, actions);
+                    CommandResult::Done
+                }
+                None => CommandResult::Rejected(format!("no call {call} in progress")),
+            },
+            Command::SendSms { to, text } => match self.modem.as_mut() {
+                Some(m) if crate::config::is_e164(&to) => {
+                    let id = m.send_sms(now, &to, &text);
+                    self.sms_requested.push(id);
+                    self.drain_modem(now);
+                    CommandResult::SmsQueued(id)
+                }
+                Some(_) => CommandResult::Rejected(format!(
+                    "`{to}` is not an E.164 number: write it with + and country code"
+                )),
+                None => CommandResult::Rejected("this board has no modem".into()),
+            },
+        };
+        self.run_pending(now);
+        result
+    }
+
     // ---- inputs -------------------------------------------------------------------
 
     /// A signal from an analog line.
     pub fn on_line_signal(&mut self, now: Instant, port: PortIdx, sig: LineSignal) {
+        if self
+            .ports
+            .get(port)
+            .is_some_and(|p| p.kind == PortKind::Fxs)
+        {
+            self.on_fxs_signal(now, port, sig);
+            self.run_pending(now);
+            return;
+        }
         let Some(ev) = self
             .ports
             .get_mut(port)
@@ -324,49 +562,15 @@ impl Exchange {
             LineEvent::Incoming { caller_id } => {
                 let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
                 self.note(None, Some(port), format!("incoming call from {cid}"));
-                let id = self.ports[port].id.clone();
-                let Some(routing) = self
-                    .cfg
-                    .routing_numbers
-                    .iter()
-                    .position(|r| *r.port.get_ref() == id)
-                else {
-                    self.note(
-                        None,
-                        Some(port),
-                        "no routing number on this port; the call is not answered",
-                    );
-                    return;
-                };
-                if self.stopping {
-                    self.note(
-                        None,
-                        Some(port),
-                        "service is stopping; the call is not answered",
-                    );
-                    return;
-                }
-                let call_id = self.next_call;
-                self.next_call += 1;
-                let (call, actions) = Call::new(
-                    call_id,
-                    self.cfg.clone(),
-                    routing,
-                    caller_id,
+                self.intake(
                     now,
-                    self.wall(now),
-                    self.seed.wrapping_add(call_id),
+                    port,
+                    Carrier::Line,
+                    Intake {
+                        caller_id,
+                        hotline: false,
+                    },
                 );
-                self.ports[port].owner = Some((call_id, Side::Caller));
-                self.slots.push(Slot {
-                    call,
-                    caller_port: port,
-                    leg: None,
-                    leg_answered: false,
-                    deferred: None,
-                    modem_wait_over: false,
-                });
-                self.apply(now, call_id, actions);
             }
             LineEvent::Abandoned => self.note(
                 None,
@@ -378,6 +582,168 @@ impl Exchange {
                     self.pending.push_back((call, Event::CallerHangup));
                 }
             }
+        }
+    }
+
+    /// An FXS phone's handset: a hotline call when idle, the answer of a ringing
+    /// responder, or a hang-up.
+    fn on_fxs_signal(&mut self, now: Instant, port: PortIdx, sig: LineSignal) {
+        match sig {
+            LineSignal::HandsetLifted => {
+                self.ports[port].handset_up = true;
+                match self.ports[port].owner {
+                    Some((call, Side::Responder)) => {
+                        self.stop_ringing(port);
+                        if let Some(si) = self.slot(call)
+                            && let Some(leg) = self.slots[si].leg.as_mut()
+                        {
+                            leg.answered = true;
+                        }
+                        self.note(Some(call), Some(port), "responder picked up");
+                        self.pending.push_back((call, Event::LegAnswered));
+                    }
+                    Some((_, Side::Caller)) => {}
+                    None => {
+                        let id = self.ports[port].id.clone();
+                        self.note(None, Some(port), "handset lifted");
+                        self.intake(
+                            now,
+                            port,
+                            Carrier::Line,
+                            Intake {
+                                caller_id: Some(id),
+                                hotline: true,
+                            },
+                        );
+                    }
+                }
+            }
+            LineSignal::HandsetDown => {
+                self.ports[port].handset_up = false;
+                match self.ports[port].owner {
+                    Some((call, Side::Caller)) => {
+                        self.pending.push_back((call, Event::CallerHangup));
+                    }
+                    Some((call, Side::Responder)) => {
+                        let answered = self
+                            .slot(call)
+                            .and_then(|si| self.slots[si].leg.as_ref())
+                            .is_some_and(|l| l.answered);
+                        if answered {
+                            self.note(Some(call), Some(port), "responder hung up");
+                            self.release_leg(call);
+                            self.pending.push_back((call, Event::LegHangup));
+                        }
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A call arrives on `port`: find its routing number in the current generation and
+    /// start the call (or say why not).
+    fn intake(&mut self, now: Instant, port: PortIdx, carrier: Carrier, intake: Intake) {
+        let port_id = self.ports[port].id.clone();
+        let generation = self.generation.clone();
+        let Some(routing) = generation
+            .cfg
+            .routing_numbers
+            .iter()
+            .position(|r| *r.port.get_ref() == port_id)
+        else {
+            self.note(
+                None,
+                Some(port),
+                "no routing number on this port; the call is not answered",
+            );
+            self.refuse(now, port, carrier);
+            return;
+        };
+        if self.stopping {
+            self.note(
+                None,
+                Some(port),
+                "service is stopping; the call is not answered",
+            );
+            self.refuse(now, port, carrier);
+            return;
+        }
+        let rn = &generation.cfg.routing_numbers[routing];
+        let in_progress = self
+            .slots
+            .iter()
+            .filter(|s| s.call.routing_id() == rn.key)
+            .count();
+        let threshold = rn
+            .overflow
+            .as_ref()
+            .and_then(|o| o.calls_in_progress.as_ref())
+            .map(|n| *n.get_ref() as usize);
+        let call_id = self.next_call;
+        self.next_call += 1;
+        let caller_id = intake.caller_id.clone();
+        let (call, actions) = Call::new(
+            call_id,
+            generation.cfg.clone(),
+            routing,
+            intake,
+            now,
+            self.wall(now),
+            self.seed.wrapping_add(call_id),
+        );
+        self.out.push_back(Output::Call(CallEvent::Started {
+            call: call_id,
+            routing_number: rn.key.clone(),
+            port: port_id,
+            caller_id,
+            generation: generation.number,
+        }));
+        self.ports[port].owner = Some((call_id, Side::Caller));
+        let overflow_on_answer = threshold.is_some_and(|t| in_progress >= t);
+        if overflow_on_answer {
+            self.note(
+                Some(call_id),
+                Some(port),
+                format!("{in_progress} calls of this routing number are already in progress"),
+            );
+        }
+        self.slots.push(Slot {
+            call,
+            generation,
+            caller: Side_ {
+                port,
+                carrier,
+                answered: false,
+                last_digit: None,
+            },
+            leg: None,
+            wait: None,
+            modem_wait_over: false,
+            overflow_on_answer,
+            last_phase: "",
+            last_position: None,
+        });
+        self.apply(now, call_id, actions);
+    }
+
+    /// A call that is not taken: a modem call is rejected (the line simply rings on).
+    fn refuse(&mut self, now: Instant, _port: PortIdx, carrier: Carrier) {
+        if let (Carrier::Modem(leg), Some(m)) = (carrier, self.modem.as_mut()) {
+            m.hangup(now, leg);
+        }
+    }
+
+    /// The caller's side is up: tell the call (and overflow at once if it must).
+    fn caller_answered(&mut self, si: usize) {
+        let slot = &mut self.slots[si];
+        slot.caller.answered = true;
+        let id = slot.call.id();
+        self.pending.push_back((id, Event::CallerAnswered));
+        if std::mem::take(&mut self.slots[si].overflow_on_answer) {
+            self.pending
+                .push_back((id, Event::Overflow(OverflowReason::Threshold)));
         }
     }
 
@@ -420,29 +786,40 @@ impl Exchange {
                             "dtmf_source = \"modem\", but this modem (generic dialect) does not report DTMF: responder keys come from the audio detector",
                         );
                     }
-                    self.dial_deferred(now);
+                    self.serve_waiting(now);
                 }
                 ModemEvent::Fault(f) => {
                     tracing::warn!("modem fault: {f}");
                     self.note(None, self.modem_port, format!("modem fault: {f}"));
                     if self.modem.as_ref().is_some_and(Modem::init_stopped) {
                         // it will not become ready by itself: no use waiting for it
-                        self.expire_deferred_now(
+                        self.expire_modem_waits(
                             "the modem cannot be used (initialisation stopped; see the modem fault)",
                         );
                     }
                 }
                 ModemEvent::SmsReceived { from, text, at } => {
-                    // no SMS routing yet: record it where an operator sees it
                     self.note(
                         None,
                         self.modem_port,
                         format!("SMS from {from} at {at}: {text}"),
                     );
+                    self.out.push_back(Output::SmsReceived {
+                        from,
+                        text,
+                        at: at.to_string(),
+                    });
                 }
                 ModemEvent::SmsSent { id, result } => {
-                    if let Err(e) = result {
+                    if let Err(e) = &result {
                         self.note(None, self.modem_port, format!("SMS {id} failed: {e}"));
+                    }
+                    if let Some(i) = self.sms_requested.iter().position(|x| *x == id) {
+                        self.sms_requested.swap_remove(i);
+                        self.out.push_back(Output::SmsSent {
+                            id,
+                            result: result.map(|_| ()).map_err(|e| e.to_string()),
+                        });
                     }
                 }
                 // the exchange makes no queries
@@ -460,14 +837,28 @@ impl Exchange {
                     self.out.push_back(Output::ModemPowerCycle);
                 }
                 ModemEvent::Incoming { leg, caller_id } => {
-                    let cid = caller_id.unwrap_or_else(|| "unknown".into());
+                    let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
                     self.note(
                         None,
                         self.modem_port,
-                        format!("incoming modem call from {cid} rejected: routing numbers on the modem are not supported yet"),
+                        format!("incoming modem call from {cid}"),
                     );
-                    if let Some(m) = self.modem.as_mut() {
-                        m.hangup(now, leg);
+                    let port = self.modem_port;
+                    let busy = port.is_some_and(|p| self.ports[p].owner.is_some());
+                    match port {
+                        Some(p) if !busy => self.intake(
+                            now,
+                            p,
+                            Carrier::Modem(leg),
+                            Intake {
+                                caller_id,
+                                hotline: false,
+                            },
+                        ),
+                        _ => {
+                            self.note(None, port, "the modem is in use: call rejected");
+                            self.refuse(now, 0, Carrier::Modem(leg));
+                        }
                     }
                 }
                 ModemEvent::CallWaiting { leg, caller_id } => {
@@ -475,7 +866,7 @@ impl Exchange {
                     self.note(
                         None,
                         self.modem_port,
-                        format!("waiting modem call from {cid} rejected"),
+                        format!("waiting modem call from {cid} rejected: the modem's one voice channel is in use"),
                     );
                     if let Some(m) = self.modem.as_mut() {
                         m.hangup(now, leg);
@@ -485,15 +876,22 @@ impl Exchange {
                     if self.dtmf_source == DtmfSource::Audio {
                         continue;
                     }
-                    let Some(call) = self
-                        .slots
-                        .iter()
-                        .find(|s| s.leg == Some(leg) && s.leg_answered)
-                        .map(|s| s.call.id())
-                    else {
-                        continue;
-                    };
-                    self.responder_digit(now, call, digit, DigitOrigin::Modem);
+                    let found = self.slots.iter().find_map(|s| {
+                        if s.caller.carrier == Carrier::Modem(leg) && s.caller.answered {
+                            Some((s.call.id(), Side::Caller))
+                        } else if s
+                            .leg
+                            .as_ref()
+                            .is_some_and(|l| l.carrier == Carrier::Modem(leg) && l.answered)
+                        {
+                            Some((s.call.id(), Side::Responder))
+                        } else {
+                            None
+                        }
+                    });
+                    if let Some((call, side)) = found {
+                        self.counted_digit(now, call, side, digit, DigitOrigin::Modem);
+                    }
                 }
                 ModemEvent::Forwarding { .. } => {}
                 ModemEvent::Registration { registered, state } => {
@@ -506,54 +904,82 @@ impl Exchange {
                     };
                     self.note(None, self.modem_port, text);
                 }
-                ModemEvent::Leg { leg, state } => {
-                    let mut why_failed = None;
-                    let Some(slot) = self.slots.iter_mut().find(|s| s.leg == Some(leg)) else {
-                        continue;
-                    };
-                    let id = slot.call.id();
-                    let event = match state {
-                        LegState::Alerting => Event::LegAlerting,
-                        // the exchange never holds a leg
-                        LegState::Held => continue,
-                        LegState::Active => {
-                            slot.leg_answered = true;
-                            Event::LegAnswered
-                        }
-                        LegState::Ended(end) => {
-                            if let LegEnd::Error(why) = &end {
-                                why_failed = Some(why.clone());
-                            }
-                            slot.leg = None;
-                            let answered = std::mem::take(&mut slot.leg_answered);
-                            self.release_modem_port();
-                            if answered {
-                                Event::LegHangup
-                            } else {
-                                Event::LegFailed(match end {
-                                    LegEnd::Busy => LegFailure::Busy,
-                                    LegEnd::NoAnswer => LegFailure::NoAnswer,
-                                    LegEnd::NoCarrier | LegEnd::Error(_) => LegFailure::Failed,
-                                })
-                            }
-                        }
-                    };
-                    let text = match &event {
-                        Event::LegAlerting => "responder's phone rings".to_string(),
-                        Event::LegAnswered => "responder picked up".to_string(),
-                        Event::LegHangup => "responder hung up".to_string(),
-                        Event::LegFailed(f) => format!("dial failed: {f:?}"),
-                        _ => String::new(),
-                    };
-                    let text = match why_failed {
-                        Some(why) => format!("{text} ({why})"),
-                        None => text,
-                    };
-                    self.note(Some(id), self.modem_port, text);
-                    self.pending.push_back((id, event));
-                }
+                ModemEvent::Leg { leg, state } => self.on_modem_leg(leg, state),
             }
         }
+    }
+
+    /// A modem voice call changed state: the caller's side of a call to the SIM, or a
+    /// responder leg.
+    fn on_modem_leg(&mut self, leg: LegId, state: LegState) {
+        if let Some(si) = self
+            .slots
+            .iter()
+            .position(|s| s.caller.carrier == Carrier::Modem(leg))
+        {
+            let id = self.slots[si].call.id();
+            match state {
+                LegState::Active if !self.slots[si].caller.answered => {
+                    self.note(Some(id), self.modem_port, "answered");
+                    self.caller_answered(si);
+                }
+                LegState::Ended(_) => {
+                    self.slots[si].caller.carrier = Carrier::Line;
+                    self.pending.push_back((id, Event::CallerHangup));
+                }
+                _ => {}
+            }
+            return;
+        }
+        let Some(si) = self.slots.iter().position(|s| {
+            s.leg
+                .as_ref()
+                .is_some_and(|l| l.carrier == Carrier::Modem(leg))
+        }) else {
+            return;
+        };
+        let id = self.slots[si].call.id();
+        let mut why_failed = None;
+        let event = match state {
+            LegState::Alerting => Event::LegAlerting,
+            // the exchange never holds a leg
+            LegState::Held => return,
+            LegState::Active => {
+                if let Some(l) = self.slots[si].leg.as_mut() {
+                    l.answered = true;
+                }
+                Event::LegAnswered
+            }
+            LegState::Ended(end) => {
+                if let LegEnd::Error(why) = &end {
+                    why_failed = Some(why.clone());
+                }
+                let answered = self.slots[si].leg.as_ref().is_some_and(|l| l.answered);
+                self.release_leg(id);
+                if answered {
+                    Event::LegHangup
+                } else {
+                    Event::LegFailed(match end {
+                        LegEnd::Busy => LegFailure::Busy,
+                        LegEnd::NoAnswer => LegFailure::NoAnswer,
+                        LegEnd::NoCarrier | LegEnd::Error(_) => LegFailure::Failed,
+                    })
+                }
+            }
+        };
+        let text = match &event {
+            Event::LegAlerting => "responder's phone rings".to_string(),
+            Event::LegAnswered => "responder picked up".to_string(),
+            Event::LegHangup => "responder hung up".to_string(),
+            Event::LegFailed(f) => format!("dial failed: {f:?}"),
+            _ => String::new(),
+        };
+        let text = match why_failed {
+            Some(why) => format!("{text} ({why})"),
+            None => text,
+        };
+        self.note(Some(id), self.modem_port, text);
+        self.pending.push_back((id, event));
     }
 
     /// One 20 ms frame received on a port.
@@ -565,38 +991,46 @@ impl Exchange {
         };
         p.last_in = *frame;
         let Some((call, side)) = p.owner else { return };
+        let Some(si) = self.slots.iter().position(|s| s.call.id() == call) else {
+            return;
+        };
         let listening = match side {
-            Side::Caller => p.line.as_ref().is_none_or(|l| l.is_off_hook()),
-            Side::Responder => self
-                .slots
-                .iter()
-                .any(|s| s.call.id() == call && s.leg_answered),
+            Side::Caller => {
+                let slot = &self.slots[si];
+                match slot.caller.carrier {
+                    Carrier::Modem(_) => slot.caller.answered,
+                    Carrier::Line => self.ports[port]
+                        .line
+                        .as_ref()
+                        .is_none_or(|l| l.is_off_hook()),
+                }
+            }
+            Side::Responder => self.slots[si].leg.as_ref().is_some_and(|l| l.answered),
         };
         if !listening {
             return;
         }
-        if side == Side::Responder && Some(port) == self.modem_port && modem_dtmf_only {
+        let on_modem = Some(port) == self.modem_port;
+        if on_modem && modem_dtmf_only {
             return;
         }
         let mut digits: heapless::Vec<char, 4> = heapless::Vec::new();
-        p.dtmf.push(frame, |e| {
+        self.ports[port].dtmf.push(frame, |e| {
             if let DtmfEvent::Start { digit, .. } = e {
                 let _ = digits.push(digit);
             }
         });
         for d in digits {
-            match side {
-                Side::Caller => {
-                    self.note(Some(call), Some(port), format!("caller pressed {d}"));
-                    self.pending.push_back((call, Event::CallerDigit(d)));
-                }
-                Side::Responder if Some(port) == self.modem_port => {
-                    self.responder_digit(now, call, d, DigitOrigin::Audio);
-                }
-                Side::Responder => {
-                    self.note(Some(call), Some(port), format!("responder pressed {d}"));
-                    self.pending.push_back((call, Event::ResponderDigit(d)));
-                }
+            if on_modem {
+                self.counted_digit(now, call, side, d, DigitOrigin::Audio);
+            } else {
+                let who = if side == Side::Caller {
+                    "caller"
+                } else {
+                    "responder"
+                };
+                self.note(Some(call), Some(port), format!("{who} pressed {d}"));
+                self.pending.push_back((call, digit_event(side, d)));
             }
         }
         self.run_pending(now);
@@ -611,34 +1045,54 @@ impl Exchange {
             .is_some_and(|m| m.dialect() != crate::modem::Dialect::Generic)
     }
 
-    /// A responder key from one detector on the modem leg: counted unless the other
-    /// detector reported the same key within [`DTMF_DEDUPE`].
-    fn responder_digit(&mut self, now: Instant, call: CallId, d: char, origin: DigitOrigin) {
-        if let Some((last, at, from)) = self.last_responder_digit {
+    /// A key on a modem call from one detector: counted unless the other detector
+    /// reported the same key on the same leg within [`DTMF_DEDUPE`].
+    fn counted_digit(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        side: Side,
+        d: char,
+        origin: DigitOrigin,
+    ) {
+        let Some(si) = self.slot(call) else { return };
+        let slot = &mut self.slots[si];
+        let Some(s) = (match side {
+            Side::Caller => Some(&mut slot.caller),
+            Side::Responder => slot.leg.as_mut(),
+        }) else {
+            return;
+        };
+        let who = if side == Side::Caller {
+            "caller"
+        } else {
+            "responder"
+        };
+        if let Some((last, at, from)) = s.last_digit {
             let apart = now
                 .saturating_duration_since(at)
                 .max(at.saturating_duration_since(now));
             if last == d && from != origin && apart <= DTMF_DEDUPE {
                 // the second report of one key press; a third one counts again
-                self.last_responder_digit = None;
+                s.last_digit = None;
                 self.note(
                     Some(call),
                     self.modem_port,
                     format!(
-                        "responder key {d} also reported by the {} (counted once)",
+                        "{who} key {d} also reported by the {} (counted once)",
                         origin.as_str()
                     ),
                 );
                 return;
             }
         }
-        self.last_responder_digit = Some((d, now, origin));
+        s.last_digit = Some((d, now, origin));
         self.note(
             Some(call),
             self.modem_port,
-            format!("responder pressed {d} ({})", origin.as_str()),
+            format!("{who} pressed {d} ({})", origin.as_str()),
         );
-        self.pending.push_back((call, Event::ResponderDigit(d)));
+        self.pending.push_back((call, digit_event(side, d)));
     }
 
     /// Runs the caller ID receiver of an on-hook FXO port (caller ID comes as FSK or
@@ -725,7 +1179,7 @@ impl Exchange {
         let waits = self
             .slots
             .iter()
-            .filter_map(|s| s.deferred.as_ref().map(|d| d.deadline));
+            .filter_map(|s| s.wait.as_ref().map(legs::Wait::next_due));
         calls.chain(lines).chain(modem).chain(waits).min()
     }
 
@@ -744,7 +1198,7 @@ impl Exchange {
                 self.on_line_event(now, i, ev);
             }
         }
-        self.expire_deferred(now);
+        self.wait_timers(now);
         let due: Vec<CallId> = self
             .slots
             .iter()
@@ -752,8 +1206,8 @@ impl Exchange {
             .map(|s| s.call.id())
             .collect();
         for id in due {
-            if let Some(slot) = self.slots.iter_mut().find(|s| s.call.id() == id) {
-                let actions = slot.call.handle_timeout(now);
+            if let Some(si) = self.slot(id) {
+                let actions = self.slots[si].call.handle_timeout(now);
                 self.apply(now, id, actions);
             }
         }
@@ -766,8 +1220,8 @@ impl Exchange {
         self.stopping = true;
         let ids: Vec<CallId> = self.slots.iter().map(|s| s.call.id()).collect();
         for id in ids {
-            if let Some(slot) = self.slots.iter_mut().find(|s| s.call.id() == id) {
-                let actions = slot.call.shutdown(now);
+            if let Some(si) = self.slot(id) {
+                let actions = self.slots[si].call.shutdown(now);
                 self.apply(now, id, actions);
             }
         }
@@ -790,7 +1244,9 @@ impl Exchange {
                     kind: p.kind.as_str(),
                     state: match (&p.line, p.owner) {
                         (Some(l), _) => l.state_name().to_string(),
+                        (None, _) if p.ringing => "ringing".into(),
                         (None, Some(_)) => "in-call".into(),
+                        (None, None) if p.handset_up => "off-hook".into(),
                         (None, None) => "idle".into(),
                     },
                     call: p.owner.map(|(c, _)| c),
@@ -802,10 +1258,19 @@ impl Exchange {
                 .iter()
                 .map(|s| CallStatus {
                     id: s.call.id(),
-                    routing_number: self.cfg.routing_numbers[s.call.routing()].name.clone(),
+                    routing_number: s.call.routing_name().to_string(),
+                    routing_id: s.call.routing_id().to_string(),
                     phase: s.call.phase(),
+                    queue_position: self.queue_position(s.call.id()),
+                    generation: s.generation.number,
                 })
                 .collect(),
+            queued: self
+                .slots
+                .iter()
+                .filter(|s| s.wait.as_ref().is_some_and(|w| w.queued()))
+                .count(),
+            generation: self.generation.number,
         }
     }
 
@@ -813,193 +1278,20 @@ impl Exchange {
 
     fn run_pending(&mut self, now: Instant) {
         while let Some((id, ev)) = self.pending.pop_front() {
-            if let Some(slot) = self.slots.iter_mut().find(|s| s.call.id() == id) {
-                let actions = slot.call.handle(now, ev);
+            if let Some(si) = self.slot(id) {
+                let actions = self.slots[si].call.handle(now, ev);
                 self.apply(now, id, actions);
             }
         }
     }
 
-    /// Dials a responder for the call in slot `si`; when the modem is resetting or
-    /// initialising, the dial waits for it (up to `ready_wait`, once per call).
-    fn dial(&mut self, now: Instant, si: usize, number: String, user: String) {
-        let id = self.slots[si].call.id();
-        let Some(m) = self.modem.as_ref() else {
-            self.note(
-                Some(id),
-                None,
-                format!("cannot dial {user}: no modem on this board"),
-            );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::Failed)));
-            return;
-        };
-        let ready = m.status().ready;
-        let stopped = m.init_stopped();
-        let port_free = self
-            .modem_port
-            .is_some_and(|mp| self.ports[mp].owner.is_none());
-        if ready && port_free {
-            self.start_leg(now, si, &number, &user);
-            return;
-        }
+    fn clips(&self, si: usize, prompts: &[Prompt]) -> (Vec<Arc<[i16]>>, String) {
         let slot = &self.slots[si];
-        if !ready && !stopped && !slot.modem_wait_over && !self.ready_wait.is_zero() {
-            self.note(
-                Some(id),
-                self.modem_port,
-                format!(
-                    "the modem is not ready (resetting or initialising): waiting up to {} s for it before dialling {user}",
-                    self.ready_wait.as_secs()
-                ),
-            );
-            self.slots[si].deferred = Some(Deferred {
-                number,
-                user,
-                since: now,
-                deadline: now + self.ready_wait,
-            });
-            self.pending.push_back((id, Event::LegWaiting));
-            return;
-        }
-        let (why, failure) = if stopped {
-            (
-                "the modem cannot be used (initialisation stopped; see the modem fault)"
-                    .to_string(),
-                LegFailure::ModemUnavailable,
-            )
-        } else if !ready {
-            (
-                if slot.modem_wait_over {
-                    format!(
-                        "the modem is not ready (it did not come back within {} s)",
-                        self.ready_wait.as_secs()
-                    )
-                } else {
-                    "the modem is not ready".to_string()
-                },
-                LegFailure::ModemUnavailable,
-            )
-        } else {
-            (
-                "the modem is busy with another call".to_string(),
-                LegFailure::Failed,
-            )
-        };
-        self.note(
-            Some(id),
-            self.modem_port,
-            format!("cannot dial {user}: {why}"),
-        );
-        self.pending.push_back((id, Event::LegFailed(failure)));
-    }
-
-    fn start_leg(&mut self, now: Instant, si: usize, number: &str, user: &str) {
-        let (Some(m), Some(mp)) = (self.modem.as_mut(), self.modem_port) else {
-            return;
-        };
-        let id = self.slots[si].call.id();
-        let leg = m.dial(now, number);
-        self.slots[si].leg = Some(leg);
-        self.slots[si].leg_answered = false;
-        self.ports[mp].owner = Some((id, Side::Responder));
-        self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
-    }
-
-    /// The modem is ready: dials that waited for it go out (one call at a time has
-    /// the modem; later ones fail as busy).
-    fn dial_deferred(&mut self, now: Instant) {
-        for si in 0..self.slots.len() {
-            let Some(d) = self.slots[si].deferred.take() else {
-                continue;
-            };
-            let id = self.slots[si].call.id();
-            let waited = now.saturating_duration_since(d.since).as_secs_f64();
-            let free = self
-                .modem_port
-                .is_some_and(|mp| self.ports[mp].owner.is_none());
-            if free {
-                self.note(
-                    Some(id),
-                    self.modem_port,
-                    format!("the modem is ready after {waited:.1} s of waiting"),
-                );
-                self.start_leg(now, si, &d.number, &d.user);
-                self.pending.push_back((id, Event::LegDialled));
-            } else {
-                self.note(
-                    Some(id),
-                    self.modem_port,
-                    format!(
-                        "cannot dial {}: the modem is busy with another call",
-                        d.user
-                    ),
-                );
-                self.pending
-                    .push_back((id, Event::LegFailed(LegFailure::Failed)));
-            }
-        }
-    }
-
-    /// Every waiting dial fails now, saying why.
-    fn expire_deferred_now(&mut self, why: &str) {
-        for si in 0..self.slots.len() {
-            let Some(d) = self.slots[si].deferred.take() else {
-                continue;
-            };
-            self.slots[si].modem_wait_over = true;
-            let id = self.slots[si].call.id();
-            self.note(
-                Some(id),
-                self.modem_port,
-                format!("cannot dial {}: {why}", d.user),
-            );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
-        }
-    }
-
-    /// Dials whose wait for the modem is over: the attempt fails saying why.
-    fn expire_deferred(&mut self, now: Instant) {
-        for si in 0..self.slots.len() {
-            let Some(d) = self.slots[si].deferred.take_if(|d| d.deadline <= now) else {
-                continue;
-            };
-            self.slots[si].modem_wait_over = true;
-            let id = self.slots[si].call.id();
-            self.note(
-                Some(id),
-                self.modem_port,
-                format!(
-                    "cannot dial {}: the modem did not come back within {} s",
-                    d.user,
-                    self.ready_wait.as_secs()
-                ),
-            );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
-        }
-    }
-
-    fn release_modem_port(&mut self) {
-        if let Some(mp) = self.modem_port {
-            let peer = self.ports[mp].bridged_to.take();
-            if let Some(peer) = peer {
-                self.ports[peer].bridged_to = None;
-            }
-            let p = &mut self.ports[mp];
-            p.owner = None;
-            p.player.stop();
-            p.dtmf = DtmfDetector::new();
-        }
-        self.last_responder_digit = None;
-    }
-
-    fn clips(&self, routing: usize, prompts: &[Prompt]) -> (Vec<Arc<[i16]>>, String) {
+        let routing = slot.call.routing_id();
         let mut clips = Vec::new();
         let mut texts = Vec::new();
         for &p in prompts {
-            if let Some(c) = self.prompts.get(routing, p) {
+            if let Some(c) = slot.generation.prompts.get(routing, p) {
                 clips.push(c.samples.clone());
                 texts.push(c.text.clone());
             } else {
@@ -1018,29 +1310,39 @@ impl Exchange {
 
     fn apply(&mut self, now: Instant, id: CallId, actions: Vec<Action>) {
         for action in actions {
-            let Some(si) = self.slots.iter().position(|s| s.call.id() == id) else {
+            let Some(si) = self.slot(id) else {
                 return;
             };
-            let caller_port = self.slots[si].caller_port;
-            let routing = self.slots[si].call.routing();
+            let caller_port = self.slots[si].caller.port;
             match action {
                 Action::AnswerCaller => {
-                    if let Some(l) = self.ports[caller_port].line.as_mut() {
-                        let cmd = l.command(LineCommand::OffHook);
-                        // Forget any half-received caller ID for the next call.
-                        if let Some(d) = self.ports[caller_port].cid.as_mut() {
-                            **d = CallerIdDecoder::new(Signalling::Auto);
+                    match self.slots[si].caller.carrier {
+                        Carrier::Modem(leg) => {
+                            // answered when the modem reports the call active
+                            if let Some(m) = self.modem.as_mut() {
+                                m.answer(now, leg);
+                            }
+                            self.note(Some(id), Some(caller_port), "answering (ATA)");
                         }
-                        self.out.push_back(Output::Line {
-                            port: caller_port,
-                            cmd,
-                        });
+                        Carrier::Line => {
+                            if let Some(l) = self.ports[caller_port].line.as_mut() {
+                                let cmd = l.command(LineCommand::OffHook);
+                                // Forget any half-received caller ID for the next call.
+                                if let Some(d) = self.ports[caller_port].cid.as_mut() {
+                                    **d = CallerIdDecoder::new(Signalling::Auto);
+                                }
+                                self.out.push_back(Output::Line {
+                                    port: caller_port,
+                                    cmd,
+                                });
+                            }
+                            self.note(Some(id), Some(caller_port), "answered");
+                            self.caller_answered(si);
+                        }
                     }
-                    self.note(Some(id), Some(caller_port), "answered");
-                    self.pending.push_back((id, Event::CallerAnswered));
                 }
                 Action::PlayCaller(prompts) => {
-                    let (clips, text) = self.clips(routing, &prompts);
+                    let (clips, text) = self.clips(si, &prompts);
                     self.ports[caller_port].player.play(clips);
                     self.note(
                         Some(id),
@@ -1054,34 +1356,18 @@ impl Exchange {
                 }
                 Action::Dial { number, user } => self.dial(now, si, number, user),
                 Action::PlayResponder(p) => {
-                    if let Some(mp) = self.modem_port {
-                        let (clips, text) = self.clips(routing, &[p]);
-                        self.ports[mp].player.play(clips);
-                        self.note(Some(id), Some(mp), format!("responder hears: \"{text}\""));
+                    if let Some(port) = self.slots[si].leg.as_ref().map(|l| l.port) {
+                        let (clips, text) = self.clips(si, &[p]);
+                        self.ports[port].player.play(clips);
+                        self.note(Some(id), Some(port), format!("responder hears: \"{text}\""));
                     }
                 }
-                Action::HangupLeg => {
-                    if let Some(d) = self.slots[si].deferred.take() {
-                        self.note(
-                            Some(id),
-                            self.modem_port,
-                            format!("stopped waiting for the modem to dial {}", d.user),
-                        );
-                    }
-                    if let Some(leg) = self.slots[si].leg.take() {
-                        self.slots[si].leg_answered = false;
-                        if let Some(m) = self.modem.as_mut() {
-                            m.hangup(now, leg);
-                        }
-                        self.release_modem_port();
-                        self.note(Some(id), self.modem_port, "hung up the responder leg");
-                    }
-                }
+                Action::HangupLeg => self.hangup_leg(now, si),
                 Action::Bridge => {
-                    if let Some(mp) = self.modem_port {
-                        self.ports[mp].bridged_to = Some(caller_port);
-                        self.ports[caller_port].bridged_to = Some(mp);
-                        self.ports[mp].player.stop();
+                    if let Some(port) = self.slots[si].leg.as_ref().map(|l| l.port) {
+                        self.ports[port].bridged_to = Some(caller_port);
+                        self.ports[caller_port].bridged_to = Some(port);
+                        self.ports[port].player.stop();
                         self.ports[caller_port].player.stop();
                         self.note(Some(id), Some(caller_port), "caller and responder bridged");
                     }
@@ -1092,25 +1378,41 @@ impl Exchange {
                     if let Some(peer) = p.bridged_to.take() {
                         self.ports[peer].bridged_to = None;
                     }
-                    let p = &mut self.ports[caller_port];
-                    if let Some(l) = p.line.as_mut().filter(|l| l.is_off_hook()) {
-                        let cmd = l.command(LineCommand::OnHook);
-                        self.out.push_back(Output::Line {
-                            port: caller_port,
-                            cmd,
-                        });
-                        self.note(Some(id), Some(caller_port), "hung up the caller's line");
+                    match self.slots[si].caller.carrier {
+                        Carrier::Modem(leg) => {
+                            if let Some(m) = self.modem.as_mut() {
+                                m.hangup(now, leg);
+                            }
+                            self.slots[si].caller.carrier = Carrier::Line;
+                            self.note(
+                                Some(id),
+                                Some(caller_port),
+                                "hung up the caller's modem call",
+                            );
+                        }
+                        Carrier::Line => {
+                            let p = &mut self.ports[caller_port];
+                            if let Some(l) = p.line.as_mut().filter(|l| l.is_off_hook()) {
+                                let cmd = l.command(LineCommand::OnHook);
+                                self.out.push_back(Output::Line {
+                                    port: caller_port,
+                                    cmd,
+                                });
+                                self.note(Some(id), Some(caller_port), "hung up the caller's line");
+                            }
+                        }
                     }
                 }
                 Action::Note(text) => self.note(Some(id), None, text),
                 Action::Finished(cdr) => {
-                    let slot = self.slots.remove(si);
-                    if slot.leg.is_some() {
+                    if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
                         // The call SM always hangs up its leg first; be defensive anyway.
-                        self.release_modem_port();
+                        self.hangup_leg(now, si);
                     }
-                    let p = &mut self.ports[slot.caller_port];
+                    let slot = self.slots.remove(si);
+                    let p = &mut self.ports[slot.caller.port];
                     p.owner = None;
+                    p.player.stop();
                     p.dtmf = DtmfDetector::new();
                     self.note(
                         Some(id),
@@ -1121,11 +1423,32 @@ impl Exchange {
                             cdr.duration_seconds
                         ),
                     );
+                    self.out.push_back(Output::Call(CallEvent::Ended {
+                        call: id,
+                        reason: cdr.end_reason,
+                    }));
                     self.out.push_back(Output::Cdr(cdr));
+                    // the caller's port may carry a trunk (the modem) someone waits for
+                    self.serve_waiting(now);
                     return;
                 }
             }
         }
+        if let Some(si) = self.slot(id) {
+            let phase = self.slots[si].call.phase();
+            if phase != self.slots[si].last_phase {
+                self.slots[si].last_phase = phase;
+                self.out
+                    .push_back(Output::Call(CallEvent::Phase { call: id, phase }));
+            }
+        }
+    }
+}
+
+fn digit_event(side: Side, d: char) -> Event {
+    match side {
+        Side::Caller => Event::CallerDigit(d),
+        Side::Responder => Event::ResponderDigit(d),
     }
 }
 
@@ -1141,6 +1464,8 @@ impl Port {
             last_in: SILENCE,
             owner: None,
             bridged_to: None,
+            handset_up: false,
+            ringing: false,
         }
     }
 }

@@ -32,6 +32,8 @@ use crate::media::{Frame, SILENCE};
 
 /// A ring burst is over when RING has not been seen low for this long.
 const RING_HOLD: Duration = Duration::from_millis(200);
+/// An FXS switch-hook change counts once it has held this long.
+const HOOK_DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// What one port is wired to.
 pub enum PortIo {
@@ -62,6 +64,9 @@ pub struct HwPort {
     /// Serial PCM audio (a SIMCom modem's voice port); takes precedence over `audio`.
     pub pcm: Option<PcmPort>,
     ringing_until: Option<Instant>,
+    /// FXS: the debounced hook state, and since when SHK has said otherwise.
+    off_hook: bool,
+    hook_change_since: Option<Instant>,
 }
 
 impl HwPort {
@@ -72,6 +77,8 @@ impl HwPort {
             audio,
             pcm: None,
             ringing_until: None,
+            off_hook: false,
+            hook_change_since: None,
         }
     }
 }
@@ -289,14 +296,16 @@ impl Board for HwBoard {
     }
 
     fn line_command(&mut self, _now: Instant, port: PortIdx, cmd: LineCommand) {
-        if let Some(HwPort {
-            io: PortIo::Fxo { oh, .. },
-            ..
-        }) = self.ports.get(port)
-        {
-            if let Err(e) = oh.set(cmd == LineCommand::OffHook) {
-                tracing::error!(port, "cannot set the hook relay: {e:#}");
+        match (self.ports.get(port).map(|p| &p.io), cmd) {
+            (Some(PortIo::Fxo { oh, .. }), LineCommand::OffHook | LineCommand::OnHook) => {
+                if let Err(e) = oh.set(cmd == LineCommand::OffHook) {
+                    tracing::error!(port, "cannot set the hook relay: {e:#}");
+                }
             }
+            (Some(PortIo::Fxs { .. }), LineCommand::RingStart | LineCommand::RingStop) => {
+                self.ring(port, cmd == LineCommand::RingStart);
+            }
+            _ => {}
         }
     }
 
@@ -346,6 +355,28 @@ impl Board for HwBoard {
                         }
                     }
                     Err(e) => tracing::error!(port = i, "cannot read RING: {e:#}"),
+                }
+            }
+            if let PortIo::Fxs { shk, .. } = &p.io {
+                // SHK high = off-hook; a change must hold for HOOK_DEBOUNCE (switch bounce,
+                // and a flash shorter than that is not a hang-up).
+                match shk.get() {
+                    Ok(off) if off != p.off_hook => match p.hook_change_since {
+                        Some(t) if now.saturating_duration_since(t) >= HOOK_DEBOUNCE => {
+                            p.off_hook = off;
+                            p.hook_change_since = None;
+                            let sig = if off {
+                                LineSignal::HandsetLifted
+                            } else {
+                                LineSignal::HandsetDown
+                            };
+                            self.signals.push_back((i, sig));
+                        }
+                        Some(_) => {}
+                        None => p.hook_change_since = Some(now),
+                    },
+                    Ok(_) => p.hook_change_since = None,
+                    Err(e) => tracing::error!(port = i, "cannot read SHK: {e:#}"),
                 }
             }
         }

@@ -17,6 +17,10 @@ pub enum LineSignal {
     CallerId(String),
     /// Loop current dropped while off-hook (far end hung up: CPC / disconnect).
     LoopDrop,
+    /// FXS: the phone's handset was lifted (switch-hook, debounced by the board).
+    HandsetLifted,
+    /// FXS: the handset was put down.
+    HandsetDown,
 }
 
 /// What the line should do.
@@ -26,6 +30,10 @@ pub enum LineCommand {
     OffHook,
     /// Release the line (hang up).
     OnHook,
+    /// FXS: start ringing the phone (the board's ringer applies the country cadence).
+    RingStart,
+    /// FXS: stop ringing the phone.
+    RingStop,
 }
 
 /// Call-level events of a line.
@@ -188,6 +196,8 @@ impl FxoLine {
         self.state = match cmd {
             LineCommand::OffHook => State::OffHook,
             LineCommand::OnHook => State::Idle,
+            // ringing is for FXS ports; an FXO line ignores it
+            LineCommand::RingStart | LineCommand::RingStop => return cmd,
         };
         cmd
     }

@@ -20,26 +20,105 @@ pub type Frame = [i16; FRAME_SAMPLES];
 /// A silent frame.
 pub const SILENCE: Frame = [0; FRAME_SAMPLES];
 
-/// Built-in phrases (English for now; the greeting and announcement come from the
-/// configuration).
-pub fn phrase(p: Prompt) -> Option<&'static str> {
+/// Languages with built-in phrases. Any other language gets the English phrases (and
+/// `check-config` says so).
+pub const PHRASE_LANGUAGES: &[&str] = &["en", "de"];
+
+/// Built-in phrases in a language (`en`, `de`; a regional tag such as `de-at` uses its
+/// primary language); `None` for prompts whose text comes from the configuration
+/// (greeting, announcement, overflow message) and for languages without phrases.
+pub fn phrase_in(p: Prompt, language: &str) -> Option<String> {
+    let primary = language.split('-').next().unwrap_or(language);
+    let de = match primary {
+        "en" => false,
+        "de" => true,
+        _ => return None,
+    };
+    let t = |en: &str, de_text: &str| Some(if de { de_text } else { en }.to_string());
     match p {
-        Prompt::InvalidChoice => Some("Sorry, that is not a valid choice."),
-        Prompt::PleaseHold => Some("Please hold while we connect you."),
-        Prompt::NobodyAvailable => Some("Sorry, no one is available right now. Goodbye."),
-        Prompt::Goodbye => Some("Goodbye."),
-        Prompt::Connecting => Some("Connecting."),
-        Prompt::Closed => {
-            Some("We are closed right now. Please call again during our support hours. Goodbye.")
-        }
+        Prompt::InvalidChoice => t(
+            "Sorry, that is not a valid choice.",
+            "Diese Auswahl ist leider nicht gültig.",
+        ),
+        Prompt::PleaseHold => t(
+            "Please hold while we connect you.",
+            "Bitte bleiben Sie am Apparat, wir verbinden Sie.",
+        ),
+        Prompt::NobodyAvailable => t(
+            "Sorry, no one is available right now. Goodbye.",
+            "Leider ist gerade niemand erreichbar. Auf Wiederhören.",
+        ),
+        Prompt::Goodbye => t("Goodbye.", "Auf Wiederhören."),
+        Prompt::Connecting => t("Connecting.", "Sie werden verbunden."),
+        Prompt::Closed => t(
+            "We are closed right now. Please call again during our support hours. Goodbye.",
+            "Wir sind gerade nicht erreichbar. Bitte rufen Sie während unserer Servicezeiten wieder an. Auf Wiederhören.",
+        ),
+        Prompt::QueuePosition(n) => Some(if de {
+            format!(
+                "Alle Leitungen sind belegt. Sie sind Anrufer Nummer {n} in der Warteschlange. Bitte bleiben Sie am Apparat."
+            )
+        } else {
+            format!(
+                "All lines are busy. You are caller number {n} in line. Please stay on the line."
+            )
+        }),
+        Prompt::QueueWait => t(
+            "All lines are busy. Please stay on the line.",
+            "Alle Leitungen sind belegt. Bitte bleiben Sie am Apparat.",
+        ),
+        Prompt::Blocked => t(
+            "Sorry, calls from your number are not accepted here. Goodbye.",
+            "Anrufe von Ihrer Nummer werden hier leider nicht angenommen. Auf Wiederhören.",
+        ),
+        Prompt::EnterPin => t(
+            "Please enter your PIN, then press the hash key.",
+            "Bitte geben Sie Ihre PIN ein und drücken Sie dann die Rautetaste.",
+        ),
+        Prompt::WrongPin => t("That PIN is not correct.", "Diese PIN ist nicht korrekt."),
+        Prompt::Overflow => t(
+            "All lines are busy. Please call again later. Goodbye.",
+            "Alle Leitungen sind belegt. Bitte rufen Sie später wieder an. Auf Wiederhören.",
+        ),
         Prompt::Greeting | Prompt::Announcement => None,
     }
 }
 
-/// Every prompt of every routing number: its text, voice and rendered audio.
+/// A built-in phrase in English (the fallback of every language).
+pub fn phrase(p: Prompt) -> Option<String> {
+    phrase_in(p, "en")
+}
+
+/// Every prompt a routing number can play.
+pub fn prompts_of(rn: &crate::config::RoutingNumber) -> Vec<Prompt> {
+    let mut v = vec![
+        Prompt::Greeting,
+        Prompt::InvalidChoice,
+        Prompt::PleaseHold,
+        Prompt::NobodyAvailable,
+        Prompt::Goodbye,
+        Prompt::Announcement,
+        Prompt::Connecting,
+        Prompt::Closed,
+        Prompt::QueueWait,
+        Prompt::Overflow,
+    ];
+    let positions = (*rn.queue.max_callers.get_ref()).min(9) as u8;
+    v.extend((1..=positions).map(Prompt::QueuePosition));
+    if !rn.blocked.is_empty() {
+        v.push(Prompt::Blocked);
+    }
+    if rn.pin.is_some() {
+        v.extend([Prompt::EnterPin, Prompt::WrongPin]);
+    }
+    v
+}
+
+/// Every prompt of every routing number: its text, voice and rendered audio, keyed by
+/// the routing number's stable id.
 #[derive(Default)]
 pub struct PromptLibrary {
-    clips: HashMap<(usize, Prompt), Clip>,
+    clips: HashMap<(String, Prompt), Clip>,
 }
 
 /// A rendered prompt.
@@ -51,27 +130,27 @@ pub struct Clip {
     pub samples: Arc<[i16]>,
 }
 
-/// All prompt texts that a configuration needs: `((routing index, prompt), voice, text)`.
-pub fn prompt_texts(cfg: &Config) -> Vec<((usize, Prompt), String, String)> {
+/// All prompt texts that a configuration needs: `((routing id, prompt), voice, text)`.
+/// Fixed phrases come in the routing number's language, or English where there is no
+/// translation.
+pub fn prompt_texts(cfg: &Config) -> Vec<((String, Prompt), String, String)> {
     let mut out = Vec::new();
-    for (i, rn) in cfg.routing_numbers.iter().enumerate() {
+    for rn in &cfg.routing_numbers {
         let voice = rn.language.get_ref().clone();
-        for p in [
-            Prompt::Greeting,
-            Prompt::InvalidChoice,
-            Prompt::PleaseHold,
-            Prompt::NobodyAvailable,
-            Prompt::Goodbye,
-            Prompt::Announcement,
-            Prompt::Connecting,
-            Prompt::Closed,
-        ] {
+        for p in prompts_of(rn) {
             let text = match p {
                 Prompt::Greeting => rn.greeting_text(),
                 Prompt::Announcement => rn.announcement_text(),
-                other => phrase(other).unwrap_or_default().to_string(),
+                Prompt::Overflow if rn.overflow.as_ref().is_some_and(|o| o.message.is_some()) => rn
+                    .overflow
+                    .as_ref()
+                    .and_then(|o| o.message.clone())
+                    .unwrap_or_default(),
+                other => phrase_in(other, &voice)
+                    .or_else(|| phrase(other))
+                    .unwrap_or_default(),
             };
-            out.push(((i, p), voice.clone(), text));
+            out.push(((rn.key.clone(), p), voice.clone(), text));
         }
     }
     out
@@ -79,7 +158,7 @@ pub fn prompt_texts(cfg: &Config) -> Vec<((usize, Prompt), String, String)> {
 
 impl PromptLibrary {
     /// Adds a rendered clip.
-    pub fn insert(&mut self, key: (usize, Prompt), text: String, samples: Vec<i16>) {
+    pub fn insert(&mut self, key: (String, Prompt), text: String, samples: Vec<i16>) {
         self.clips.insert(
             key,
             Clip {
@@ -90,8 +169,8 @@ impl PromptLibrary {
     }
 
     /// The clip of a routing number's prompt.
-    pub fn get(&self, routing: usize, p: Prompt) -> Option<&Clip> {
-        self.clips.get(&(routing, p))
+    pub fn get(&self, routing: &str, p: Prompt) -> Option<&Clip> {
+        self.clips.get(&(routing.to_string(), p))
     }
 
     /// Number of clips.
@@ -249,8 +328,25 @@ mod tests {
     fn prompt_texts_cover_every_routing_number() {
         let cfg = Config::demo();
         let texts = prompt_texts(&cfg);
-        assert_eq!(texts.len(), 16);
-        assert!(texts.iter().any(|(k, _, t)| *k == (0, Prompt::Announcement)
+        // 10 fixed prompts and 5 queue positions per routing number
+        assert_eq!(texts.len(), 2 * 15);
+        assert!(texts.iter().any(|(k, _, t)| *k
+            == ("emergency-hotline".to_string(), Prompt::Announcement)
             && t.starts_with("This is Emergency Hotline.")));
+    }
+
+    #[test]
+    fn fixed_phrases_follow_the_language_and_fall_back_to_english() {
+        let de = phrase_in(Prompt::QueuePosition(2), "de-at").unwrap();
+        assert!(de.contains("Anrufer Nummer 2"), "{de}");
+        assert_eq!(phrase_in(Prompt::Goodbye, "fr"), None);
+        let mut cfg = Config::demo();
+        cfg.routing_numbers[1].language = toml::Spanned::new(0..0, "fr".into());
+        let texts = prompt_texts(&cfg);
+        let bye = texts
+            .iter()
+            .find(|(k, _, _)| *k == ("facilities-line".to_string(), Prompt::Goodbye))
+            .unwrap();
+        assert_eq!(bye.2, "Goodbye.");
     }
 }

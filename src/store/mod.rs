@@ -11,8 +11,9 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::call::{AttemptRecord, Cdr};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE cdr (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE cdr (
         id                INTEGER PRIMARY KEY,
         call_id           INTEGER NOT NULL,
         started_at        TEXT NOT NULL,
@@ -42,7 +43,15 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         outcome    TEXT NOT NULL,
         PRIMARY KEY (cdr_id, seq)
     );",
-)];
+    ),
+    // routing numbers by id; queue, overflow and PIN gate (issue "many calls")
+    M::up(
+        "ALTER TABLE cdr ADD COLUMN routing_id TEXT NOT NULL DEFAULT '';
+         ALTER TABLE cdr ADD COLUMN queue_seconds REAL;
+         ALTER TABLE cdr ADD COLUMN overflow TEXT;
+         ALTER TABLE cdr ADD COLUMN pin TEXT;",
+    ),
+];
 
 /// The SQLite store.
 pub struct Store {
@@ -104,6 +113,10 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4 WHERE id = ?5",
+            params![cdr.routing_id, cdr.queue_seconds, cdr.overflow, cdr.pin, id],
+        )?;
         for (seq, a) in cdr.attempts.iter().enumerate() {
             tx.execute(
                 "INSERT INTO cdr_attempt (cdr_id, seq, level, user_id, number, started_at, seconds, outcome)
@@ -155,6 +168,11 @@ impl Store {
             )
             .optional()?;
         let Some(r) = row else { return Ok(None) };
+        let (routing_id, queue_seconds, overflow, pin) = self.conn.query_row(
+            "SELECT routing_id, queue_seconds, overflow, pin FROM cdr WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let mut stmt = self.conn.prepare(
             "SELECT level, user_id, number, started_at, seconds, outcome FROM cdr_attempt
              WHERE cdr_id = ?1 ORDER BY seq",
@@ -198,6 +216,10 @@ impl Store {
             bridge_seconds: r.12,
             duration_seconds: r.13,
             end_reason: serde_json::from_value(serde_json::Value::String(r.14))?,
+            routing_id,
+            queue_seconds,
+            overflow,
+            pin,
             attempts,
         }))
     }
@@ -225,6 +247,10 @@ mod tests {
             started_at: t,
             ended_at: t,
             routing_number: "Hotline".into(),
+            routing_id: "hotline".into(),
+            queue_seconds: Some(12.5),
+            overflow: Some("max_wait -> message".into()),
+            pin: Some("ok".into()),
             port: "fxo1".into(),
             caller_id: Some("+15551234567".into()),
             option_key: Some(1),

@@ -463,7 +463,7 @@ pub fn run(
             };
             notes.push((t, format!("{who}{}", n.text)));
         }
-        Output::Line { .. } | Output::ModemPowerCycle => {}
+        _ => {}
     };
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).

@@ -1,0 +1,515 @@
+//! Outbound capacity: responder legs on trunks, and the wait for a free one.
+//!
+//! A *trunk* is a port that can place a call: the modem (one voice channel, so one leg
+//! at a time, whether the caller or a responder is on it) and every FXS port, whose
+//! local phone is a responder written `port:<id>` in the configuration. A call's
+//! responder leg is its trunk's port plus how it is carried ([`Carrier`]). When no
+//! trunk can take a dial, the call waits: for a modem that is resetting (bounded by the
+//! profile's `ready_wait_seconds`), or in its routing number's queue — FIFO within a
+//! priority, `max_callers`, `max_wait`, position announcements — until a leg ends and
+//! the freed trunk serves the head of the queue at once.
+
+use std::time::{Duration, Instant};
+
+use super::{
+    CallEvent, Carrier, Event, Exchange, LegFailure, Output, OverflowReason, PortIdx, Side, Side_,
+};
+use crate::config::{LOCAL_PHONE_PREFIX, PortKind};
+use crate::dsp::dtmf::DtmfDetector;
+use crate::line::LineCommand;
+
+/// A dial that waits for a line.
+pub(super) struct Wait {
+    number: String,
+    user: String,
+    since: Instant,
+    kind: WaitKind,
+}
+
+enum WaitKind {
+    /// The modem is resetting or initialising; give up at `deadline`.
+    Modem { deadline: Instant },
+    /// Every trunk is busy: in the routing number's queue.
+    Queue {
+        seq: u64,
+        priority: u8,
+        max_wait_at: Instant,
+        announce_at: Instant,
+        every: Duration,
+    },
+}
+
+impl Wait {
+    /// When this wait needs attention next.
+    pub(super) fn next_due(&self) -> Instant {
+        match &self.kind {
+            WaitKind::Modem { deadline } => *deadline,
+            WaitKind::Queue {
+                max_wait_at,
+                announce_at,
+                ..
+            } => (*max_wait_at).min(*announce_at),
+        }
+    }
+
+    /// Whether the call is in a queue (not just waiting for the modem to come back).
+    pub(super) fn queued(&self) -> bool {
+        matches!(self.kind, WaitKind::Queue { .. })
+    }
+
+    fn order(&self) -> Option<(std::cmp::Reverse<u8>, u64)> {
+        match &self.kind {
+            WaitKind::Queue { seq, priority, .. } => Some((std::cmp::Reverse(*priority), *seq)),
+            WaitKind::Modem { .. } => None,
+        }
+    }
+}
+
+impl Exchange {
+    /// Dials a responder for the call in slot `si`: a local phone on its FXS port, or
+    /// a number through the modem — now, after the modem is back, or from the queue.
+    pub(super) fn dial(&mut self, now: Instant, si: usize, number: String, user: String) {
+        let id = self.slots[si].call.id();
+        if let Some(port_id) = number.strip_prefix(LOCAL_PHONE_PREFIX) {
+            self.ring_local_phone(now, si, port_id, &user);
+            return;
+        }
+        let Some(m) = self.modem.as_ref() else {
+            self.note(
+                Some(id),
+                None,
+                format!("cannot dial {user}: no modem on this board"),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::Failed)));
+            return;
+        };
+        let ready = m.status().ready;
+        let stopped = m.init_stopped();
+        let port_free = self
+            .modem_port
+            .is_some_and(|mp| self.ports[mp].owner.is_none());
+        if ready && port_free {
+            self.start_modem_leg(now, si, &number, &user);
+            return;
+        }
+        if ready {
+            self.enqueue(now, si, number, user, now);
+            return;
+        }
+        let slot = &self.slots[si];
+        if !stopped && !slot.modem_wait_over && !self.ready_wait.is_zero() {
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!(
+                    "the modem is not ready (resetting or initialising): waiting up to {} s for it before dialling {user}",
+                    self.ready_wait.as_secs()
+                ),
+            );
+            self.slots[si].wait = Some(Wait {
+                number,
+                user,
+                since: now,
+                kind: WaitKind::Modem {
+                    deadline: now + self.ready_wait,
+                },
+            });
+            self.pending
+                .push_back((id, Event::LegQueued { position: None }));
+            return;
+        }
+        let why = if stopped {
+            "the modem cannot be used (initialisation stopped; see the modem fault)".to_string()
+        } else if slot.modem_wait_over {
+            format!(
+                "the modem is not ready (it did not come back within {} s)",
+                self.ready_wait.as_secs()
+            )
+        } else {
+            "the modem is not ready".to_string()
+        };
+        self.note(
+            Some(id),
+            self.modem_port,
+            format!("cannot dial {user}: {why}"),
+        );
+        self.pending
+            .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+    }
+
+    /// Rings the phone on an FXS port; off-hook answers it.
+    fn ring_local_phone(&mut self, _now: Instant, si: usize, port_id: &str, user: &str) {
+        let id = self.slots[si].call.id();
+        let port = self
+            .port_index(port_id)
+            .filter(|&p| self.ports[p].kind == PortKind::Fxs);
+        let Some(port) = port else {
+            self.note(
+                Some(id),
+                None,
+                format!("cannot ring {user}: no FXS port `{port_id}` on this board"),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::Failed)));
+            return;
+        };
+        if self.ports[port].owner.is_some() || self.ports[port].handset_up {
+            self.note(
+                Some(id),
+                Some(port),
+                format!("cannot ring {user}: the phone is in use"),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::LineBusy)));
+            return;
+        }
+        let p = &mut self.ports[port];
+        p.owner = Some((id, Side::Responder));
+        p.ringing = true;
+        self.out.push_back(Output::Line {
+            port,
+            cmd: LineCommand::RingStart,
+        });
+        self.slots[si].leg = Some(Side_ {
+            port,
+            carrier: Carrier::Line,
+            answered: false,
+            last_digit: None,
+        });
+        self.note(Some(id), Some(port), format!("ringing {user}'s phone"));
+        self.out.push_back(Output::Call(CallEvent::Dialling {
+            call: id,
+            user: user.to_string(),
+            port: port_id.to_string(),
+        }));
+        self.pending.push_back((id, Event::LegAlerting));
+    }
+
+    fn start_modem_leg(&mut self, now: Instant, si: usize, number: &str, user: &str) {
+        let (Some(m), Some(mp)) = (self.modem.as_mut(), self.modem_port) else {
+            return;
+        };
+        let id = self.slots[si].call.id();
+        let leg = m.dial(now, number);
+        self.slots[si].leg = Some(Side_ {
+            port: mp,
+            carrier: Carrier::Modem(leg),
+            answered: false,
+            last_digit: None,
+        });
+        self.ports[mp].owner = Some((id, Side::Responder));
+        self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
+        self.out.push_back(Output::Call(CallEvent::Dialling {
+            call: id,
+            user: user.to_string(),
+            port: self.ports[mp].id.clone(),
+        }));
+    }
+
+    /// Every line is busy: the call joins its routing number's queue, or overflows if
+    /// the queue is full. `since` is when it started waiting.
+    fn enqueue(&mut self, now: Instant, si: usize, number: String, user: String, since: Instant) {
+        let id = self.slots[si].call.id();
+        let routing_id = self.slots[si].call.routing_id().to_string();
+        let rn = &self.slots[si].call.config().routing_numbers[self.slots[si].call.routing()];
+        let max = *rn.queue.max_callers.get_ref() as usize;
+        let max_wait = *rn.queue.max_wait.get_ref();
+        let every = *rn.queue.announce_every.get_ref();
+        let waiting = self
+            .slots
+            .iter()
+            .filter(|s| {
+                s.call.routing_id() == routing_id && s.wait.as_ref().is_some_and(Wait::queued)
+            })
+            .count();
+        if waiting >= max {
+            self.note(
+                Some(id),
+                None,
+                format!("all lines are busy and the queue is full ({waiting} callers)"),
+            );
+            self.out.push_back(Output::Call(CallEvent::Overflow {
+                call: id,
+                reason: OverflowReason::QueueFull,
+            }));
+            self.pending
+                .push_back((id, Event::Overflow(OverflowReason::QueueFull)));
+            return;
+        }
+        let seq = self.queue_seq;
+        self.queue_seq += 1;
+        let priority = self.slots[si].call.priority();
+        self.slots[si].wait = Some(Wait {
+            number,
+            user,
+            since,
+            kind: WaitKind::Queue {
+                seq,
+                priority,
+                max_wait_at: since + max_wait,
+                announce_at: now + every,
+                every,
+            },
+        });
+        let position = self.queue_position(id).unwrap_or(1);
+        self.note(
+            Some(id),
+            None,
+            format!("all lines are busy: queued at position {position}"),
+        );
+        self.out
+            .push_back(Output::Call(CallEvent::Queued { call: id, position }));
+        self.pending.push_back((
+            id,
+            Event::LegQueued {
+                position: Some(position),
+            },
+        ));
+        // the callers behind a higher-priority arrival moved back
+        self.announce_moves(id);
+    }
+
+    /// Tells queued callers whose position changed because `except` jumped ahead.
+    fn announce_moves(&mut self, except: crate::call::CallId) {
+        let order = self.queue_order();
+        for (pos, si) in order.into_iter().enumerate() {
+            let id = self.slots[si].call.id();
+            let pos = pos as u32 + 1;
+            if id != except && self.slots[si].last_position.is_some_and(|p| p != pos) {
+                self.out.push_back(Output::Call(CallEvent::Queued {
+                    call: id,
+                    position: pos,
+                }));
+                self.pending.push_back((id, Event::QueuePosition(pos)));
+            }
+            self.slots[si].last_position = Some(pos);
+        }
+    }
+
+    /// Slots in the queue, in the order they will be served.
+    fn queue_order(&self) -> Vec<usize> {
+        let mut q: Vec<(usize, (std::cmp::Reverse<u8>, u64))> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.wait.as_ref().and_then(Wait::order).map(|o| (i, o)))
+            .collect();
+        q.sort_by_key(|(_, o)| *o);
+        q.into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// A call's position in the queue (1 = next), if it is queued.
+    pub(super) fn queue_position(&self, id: crate::call::CallId) -> Option<u32> {
+        self.queue_order()
+            .iter()
+            .position(|&si| self.slots[si].call.id() == id)
+            .map(|p| p as u32 + 1)
+    }
+
+    /// A trunk may have become usable (a leg ended, a call left the modem, the modem
+    /// is ready): the longest-waiting dial for the modem goes out, then the head of
+    /// the queue; dials that waited for the modem to come back while it is taken join
+    /// the queue.
+    pub(super) fn serve_waiting(&mut self, now: Instant) {
+        let ready = self.modem.as_ref().is_some_and(|m| m.status().ready);
+        if !ready {
+            return;
+        }
+        let free = self
+            .modem_port
+            .is_some_and(|mp| self.ports[mp].owner.is_none());
+        if free {
+            let modem_wait = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.wait.as_ref().is_some_and(|w| !w.queued()))
+                .min_by_key(|(_, s)| s.wait.as_ref().map(|w| w.since))
+                .map(|(i, _)| i);
+            if let Some(si) = modem_wait.or_else(|| self.queue_order().first().copied()) {
+                if let Some(w) = self.slots[si].wait.take() {
+                    let id = self.slots[si].call.id();
+                    let waited = now.saturating_duration_since(w.since).as_secs_f64();
+                    let what = if w.queued() {
+                        "a line is free"
+                    } else {
+                        "the modem is ready"
+                    };
+                    self.note(
+                        Some(id),
+                        self.modem_port,
+                        format!("{what} after {waited:.1} s of waiting"),
+                    );
+                    self.slots[si].last_position = None;
+                    self.start_modem_leg(now, si, &w.number, &w.user);
+                    self.pending.push_back((id, Event::LegDialled));
+                    self.announce_moves(id);
+                }
+            }
+        }
+        let back: Vec<usize> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.wait.as_ref().is_some_and(|w| !w.queued()))
+            .map(|(i, _)| i)
+            .collect();
+        for si in back {
+            if let Some(w) = self.slots[si].wait.take() {
+                let id = self.slots[si].call.id();
+                self.note(
+                    Some(id),
+                    self.modem_port,
+                    format!(
+                        "the modem is back but busy with another call: {} waits in the queue",
+                        w.user
+                    ),
+                );
+                let before = self.pending.len();
+                self.enqueue(now, si, w.number, w.user, w.since);
+                // already waiting: the position is news, not a new wait
+                for (cid, ev) in self.pending.iter_mut().skip(before) {
+                    if *cid == id
+                        && let Event::LegQueued { position: Some(p) } = *ev
+                    {
+                        *ev = Event::QueuePosition(p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits whose time is up: a modem that did not come back fails the attempt; a
+    /// caller who waited `max_wait` overflows; others hear their position again.
+    pub(super) fn wait_timers(&mut self, now: Instant) {
+        for si in 0..self.slots.len() {
+            let id = self.slots[si].call.id();
+            let Some(w) = self.slots[si].wait.as_mut() else {
+                continue;
+            };
+            match &mut w.kind {
+                WaitKind::Modem { deadline } if *deadline <= now => {
+                    let user = w.user.clone();
+                    self.slots[si].wait = None;
+                    self.slots[si].modem_wait_over = true;
+                    self.note(
+                        Some(id),
+                        self.modem_port,
+                        format!(
+                            "cannot dial {user}: the modem did not come back within {} s",
+                            self.ready_wait.as_secs()
+                        ),
+                    );
+                    self.pending
+                        .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+                }
+                WaitKind::Queue { max_wait_at, .. } if *max_wait_at <= now => {
+                    let waited = now.saturating_duration_since(w.since).as_secs();
+                    self.slots[si].wait = None;
+                    self.slots[si].last_position = None;
+                    self.note(
+                        Some(id),
+                        None,
+                        format!("waited {waited} s for a line: the longest wait allowed"),
+                    );
+                    self.out.push_back(Output::Call(CallEvent::Overflow {
+                        call: id,
+                        reason: OverflowReason::MaxWait,
+                    }));
+                    self.pending
+                        .push_back((id, Event::Overflow(OverflowReason::MaxWait)));
+                }
+                WaitKind::Queue {
+                    announce_at, every, ..
+                } if *announce_at <= now => {
+                    while *announce_at <= now {
+                        *announce_at += *every;
+                    }
+                    if let Some(pos) = self.queue_position(id) {
+                        self.pending.push_back((id, Event::QueuePosition(pos)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.slots.iter().any(|s| s.last_position.is_some()) {
+            self.announce_moves(0);
+        }
+    }
+
+    /// Every dial waiting for the modem fails now, saying why.
+    pub(super) fn expire_modem_waits(&mut self, why: &str) {
+        for si in 0..self.slots.len() {
+            if self.slots[si].wait.as_ref().is_none_or(Wait::queued) {
+                continue;
+            }
+            let Some(w) = self.slots[si].wait.take() else {
+                continue;
+            };
+            self.slots[si].modem_wait_over = true;
+            let id = self.slots[si].call.id();
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!("cannot dial {}: {why}", w.user),
+            );
+            self.pending
+                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+        }
+    }
+
+    /// The call hangs up (or stops waiting for) its responder leg.
+    pub(super) fn hangup_leg(&mut self, now: Instant, si: usize) {
+        let id = self.slots[si].call.id();
+        if let Some(w) = self.slots[si].wait.take() {
+            self.slots[si].last_position = None;
+            self.note(
+                Some(id),
+                self.modem_port,
+                format!("stopped waiting for a line to dial {}", w.user),
+            );
+            self.announce_moves(id);
+        }
+        let Some(leg) = self.slots[si].leg.take() else {
+            return;
+        };
+        if let (Carrier::Modem(l), Some(m)) = (leg.carrier, self.modem.as_mut()) {
+            m.hangup(now, l);
+        }
+        self.release_port(leg.port);
+        self.note(Some(id), Some(leg.port), "hung up the responder leg");
+        self.serve_waiting(now);
+    }
+
+    /// The far end ended the call's responder leg.
+    pub(super) fn release_leg(&mut self, call: crate::call::CallId) {
+        let Some(si) = self.slot(call) else { return };
+        if let Some(leg) = self.slots[si].leg.take() {
+            self.release_port(leg.port);
+        }
+    }
+
+    /// Frees a responder's port: no owner, no bridge, nothing playing, no ringing.
+    fn release_port(&mut self, port: PortIdx) {
+        self.stop_ringing(port);
+        let peer = self.ports[port].bridged_to.take();
+        if let Some(peer) = peer {
+            self.ports[peer].bridged_to = None;
+        }
+        let p = &mut self.ports[port];
+        p.owner = None;
+        p.player.stop();
+        p.dtmf = DtmfDetector::new();
+    }
+
+    /// Stops ringing an FXS phone.
+    pub(super) fn stop_ringing(&mut self, port: PortIdx) {
+        if std::mem::take(&mut self.ports[port].ringing) {
+            self.out.push_back(Output::Line {
+                port,
+                cmd: LineCommand::RingStop,
+            });
+        }
+    }
+}
