@@ -292,6 +292,11 @@ impl Call {
         (call, vec![Action::AnswerCaller])
     }
 
+    /// Records the port the call arrived on (a routing number may have several).
+    pub fn set_port(&mut self, port: &str) {
+        self.cdr.port = port.to_string();
+    }
+
     /// The call's id.
     pub fn id(&self) -> CallId {
         self.id

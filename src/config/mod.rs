@@ -362,9 +362,7 @@ impl Config {
 
     /// The routing number whose calls arrive on this port.
     pub fn routing_for_port(&self, port: &str) -> Option<&RoutingNumber> {
-        self.routing_numbers
-            .iter()
-            .find(|r| r.port.get_ref() == port)
+        self.routing_numbers.iter().find(|r| r.serves_port(port))
     }
 
     /// A user by id.

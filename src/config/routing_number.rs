@@ -59,6 +59,10 @@ pub struct RoutingNumber {
     /// Support hours; none: always in hours.
     #[serde(default)]
     pub support_hours: Option<SupportHoursConfig>,
+    /// Further ports that carry calls of this number (a line group: the provider rolls a
+    /// busy line over to the next). Each port belongs to one routing number.
+    #[serde(default)]
+    pub extra_ports: Vec<Spanned<String>>,
     /// Caller numbers that are turned away with a message: exact E.164 numbers,
     /// prefixes ending in `*` (`+1900*`), or `anonymous` (no caller ID).
     #[serde(default)]
@@ -204,6 +208,11 @@ fn d20() -> Spanned<Duration> {
 }
 
 impl RoutingNumber {
+    /// Whether calls arriving on this port belong to this routing number.
+    pub fn serves_port(&self, port: &str) -> bool {
+        self.port.get_ref() == port || self.extra_ports.iter().any(|p| p.get_ref() == port)
+    }
+
     /// Whether a caller number is on the block list.
     pub fn is_blocked(&self, caller: Option<&str>) -> bool {
         self.blocked.iter().any(|b| {
@@ -306,34 +315,42 @@ pub(super) fn validate(
     let mut ports: HashMap<&str, usize> = HashMap::new();
     for (i, rn) in cfg.routing_numbers.iter().enumerate() {
         let key = format!("routing_number[{i}]");
-        let port = rn.port.get_ref();
-        match board.port_kind(port) {
-            None => p.at(
-                Some(rn.port.span()),
-                format!("{key}.port"),
-                format!(
-                    "board `{}` has no port `{port}`: use one of {}",
-                    board.name,
-                    board.port_ids().join(", ")
+        let all_ports = std::iter::once((&rn.port, format!("{key}.port"))).chain(
+            rn.extra_ports
+                .iter()
+                .enumerate()
+                .map(|(j, pt)| (pt, format!("{key}.extra_ports[{j}]"))),
+        );
+        for (pt, pkey) in all_ports {
+            let port = pt.get_ref();
+            match board.port_kind(port) {
+                None => p.at(
+                    Some(pt.span()),
+                    pkey.clone(),
+                    format!(
+                        "board `{}` has no port `{port}`: use one of {}",
+                        board.name,
+                        board.port_ids().join(", ")
+                    ),
                 ),
-            ),
-            Some(PortKind::Fxo | PortKind::Modem) => {}
-            Some(PortKind::Fxs) => {
-                if rn.direct_option().is_none() {
-                    p.at(
-                        Some(rn.port.span()),
-                        format!("{key}.port"),
-                        format!("port `{port}` is an FXS hotline: lifting the handset goes straight to one option, so give the routing number a single option or a default_option"),
-                    );
+                Some(PortKind::Fxo | PortKind::Modem) => {}
+                Some(PortKind::Fxs) => {
+                    if rn.direct_option().is_none() {
+                        p.at(
+                            Some(pt.span()),
+                            pkey.clone(),
+                            format!("port `{port}` is an FXS hotline: lifting the handset goes straight to one option, so give the routing number a single option or a default_option"),
+                        );
+                    }
                 }
             }
-        }
-        if let Some(prev) = ports.insert(port, i) {
-            p.at(
-                Some(rn.port.span()),
-                format!("{key}.port"),
-                format!("port `{port}` is already used by routing_number[{prev}]: one routing number per port"),
-            );
+            if let Some(prev) = ports.insert(port, i) {
+                p.at(
+                    Some(pt.span()),
+                    pkey,
+                    format!("port `{port}` is already used by routing_number[{prev}]: one routing number per port"),
+                );
+            }
         }
         check_language(p, &rn.language, &format!("{key}.language"));
         support_hours.push(

@@ -477,6 +477,9 @@ impl Exchange {
         if let (Carrier::Modem(l), Some(m)) = (leg.carrier, self.modem.as_mut()) {
             m.hangup(now, l);
         }
+        if self.ports[leg.port].kind == PortKind::Fxs {
+            self.release_phone(leg.port);
+        }
         self.release_port(leg.port);
         self.note(Some(id), Some(leg.port), "hung up the responder leg");
         self.serve_waiting(now);
@@ -501,6 +504,17 @@ impl Exchange {
         p.owner = None;
         p.player.stop();
         p.dtmf = DtmfDetector::new();
+    }
+
+    /// The box is done with an FXS phone whose handset is up: the line is released
+    /// (on hardware the SLIC drops the talk battery; the person hears it and hangs up).
+    pub(super) fn release_phone(&mut self, port: PortIdx) {
+        if self.ports[port].handset_up {
+            self.out.push_back(Output::Line {
+                port,
+                cmd: LineCommand::OnHook,
+            });
+        }
     }
 
     /// Stops ringing an FXS phone.

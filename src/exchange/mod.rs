@@ -651,7 +651,7 @@ impl Exchange {
             .cfg
             .routing_numbers
             .iter()
-            .position(|r| *r.port.get_ref() == port_id)
+            .position(|r| r.serves_port(&port_id))
         else {
             self.note(
                 None,
@@ -684,7 +684,7 @@ impl Exchange {
         let call_id = self.next_call;
         self.next_call += 1;
         let caller_id = intake.caller_id.clone();
-        let (call, actions) = Call::new(
+        let (mut call, actions) = Call::new(
             call_id,
             generation.cfg.clone(),
             routing,
@@ -693,6 +693,7 @@ impl Exchange {
             self.wall(now),
             self.seed.wrapping_add(call_id),
         );
+        call.set_port(&port_id);
         self.out.push_back(Output::Call(CallEvent::Started {
             call: call_id,
             routing_number: rn.key.clone(),
@@ -1389,6 +1390,10 @@ impl Exchange {
                                 Some(caller_port),
                                 "hung up the caller's modem call",
                             );
+                        }
+                        Carrier::Line if self.ports[caller_port].kind == PortKind::Fxs => {
+                            self.release_phone(caller_port);
+                            self.note(Some(id), Some(caller_port), "released the hotline phone");
                         }
                         Carrier::Line => {
                             let p = &mut self.ports[caller_port];

@@ -59,6 +59,10 @@ enum LineState {
         cid_audio: Option<(Vec<i16>, usize)>,
     },
     Connected,
+    /// FXS: the box rings the phone; the person picks up at `answer_at` (never: None).
+    Alerting {
+        answer_at: Option<Instant>,
+    },
 }
 
 struct SimLine {
@@ -428,13 +432,55 @@ impl SimBoard {
         }
     }
 
+    /// Callers scheduled on the modem's port dial the SIM's number.
+    fn modem_callers(&mut self, now: Instant) {
+        let Some(mp) = self.modem_port else { return };
+        let w = &mut self.world;
+        while let Some(i) = w.scheduled.iter().position(|s| s.0 <= now && s.1 == mp) {
+            let (_, _, cid, party) = w.scheduled.remove(i);
+            let name = w.parties[party].name.clone();
+            let number = cid.unwrap_or_else(|| "+15550000000".into());
+            let taken = self
+                .modem
+                .as_mut()
+                .is_some_and(|m| m.incoming_call(now, &number));
+            if taken {
+                w.modem_party = Some(party);
+                w.log
+                    .push((now, format!("{name} calls the SIM from {number}")));
+            } else {
+                w.log.push((
+                    now,
+                    format!("{name} calls the SIM from {number}, but the modem cannot take it"),
+                ));
+                w.parties[party].on_hung_up(now);
+            }
+        }
+    }
+
     fn line_step(&mut self, now: Instant) {
         let (on, off) = self.world.cadence;
         let w = &mut self.world;
         // calls that start ringing now
         let mut i = 0;
         while i < w.scheduled.len() {
-            if w.scheduled[i].0 <= now {
+            if w.scheduled[i].0 <= now
+                && w.lines
+                    .get(w.scheduled[i].1)
+                    .is_some_and(|l| l.kind == PortKind::Fxs)
+            {
+                let (_, port, _, party) = w.scheduled.remove(i);
+                let line = &mut w.lines[port];
+                line.party = Some(party);
+                line.state = LineState::Connected;
+                w.signals.push_back((port, LineSignal::HandsetLifted));
+                w.parties[party].on_answered(now);
+                let name = w.parties[party].name.clone();
+                w.log.push((
+                    now,
+                    format!("{name} lifts the handset of the phone on {}", line.id),
+                ));
+            } else if w.scheduled[i].0 <= now && w.scheduled[i].1 < w.lines.len() {
                 let (_, port, cid, party) = w.scheduled.remove(i);
                 if let Some(line) = w.lines.get_mut(port) {
                     line.party = Some(party);
@@ -455,6 +501,21 @@ impl SimBoard {
             }
         }
         for (port, line) in w.lines.iter_mut().enumerate() {
+            if let LineState::Alerting {
+                answer_at: Some(at),
+            } = line.state
+                && now >= at
+            {
+                line.state = LineState::Connected;
+                line.off_hook = true;
+                w.signals.push_back((port, LineSignal::HandsetLifted));
+                if let Some(p) = line.party {
+                    let name = w.parties[p].name.clone();
+                    w.log
+                        .push((now, format!("{name} picks up the phone on {}", line.id)));
+                    w.parties[p].on_answered(now);
+                }
+            }
             if let LineState::Ringing {
                 ring_on,
                 next_change,
@@ -530,7 +591,11 @@ impl SimBoard {
                     continue;
                 }
                 match line.state {
+                    LineState::Connected if line.kind == PortKind::Fxs => {
+                        w.signals.push_back((port, LineSignal::HandsetDown))
+                    }
                     LineState::Connected => w.signals.push_back((port, LineSignal::LoopDrop)),
+                    LineState::Alerting { .. } => {}
                     LineState::Ringing { .. } => {
                         if line.kind == PortKind::Fxo {
                             w.log.push((now, format!("line {} stops ringing", line.id)));
@@ -555,6 +620,56 @@ impl Board for SimBoard {
         let Some(line) = w.lines.get_mut(port) else {
             return;
         };
+        if line.kind == PortKind::Fxs {
+            let number = format!("{}{}", crate::config::LOCAL_PHONE_PREFIX, line.id);
+            match (cmd, &line.state) {
+                (LineCommand::RingStart, LineState::Idle) => {
+                    let (party, answer_at) = match w.responders.get(&number) {
+                        Some(r) => {
+                            let answer_at = match r.far {
+                                FarEnd::Rings { answer_after } => answer_after.map(|d| now + d),
+                                _ => None,
+                            };
+                            let party = (r.make)();
+                            w.log.push((
+                                now,
+                                format!("the phone on {} rings ({})", line.id, party.name),
+                            ));
+                            w.parties.push(party);
+                            (Some(w.parties.len() - 1), answer_at)
+                        }
+                        None => {
+                            w.log.push((
+                                now,
+                                format!("the phone on {} rings (nobody there)", line.id),
+                            ));
+                            (None, None)
+                        }
+                    };
+                    line.party = party;
+                    line.state = LineState::Alerting { answer_at };
+                }
+                (LineCommand::RingStop, LineState::Alerting { .. }) => {
+                    w.log
+                        .push((now, format!("the phone on {} stops ringing", line.id)));
+                    line.state = LineState::Idle;
+                    line.party = None;
+                }
+                (LineCommand::OnHook, LineState::Connected) => {
+                    // the box released the line: the person hears it and hangs up
+                    line.state = LineState::Idle;
+                    line.off_hook = false;
+                    if let Some(p) = line.party.take() {
+                        w.parties[p].on_hung_up(now);
+                        let name = w.parties[p].name.clone();
+                        w.log.push((now, format!("{name} puts the handset down")));
+                    }
+                    w.signals.push_back((port, LineSignal::HandsetDown));
+                }
+                _ => {}
+            }
+            return;
+        }
         line.off_hook = cmd == LineCommand::OffHook;
         match (cmd, &line.state) {
             (LineCommand::OffHook, LineState::Ringing { .. }) => {
@@ -622,6 +737,7 @@ impl Board for SimBoard {
 
     fn step(&mut self, now: Instant) {
         self.fault_step(now);
+        self.modem_callers(now);
         if let Some(m) = self.modem.as_mut() {
             m.step(now, &mut self.world);
         }
@@ -638,6 +754,7 @@ impl Board for SimBoard {
                 cid_at,
                 ..
             } => Some(cid_at.map_or(*next_change, |c| c.min(*next_change))),
+            LineState::Alerting { answer_at } => *answer_at,
             _ => None,
         });
         let sched = w.scheduled.iter().map(|s| s.0);

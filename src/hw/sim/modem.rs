@@ -342,11 +342,11 @@ impl SimModem {
         self.master.as_raw_fd()
     }
 
-    /// The number of the outbound call that is up and answered (its audio is live).
+    /// The number of the call (either direction) that is up and answered (its audio is live).
     pub fn active_number(&self) -> Option<&str> {
         self.calls
             .iter()
-            .find(|c| c.dir == 0 && c.state == CallState::Active)
+            .find(|c| c.state == CallState::Active)
             .map(|c| c.number.as_str())
     }
 
@@ -726,8 +726,10 @@ impl SimModem {
                     .position(|c| c.state == CallState::Incoming)
                 {
                     Some(i) => {
+                        let number = format!("+{}", self.calls[i].number);
                         self.connect(now, i);
                         self.line("OK");
+                        net.answered(now, &number);
                     }
                     None => self.line("NO CARRIER"),
                 }
@@ -1197,7 +1199,7 @@ impl SimModem {
     fn release(&mut self, now: Instant, idx: u8, net: &mut dyn Network, remote: bool) {
         let Some(i) = self.pos(idx) else { return };
         let c = self.calls.remove(i);
-        if c.dir == 0 && !remote {
+        if !remote {
             net.modem_hung_up(now, &c.number);
         }
         self.ccinfo_released(&c);
@@ -1445,13 +1447,15 @@ impl SimModem {
         }
     }
 
-    /// The far end of the outbound call hung up (or rejected it while it rang).
+    /// The far end hung up: of the outbound call (or it rejected it while it rang),
+    /// else of the incoming call.
     pub fn far_end_hangup(&mut self) {
         let idx = self
             .calls
             .iter()
             .find(|c| c.dir == 0 && c.state != CallState::Held)
             .or_else(|| self.calls.iter().find(|c| c.dir == 0))
+            .or_else(|| self.calls.iter().find(|c| c.dir == 1))
             .map(|c| c.idx);
         if let Some(idx) = idx {
             self.release(self.now, idx, &mut NoNetwork, true);

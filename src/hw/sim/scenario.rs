@@ -74,8 +74,10 @@ pub struct Scenario {
     /// Virtual time after which the run is cut off.
     #[serde(default = "default_limit", deserialize_with = "dur")]
     pub max_duration: Duration,
-    /// The caller.
-    pub caller: CallerSpec,
+    /// The caller (`[caller]`), or several (`[[caller]]`, each with its own
+    /// `[caller.expect]`; the top-level `[expect]` is about the first).
+    #[serde(deserialize_with = "one_or_many")]
+    pub caller: Vec<CallerSpec>,
     /// Responders reachable through the network.
     #[serde(default, rename = "responder")]
     pub responders: Vec<ResponderSpec>,
@@ -127,6 +129,26 @@ impl ModemFaultSpec {
     }
 }
 
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CallerSpec>, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        v @ toml::Value::Table(_) => CallerSpec::deserialize(v)
+            .map(|c| vec![c])
+            .map_err(|e| D::Error::custom(format!("caller: {}", e.message()))),
+        toml::Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                CallerSpec::deserialize(v)
+                    .map_err(|e| D::Error::custom(format!("caller[{i}]: {}", e.message())))
+            })
+            .collect(),
+        _ => Err(D::Error::custom(
+            "caller: write one [caller] table or several [[caller]] tables",
+        )),
+    }
+}
+
 fn default_limit() -> Duration {
     Duration::from_secs(600)
 }
@@ -145,6 +167,9 @@ pub struct CallerSpec {
     /// What the caller does.
     #[serde(default)]
     pub step: Vec<StepSpec>,
+    /// What must hold for this caller's call (with several callers).
+    #[serde(default)]
+    pub expect: Option<Expect>,
 }
 
 /// One step of a person.
@@ -239,14 +264,24 @@ pub struct Expect {
     /// Texts that must appear in the transcript (substrings of its lines).
     #[serde(default)]
     pub transcript: Vec<String>,
+    /// Overflow taken, as in the CDR (`queue_full -> message`); `""` for none.
+    pub overflow: Option<String>,
+    /// Caller PIN gate result (`ok`, `failed`).
+    pub pin: Option<String>,
+    /// Whether the caller waited in the queue for a line.
+    pub queued: Option<bool>,
+    /// Routing number id the call arrived on.
+    pub routing_id: Option<String>,
 }
 
 /// The result of a run.
 pub struct Outcome {
     /// Transcript lines, virtual time first.
     pub transcript: Vec<String>,
-    /// The CDR as read back from the store.
+    /// The first caller's CDR as read back from the store.
     pub cdr: Option<Cdr>,
+    /// Every caller's CDR, in the order of the scenario's callers.
+    pub cdrs: Vec<Option<Cdr>>,
     /// Expectations that failed.
     pub failures: Vec<String>,
     /// Virtual time simulated.
@@ -336,30 +371,51 @@ pub fn run(
         .unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
 
     let mut sim = SimBoard::new(board)?;
-    let port = board
-        .ports
-        .iter()
-        .position(|p| *p.id.get_ref() == sc.caller.port)
-        .ok_or_else(|| anyhow!("caller.port: the board has no port `{}`", sc.caller.port))?;
-    let caller_steps = sc
-        .caller
-        .step
-        .iter()
-        .map(StepSpec::to_step)
-        .collect::<Result<Vec<_>>>()?;
-    let caller = Party::new(
-        "caller",
-        caller_steps,
-        CALLER_MARKER_HZ,
-        RESPONDER_MARKER_HZ,
-        true,
-    );
-    let caller_idx = sim.schedule_call(
-        start + sc.caller.ring_at.unwrap_or(Duration::from_millis(500)),
-        port,
-        sc.caller.caller_id.clone(),
-        caller,
-    );
+    let mut callers = Vec::new();
+    for (i, c) in sc.caller.iter().enumerate() {
+        let key = if sc.caller.len() == 1 {
+            "caller".to_string()
+        } else {
+            format!("caller[{i}]")
+        };
+        let port = board
+            .ports
+            .iter()
+            .position(|p| *p.id.get_ref() == c.port)
+            .or_else(|| {
+                board
+                    .modem
+                    .as_ref()
+                    .filter(|m| m.id == c.port)
+                    .map(|_| board.ports.len())
+            })
+            .ok_or_else(|| {
+                anyhow!(
+                    "{key}.port: the board has no port `{}`; use one of {}",
+                    c.port,
+                    board.port_ids().join(", ")
+                )
+            })?;
+        let steps = c
+            .step
+            .iter()
+            .enumerate()
+            .map(|(j, s)| s.to_step().map_err(|e| anyhow!("{key}.step[{j}]: {e}")))
+            .collect::<Result<Vec<_>>>()?;
+        let name = if sc.caller.len() == 1 {
+            "caller".to_string()
+        } else {
+            format!("caller {}", i + 1)
+        };
+        let party = Party::new(&name, steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
+        let idx = sim.schedule_call(
+            start + c.ring_at.unwrap_or(Duration::from_millis(500)),
+            port,
+            c.caller_id.clone(),
+            party,
+        );
+        callers.push(idx);
+    }
 
     for (i, r) in sc.responders.iter().enumerate() {
         let (name, number) = match (&r.user, &r.number) {
@@ -467,8 +523,9 @@ pub fn run(
     };
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).
+    let expected_calls = sc.caller.len() as u64;
     let ended = engine.run_virtual(start, sc.max_duration, &mut sink, |e| {
-        e.exchange.calls_started() > 0 && e.exchange.active_calls() == 0
+        e.exchange.calls_started() >= expected_calls && e.exchange.active_calls() == 0
     });
     let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
     if let Some(e) = store_err {
@@ -482,30 +539,64 @@ pub fn run(
         .iter()
         .map(|(t, s)| format!("{} {s}", fmt_t(start, *t)))
         .collect();
-    let cdr = match cdr_ids.first() {
-        Some(id) => store.cdr(*id)?,
-        None => None,
-    };
-    let caller = engine.board.party(caller_idx);
+    let mut stored = Vec::new();
+    for id in &cdr_ids {
+        if let Some(c) = store.cdr(*id)? {
+            stored.push(Some(c));
+        }
+    }
+    // each caller's record: the first unclaimed one on their port (and number)
+    let mut cdrs = Vec::new();
+    for c in &sc.caller {
+        let found = stored.iter_mut().find(|slot| {
+            slot.as_ref().is_some_and(|r| {
+                r.port == c.port
+                    && (c.caller_id.is_none()
+                        || r.caller_id == c.caller_id
+                        || r.caller_id.as_deref() == Some(c.port.as_str()))
+            })
+        });
+        cdrs.push(found.and_then(Option::take));
+    }
     let responder_heard = engine
         .board
         .parties()
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i != caller_idx)
+        .filter(|(i, _)| !callers.contains(i))
         .map(|(_, p)| p.heard_other_ms)
         .max()
         .unwrap_or(0);
-    let failures = check(
-        &sc.expect,
-        cdr.as_ref(),
-        &transcript,
-        caller.heard_other_ms,
-        responder_heard,
-    );
+    let mut failures = Vec::new();
+    for (i, c) in sc.caller.iter().enumerate() {
+        let expect = match (i, &c.expect) {
+            (_, Some(x)) => x,
+            (0, None) => &sc.expect,
+            _ => continue,
+        };
+        let who = if sc.caller.len() == 1 {
+            String::new()
+        } else {
+            format!("caller[{i}]: ")
+        };
+        let caller = engine.board.party(callers[i]);
+        failures.extend(
+            check(
+                expect,
+                cdrs[i].as_ref(),
+                &transcript,
+                caller.heard_other_ms,
+                responder_heard,
+            )
+            .into_iter()
+            .map(|f| format!("{who}{f}")),
+        );
+    }
+    let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
         transcript,
         cdr,
+        cdrs,
         failures,
         virtual_time: end.saturating_duration_since(start),
         real_time: real_start.elapsed(),
@@ -560,10 +651,11 @@ fn check(
             f.push(format!("digits: expected {d:?}, got {:?}", cdr.digits));
         }
     }
+    let this_call = format!("box call {} ", cdr.call_id);
     for h in &x.caller_heard {
-        let heard = transcript
-            .iter()
-            .any(|l| l.contains("caller hears: \"") && l.contains(h.as_str()));
+        let heard = transcript.iter().any(|l| {
+            l.contains(&this_call) && l.contains("caller hears: \"") && l.contains(h.as_str())
+        });
         if !heard {
             f.push(format!("caller_heard: the caller never heard {h:?}"));
         }
@@ -579,6 +671,34 @@ fn check(
     for want in &x.transcript {
         if !transcript.iter().any(|l| l.contains(want.as_str())) {
             f.push(format!("transcript: no line contains {want:?}"));
+        }
+    }
+    if let Some(o) = &x.overflow {
+        let got = cdr.overflow.clone().unwrap_or_default();
+        if &got != o {
+            f.push(format!("overflow: expected {o:?}, got {got:?}"));
+        }
+    }
+    if let Some(p) = &x.pin {
+        if cdr.pin.as_ref() != Some(p) {
+            f.push(format!("pin: expected {p:?}, got {:?}", cdr.pin));
+        }
+    }
+    if let Some(q) = x.queued {
+        let waited = cdr.queue_seconds.is_some_and(|s| s > 0.0);
+        if waited != q {
+            f.push(format!(
+                "queued: expected {q}, but the caller waited {:?} s for a line",
+                cdr.queue_seconds
+            ));
+        }
+    }
+    if let Some(r) = &x.routing_id {
+        if &cdr.routing_id != r {
+            f.push(format!(
+                "routing_id: expected {r:?}, got {:?}",
+                cdr.routing_id
+            ));
         }
     }
     if let Some(m) = x.max_call_duration {
