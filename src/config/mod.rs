@@ -8,6 +8,8 @@
 pub mod board;
 mod error;
 pub mod schedule;
+#[cfg(test)]
+mod schedule_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
