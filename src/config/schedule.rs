@@ -49,12 +49,14 @@ pub struct LayerConfig {
     pub users: Vec<Spanned<String>>,
     /// Shift length: `12h`, `1d`, `2w`.
     pub shift: Spanned<String>,
-    /// First day of the first shift (`2026-01-05`).
+    /// First day of the first shift (`2026-01-05`), or its first handoff as a local
+    /// date-time (`2026-01-05T09:00`).
     pub start: Spanned<String>,
     /// Handoff time `HH:MM`, local.
     #[serde(default = "midnight")]
     pub handoff: Spanned<String>,
-    /// End of the rotation (exclusive): a date or date-time, local, or RFC 3339.
+    /// End of the rotation (exclusive): a local date-time or date in the layer's zone,
+    /// or a date-time with offset.
     #[serde(default)]
     pub end: Option<Spanned<String>>,
     /// Zone of this layer, if it differs from the schedule's.
