@@ -123,6 +123,58 @@ fn feed_schedule_and_timeline_across_spring_forward() {
 }
 
 #[test]
+fn support_hours_in_json_give_the_text_answer() {
+    let args = |at: &'static str| vec!["oncall", "--config", "docs/example.toml", "--at", at];
+    let with_json = |at| {
+        let mut a = args(at);
+        a.push("--json");
+        json(&a)
+    };
+    // Wednesday 2026-01-07 13:00 Berlin: in window 1 (mon-fri 08:00-18:00) until 17:00Z
+    let v = with_json("2026-01-07T12:00:00Z");
+    let hours = v["support_hours"].as_array().unwrap();
+    assert_eq!(
+        hours[0],
+        serde_json::json!({
+            "routing_number": "Emergency Hotline", "port": "fxo1", "in_hours": true,
+            "reason": {"kind": "window", "window": 1}, "applies": null,
+            "next_change": "2026-01-07T17:00:00Z",
+        })
+    );
+    // a routing number without support hours is always in hours, with no change
+    assert_eq!(
+        hours[1],
+        serde_json::json!({
+            "routing_number": "Facilities Line", "port": "fxo2", "in_hours": true,
+            "reason": {"kind": "always"}, "applies": null, "next_change": null,
+        })
+    );
+    // Christmas Eve 09:00 Berlin: the yearly holiday until the Stocktaking exception
+    // day begins at midnight after the 26th
+    let v = with_json("2026-12-24T08:00:00Z");
+    let h = &v["support_hours"][0];
+    assert_eq!(h["in_hours"], false);
+    assert_eq!(
+        h["reason"],
+        serde_json::json!({"kind": "holiday", "name": "Christmas"})
+    );
+    assert_eq!(h["applies"], "route");
+    assert_eq!(h["next_change"], "2026-12-26T23:00:00Z");
+    // the text output gives the same answer
+    let out = bin().args(args("2026-12-24T08:00:00Z")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Emergency Hotline:"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("out of hours (holiday `Christmas`)"),
+        "{text}"
+    );
+    assert!(line.contains("until 2026-12-26T23:00:00Z"), "{text}");
+}
+
+#[test]
 fn errors_name_the_fix() {
     let out = bin()
         .args(["oncall", "--config", "config/demo.toml", "--at", "tomorrow"])

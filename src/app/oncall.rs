@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
-use crate::routing::{self, Reason};
+use crate::routing::support::HoursReason;
+use crate::routing::{self, HoursStatus, OutOfHours, Reason};
 
 /// Options of `switchboard oncall` (also its command-line arguments).
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +61,41 @@ fn reason(r: &Reason) -> String {
         Reason::Override { index } => format!("override {index}"),
         Reason::FeedEvent { uid, summary } => format!("feed event {uid} `{summary}`"),
     }
+}
+
+/// One routing number's support hours at an instant, as `oncall` prints them: in or
+/// out of hours, why, what applies, and until when.
+fn hours_text(st: &HoursStatus, next: Option<Timestamp>, tz: Option<&TimeZone>) -> String {
+    let why = match &st.reason {
+        HoursReason::Always => "no support hours".to_string(),
+        HoursReason::Window { window } => format!("window {window}"),
+        HoursReason::OutsideWindows => "outside the windows".to_string(),
+        HoursReason::Holiday { name } => format!("holiday `{name}`"),
+        HoursReason::Exception { name } => format!("exception `{name}`"),
+    };
+    let mut out = format!(
+        "{} ({why})",
+        if st.in_hours {
+            "in hours"
+        } else {
+            "out of hours"
+        }
+    );
+    match st.applies {
+        Some(OutOfHours::Route) => out.push_str(", calls are routed as in hours"),
+        Some(OutOfHours::Closed) => out.push_str(", closed"),
+        None => {}
+    }
+    match (next, tz) {
+        (Some(t), Some(tz)) => out.push_str(&format!(
+            ", until {t} ({})",
+            t.to_zoned(tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z")
+        )),
+        (Some(t), None) => out.push_str(&format!(", until {t}")),
+        (None, _) if matches!(st.reason, HoursReason::Always) => {}
+        (None, _) => out.push_str(", no change within a year"),
+    }
+    out
 }
 
 /// Runs the command; returns what to print on stdout.
@@ -184,22 +221,24 @@ pub fn run(o: &OncallOptions) -> Result<String> {
         doc["nobody_on_call"] = json!(plan.is_empty());
     }
     text.push_str("\nsupport hours:\n");
+    let mut hours = Vec::new();
     for (i, rn) in cfg.routing_numbers.iter().enumerate() {
         let st = routing::support_status(&cfg, i, at);
-        text.push_str(&format!(
-            "  {}: {} ({:?}){}\n",
-            rn.name,
-            if st.in_hours {
-                "in hours"
-            } else {
-                "out of hours"
-            },
-            st.reason,
-            st.applies
-                .map(|a| format!(", applies: {a:?}"))
-                .unwrap_or_default()
-        ));
+        let next = routing::support_next_change(&cfg, i, at);
+        let tz = cfg
+            .model
+            .support_hours
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .map(|s| &s.tz);
+        text.push_str(&format!("  {}: {}\n", rn.name, hours_text(&st, next, tz)));
+        let mut v = serde_json::to_value(&st)?;
+        v["routing_number"] = json!(rn.name);
+        v["port"] = json!(rn.port.get_ref());
+        v["next_change"] = json!(next.map(|t| t.to_string()));
+        hours.push(v);
     }
+    doc["support_hours"] = json!(hours);
     if o.json {
         Ok(serde_json::to_string_pretty(&doc)?)
     } else {

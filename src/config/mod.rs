@@ -9,6 +9,8 @@ pub mod board;
 mod error;
 pub mod routing_number;
 pub mod schedule;
+#[cfg(test)]
+mod schedule_tests;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -14,7 +13,7 @@ use super::error::Problems;
 use crate::routing::ical::MatchBy;
 use crate::routing::schedule::{Layer, Override, Rotation, Schedule, Shift};
 use crate::routing::support::{DateSpan, Exception, OutOfHours, SupportHours};
-use crate::routing::time::{Window, local_instant, parse_days, parse_hhmm};
+use crate::routing::time::{Window, Written, local_instant, parse_days, parse_hhmm, parse_written};
 
 /// An on-call schedule.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,12 +49,14 @@ pub struct LayerConfig {
     pub users: Vec<Spanned<String>>,
     /// Shift length: `12h`, `1d`, `2w`.
     pub shift: Spanned<String>,
-    /// First day of the first shift (`2026-01-05`).
+    /// First day of the first shift (`2026-01-05`), or its first handoff as a local
+    /// date-time (`2026-01-05T09:00`).
     pub start: Spanned<String>,
     /// Handoff time `HH:MM`, local.
     #[serde(default = "midnight")]
     pub handoff: Spanned<String>,
-    /// End of the rotation (exclusive): a date or date-time, local, or RFC 3339.
+    /// End of the rotation (exclusive): a local date-time or date in the layer's zone,
+    /// or a date-time with offset.
     #[serde(default)]
     pub end: Option<Spanned<String>>,
     /// Zone of this layer, if it differs from the schedule's.
@@ -199,50 +200,45 @@ pub(crate) fn zone(p: &mut Problems<'_>, s: &Spanned<String>, key: &str) -> Opti
     }
 }
 
-fn date(p: &mut Problems<'_>, s: &Spanned<String>, key: &str) -> Option<Date> {
-    match s.get_ref().parse::<Date>() {
-        Ok(d) if (1900..=2200).contains(&d.year()) => Some(d),
-        _ => {
-            p.at(
-                span_of(s),
-                key,
-                format!(
-                    "`{}` is not a date: write YYYY-MM-DD, e.g. \"2026-01-05\"",
-                    s.get_ref()
-                ),
-            );
-            None
-        }
-    }
+/// What a date or date-time field takes. Every such field is read by
+/// [`parse_written`] (one syntax for the whole file); this only says which of its
+/// forms make sense for the field, and how to say so.
+#[derive(Debug, Clone, Copy)]
+enum Takes {
+    /// Whole local days (holidays, exceptions): a date only.
+    Day,
+    /// A rotation's start: a date, or its first handoff as a local date-time.
+    Start,
+    /// An instant (override bounds, a rotation's end): any form; a local date-time
+    /// and a date (its midnight) are in the zone named here.
+    Instant(&'static str),
 }
 
-/// An instant: RFC 3339 with offset, or a local date(-time) in `tz` (DST rule of
-/// `crate::routing::time`).
-fn instant(
-    p: &mut Problems<'_>,
-    s: &Spanned<String>,
-    tz: &TimeZone,
-    key: &str,
-) -> Option<Timestamp> {
-    let v = s.get_ref().trim();
-    if let Ok(t) = v.parse::<Timestamp>() {
-        return Some(t);
-    }
-    if let Ok(d) = v.parse::<Date>() {
-        return Some(local_instant(tz, d, 0));
-    }
-    if let Ok(dt) = v.parse::<DateTime>() {
-        if let Ok(t) = tz.to_ambiguous_timestamp(dt).compatible() {
-            return Some(t);
-        }
-    }
-    p.at(
-        span_of(s),
-        key,
-        format!(
-            "`{v}` is not a date-time: write local time as \"2026-03-01T18:00\" (in the schedule's zone), or with an offset as \"2026-03-01T18:00:00+01:00\""
+/// The one reader of date and date-time fields: a located problem names the key and
+/// shows the forms the field accepts.
+fn written(p: &mut Problems<'_>, s: &Spanned<String>, key: &str, takes: Takes) -> Option<Written> {
+    let v = s.get_ref();
+    let parsed = parse_written(v);
+    let message = match (takes, parsed) {
+        (Takes::Day, Some(Written::Date(_)))
+        | (Takes::Start, Some(Written::Date(_) | Written::Local(_)))
+        | (Takes::Instant(_), Some(_)) => return parsed,
+        (Takes::Day, Some(_)) => format!(
+            "`{v}` has a time of day, but this is a whole local day: write the date alone, YYYY-MM-DD, e.g. \"{}\" (for special hours on a day use an exception with hours = [\"10:00-14:00\"])",
+            v.get(..10).unwrap_or("2026-12-24")
         ),
-    );
+        (Takes::Day, None) => format!("`{v}` is not a date: write YYYY-MM-DD, e.g. \"2026-12-24\""),
+        (Takes::Start, Some(_)) => format!(
+            "`{v}` has an offset, but a rotation starts at a local time of the layer's zone: write the first day, \"2026-01-05\" (the first shift starts at `handoff`), or the first handoff, \"2026-01-05T09:00\""
+        ),
+        (Takes::Start, None) => format!(
+            "`{v}` is not a date: write the first day, YYYY-MM-DD, e.g. \"2026-01-05\" (the first shift starts at `handoff`), or the first handoff as YYYY-MM-DDTHH:MM, e.g. \"2026-01-05T09:00\""
+        ),
+        (Takes::Instant(zone), None) => format!(
+            "`{v}` is not a date-time: write a local time in the {zone} zone as \"2026-04-08T10:00\" or \"2026-04-08T10:00:00\", with an offset as \"2026-04-08T10:00:00+02:00\", or a date as \"2026-04-08\" (its local midnight)"
+        ),
+    };
+    p.at(span_of(s), key, message);
     None
 }
 
@@ -419,7 +415,6 @@ pub(crate) fn build_schedules(
                 None => tz.clone(),
             };
             let sh = shift(p, &lc.shift, &format!("{lk}.shift"));
-            let start = date(p, &lc.start, &format!("{lk}.start"));
             let handoff = hhmm(p, &lc.handoff, &format!("{lk}.handoff"));
             if handoff == Some(1440) {
                 p.at(
@@ -428,10 +423,18 @@ pub(crate) fn build_schedules(
                     "24:00 is not a handoff time: use 00:00",
                 );
             }
-            let end = lc
-                .end
-                .as_ref()
-                .and_then(|e| instant(p, e, &ltz, &format!("{lk}.end")));
+            let (start, handoff) = match written(p, &lc.start, &format!("{lk}.start"), Takes::Start)
+            {
+                Some(Written::Local(dt)) => {
+                    (Some(dt.date()), start_handoff(p, lc, dt, handoff, &lk))
+                }
+                Some(Written::Date(d)) => (Some(d), handoff),
+                _ => (None, handoff),
+            };
+            let end = lc.end.as_ref().and_then(|e| {
+                written(p, e, &format!("{lk}.end"), Takes::Instant("layer's"))
+                    .map(|w| w.instant(&ltz))
+            });
             let restrictions: Vec<Option<Window>> = lc
                 .restrictions
                 .iter()
@@ -469,8 +472,15 @@ pub(crate) fn build_schedules(
         for (o, oc) in s.overrides.iter().enumerate() {
             let ok = format!("{key}.override[{o}]");
             user_ok(p, &oc.user, format!("{ok}.user"));
-            let from = instant(p, &oc.from, &tz, &format!("{ok}.from"));
-            let to = instant(p, &oc.to, &tz, &format!("{ok}.to"));
+            let from = written(
+                p,
+                &oc.from,
+                &format!("{ok}.from"),
+                Takes::Instant("schedule's"),
+            )
+            .map(|w| w.instant(&tz));
+            let to = written(p, &oc.to, &format!("{ok}.to"), Takes::Instant("schedule's"))
+                .map(|w| w.instant(&tz));
             if let (Some(from), Some(to)) = (from, to) {
                 if to <= from {
                     p.at(
@@ -497,17 +507,63 @@ pub(crate) fn build_schedules(
     out
 }
 
+fn day(p: &mut Problems<'_>, s: &Spanned<String>, key: &str) -> Option<Date> {
+    match written(p, s, key, Takes::Day)? {
+        Written::Date(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// The handoff of a layer whose start is a local date-time: that time of day, which
+/// must be on the minute and agree with an explicit `handoff`.
+fn start_handoff(
+    p: &mut Problems<'_>,
+    lc: &LayerConfig,
+    dt: DateTime,
+    handoff: Option<u16>,
+    lk: &str,
+) -> Option<u16> {
+    let v = lc.start.get_ref();
+    if dt.second() != 0 {
+        p.at(
+            span_of(&lc.start),
+            format!("{lk}.start"),
+            format!(
+                "`{v}`: handoffs are on the minute: write \"{}\"",
+                v.get(..16).unwrap_or(v)
+            ),
+        );
+        return None;
+    }
+    let at = dt.hour() as u16 * 60 + dt.minute() as u16;
+    if span_of(&lc.handoff).is_some() && handoff.is_some_and(|h| h != at) {
+        p.at(
+            span_of(&lc.start),
+            format!("{lk}.start"),
+            format!(
+                "`{v}` starts at {:02}:{:02} but handoff = \"{}\": give the handoff once, either start = \"{}\" with handoff, or start = \"{v}\" alone",
+                at / 60,
+                at % 60,
+                lc.handoff.get_ref(),
+                dt.date()
+            ),
+        );
+        return None;
+    }
+    Some(at)
+}
+
 fn days(p: &mut Problems<'_>, d: &DaysConfig, key: &str, what: &str) -> Option<DateSpan> {
     let span = d.date.as_ref().or(d.from.as_ref()).and_then(span_of);
     let (from, to) = match (&d.date, &d.from, &d.to) {
         (Some(x), None, None) => {
-            let v = date(p, x, &format!("{key}.date"))?;
+            let v = day(p, x, &format!("{key}.date"))?;
             (v, v)
         }
         (None, Some(a), Some(b)) => {
             let (a, b) = (
-                date(p, a, &format!("{key}.from")),
-                date(p, b, &format!("{key}.to")),
+                day(p, a, &format!("{key}.from")),
+                day(p, b, &format!("{key}.to")),
             );
             (a?, b?)
         }

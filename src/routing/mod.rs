@@ -172,6 +172,19 @@ pub fn support_status(cfg: &Config, routing_number: usize, at: Timestamp) -> Hou
     }
 }
 
+/// When the routing number's (by index) support-hours answer at `at` changes next;
+/// `None` without support hours or without a change within a year.
+pub fn support_next_change(
+    cfg: &Config,
+    routing_number: usize,
+    at: Timestamp,
+) -> Option<Timestamp> {
+    match cfg.model.support_hours.get(routing_number) {
+        Some(Some(sh)) => sh.next_change(at),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

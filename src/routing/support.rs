@@ -12,7 +12,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::time::{Window, date_of, day_number, local_date, window_at};
+use super::time::{
+    Window, date_of, day_number, local_date, local_instant, window_at, window_edges,
+};
 
 /// A span of local dates (inclusive), once or every year.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +166,43 @@ impl SupportHours {
         self.done(false, reason)
     }
 
+    /// When the answer of [`status`](Self::status) at `t` changes next (in or out of
+    /// hours, the window, holiday or exception that applies): the first instant after
+    /// `t` at which it differs, looking a year and a day ahead. `None`: no change
+    /// within that horizon (a window open around the clock, say).
+    pub fn next_change(&self, t: Timestamp) -> Option<Timestamp> {
+        let now = self.status(t);
+        let week = jiff::SignedDuration::from_hours(24 * 7);
+        let mut from = t;
+        for _ in 0..53 {
+            let to = from.checked_add(week).ok()?;
+            // The status can only change at a window edge (weekly or exception) or at
+            // a local midnight (where holidays and exceptions begin and end).
+            let mut edges = vec![to];
+            window_edges(&self.tz, &self.windows, from, to, &mut edges);
+            for e in &self.exceptions {
+                window_edges(&self.tz, &e.windows, from, to, &mut edges);
+            }
+            let (first, last) = (
+                day_number(local_date(&self.tz, from)),
+                day_number(local_date(&self.tz, to)),
+            );
+            for dn in first..=last + 1 {
+                let m = local_instant(&self.tz, date_of(dn), 0);
+                if from < m && m < to {
+                    edges.push(m);
+                }
+            }
+            edges.sort();
+            edges.dedup();
+            if let Some(e) = edges.into_iter().find(|e| self.status(*e) != now) {
+                return Some(e);
+            }
+            from = to;
+        }
+        None
+    }
+
     fn done(&self, in_hours: bool, reason: HoursReason) -> HoursStatus {
         HoursStatus {
             in_hours,
@@ -265,6 +304,52 @@ mod tests {
             s.status(ts("2026-01-17T00:30:00Z")).reason,
             HoursReason::Window { window: 2 }
         );
+    }
+
+    #[test]
+    fn next_change_of_the_answer() {
+        let s = office();
+        let next = |t: &str| s.next_change(ts(t)).map(|t| t.to_string());
+        // Wed 08:00 CET in hours: until 17:00 CET; then out until Thu 08:00
+        assert_eq!(
+            next("2026-01-14T07:00:00Z").as_deref(),
+            Some("2026-01-14T16:00:00Z")
+        );
+        assert_eq!(
+            next("2026-01-14T16:00:00Z").as_deref(),
+            Some("2026-01-15T07:00:00Z")
+        );
+        // Friday late window until Saturday 02:00, then closed until Monday 08:00
+        assert_eq!(
+            next("2026-01-17T00:30:00Z").as_deref(),
+            Some("2026-01-17T01:00:00Z")
+        );
+        assert_eq!(
+            next("2026-01-17T01:00:00Z").as_deref(),
+            Some("2026-01-19T07:00:00Z")
+        );
+        // across spring forward: Monday 08:00 CEST is 06:00Z
+        assert_eq!(
+            next("2026-03-28T12:00:00Z").as_deref(),
+            Some("2026-03-30T06:00:00Z")
+        );
+        // the evening before Christmas: out of hours, then the holiday at midnight
+        assert_eq!(
+            next("2027-12-23T17:00:00Z").as_deref(),
+            Some("2027-12-23T23:00:00Z")
+        );
+        // a window open around the clock never changes
+        let always_open = SupportHours {
+            windows: vec![Window {
+                days: [true; 7],
+                from: 0,
+                to: 0,
+            }],
+            holidays: vec![],
+            exceptions: vec![],
+            ..office()
+        };
+        assert_eq!(always_open.next_change(ts("2026-01-14T07:00:00Z")), None);
     }
 
     #[test]

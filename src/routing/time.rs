@@ -11,7 +11,7 @@
 //! iCal feeds use the same rule, so a feed and a local rotation agree.
 
 use jiff::Timestamp;
-use jiff::civil::{Date, Weekday};
+use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
 
 /// Minutes in a day; a window may end at `24:00`.
@@ -57,14 +57,99 @@ pub fn local_instant(tz: &TimeZone, date: Date, minutes: u16) -> Timestamp {
     } else {
         (date, minutes)
     };
-    let dt = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
+    local_datetime_instant(
+        tz,
+        date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0),
+    )
+}
+
+/// The instant of a local date-time in a zone, by the DST rule above.
+pub fn local_datetime_instant(tz: &TimeZone, dt: DateTime) -> Timestamp {
     tz.to_ambiguous_timestamp(dt)
         .compatible()
-        .unwrap_or(if date.year() < 0 {
+        .unwrap_or(if dt.year() < 0 {
             Timestamp::MIN
         } else {
             Timestamp::MAX
         })
+}
+
+/// A date or a date-time as the configuration writes it (see [`parse_written`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// `YYYY-MM-DD`.
+    Date(Date),
+    /// `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS`: a local time, in the zone the
+    /// context gives (the schedule's, the layer's).
+    Local(DateTime),
+    /// RFC 3339 with an offset, `YYYY-MM-DDTHH:MM:SS+HH:MM` (or `-HH:MM`, `Z`).
+    Instant(Timestamp),
+}
+
+impl Written {
+    /// The instant this names in `tz`: a date is its local midnight, a local time is
+    /// read by the DST rule above, an instant with an offset is itself.
+    pub fn instant(self, tz: &TimeZone) -> Timestamp {
+        match self {
+            Written::Date(d) => local_instant(tz, d, 0),
+            Written::Local(dt) => local_datetime_instant(tz, dt),
+            Written::Instant(t) => t,
+        }
+    }
+}
+
+/// Parses the one date and date-time syntax of the configuration, strictly:
+/// `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `YYYY-MM-DDTHH:MM:SS`, and
+/// `YYYY-MM-DDTHH:MM:SS` followed by `Z` or an offset `+HH:MM` / `-HH:MM`.
+/// Years 1900 to 2200. Anything else (a time without its date, a space instead of
+/// `T`, an hour alone, a zone name, trailing text) is `None`: nothing is dropped
+/// silently.
+pub fn parse_written(s: &str) -> Option<Written> {
+    fn num(b: &[u8]) -> Option<i32> {
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(b.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
+    }
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = num(&b[0..4]).filter(|y| (1900..=2200).contains(y))?;
+    let (month, day) = (num(&b[5..7])?, num(&b[8..10])?);
+    let date = Date::new(year as i16, month as i8, day as i8).ok()?;
+    if b.len() == 10 {
+        return Some(Written::Date(date));
+    }
+    let t = &b[10..];
+    if t.len() < 6 || t[0] != b'T' || t[3] != b':' {
+        return None;
+    }
+    let hour = num(&t[1..3]).filter(|h| *h < 24)?;
+    let minute = num(&t[4..6]).filter(|m| *m < 60)?;
+    let (second, rest) = match t.get(6..) {
+        Some([b':', s1, s2, rest @ ..]) => (num(&[*s1, *s2]).filter(|s| *s < 60)?, rest),
+        Some(rest) => (-1, rest),
+        None => return None,
+    };
+    let dt = date.at(hour as i8, minute as i8, second.max(0) as i8, 0);
+    match rest {
+        [] => Some(Written::Local(dt)),
+        // RFC 3339: an offset needs the seconds
+        _ if second < 0 => None,
+        [b'Z'] => jiff::tz::Offset::UTC
+            .to_timestamp(dt)
+            .ok()
+            .map(Written::Instant),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let oh = num(&[*h1, *h2]).filter(|h| *h < 24)?;
+            let om = num(&[*m1, *m2]).filter(|m| *m < 60)?;
+            let secs = (oh * 3600 + om * 60) * if *sign == b'-' { -1 } else { 1 };
+            let offset = jiff::tz::Offset::from_seconds(secs).ok()?;
+            offset.to_timestamp(dt).ok().map(Written::Instant)
+        }
+        _ => None,
+    }
 }
 
 /// The local date of an instant in a zone.
@@ -257,6 +342,68 @@ mod tests {
         assert_eq!(t.to_string(), "2026-03-08T07:30:00Z"); // 03:30 EDT
         let t = local_instant(&tz, date(2026, 11, 1), 90);
         assert_eq!(t.to_string(), "2026-11-01T05:30:00Z"); // first 01:30 (EDT)
+    }
+
+    #[test]
+    fn written_forms_are_strict() {
+        use jiff::civil::date;
+        assert_eq!(
+            parse_written("2026-04-08"),
+            Some(Written::Date(date(2026, 4, 8)))
+        );
+        assert_eq!(
+            parse_written("2026-04-08T10:00"),
+            Some(Written::Local(date(2026, 4, 8).at(10, 0, 0, 0)))
+        );
+        assert_eq!(
+            parse_written("2026-04-08T10:00:30"),
+            Some(Written::Local(date(2026, 4, 8).at(10, 0, 30, 0)))
+        );
+        let t = |s: &str| Some(Written::Instant(s.parse::<Timestamp>().unwrap()));
+        assert_eq!(
+            parse_written("2026-04-08T10:00:00+02:00"),
+            t("2026-04-08T08:00:00Z")
+        );
+        assert_eq!(
+            parse_written("2026-04-08T10:00:00-04:30"),
+            t("2026-04-08T14:30:00Z")
+        );
+        assert_eq!(
+            parse_written("2026-04-08T10:00:00Z"),
+            t("2026-04-08T10:00:00Z")
+        );
+        for bad in [
+            "",
+            "2026-4-08",
+            "2026-02-30",
+            "1899-12-31",
+            "2026-04-08 10:00",
+            "2026-04-08T10",
+            "2026-04-08T1000",
+            "2026-04-08T24:00",
+            "2026-04-08T10:60",
+            "2026-04-08T10:00:60",
+            "2026-04-08T10:00+02:00",
+            "2026-04-08T10:00:00+0200",
+            "2026-04-08T10:00:00[Europe/Berlin]",
+            "2026-04-08T10:00:00.5",
+            "2026-04-08t10:00",
+            "2026-04-08T10:00 ",
+            "2026-04-08T10:0é",
+            "20260408T100000",
+        ] {
+            assert_eq!(parse_written(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn written_local_times_follow_the_dst_rule() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let at = |s: &str| parse_written(s).unwrap().instant(&tz).to_string();
+        assert_eq!(at("2026-03-29T02:30"), "2026-03-29T01:30:00Z");
+        assert_eq!(at("2026-10-25T02:30:15"), "2026-10-25T00:30:15Z");
+        assert_eq!(at("2026-10-25"), "2026-10-24T22:00:00Z");
+        assert_eq!(at("2026-10-25T02:30:00+01:00"), "2026-10-25T01:30:00Z");
     }
 
     #[test]
