@@ -17,7 +17,7 @@ use anyhow::{Context, Result, anyhow};
 use super::engine::Engine;
 use crate::call::Cdr;
 use crate::config::{BoardProfile, Config};
-use crate::exchange::{Exchange, Output};
+use crate::exchange::{CallEvent, Command, CommandResult, Exchange, Output};
 use crate::hw::board::HwBoard;
 use crate::hw::sim::SimBoard;
 use crate::media::tts::Tts;
@@ -35,6 +35,48 @@ pub struct RunOptions {
     pub data: PathBuf,
     /// HTTP listen address.
     pub listen: SocketAddr,
+}
+
+/// A command for the engine thread, with the channel its result goes back on.
+pub struct EngineRequest {
+    /// What to do.
+    pub cmd: Command,
+    /// Where the result goes (the engine never blocks on it).
+    pub reply: crossbeam_channel::Sender<CommandResult>,
+}
+
+/// How the rest of the service talks to the engine thread: commands in (taken every
+/// engine turn, at most 20 ms later), typed call events out (a broadcast that drops
+/// the oldest events for a listener that falls behind, never blocking the engine).
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: crossbeam_channel::Sender<EngineRequest>,
+    events: tokio::sync::broadcast::Sender<CallEvent>,
+}
+
+impl EngineHandle {
+    /// A handle and the receiving end the engine thread drains.
+    pub fn new() -> (Self, crossbeam_channel::Receiver<EngineRequest>) {
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        (Self { tx, events }, rx)
+    }
+
+    /// Sends a command and waits (up to `timeout`) for its result. Blocking: from async
+    /// code call it through `tokio::task::spawn_blocking`.
+    pub fn command(&self, cmd: Command, timeout: Duration) -> Result<CommandResult> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        self.tx
+            .try_send(EngineRequest { cmd, reply })
+            .map_err(|_| anyhow!("the engine is not taking commands (stopped or overloaded)"))?;
+        rx.recv_timeout(timeout)
+            .map_err(|_| anyhow!("the engine did not answer within {timeout:?}"))
+    }
+
+    /// Typed call events from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CallEvent> {
+        self.events.subscribe()
+    }
 }
 
 /// Loads the board profile and configuration the options name.
@@ -161,6 +203,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 }
             })?;
     }
+    let (handle, cmd_rx) = EngineHandle::new();
+    let engine_events = handle.events.clone();
     let engine_stop = stop.clone();
     let engine_status = status.clone();
     let engine_board = board.clone();
@@ -177,6 +221,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 cdr_tx,
                 ready_tx,
                 cfg_rx,
+                cmd_rx,
+                events: engine_events,
             };
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
@@ -207,6 +253,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
         eprintln!("  stop with Ctrl-C");
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
+        // (the web page takes commands through `handle` once it has state-changing endpoints)
+        let _ = &handle;
         let app = web::router(status.clone());
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -231,6 +279,8 @@ struct EngineCtx {
     cdr_tx: crossbeam_channel::Sender<Box<Cdr>>,
     ready_tx: std::sync::mpsc::Sender<Result<()>>,
     cfg_rx: crossbeam_channel::Receiver<Arc<Config>>,
+    cmd_rx: crossbeam_channel::Receiver<EngineRequest>,
+    events: tokio::sync::broadcast::Sender<CallEvent>,
 }
 
 /// The engine thread's body, for any board.
@@ -263,12 +313,16 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
         }
     };
     let cdr_tx = ctx.cdr_tx;
-    let mut sink = |_t: Instant, out: Output| {
-        if let Output::Cdr(cdr) = out {
+    let events = ctx.events;
+    let mut sink = |_t: Instant, out: Output| match out {
+        Output::Cdr(cdr) => {
             if cdr_tx.send(cdr).is_err() {
                 tracing::error!("store thread is gone; CDR lost");
             }
         }
+        // no listener is fine
+        Output::Call(ev) => drop(events.send(ev)),
+        _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);
     // systemd's watchdog is petted from this loop: if the call engine hangs, the
@@ -277,7 +331,12 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     let mut last_ping = Instant::now();
     let status = ctx.status;
     let cfg_rx = ctx.cfg_rx;
+    let cmd_rx = ctx.cmd_rx;
     engine.run_realtime(ctx.stop, &mut sink, |e| {
+        while let Ok(req) = cmd_rx.try_recv() {
+            let result = e.exchange.command(Instant::now(), req.cmd);
+            let _ = req.reply.try_send(result);
+        }
         if let Ok(cfg) = cfg_rx.try_recv() {
             e.exchange.set_config(cfg);
             tracing::info!("schedules from refreshed feeds apply to new calls");
