@@ -103,3 +103,34 @@ fn simcom_serial_pcm_scenario_streams_through_the_pty_deterministically() {
     assert_eq!(a.transcript, b.transcript);
     assert_eq!(a.pcm_frames, b.pcm_frames);
 }
+
+#[test]
+fn scenario_file_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "name = \"x\"\nstart = \"yesterday\"\n[caller]\nport = \"fxo1\"\n",
+            "start:",
+        ),
+        (
+            "name = \"x\"\n[caller]\nport = \"fxo1\"\nstep = [{ after = \"prompt-end\", press = \"x\" }]\n",
+            "caller.step[0]: press: `x`",
+        ),
+        (
+            "name = \"x\"\n[caller]\nport = \"fxo1\"\n[expect]\nend_reason = \"finished\"\n",
+            "expect.end_reason: `finished`",
+        ),
+        (
+            "name = \"x\"\n[[caller]]\nport = \"fxo1\"\n[[caller]]\nport = \"fxo9\"\n",
+            "caller[1].port",
+        ),
+    ];
+    for (i, (src, want)) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&f, src).unwrap();
+        let err = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache()))
+            .err()
+            .unwrap_or_else(|| panic!("case {i} was accepted"));
+        assert!(format!("{err:#}").contains(want), "case {i}: {err:#}");
+    }
+}

@@ -46,7 +46,13 @@ pub struct Engine<B: Board> {
     reopen_attempts: u32,
     next_tick: Instant,
     frames: Vec<Frame>,
+    /// A deadline that stayed due, and for how many turns (see [`Engine::next_wake`]).
+    stuck: (Option<Instant>, u32),
 }
+
+/// Turns a deadline may stay due at the same instant before the engine stops waking
+/// for it (a timer that is never handled is a bug; the engine must not spin on it).
+const STUCK_TURNS: u32 = 64;
 
 impl<B: Board> Engine<B> {
     /// Wires an exchange to a board, opening the modem's AT port through the real
@@ -74,6 +80,7 @@ impl<B: Board> Engine<B> {
             reopen_attempts: 0,
             next_tick: now,
             frames: vec![SILENCE; n],
+            stuck: (None, 0),
         };
         if let Some(e) = missing {
             tracing::error!("{e:#}; starting without the modem and trying again");
@@ -232,6 +239,37 @@ impl<B: Board> Engine<B> {
         .fold(self.next_tick, Instant::min)
     }
 
+    /// When to run the next turn, at `now`: the next deadline — unless the same
+    /// deadline has stayed due for [`STUCK_TURNS`] turns without being handled, in which
+    /// case the engine moves on to the next audio tick (logged once per episode) instead
+    /// of spinning. Both drivers use it.
+    pub fn next_wake(&mut self, now: Instant) -> Instant {
+        let next = self.next_deadline();
+        if next > now {
+            self.stuck = (None, 0);
+            return next;
+        }
+        if self.stuck.0 == Some(next) {
+            self.stuck.1 += 1;
+        } else {
+            self.stuck = (Some(next), 1);
+        }
+        if self.stuck.1 < STUCK_TURNS {
+            return now;
+        }
+        if self.stuck.1 == STUCK_TURNS {
+            tracing::error!(
+                "a deadline stays due without being handled; waking on the audio clock until it moves"
+            );
+        }
+        self.next_tick.max(now + Duration::from_millis(1))
+    }
+
+    /// Whether the engine is skipping a deadline that stays due (see [`Engine::next_wake`]).
+    pub fn skipping_stuck_deadline(&self) -> bool {
+        self.stuck.1 >= STUCK_TURNS
+    }
+
     /// Bytes still in flight between the driver and the simulated modem.
     fn link_busy(&self) -> bool {
         match (self.board.modem_link_counts(), &self.serial) {
@@ -246,6 +284,11 @@ impl<B: Board> Engine<B> {
         if let Some(s) = &self.serial {
             fds.push(s.raw_fd());
         }
+        if fds.is_empty() {
+            // nothing to wake on (no modem): just wait
+            std::thread::sleep(timeout.min(Duration::from_secs(1)));
+            return;
+        }
         // SAFETY: the descriptors belong to `self.board` / `self.serial`, which outlive this call.
         let borrowed: Vec<BorrowedFd<'_>> = fds
             .iter()
@@ -255,7 +298,8 @@ impl<B: Board> Engine<B> {
             .iter()
             .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
             .collect();
-        let ms = timeout.as_millis().min(1000) as u16;
+        // rounded up: a wait shorter than a millisecond still yields the CPU
+        let ms = timeout.as_micros().div_ceil(1000).min(1000) as u16;
         let _ = poll(&mut pfds, PollTimeout::from(ms));
     }
 
@@ -270,7 +314,6 @@ impl<B: Board> Engine<B> {
     ) -> Instant {
         let mut now = start;
         self.next_tick = start;
-        let mut same_instant = 0u32;
         loop {
             self.turn(now, sink);
             // Let the pseudo-terminal settle: virtual time must not pass while the modem
@@ -283,21 +326,7 @@ impl<B: Board> Engine<B> {
             if done(self) || now >= start + limit {
                 return now;
             }
-            let next = self.next_deadline().max(now);
-            if next == now {
-                same_instant += 1;
-                if same_instant > 10_000 {
-                    // A timer that stays due without being handled is a bug; never spin.
-                    tracing::error!(
-                        "a deadline stays due at the same instant; advancing to the next audio tick"
-                    );
-                    now = self.next_tick.max(now + Duration::from_millis(1));
-                    same_instant = 0;
-                }
-            } else {
-                same_instant = 0;
-                now = next;
-            }
+            now = self.next_wake(now).max(now);
         }
     }
 
@@ -328,11 +357,109 @@ impl<B: Board> Engine<B> {
                 }
             }
             let wait = self
-                .next_deadline()
+                .next_wake(Instant::now())
                 .saturating_duration_since(Instant::now());
             if !wait.is_zero() {
                 self.wait_io(wait);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BoardProfile, Config};
+    use crate::exchange::PortIdx;
+    use crate::line::{LineCommand, LineSignal};
+    use crate::media::PromptLibrary;
+
+    /// A board with a timer that is always due and never handled (a bug the engine
+    /// must survive without spinning).
+    struct StuckBoard {
+        due: Instant,
+        steps: u64,
+    }
+
+    impl Board for StuckBoard {
+        fn poll_line_signal(&mut self) -> Option<(PortIdx, LineSignal)> {
+            None
+        }
+        fn line_command(&mut self, _: Instant, _: PortIdx, _: LineCommand) {}
+        fn read_frame(&mut self, _: Instant, _: PortIdx, out: &mut Frame) {
+            *out = SILENCE;
+        }
+        fn write_frame(&mut self, _: Instant, _: PortIdx, _: &Frame) {}
+        fn step(&mut self, _: Instant) {
+            self.steps += 1;
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(self.due)
+        }
+        fn modem_serial(&self) -> Option<(String, u32)> {
+            None
+        }
+        fn wake_fds(&self) -> Vec<std::os::fd::RawFd> {
+            Vec::new()
+        }
+        fn modem_link_counts(&self) -> Option<(u64, u64)> {
+            None
+        }
+    }
+
+    fn engine(start: Instant) -> Engine<StuckBoard> {
+        let cfg = Arc::new(Config::demo());
+        let ex = Exchange::new(
+            &BoardProfile::sim(),
+            cfg,
+            Arc::new(PromptLibrary::default()),
+            start,
+            jiff::Timestamp::UNIX_EPOCH,
+            1,
+        );
+        Engine::new(
+            ex,
+            StuckBoard {
+                due: start,
+                steps: 0,
+            },
+            start,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_deadline_that_stays_due_does_not_spin_the_virtual_driver() {
+        let start = Instant::now();
+        let mut e = engine(start);
+        let end = e.run_virtual(start, Duration::from_secs(10), &mut |_, _| {}, |_| false);
+        assert!(end >= start + Duration::from_secs(10));
+        assert!(e.skipping_stuck_deadline());
+        // 500 audio ticks in 10 s; a spinning driver would take millions of turns
+        assert!(e.board.steps < 20 * 600, "{} board steps", e.board.steps);
+    }
+
+    #[test]
+    fn a_deadline_that_stays_due_does_not_spin_the_realtime_driver() {
+        let start = Instant::now();
+        let mut e = engine(start);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopper = stop.clone();
+        let mut skipping_turns = 0u32;
+        let mut skipping_since = None;
+        e.run_realtime(stop, &mut |_, _| {}, |e| {
+            if e.skipping_stuck_deadline() {
+                skipping_since.get_or_insert_with(Instant::now);
+                skipping_turns += 1;
+                if skipping_turns == 10 {
+                    stopper.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        // ten turns while the deadline stays due took at least ~nine audio ticks: the
+        // loop waited on the audio clock instead of spinning (a slow machine only
+        // makes this longer)
+        let waited = skipping_since.map(|t| t.elapsed()).unwrap_or_default();
+        assert!(waited >= TICK * 8, "ten turns in {waited:?}");
     }
 }

@@ -33,6 +33,21 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Every end reason.
+    pub const ALL: &'static [EndReason] = &[
+        EndReason::Completed,
+        EndReason::NobodyAccepted,
+        EndReason::NobodyOnCall,
+        EndReason::CallerAbandoned,
+        EndReason::MenuFailed,
+        EndReason::Closed,
+        EndReason::Shutdown,
+        EndReason::Error,
+        EndReason::Blocked,
+        EndReason::PinFailed,
+        EndReason::Overflow,
+    ];
+
     /// Name as stored and printed (`completed`, `nobody_accepted`, ...).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1483,7 +1483,11 @@ impl SimModem {
     /// When [`SimModem::step`] must run next for call progress, rings and held-back
     /// answers.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.calls.iter().filter_map(|c| {
+        // a hung, rebooting or unplugged modem advances no call (its own fault timers
+        // are in `faults_timeout`)
+        let frozen =
+            self.faults.hung || self.faults.replug_at.is_some() || self.faults.boot_at.is_some();
+        let calls = self.calls.iter().filter(|_| !frozen).filter_map(|c| {
             let at = match (c.far, c.state) {
                 (Some(FarEnd::Busy), CallState::Dialing | CallState::Alerting) => BUSY_AFTER,
                 (Some(FarEnd::Unreachable), CallState::Dialing | CallState::Alerting) => {

@@ -34,7 +34,7 @@ use super::modem::FarEnd;
 use super::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
 use super::{Responder, SimBoard};
 use crate::app::engine::Engine;
-use crate::call::Cdr;
+use crate::call::{Cdr, EndReason};
 use crate::config::{BoardProfile, Config, parse_duration};
 use crate::exchange::{Exchange, Output};
 use crate::media::tts::Tts;
@@ -191,7 +191,16 @@ pub struct StepSpec {
 impl StepSpec {
     fn to_step(&self) -> Result<Step> {
         let act = match (&self.press, self.hangup) {
-            (Some(k), false) => Act::Press(k.clone()),
+            (Some(k), false) => {
+                if k.is_empty()
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || "*#ABCD".contains(c))
+                {
+                    bail!("press: `{k}` is not a key sequence: use 0-9, *, # and A-D");
+                }
+                Act::Press(k.clone())
+            }
             (None, true) => Act::Hangup,
             _ => bail!("a step needs exactly one of `press = \"...\"` or `hangup = true`"),
         };
@@ -305,16 +314,72 @@ impl Outcome {
 pub fn load(path: &Path) -> Result<Scenario> {
     let src =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&src).map_err(|e| {
-        let loc = e
+    let sc: Scenario = toml::from_str(&src).map_err(|e| {
+        let (loc, key) = e
             .span()
             .map(|s| {
-                let before = &src[..s.start.min(src.len())];
-                format!(":{}", before.matches('\n').count() + 1)
+                let at = s.start.min(src.len());
+                let before = &src[..at];
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let line = src[line_start..].lines().next().unwrap_or("");
+                // the key written on that line (`start = "yesterday"` → `start`)
+                let key = line
+                    .split_once('=')
+                    .map(|(k, _)| k.trim().trim_start_matches('{').trim())
+                    .filter(|k| !k.is_empty() && !k.contains(['[', '"', '{', ',']))
+                    .map(|k| format!("{k}: "))
+                    .unwrap_or_default();
+                (format!(":{}", before.matches('\n').count() + 1), key)
             })
             .unwrap_or_default();
-        anyhow!("{}{loc}: {}", path.display(), e.message().trim())
-    })
+        anyhow!("{}{loc}: {key}{}", path.display(), e.message().trim())
+    })?;
+    sc.validate()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(sc)
+}
+
+impl Scenario {
+    /// Checks what serde cannot: keys are DTMF keys, end reasons and outcomes exist.
+    fn validate(&self) -> Result<()> {
+        let many = self.caller.len() > 1;
+        for (i, c) in self.caller.iter().enumerate() {
+            let key = if many {
+                format!("caller[{i}]")
+            } else {
+                "caller".into()
+            };
+            for (j, st) in c.step.iter().enumerate() {
+                st.to_step().map_err(|e| anyhow!("{key}.step[{j}]: {e}"))?;
+            }
+            if let Some(x) = &c.expect {
+                x.validate(&format!("{key}.expect"))?;
+            }
+        }
+        for (i, r) in self.responders.iter().enumerate() {
+            for (j, st) in r.step.iter().enumerate() {
+                st.to_step()
+                    .map_err(|e| anyhow!("responder[{i}].step[{j}]: {e}"))?;
+            }
+        }
+        self.expect.validate("expect")
+    }
+}
+
+impl Expect {
+    fn validate(&self, key: &str) -> Result<()> {
+        const REASONS: &[EndReason] = EndReason::ALL;
+        if let Some(r) = &self.end_reason
+            && !REASONS.iter().any(|x| x.as_str() == r)
+        {
+            let names: Vec<&str> = REASONS.iter().map(|x| x.as_str()).collect();
+            bail!(
+                "{key}.end_reason: `{r}` is not an end reason; use one of {}",
+                names.join(", ")
+            );
+        }
+        Ok(())
+    }
 }
 
 fn fmt_t(start: Instant, t: Instant) -> String {
