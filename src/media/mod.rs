@@ -103,8 +103,8 @@ pub fn prompts_of(rn: &crate::config::RoutingNumber) -> Vec<Prompt> {
         Prompt::QueueWait,
         Prompt::Overflow,
     ];
-    let positions = (*rn.queue.max_callers.get_ref()).min(9) as u8;
-    v.extend((1..=positions).map(Prompt::QueuePosition));
+    // positions count every caller waiting for the modem, whatever their routing number
+    v.extend((1..=9).map(Prompt::QueuePosition));
     if !rn.blocked.is_empty() {
         v.push(Prompt::Blocked);
     }
@@ -328,8 +328,8 @@ mod tests {
     fn prompt_texts_cover_every_routing_number() {
         let cfg = Config::demo();
         let texts = prompt_texts(&cfg);
-        // 10 fixed prompts and 5 queue positions per routing number
-        assert_eq!(texts.len(), 2 * 15);
+        // 10 fixed prompts and 9 queue positions per routing number
+        assert_eq!(texts.len(), 2 * 19);
         assert!(texts.iter().any(|(k, _, t)| *k
             == ("emergency-hotline".to_string(), Prompt::Announcement)
             && t.starts_with("This is Emergency Hotline.")));

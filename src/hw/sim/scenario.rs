@@ -36,7 +36,7 @@ use super::{Responder, SimBoard};
 use crate::app::engine::Engine;
 use crate::call::{Cdr, EndReason};
 use crate::config::{BoardProfile, Config, parse_duration};
-use crate::exchange::{Exchange, Output};
+use crate::exchange::{Command, CommandResult, Exchange, Output};
 use crate::media::tts::Tts;
 use crate::store::Store;
 
@@ -81,12 +81,29 @@ pub struct Scenario {
     /// Responders reachable through the network.
     #[serde(default, rename = "responder")]
     pub responders: Vec<ResponderSpec>,
+    /// Commands to the engine during the run (as the web page would send them).
+    #[serde(default, rename = "command")]
+    pub commands: Vec<CommandSpec>,
     /// Modem faults during the run.
     #[serde(default, rename = "modem_fault")]
     pub modem_faults: Vec<ModemFaultSpec>,
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// A command to the engine at a point of the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// When, after the scenario start.
+    #[serde(deserialize_with = "dur")]
+    pub at: Duration,
+    /// Load this configuration file (relative to the scenario file), render its prompts
+    /// and make it the configuration of new calls.
+    pub reload: Option<PathBuf>,
+    /// Hang up the call with this id (calls are numbered from 1 in order of arrival).
+    pub hangup_call: Option<u64>,
 }
 
 /// A modem fault at a point of the scenario.
@@ -416,16 +433,39 @@ pub fn run_file(path: &Path, tts_cache: Option<PathBuf>) -> Result<(Scenario, Ou
         }
         None => Config::demo(),
     };
-    let outcome = run(&sc, Arc::new(cfg), &board, tts_cache)?;
+    let mut reloads = Vec::new();
+    for (i, c) in sc.commands.iter().enumerate() {
+        reloads.push(match &c.reload {
+            Some(rel) => {
+                let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+                let cfg =
+                    Config::load(&p, &board).map_err(|e| anyhow!("command[{i}].reload: {e}"))?;
+                Some(Arc::new(cfg))
+            }
+            None => None,
+        });
+    }
+    let outcome = run_with(&sc, Arc::new(cfg), &board, tts_cache, reloads)?;
     Ok((sc, outcome))
 }
 
-/// Runs a scenario.
+/// Runs a scenario whose commands load no configuration files.
 pub fn run(
     sc: &Scenario,
     cfg: Arc<Config>,
     board: &BoardProfile,
     tts_cache: Option<PathBuf>,
+) -> Result<Outcome> {
+    run_with(sc, cfg, board, tts_cache, Vec::new())
+}
+
+/// Runs a scenario; `reloads[i]` is the configuration `command[i]` reloads.
+fn run_with(
+    sc: &Scenario,
+    cfg: Arc<Config>,
+    board: &BoardProfile,
+    tts_cache: Option<PathBuf>,
+    reloads: Vec<Option<Arc<Config>>>,
 ) -> Result<Outcome> {
     let real_start = Instant::now();
     let tts = Tts::new(tts_cache);
@@ -568,6 +608,7 @@ pub fn run(
     let mut engine = Engine::new(exchange, sim, start)?;
     let mut store = Store::in_memory()?;
     let mut notes: Vec<(Instant, String)> = Vec::new();
+    let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
     let mut store_err = None;
     let mut sink = |t: Instant, out: Output| match out {
@@ -589,9 +630,35 @@ pub fn run(
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).
     let expected_calls = sc.caller.len() as u64;
-    let ended = engine.run_virtual(start, sc.max_duration, &mut sink, |e| {
+    let all_done = |e: &Engine<SimBoard>| {
         e.exchange.calls_started() >= expected_calls && e.exchange.active_calls() == 0
-    });
+    };
+    let mut now = start;
+    let mut commands: Vec<(usize, &CommandSpec)> = sc.commands.iter().enumerate().collect();
+    commands.sort_by_key(|(_, c)| c.at);
+    for (i, c) in commands {
+        let at = (start + c.at).max(now);
+        now = engine.run_virtual(now, at - now, &mut sink, all_done);
+        if all_done(&engine) {
+            break;
+        }
+        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call) {
+            (Some(cfg), None) => {
+                let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
+                Command::Reload { cfg, prompts }
+            }
+            (None, Some(call)) => Command::Hangup { call },
+            _ => bail!(
+                "command[{i}]: give exactly one of `reload = \"file.toml\"` or `hangup_call = N`"
+            ),
+        };
+        let result = engine.exchange.command(now, cmd);
+        if let CommandResult::Rejected(why) = result {
+            cmd_notes.push((now, format!("box: command {i} rejected: {why}")));
+        }
+    }
+    let left = (start + sc.max_duration).saturating_duration_since(now);
+    let ended = engine.run_virtual(now, left, &mut sink, all_done);
     let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
@@ -599,6 +666,7 @@ pub fn run(
 
     let mut log = engine.board.take_log();
     log.extend(notes);
+    log.extend(cmd_notes);
     log.sort_by_key(|(t, _)| *t);
     let transcript: Vec<String> = log
         .iter()
