@@ -9,6 +9,7 @@ pub mod app;
 pub mod at;
 pub mod call;
 pub mod config;
+pub mod country;
 pub mod dsp;
 pub mod exchange;
 pub mod hw;

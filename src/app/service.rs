@@ -316,7 +316,8 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     let events = ctx.events;
     let mut sink = |_t: Instant, out: Output| match out {
         Output::Cdr(cdr) => {
-            if cdr_tx.send(cdr).is_err() {
+            let lost = cdr_tx.send(cdr).is_err();
+            if lost {
                 tracing::error!("store thread is gone; CDR lost");
             }
         }

@@ -63,12 +63,18 @@ pub struct Site {
     /// Name of the site, shown on the status page.
     #[serde(default = "default_site_name")]
     pub name: String,
+    /// Ports that place calls to responders, tried in this order: the modem's id and
+    /// FXO port ids (an FXO line dials with DTMF and listens to the call-progress
+    /// tones). Default: the modem alone.
+    #[serde(default)]
+    pub trunks: Vec<Spanned<String>>,
 }
 
 impl Default for Site {
     fn default() -> Self {
         Self {
             name: default_site_name(),
+            trunks: Vec::new(),
         }
     }
 }
@@ -213,6 +219,38 @@ impl Config {
         board: &BoardProfile,
         p: &mut Problems<'_>,
     ) -> (crate::routing::Model, Vec<Option<OverflowTo>>) {
+        let mut trunks: HashSet<&str> = HashSet::new();
+        for (i, t) in self.site.trunks.iter().enumerate() {
+            let id = t.get_ref().as_str();
+            match board.port_kind(id) {
+                Some(PortKind::Modem | PortKind::Fxo) => {}
+                other => {
+                    let what = other.map_or("not a port of this board", |k| k.as_str());
+                    let usable: Vec<String> = board
+                        .ports
+                        .iter()
+                        .filter(|p| *p.kind.get_ref() == PortKind::Fxo)
+                        .map(|p| p.id.get_ref().clone())
+                        .chain(board.modem.as_ref().map(|m| m.id.clone()))
+                        .collect();
+                    p.at(
+                        Some(t.span()),
+                        format!("site.trunks[{i}]"),
+                        format!(
+                            "`{id}` is {what}: a trunk is the modem or an FXO line ({})",
+                            usable.join(", ")
+                        ),
+                    );
+                }
+            }
+            if !trunks.insert(id) {
+                p.at(
+                    Some(t.span()),
+                    format!("site.trunks[{i}]"),
+                    format!("`{id}` is listed twice"),
+                );
+            }
+        }
         let mut users: HashSet<&str> = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
             let id = u.id.get_ref();

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::dialout::{DialOut, OUT_OF_SERVICE, Phase, Verdict};
 use super::{
     CallEvent, Carrier, Event, Exchange, LegFailure, Output, OverflowReason, PortIdx, Side, Side_,
 };
@@ -74,7 +75,8 @@ impl Exchange {
             self.ring_local_phone(now, si, port_id, &user);
             return;
         }
-        let Some(m) = self.modem.as_ref() else {
+        let order = self.trunk_order(si);
+        if order.is_empty() {
             self.note(
                 Some(id),
                 None,
@@ -83,14 +85,35 @@ impl Exchange {
             self.pending
                 .push_back((id, Event::LegFailed(LegFailure::Failed)));
             return;
-        };
-        let ready = m.status().ready;
-        let stopped = m.init_stopped();
-        let port_free = self
-            .modem_port
-            .is_some_and(|mp| self.ports[mp].owner.is_none());
-        if ready && port_free {
-            self.start_modem_leg(now, si, &number, &user);
+        }
+        if let Some(port) = order.iter().copied().find(|&p| self.trunk_free(p, now)) {
+            self.start_on(now, si, port, number, user);
+            return;
+        }
+        let modem_only = order.len() == 1 && Some(order[0]) == self.modem_port;
+        let (ready, stopped) = self
+            .modem
+            .as_ref()
+            .map_or((false, true), |m| (m.status().ready, m.init_stopped()));
+        if !modem_only {
+            let in_service = order.iter().any(|&p| {
+                if Some(p) == self.modem_port {
+                    ready || !stopped
+                } else {
+                    self.ports[p].out_of_service_until.is_none()
+                }
+            });
+            if in_service {
+                self.enqueue(now, si, number, user, now);
+            } else {
+                self.note(
+                    Some(id),
+                    None,
+                    format!("cannot dial {user}: no line is in service"),
+                );
+                self.pending
+                    .push_back((id, Event::LegFailed(LegFailure::Failed)));
+            }
             return;
         }
         if ready {
@@ -136,6 +159,236 @@ impl Exchange {
         );
         self.pending
             .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
+    }
+
+    /// The ports that may place this call's dials, in order: the configuration's
+    /// `site.trunks`, or the modem alone.
+    fn trunk_order(&self, si: usize) -> Vec<PortIdx> {
+        let trunks = &self.slots[si].generation.cfg.site.trunks;
+        if trunks.is_empty() {
+            return self.modem_port.into_iter().collect();
+        }
+        trunks
+            .iter()
+            .filter_map(|t| self.port_index(t.get_ref()))
+            .collect()
+    }
+
+    /// Whether a trunk can take a dial now.
+    fn trunk_free(&self, port: PortIdx, now: Instant) -> bool {
+        let p = &self.ports[port];
+        if p.owner.is_some() {
+            return false;
+        }
+        if Some(port) == self.modem_port {
+            return self.modem.as_ref().is_some_and(|m| m.status().ready);
+        }
+        p.kind == PortKind::Fxo
+            && p.line.as_ref().is_some_and(|l| l.state_name() == "idle")
+            && p.out_of_service_until.is_none_or(|t| now >= t)
+    }
+
+    fn start_on(&mut self, now: Instant, si: usize, port: PortIdx, number: String, user: String) {
+        if Some(port) == self.modem_port {
+            self.start_modem_leg(now, si, &number, &user);
+        } else {
+            self.start_fxo_leg(now, si, port, number, user);
+        }
+    }
+
+    /// Seizes an FXO line to dial a responder (dial tone, DTMF, progress tones).
+    fn start_fxo_leg(
+        &mut self,
+        now: Instant,
+        si: usize,
+        port: PortIdx,
+        number: String,
+        user: String,
+    ) {
+        let id = self.slots[si].call.id();
+        let digits = crate::country::dial_digits(&self.country, &number);
+        let plan = crate::country::tone_plan(&self.country);
+        if let Some(l) = self.ports[port].line.as_mut() {
+            let cmd = l.command(LineCommand::OffHook);
+            self.out.push_back(Output::Line { port, cmd });
+        }
+        self.note(
+            Some(id),
+            Some(port),
+            format!("seizing the line to dial {user} at {number}"),
+        );
+        self.out.push_back(Output::Call(CallEvent::Dialling {
+            call: id,
+            user: user.clone(),
+            port: self.ports[port].id.clone(),
+        }));
+        let p = &mut self.ports[port];
+        p.owner = Some((id, Side::Responder));
+        p.dialout = Some(Box::new(DialOut::new(plan, now, digits, number, user)));
+        self.slots[si].leg = Some(Side_ {
+            port,
+            carrier: Carrier::Line,
+            answered: false,
+            last_digit: None,
+        });
+    }
+
+    /// A frame heard on a line that is dialling out.
+    pub(super) fn dialout_audio(
+        &mut self,
+        now: Instant,
+        port: PortIdx,
+        call: crate::call::CallId,
+        frame: &crate::media::Frame,
+    ) {
+        let p = &mut self.ports[port];
+        let Some(d) = p.dialout.as_mut() else { return };
+        if d.phase == Phase::Dialling && !p.player.is_playing_clips() {
+            d.dialled();
+        }
+        let Some(verdict) = d.push(frame) else { return };
+        match verdict {
+            Verdict::DialTone => {
+                let digits = d.digits.clone();
+                match crate::dsp::dtmf::generate(&digits, 80, 80, -6.0) {
+                    Ok(samples) => {
+                        let clip: std::sync::Arc<[i16]> = samples.into();
+                        p.player.play([clip]);
+                        self.note(
+                            Some(call),
+                            Some(port),
+                            format!("dial tone; dialling {digits}"),
+                        );
+                    }
+                    Err(e) => {
+                        self.note(Some(call), Some(port), format!("cannot dial {digits}: {e}"));
+                        self.end_dialout(now, port, call, LegFailure::Failed);
+                    }
+                }
+            }
+            Verdict::Ringing => {
+                self.note(
+                    Some(call),
+                    Some(port),
+                    "ringback: the responder's phone rings",
+                );
+                self.pending.push_back((call, Event::LegAlerting));
+            }
+            Verdict::Busy => {
+                self.note(Some(call), Some(port), "busy tone");
+                self.end_dialout(now, port, call, LegFailure::Busy);
+            }
+            Verdict::Unreachable => {
+                self.note(
+                    Some(call),
+                    Some(port),
+                    "special information tone: the number cannot be reached",
+                );
+                self.end_dialout(now, port, call, LegFailure::Failed);
+            }
+            Verdict::Answered => {
+                p.dialout = None;
+                if let Some(si) = self.slot(call)
+                    && let Some(l) = self.slots[si].leg.as_mut()
+                {
+                    l.answered = true;
+                }
+                self.note(
+                    Some(call),
+                    Some(port),
+                    "responder picked up (voice on the line)",
+                );
+                self.pending.push_back((call, Event::LegAnswered));
+            }
+        }
+    }
+
+    /// A dial-out failed: the line goes on-hook and is free again.
+    fn end_dialout(
+        &mut self,
+        now: Instant,
+        port: PortIdx,
+        call: crate::call::CallId,
+        why: LegFailure,
+    ) {
+        self.hangup_fxo(port);
+        self.release_leg(call);
+        self.pending.push_back((call, Event::LegFailed(why)));
+        self.serve_waiting(now);
+    }
+
+    /// Lines that gave no dial tone leave the pool (and the dial is tried elsewhere or
+    /// queued); lines whose time out of service is over come back.
+    pub(super) fn dialout_timers(&mut self, now: Instant) {
+        for port in 0..self.ports.len() {
+            if self.ports[port]
+                .out_of_service_until
+                .is_some_and(|t| now >= t)
+            {
+                self.ports[port].out_of_service_until = None;
+                self.note(
+                    None,
+                    Some(port),
+                    "back in the pool of lines (it is checked on its next use)",
+                );
+                self.out.push_back(Output::Trunk {
+                    port: self.ports[port].id.clone(),
+                    in_service: true,
+                });
+                self.serve_waiting(now);
+            }
+            let due = self.ports[port]
+                .dialout
+                .as_ref()
+                .and_then(|d| d.deadline())
+                .is_some_and(|t| now >= t);
+            if !due {
+                continue;
+            }
+            let Some(d) = self.ports[port].dialout.take() else {
+                continue;
+            };
+            self.ports[port].out_of_service_until = Some(now + OUT_OF_SERVICE);
+            self.note(
+                None,
+                Some(port),
+                format!(
+                    "no dial tone: the line is out of service for {} s",
+                    OUT_OF_SERVICE.as_secs()
+                ),
+            );
+            self.out.push_back(Output::Trunk {
+                port: self.ports[port].id.clone(),
+                in_service: false,
+            });
+            let call = self.ports[port].owner.map(|(c, _)| c);
+            self.hangup_fxo(port);
+            if let Some(call) = call {
+                self.release_leg(call);
+                if let Some(si) = self.slot(call) {
+                    // the call never knew: its dial goes to another line or the queue
+                    self.dial(now, si, d.number, d.user);
+                }
+            }
+        }
+    }
+
+    /// When a line's time out of service ends.
+    pub(super) fn out_of_service_timeout(&self) -> Option<Instant> {
+        self.ports
+            .iter()
+            .filter_map(|p| p.out_of_service_until)
+            .min()
+    }
+
+    /// Puts an FXO line that dialled out back on-hook.
+    pub(super) fn hangup_fxo(&mut self, port: PortIdx) {
+        let p = &mut self.ports[port];
+        p.dialout = None;
+        if let Some(l) = p.line.as_mut().filter(|l| l.is_off_hook()) {
+            let cmd = l.command(LineCommand::OnHook);
+            self.out.push_back(Output::Line { port, cmd });
+        }
     }
 
     /// Rings the phone on an FXS port; off-hook answers it.
@@ -312,41 +565,57 @@ impl Exchange {
     /// the queue; dials that waited for the modem to come back while it is taken join
     /// the queue.
     pub(super) fn serve_waiting(&mut self, now: Instant) {
-        let ready = self.modem.as_ref().is_some_and(|m| m.status().ready);
-        if !ready {
-            return;
-        }
-        let free = self
-            .modem_port
-            .is_some_and(|mp| self.ports[mp].owner.is_none());
-        if free {
-            let modem_wait = self
+        loop {
+            let mut candidates: Vec<(Instant, usize)> = self
                 .slots
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.wait.as_ref().is_some_and(|w| !w.queued()))
-                .min_by_key(|(_, s)| s.wait.as_ref().map(|w| w.since))
-                .map(|(i, _)| i);
-            if let Some(si) = modem_wait.or_else(|| self.queue_order().first().copied()) {
-                if let Some(w) = self.slots[si].wait.take() {
-                    let id = self.slots[si].call.id();
-                    let waited = now.saturating_duration_since(w.since).as_secs_f64();
-                    let what = if w.queued() {
-                        "a line is free"
-                    } else {
-                        "the modem is ready"
-                    };
-                    self.note(
-                        Some(id),
-                        self.modem_port,
-                        format!("{what} after {waited:.1} s of waiting"),
-                    );
-                    self.slots[si].last_position = None;
-                    self.start_modem_leg(now, si, &w.number, &w.user);
-                    self.pending.push_back((id, Event::LegDialled));
-                    self.announce_moves(id);
-                }
+                .filter_map(|(i, s)| {
+                    s.wait
+                        .as_ref()
+                        .filter(|w| !w.queued())
+                        .map(|w| (w.since, i))
+                })
+                .collect();
+            candidates.sort();
+            let mut order: Vec<usize> = candidates.into_iter().map(|(_, i)| i).collect();
+            order.extend(self.queue_order());
+            let mut served = false;
+            for si in order {
+                let modem_wait = self.slots[si].wait.as_ref().is_some_and(|w| !w.queued());
+                let trunk = self.trunk_order(si).into_iter().find(|&p| {
+                    self.trunk_free(p, now) && (!modem_wait || Some(p) == self.modem_port)
+                });
+                let Some(port) = trunk else { continue };
+                let Some(w) = self.slots[si].wait.take() else {
+                    continue;
+                };
+                let id = self.slots[si].call.id();
+                let waited = now.saturating_duration_since(w.since).as_secs_f64();
+                let what = if w.queued() {
+                    "a line is free"
+                } else {
+                    "the modem is ready"
+                };
+                self.note(
+                    Some(id),
+                    Some(port),
+                    format!("{what} after {waited:.1} s of waiting"),
+                );
+                self.slots[si].last_position = None;
+                self.start_on(now, si, port, w.number, w.user);
+                self.pending.push_back((id, Event::LegDialled));
+                self.announce_moves(id);
+                served = true;
+                break;
             }
+            if !served {
+                break;
+            }
+        }
+        let ready = self.modem.as_ref().is_some_and(|m| m.status().ready);
+        if !ready {
+            return;
         }
         let back: Vec<usize> = self
             .slots
@@ -477,8 +746,10 @@ impl Exchange {
         if let (Carrier::Modem(l), Some(m)) = (leg.carrier, self.modem.as_mut()) {
             m.hangup(now, l);
         }
-        if self.ports[leg.port].kind == PortKind::Fxs {
-            self.release_phone(leg.port);
+        match self.ports[leg.port].kind {
+            PortKind::Fxs => self.release_phone(leg.port),
+            PortKind::Fxo => self.hangup_fxo(leg.port),
+            PortKind::Modem => {}
         }
         self.release_port(leg.port);
         self.note(Some(id), Some(leg.port), "hung up the responder leg");
@@ -502,6 +773,7 @@ impl Exchange {
         }
         let p = &mut self.ports[port];
         p.owner = None;
+        p.dialout = None;
         p.player.stop();
         p.dtmf = DtmfDetector::new();
     }

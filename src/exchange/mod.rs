@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
+mod dialout;
 mod legs;
 
 use crate::call::{self, Action, Call, CallId, Cdr, Event, Intake, LegFailure, Prompt};
@@ -114,6 +115,13 @@ pub enum Output {
     Reloaded {
         /// Its number (the first is 0).
         generation: u64,
+    },
+    /// A trunk left the pool (an FXO line without dial tone) or came back.
+    Trunk {
+        /// Port id.
+        port: String,
+        /// Whether it takes dials again.
+        in_service: bool,
     },
     /// A line for the transcript / log.
     Note(Note),
@@ -251,6 +259,10 @@ struct Port {
     handset_up: bool,
     /// FXS: the box is ringing the phone.
     ringing: bool,
+    /// FXO: a dial-out in progress (until the far end answers).
+    dialout: Option<Box<dialout::DialOut>>,
+    /// FXO trunk: found dead (no dial tone); out of the pool until then.
+    out_of_service_until: Option<Instant>,
 }
 
 /// How one side of a call reaches its port.
@@ -356,6 +368,8 @@ pub struct Exchange {
     queue_seq: u64,
     /// SMS sent on request, by id (so their results become typed outputs).
     sms_requested: Vec<SmsId>,
+    /// The board's country (tone plan and dialling prefix for FXO trunks).
+    country: String,
 }
 
 impl Exchange {
@@ -411,6 +425,7 @@ impl Exchange {
             }),
             queue_seq: 0,
             sms_requested: Vec::new(),
+            country: board.country.clone(),
         }
     }
 
@@ -577,11 +592,29 @@ impl Exchange {
                 Some(port),
                 "ringing stopped before the call was answered",
             ),
-            LineEvent::Disconnected => {
-                if let Some((call, Side::Caller)) = self.ports[port].owner {
+            LineEvent::Disconnected => match self.ports[port].owner {
+                Some((call, Side::Caller)) => {
                     self.pending.push_back((call, Event::CallerHangup));
                 }
-            }
+                Some((call, Side::Responder)) => {
+                    // the far end of a dial-out hung up (loop drop)
+                    let answered = self
+                        .slot(call)
+                        .and_then(|si| self.slots[si].leg.as_ref())
+                        .is_some_and(|l| l.answered);
+                    self.note(Some(call), Some(port), "the far end hung up the line");
+                    self.hangup_fxo(port);
+                    self.release_leg(call);
+                    let ev = if answered {
+                        Event::LegHangup
+                    } else {
+                        Event::LegFailed(LegFailure::Failed)
+                    };
+                    self.pending.push_back((call, ev));
+                    self.serve_waiting(now);
+                }
+                None => {}
+            },
         }
     }
 
@@ -992,6 +1025,11 @@ impl Exchange {
         };
         p.last_in = *frame;
         let Some((call, side)) = p.owner else { return };
+        if p.dialout.is_some() {
+            self.dialout_audio(now, port, call, frame);
+            self.run_pending(now);
+            return;
+        }
         let Some(si) = self.slots.iter().position(|s| s.call.id() == call) else {
             return;
         };
@@ -1181,7 +1219,17 @@ impl Exchange {
             .slots
             .iter()
             .filter_map(|s| s.wait.as_ref().map(legs::Wait::next_due));
-        calls.chain(lines).chain(modem).chain(waits).min()
+        let dialouts = self
+            .ports
+            .iter()
+            .filter_map(|p| p.dialout.as_ref().and_then(|d| d.deadline()));
+        calls
+            .chain(lines)
+            .chain(modem)
+            .chain(waits)
+            .chain(dialouts)
+            .chain(self.out_of_service_timeout())
+            .min()
     }
 
     /// Fires every timer due at `now`.
@@ -1200,6 +1248,7 @@ impl Exchange {
             }
         }
         self.wait_timers(now);
+        self.dialout_timers(now);
         let due: Vec<CallId> = self
             .slots
             .iter()
@@ -1244,6 +1293,10 @@ impl Exchange {
                     id: p.id.clone(),
                     kind: p.kind.as_str(),
                     state: match (&p.line, p.owner) {
+                        (Some(_), None) if p.out_of_service_until.is_some() => {
+                            "out-of-service".into()
+                        }
+                        (Some(_), Some(_)) if p.dialout.is_some() => "dialling".into(),
                         (Some(l), _) => l.state_name().to_string(),
                         (None, _) if p.ringing => "ringing".into(),
                         (None, Some(_)) => "in-call".into(),
@@ -1471,6 +1524,8 @@ impl Port {
             bridged_to: None,
             handset_up: false,
             ringing: false,
+            dialout: None,
+            out_of_service_until: None,
         }
     }
 }

@@ -204,7 +204,7 @@ impl HwBoard {
                 users: vec![(idx, a.channel)],
             }),
         };
-        let (on, off) = super::sim::ring_cadence(&profile.country);
+        let (on, off) = crate::country::ring_cadence(&profile.country);
         let cadence = RingCadence {
             hz: profile.ring_frequency(),
             on,

@@ -21,31 +21,11 @@ use super::Board;
 use super::serial_pcm::{PcmOptions, PcmPort, SerialPcm};
 use crate::config::{BoardProfile, PortKind};
 use crate::dsp::callerid::{CallerId, FskGenParams, FskStandard, modulate};
+use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
+use crate::dsp::progress::{self, CadenceGen, ToneKind};
 use crate::exchange::PortIdx;
 use crate::line::{LineCommand, LineSignal};
 use crate::media::{Frame, SILENCE};
-
-/// FSK caller ID standard of a country's central office: V.23 (ETSI EN 300 659) in
-/// Europe, Bell 202 elsewhere. (The simulated office always sends it between the first
-/// and the second ring; UK-style caller ID before ringing is not simulated.)
-pub fn caller_id_standard(country: &str) -> FskStandard {
-    match country {
-        "UK" | "GB" | "DE" | "NL" | "CH" | "IT" | "FR" | "AT" | "BE" | "ES" | "PT" | "DK"
-        | "SE" | "NO" | "FI" | "IE" | "PL" | "CZ" | "GR" => FskStandard::V23,
-        _ => FskStandard::Bell202,
-    }
-}
-
-/// Ring cadence (on, off) of a country's central office.
-pub fn ring_cadence(country: &str) -> (Duration, Duration) {
-    let ms = |a, b| (Duration::from_millis(a), Duration::from_millis(b));
-    match country {
-        "UK" | "GB" | "AU" => ms(1200, 2000), // double ring folded into one burst
-        "DE" | "NL" | "CH" | "IT" => ms(1000, 4000),
-        "FR" => ms(1500, 3500),
-        _ => ms(2000, 4000),
-    }
-}
 
 #[derive(Debug, Clone)]
 enum LineState {
@@ -63,7 +43,24 @@ enum LineState {
     Alerting {
         answer_at: Option<Instant>,
     },
+    /// FXO, the box seized the line to call out: dial tone until the first digit, the
+    /// digits it sends are collected until they pause for [`INTERDIGIT`].
+    Seized {
+        digits: String,
+        dtmf: Box<DtmfDetector>,
+        last_digit: Option<Instant>,
+        dial_tone: Option<Box<CadenceGen<'static>>>,
+    },
+    /// FXO, the office routed the call: ringback, busy or SIT to the box; the far end
+    /// answers at `answer_at`.
+    Calling {
+        tone: Box<CadenceGen<'static>>,
+        answer_at: Option<Instant>,
+    },
 }
+
+/// The simulated office routes a dialled number once no digit came for this long.
+const INTERDIGIT: Duration = Duration::from_secs(2);
 
 struct SimLine {
     id: String,
@@ -71,6 +68,8 @@ struct SimLine {
     state: LineState,
     party: Option<usize>,
     off_hook: bool,
+    /// The line is dead (cut cable): no dial tone, no ringing.
+    dead: bool,
 }
 
 /// A responder behind the simulated network.
@@ -93,6 +92,8 @@ struct World {
     cadence: (Duration, Duration),
     cid_standard: FskStandard,
     log: Vec<(Instant, String)>,
+    /// The country (tone plan and dialling prefix of the office).
+    country: String,
 }
 
 impl Network for World {
@@ -169,6 +170,8 @@ pub struct SimBoard {
     pcm: Option<(SerialPcm, PcmPort)>,
     /// Frames (down, up) at the start of the current PCM stream, while one runs.
     pcm_stream: Option<(u64, u64)>,
+    /// Analog lines to cut or mend: (when, port, dead).
+    line_faults: Vec<(Instant, PortIdx, bool)>,
 }
 
 impl SimBoard {
@@ -184,6 +187,7 @@ impl SimBoard {
                 state: LineState::Idle,
                 party: None,
                 off_hook: false,
+                dead: false,
             })
             .collect::<Vec<_>>();
         let (mut modem, modem_port) = match &profile.modem {
@@ -229,6 +233,7 @@ impl SimBoard {
             dev_dir,
             pcm,
             pcm_stream: None,
+            line_faults: Vec::new(),
             world: World {
                 lines,
                 parties: Vec::new(),
@@ -236,8 +241,9 @@ impl SimBoard {
                 modem_party: None,
                 signals: VecDeque::new(),
                 scheduled: Vec::new(),
-                cadence: ring_cadence(&profile.country),
-                cid_standard: caller_id_standard(&profile.country),
+                cadence: crate::country::ring_cadence(&profile.country),
+                cid_standard: crate::country::caller_id_standard(&profile.country),
+                country: profile.country.clone(),
                 log: Vec::new(),
             },
         })
@@ -500,6 +506,74 @@ impl SimBoard {
                 i += 1;
             }
         }
+        for line in w.lines.iter_mut() {
+            if let LineState::Seized {
+                digits,
+                last_digit: Some(t),
+                ..
+            } = &line.state
+                && now >= *t + INTERDIGIT
+            {
+                let digits = digits.clone();
+                let prefix = crate::country::international_prefix(&w.country);
+                let number = match digits.strip_prefix(prefix) {
+                    Some(rest) => format!("+{rest}"),
+                    None => digits.clone(),
+                };
+                let plan = crate::country::tone_plan(&w.country);
+                let (kind, answer_at) = match w.responders.get(&number) {
+                    Some(r) => {
+                        let party = (r.make)();
+                        w.log.push((
+                            now,
+                            format!(
+                                "network: {number} ({}) is being called on line {} (dialled {digits})",
+                                party.name, line.id
+                            ),
+                        ));
+                        w.parties.push(party);
+                        line.party = Some(w.parties.len() - 1);
+                        match r.far {
+                            FarEnd::Rings { answer_after } => {
+                                (ToneKind::Ringback, answer_after.map(|d| now + d))
+                            }
+                            FarEnd::Busy => (ToneKind::Busy, None),
+                            FarEnd::Unreachable => (ToneKind::Sit, None),
+                        }
+                    }
+                    None => {
+                        w.log.push((
+                            now,
+                            format!("network: {number} rings (nobody simulated there; dialled {digits} on line {})", line.id),
+                        ));
+                        (ToneKind::Ringback, None)
+                    }
+                };
+                let def = plan
+                    .tone(kind)
+                    .or_else(|| progress::country("US").ok().and_then(|c| c.tone(kind)));
+                if let Some(def) = def {
+                    line.state = LineState::Calling {
+                        tone: Box::new(CadenceGen::new(def)),
+                        answer_at,
+                    };
+                }
+            }
+            if let LineState::Calling {
+                answer_at: Some(at),
+                ..
+            } = line.state
+                && now >= at
+            {
+                line.state = LineState::Connected;
+                if let Some(p) = line.party {
+                    let name = w.parties[p].name.clone();
+                    w.log
+                        .push((now, format!("{name} picks up (line {})", line.id)));
+                    w.parties[p].on_answered(now);
+                }
+            }
+        }
         for (port, line) in w.lines.iter_mut().enumerate() {
             if let LineState::Alerting {
                 answer_at: Some(at),
@@ -595,7 +669,9 @@ impl SimBoard {
                         w.signals.push_back((port, LineSignal::HandsetDown))
                     }
                     LineState::Connected => w.signals.push_back((port, LineSignal::LoopDrop)),
-                    LineState::Alerting { .. } => {}
+                    LineState::Alerting { .. }
+                    | LineState::Seized { .. }
+                    | LineState::Calling { .. } => {}
                     LineState::Ringing { .. } => {
                         if line.kind == PortKind::Fxo {
                             w.log.push((now, format!("line {} stops ringing", line.id)));
@@ -607,6 +683,32 @@ impl SimBoard {
                 line.party = None;
             }
         }
+    }
+}
+
+impl SimBoard {
+    /// Cuts (`dead`) or mends an analog line at `at`: a dead line gives no dial tone.
+    pub fn schedule_line_fault(&mut self, at: Instant, port: PortIdx, dead: bool) {
+        self.line_faults.push((at, port, dead));
+    }
+
+    fn line_fault_step(&mut self, now: Instant) {
+        let w = &mut self.world;
+        self.line_faults.retain(|&(at, port, dead)| {
+            if at > now {
+                return true;
+            }
+            if let Some(l) = w.lines.get_mut(port) {
+                l.dead = dead;
+                let what = if dead {
+                    "is cut (no dial tone)"
+                } else {
+                    "works again"
+                };
+                w.log.push((now, format!("network: line {} {what}", l.id)));
+            }
+            false
+        });
     }
 }
 
@@ -672,6 +774,27 @@ impl Board for SimBoard {
         }
         line.off_hook = cmd == LineCommand::OffHook;
         match (cmd, &line.state) {
+            (LineCommand::OffHook, LineState::Idle) if !line.dead => {
+                let dial_tone = crate::country::tone_plan(&w.country)
+                    .tone(ToneKind::Dial)
+                    .map(|d| Box::new(CadenceGen::new(d)));
+                line.state = LineState::Seized {
+                    digits: String::new(),
+                    dtmf: Box::new(DtmfDetector::new()),
+                    last_digit: None,
+                    dial_tone,
+                };
+                w.log
+                    .push((now, format!("the box seizes line {}; dial tone", line.id)));
+            }
+            (LineCommand::OnHook, LineState::Seized { .. } | LineState::Calling { .. }) => {
+                line.state = LineState::Idle;
+                if let Some(p) = line.party.take() {
+                    w.parties[p].on_hung_up(now);
+                }
+                w.log
+                    .push((now, format!("the box releases line {}", line.id)));
+            }
             (LineCommand::OffHook, LineState::Ringing { .. }) => {
                 line.state = LineState::Connected;
                 if let Some(p) = line.party {
@@ -704,6 +827,24 @@ impl Board for SimBoard {
             }
             return;
         }
+        match self.world.lines.get_mut(port).map(|l| &mut l.state) {
+            Some(LineState::Seized {
+                last_digit,
+                dial_tone,
+                ..
+            }) => {
+                match (last_digit.is_none(), dial_tone.as_mut()) {
+                    (true, Some(g)) => g.fill(out),
+                    _ => *out = SILENCE,
+                }
+                return;
+            }
+            Some(LineState::Calling { tone, .. }) => {
+                tone.fill(out);
+                return;
+            }
+            _ => {}
+        }
         if Some(port) == self.modem_port && self.pcm.is_some() {
             self.settle_pcm(now);
             if let Some((_, pcm)) = self.pcm.as_mut() {
@@ -718,6 +859,25 @@ impl Board for SimBoard {
     }
 
     fn write_frame(&mut self, now: Instant, port: PortIdx, frame: &Frame) {
+        if let Some(SimLine {
+            state:
+                LineState::Seized {
+                    digits,
+                    dtmf,
+                    last_digit,
+                    ..
+                },
+            ..
+        }) = self.world.lines.get_mut(port)
+        {
+            dtmf.push(frame, |e| {
+                if let DtmfEvent::Start { digit, .. } = e {
+                    digits.push(digit);
+                    *last_digit = Some(now);
+                }
+            });
+            return;
+        }
         if Some(port) == self.modem_port
             && let Some((_, pcm)) = self.pcm.as_mut()
         {
@@ -737,6 +897,7 @@ impl Board for SimBoard {
 
     fn step(&mut self, now: Instant) {
         self.fault_step(now);
+        self.line_fault_step(now);
         self.modem_callers(now);
         if let Some(m) = self.modem.as_mut() {
             m.step(now, &mut self.world);
@@ -755,12 +916,21 @@ impl Board for SimBoard {
                 ..
             } => Some(cid_at.map_or(*next_change, |c| c.min(*next_change))),
             LineState::Alerting { answer_at } => *answer_at,
+            LineState::Seized {
+                last_digit: Some(t),
+                ..
+            } => Some(*t + INTERDIGIT),
+            LineState::Calling { answer_at, .. } => *answer_at,
             _ => None,
         });
         let sched = w.scheduled.iter().map(|s| s.0);
         let parties = w.parties.iter().filter_map(|p| p.poll_timeout());
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
-        let faults = self.faults.iter().map(|f| f.0);
+        let faults = self
+            .faults
+            .iter()
+            .map(|f| f.0)
+            .chain(self.line_faults.iter().map(|f| f.0));
         let modem_faults = self.modem.as_ref().and_then(|m| m.faults_timeout());
         let pcm = self.modem.as_ref().and_then(|m| m.pcm_timeout());
         lines

@@ -84,12 +84,28 @@ pub struct Scenario {
     /// Commands to the engine during the run (as the web page would send them).
     #[serde(default, rename = "command")]
     pub commands: Vec<CommandSpec>,
+    /// Analog lines cut or mended during the run.
+    #[serde(default, rename = "line_fault")]
+    pub line_faults: Vec<LineFaultSpec>,
     /// Modem faults during the run.
     #[serde(default, rename = "modem_fault")]
     pub modem_faults: Vec<ModemFaultSpec>,
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// An analog line cut (no dial tone) or mended at a point of the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineFaultSpec {
+    /// When, after the scenario start.
+    #[serde(deserialize_with = "dur")]
+    pub at: Duration,
+    /// Port id.
+    pub port: String,
+    /// `true`: the line is dead from then on; `false`: it works again.
+    pub dead: bool,
 }
 
 /// A command to the engine at a point of the scenario.
@@ -601,6 +617,19 @@ fn run_with(
         );
     }
 
+    for (i, f) in sc.line_faults.iter().enumerate() {
+        let port = board
+            .ports
+            .iter()
+            .position(|p| *p.id.get_ref() == f.port)
+            .ok_or_else(|| {
+                anyhow!(
+                    "line_fault[{i}].port: the board has no analog port `{}`",
+                    f.port
+                )
+            })?;
+        sim.schedule_line_fault(start + f.at, port, f.dead);
+    }
     for f in &sc.modem_faults {
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
