@@ -263,6 +263,20 @@ enum TonesCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Whole calls through the engine on the simulated board, in virtual time: calls
+    /// back to back, then bursts of callers at once on four lines. Prints calls per
+    /// second, wall time per second of call, outcomes and resident memory.
+    Calls {
+        /// Calls back to back.
+        #[arg(long, default_value_t = 1000)]
+        calls: u64,
+        /// Callers arriving at once in the burst run.
+        #[arg(long, default_value_t = 100)]
+        burst: u64,
+        /// Directory for cached speech.
+        #[arg(long, default_value = "target/tts-cache")]
+        tts_cache: PathBuf,
+    },
     /// DTMF detection throughput on one core, in audio-seconds per CPU-second.
     Dtmf {
         /// Audio file to use (WAV); default: the built-in benchmark signal.
@@ -429,6 +443,30 @@ pub fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Calls {
+                    calls,
+                    burst,
+                    tts_cache,
+                },
+        } => {
+            init_logging(cli.log_format, "error");
+            for (what, n, at_once) in [("back to back", calls, 1), ("burst", burst, burst)] {
+                if n == 0 {
+                    continue;
+                }
+                eprintln!("running {n} calls {what} ...");
+                match super::bench_calls::run(n, at_once, Some(tts_cache.clone())) {
+                    Ok(f) => println!("{what}: {f}"),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            ExitCode::SUCCESS
         }
         Command::Bench {
             command:

@@ -306,6 +306,41 @@ impl SimBoard {
         idx
     }
 
+    /// Drops the people who have hung up and are no longer on any line (long runs:
+    /// the benchmark keeps memory flat with it). Party indices handed out before
+    /// ([`SimBoard::schedule_call`]) are invalid afterwards.
+    pub fn forget_gone_parties(&mut self) {
+        let w = &mut self.world;
+        let mut used = vec![false; w.parties.len()];
+        for l in &w.lines {
+            if let Some(p) = l.party {
+                used[p] = true;
+            }
+        }
+        for s in &w.scheduled {
+            used[s.3] = true;
+        }
+        if let Some(p) = w.modem_party {
+            used[p] = true;
+        }
+        let mut map = vec![usize::MAX; w.parties.len()];
+        let mut kept = Vec::new();
+        for (i, p) in std::mem::take(&mut w.parties).into_iter().enumerate() {
+            if used[i] || !p.gone {
+                map[i] = kept.len();
+                kept.push(p);
+            }
+        }
+        w.parties = kept;
+        for l in &mut w.lines {
+            l.party = l.party.map(|p| map[p]);
+        }
+        for s in &mut w.scheduled {
+            s.3 = map[s.3];
+        }
+        w.modem_party = w.modem_party.map(|p| map[p]);
+    }
+
     /// A party by index.
     pub fn party(&self, idx: usize) -> &Party {
         &self.world.parties[idx]
@@ -326,6 +361,13 @@ impl SimBoard {
         log.append(&mut self.world.log);
         log.sort_by_key(|(t, _)| *t);
         log
+    }
+
+    /// Forgets the AT commands received so far (long runs keep memory flat with it).
+    pub fn clear_modem_commands(&mut self) {
+        if let Some(m) = self.modem.as_mut() {
+            m.commands.clear();
+        }
     }
 
     /// AT commands the simulated modem received.
@@ -470,7 +512,14 @@ impl SimBoard {
         // calls that start ringing now
         let mut i = 0;
         while i < w.scheduled.len() {
+            // a line (or phone) in use takes the next caller once it is free again,
+            // as a provider's line group holds a call until a line is idle
+            let line_idle = w
+                .lines
+                .get(w.scheduled[i].1)
+                .is_some_and(|l| matches!(l.state, LineState::Idle));
             if w.scheduled[i].0 <= now
+                && line_idle
                 && w.lines
                     .get(w.scheduled[i].1)
                     .is_some_and(|l| l.kind == PortKind::Fxs)
@@ -486,7 +535,7 @@ impl SimBoard {
                     now,
                     format!("{name} lifts the handset of the phone on {}", line.id),
                 ));
-            } else if w.scheduled[i].0 <= now && w.scheduled[i].1 < w.lines.len() {
+            } else if w.scheduled[i].0 <= now && line_idle {
                 let (_, port, cid, party) = w.scheduled.remove(i);
                 if let Some(line) = w.lines.get_mut(port) {
                     line.party = Some(party);
@@ -923,7 +972,17 @@ impl Board for SimBoard {
             LineState::Calling { answer_at, .. } => *answer_at,
             _ => None,
         });
-        let sched = w.scheduled.iter().map(|s| s.0);
+        // a caller waiting for a busy line is taken when the line frees (a step that
+        // follows the engine's own events), not at a time of its own
+        let sched = w
+            .scheduled
+            .iter()
+            .filter(|s| {
+                w.lines
+                    .get(s.1)
+                    .is_none_or(|l| matches!(l.state, LineState::Idle))
+            })
+            .map(|s| s.0);
         let parties = w.parties.iter().filter_map(|p| p.poll_timeout());
         let modem = self.modem.as_ref().and_then(|m| m.poll_timeout());
         let faults = self
