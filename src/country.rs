@@ -3,6 +3,8 @@
 //! call-progress tone plan (`dsp::progress`). The board profile's `country` selects it;
 //! the hardware ringer, the simulated central office and FXO dial-out all read it here.
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::Duration;
 
 use crate::dsp::callerid::FskStandard;

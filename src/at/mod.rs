@@ -19,6 +19,8 @@
 //! its final result. When a [`Urc`] reports [`Urc::expects_body_line`]
 //! (`+CMT:`, `+CBM:`, PDU-mode `+CDS:`), take the next line as its body
 //! without classifying it.
+
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 #![warn(missing_docs)]
 #![deny(
     clippy::unwrap_used,
@@ -45,4 +47,6 @@ pub use urc::{
 };
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// tests read the clock once for a start instant
 mod tests;

@@ -5,6 +5,8 @@
 //! [`Call::poll_timeout`] and fired with [`Call::handle_timeout`]. The exchange
 //! (`crate::exchange`) turns actions into line, modem and media operations.
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 pub mod cdr;
 
 use std::sync::Arc;
@@ -880,6 +882,7 @@ impl Call {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
 

@@ -1604,6 +1604,7 @@ impl CallerIdDecoder {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
     use crate::dsp::testsignal as ts;

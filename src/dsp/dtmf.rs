@@ -766,6 +766,7 @@ fn best4(p: &[f32]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::super::testsignal::{self as ts, DtmfSpec, Rng};
     use super::*;

@@ -104,6 +104,7 @@ impl Vad {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::super::FRAME_SAMPLES;
     use super::super::tone::ToneGen;

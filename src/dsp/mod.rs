@@ -9,6 +9,8 @@
 //!
 //! Everything here is pure computation: no I/O, no clock, and the streaming
 //! paths never allocate.
+
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 #![warn(missing_docs)]
 
 /// Sample rate of all signals handled by this module, in Hz.
@@ -39,6 +41,7 @@ pub fn samples_to_ms(samples: u64) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
 

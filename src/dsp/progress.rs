@@ -1767,6 +1767,7 @@ fn nominal(f: Freqs) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::super::testsignal::{self as ts, Rng};
     use super::*;

@@ -98,6 +98,7 @@ fn to_i16(v: f64) -> i16 {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::super::goertzel::Goertzel;
     use super::super::level::rms_dbm0;

@@ -168,6 +168,7 @@ impl DialOut {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
     use crate::dsp::progress::{self, CadenceGen};

@@ -6,6 +6,8 @@
 //! a clock, sleeps or touches a device, so the same code runs in real time on a box and
 //! in virtual time in the scenario runner.
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1534,4 +1536,6 @@ impl Port {
 pub use call::EndReason;
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// tests read the clock once for a start instant
 mod tests;

@@ -4,6 +4,8 @@
 //! loop current) into call-level events, and tracks the hook state the exchange asks
 //! for. It never touches GPIO; the board adapter does.
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::{Duration, Instant};
 
 /// What the line hardware reports.
@@ -229,6 +231,7 @@ impl FxoLine {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
 

@@ -456,6 +456,7 @@ impl Modem {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
     use crate::modem::{LegState, ModemTiming};

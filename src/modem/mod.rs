@@ -22,6 +22,8 @@
 //! registered-ness is a [`ModemEvent::Registration`]. Incoming calls, call waiting and
 //! `AT+CHLD` hold/swap are in [`calls`]; call forwarding (`AT+CCFC`) in [`forward`].
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 pub mod calls;
 pub mod dialect;
 pub mod forward;
@@ -33,6 +35,8 @@ pub mod sim_card;
 pub mod sms;
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// tests read the clock once for a start instant
 mod driver_tests;
 
 use std::collections::{HashMap, VecDeque};
@@ -1850,6 +1854,7 @@ impl Modem {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
 

@@ -721,6 +721,7 @@ pub fn reassemble(parts: &[(u8, String)], total: u8) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
 
@@ -859,6 +860,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod proptests {
     use super::*;
     use proptest::prelude::*;

@@ -15,6 +15,8 @@
 //! number are skipped and reported, a schedule with nobody on call (a gap) adds nobody
 //! to its level, and an empty plan is an explicit "nobody on call" outcome.
 
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 pub mod ical;
 pub mod schedule;
 pub mod support;
@@ -186,6 +188,7 @@ pub fn support_next_change(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
     use crate::config::BoardProfile;

@@ -331,6 +331,7 @@ impl Schedule {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
     use crate::routing::time::parse_days;
