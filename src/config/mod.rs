@@ -68,6 +68,35 @@ pub struct Site {
     /// tones). Default: the modem alone.
     #[serde(default)]
     pub trunks: Vec<Spanned<String>>,
+    /// A backup box or person: the SIM's calls are forwarded there by the network
+    /// (`AT+CCFC`) when the box is busy, does not answer or cannot be reached.
+    #[serde(default)]
+    pub backup: Option<BackupConfig>,
+}
+
+/// `[site.backup]`: conditional call forwarding of the SIM's number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// E.164 number of the second box or a person.
+    pub number: Spanned<String>,
+    /// When: `busy`, `no-reply`, `not-reachable` (default all three).
+    #[serde(default)]
+    pub when: Vec<Spanned<String>>,
+}
+
+impl BackupConfig {
+    /// The forwarding reasons (validated when parsing).
+    pub fn reasons(&self) -> Vec<crate::modem::ForwardReason> {
+        use crate::modem::ForwardReason as R;
+        if self.when.is_empty() {
+            return vec![R::Busy, R::NoReply, R::NotReachable];
+        }
+        self.when
+            .iter()
+            .filter_map(|w| R::parse(w.get_ref()).ok())
+            .collect()
+    }
 }
 
 impl Default for Site {
@@ -75,6 +104,7 @@ impl Default for Site {
         Self {
             name: default_site_name(),
             trunks: Vec::new(),
+            backup: None,
         }
     }
 }
@@ -249,6 +279,39 @@ impl Config {
                     format!("site.trunks[{i}]"),
                     format!("`{id}` is listed twice"),
                 );
+            }
+        }
+        if let Some(b) = &self.site.backup {
+            if !is_e164(b.number.get_ref()) {
+                p.at(
+                    Some(b.number.span()),
+                    "site.backup.number",
+                    format!(
+                        "`{}` is not an E.164 number: write it with + and country code, e.g. \"+493012345678\"",
+                        b.number.get_ref()
+                    ),
+                );
+            }
+            if board.modem.is_none() {
+                p.at(
+                    Some(b.number.span()),
+                    "site.backup",
+                    "this board has no modem: forwarding is set on the SIM; remove [site.backup]",
+                );
+            }
+            for (i, w) in b.when.iter().enumerate() {
+                use crate::modem::ForwardReason as R;
+                match R::parse(w.get_ref()) {
+                    Ok(R::Busy | R::NoReply | R::NotReachable) => {}
+                    _ => p.at(
+                        Some(w.span()),
+                        format!("site.backup.when[{i}]"),
+                        format!(
+                            "`{}` is not a condition: use \"busy\", \"no-reply\" or \"not-reachable\"",
+                            w.get_ref()
+                        ),
+                    ),
+                }
             }
         }
         let mut users: HashSet<&str> = HashSet::new();

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::Serialize;
 
+mod backup;
 mod dialout;
+
+pub use backup::{BackupStatus, ForwardState};
 mod legs;
 
 use crate::call::{self, Action, Call, CallId, Cdr, Event, Intake, LegFailure, Prompt};
@@ -118,6 +121,8 @@ pub enum Output {
         /// Its number (the first is 0).
         generation: u64,
     },
+    /// The backup forwarding changed state (verified, drift, failed).
+    Backup(BackupStatus),
     /// A trunk left the pool (an FXO line without dial tone) or came back.
     Trunk {
         /// Port id.
@@ -347,6 +352,8 @@ pub struct Status {
     pub queued: usize,
     /// Configuration generation for new calls.
     pub generation: u64,
+    /// The backup forwarding of the SIM, when configured.
+    pub backup: Option<BackupStatus>,
 }
 
 /// The exchange.
@@ -372,6 +379,8 @@ pub struct Exchange {
     sms_requested: Vec<SmsId>,
     /// The board's country (tone plan and dialling prefix for FXO trunks).
     country: String,
+    /// Conditional call forwarding of the SIM to the backup number.
+    backup: backup::Backup,
 }
 
 impl Exchange {
@@ -428,6 +437,7 @@ impl Exchange {
             queue_seq: 0,
             sms_requested: Vec::new(),
             country: board.country.clone(),
+            backup: backup::Backup::default(),
         }
     }
 
@@ -521,6 +531,7 @@ impl Exchange {
                     ),
                 );
                 self.out.push_back(Output::Reloaded { generation: number });
+                self.sync_backup(now);
                 CommandResult::Done
             }
             Command::Hangup { call } => match self.slot(call) {
@@ -823,6 +834,7 @@ impl Exchange {
                         );
                     }
                     self.serve_waiting(now);
+                    self.sync_backup(now);
                 }
                 ModemEvent::Fault(f) => {
                     tracing::warn!("modem fault: {f}");
@@ -929,7 +941,7 @@ impl Exchange {
                         self.counted_digit(now, call, side, digit, DigitOrigin::Modem);
                     }
                 }
-                ModemEvent::Forwarding { .. } => {}
+                ModemEvent::Forwarding { id, result } => self.on_forwarding(now, id, result),
                 ModemEvent::Registration { registered, state } => {
                     let text = if registered {
                         format!("modem registered ({state})")
@@ -1231,6 +1243,7 @@ impl Exchange {
             .chain(waits)
             .chain(dialouts)
             .chain(self.out_of_service_timeout())
+            .chain(self.backup.poll_timeout())
             .min()
     }
 
@@ -1251,6 +1264,7 @@ impl Exchange {
         }
         self.wait_timers(now);
         self.dialout_timers(now);
+        self.recheck_backup(now);
         let due: Vec<CallId> = self
             .slots
             .iter()
@@ -1327,6 +1341,7 @@ impl Exchange {
                 .filter(|s| s.wait.as_ref().is_some_and(|w| w.queued()))
                 .count(),
             generation: self.generation.number,
+            backup: self.backup.status().cloned(),
         }
     }
 
