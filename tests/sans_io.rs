@@ -50,7 +50,7 @@ fn only_tests_and_the_serial_edge_allow_them() {
         let p = src.join(root);
         match p
             .parent()
-            .filter(|d| p.file_name().is_some_and(|f| f == "mod.rs"))
+            .filter(|_| p.file_name().is_some_and(|f| f == "mod.rs"))
         {
             Some(dir) => rs_files(dir, &mut files),
             None => files.push(p),
