@@ -147,7 +147,7 @@ pub fn run(calls: u64, burst: u64, tts_cache: Option<std::path::PathBuf>) -> Res
     let rss_start = rss_kib();
     let wall_start = Instant::now();
     let start = Instant::now();
-    let mut sim = SimBoard::new(&board)?;
+    let mut sim = SimBoard::new_virtual(&board)?;
     for (number, name) in [
         ("port:fxs1", "desk1"),
         ("port:fxs2", "desk2"),

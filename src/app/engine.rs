@@ -24,8 +24,61 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::dsp::FRAME_SAMPLES;
 use crate::exchange::{Exchange, Output};
 use crate::hw::Board;
+use crate::hw::sim::memlink::MemLink;
 use crate::media::{Frame, SILENCE};
 use crate::modem::serial::SerialLink;
+
+/// The engine's end of the modem's AT port: the real serial driver, or the simulated
+/// modem's in-memory line in virtual time.
+enum ModemLink {
+    Serial(SerialLink),
+    Memory(MemLink),
+}
+
+impl ModemLink {
+    /// Opens the board's AT port: its in-memory line if it has one, else the device.
+    fn open<B: Board>(board: &B) -> Option<Result<(Self, String)>> {
+        if board.modem_in_memory() {
+            return Some(match board.modem_memory() {
+                Some(l) => Ok((ModemLink::Memory(l), "the simulated modem's line".into())),
+                None => Err(anyhow::anyhow!(
+                    "the simulated modem's port is gone (unplugged)"
+                )),
+            });
+        }
+        let (path, baud) = board.modem_serial()?;
+        Some(SerialLink::open(&path, baud).map(|l| (ModemLink::Serial(l), path)))
+    }
+
+    fn read_available(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self {
+            ModemLink::Serial(s) => s.read_available(buf),
+            ModemLink::Memory(m) => m.read(buf),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        match self {
+            ModemLink::Serial(s) => s.write_all(bytes),
+            ModemLink::Memory(m) => m.write(bytes),
+        }
+    }
+
+    /// Bytes read and written by the engine so far.
+    fn counts(&self) -> (u64, u64) {
+        match self {
+            ModemLink::Serial(s) => (s.read, s.written),
+            ModemLink::Memory(m) => m.box_counts(),
+        }
+    }
+
+    fn raw_fd(&self) -> Option<i32> {
+        match self {
+            ModemLink::Serial(s) => Some(s.raw_fd()),
+            ModemLink::Memory(_) => None,
+        }
+    }
+}
 
 /// One audio period.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -40,7 +93,7 @@ pub struct Engine<B: Board> {
     pub exchange: Exchange,
     /// The board.
     pub board: B,
-    serial: Option<SerialLink>,
+    serial: Option<ModemLink>,
     /// When the closed AT port is tried again, and the delay after that.
     reopen: Option<(Instant, Duration)>,
     reopen_attempts: u32,
@@ -61,14 +114,12 @@ impl<B: Board> Engine<B> {
     /// the recovery ladder power-cycles a modem whose port never appears.
     pub fn new(exchange: Exchange, board: B, now: Instant) -> Result<Self> {
         let mut missing = None;
-        let serial = match board.modem_serial() {
-            Some((path, baud)) => match SerialLink::open(&path, baud) {
-                Ok(link) => Some(link),
-                Err(e) => {
-                    missing = Some(e);
-                    None
-                }
-            },
+        let serial = match ModemLink::open(&board) {
+            Some(Ok((link, _))) => Some(link),
+            Some(Err(e)) => {
+                missing = Some(e);
+                None
+            }
             None => None,
         };
         let n = exchange.port_count();
@@ -147,12 +198,12 @@ impl<B: Board> Engine<B> {
         if now < at {
             return;
         }
-        let Some((path, baud)) = self.board.modem_serial() else {
+        let Some(opened) = ModemLink::open(&self.board) else {
             return;
         };
         self.reopen_attempts += 1;
-        match SerialLink::open(&path, baud) {
-            Ok(link) => {
+        match opened {
+            Ok((link, path)) => {
                 tracing::info!(
                     attempt = self.reopen_attempts,
                     "modem: AT port {path} open again"
@@ -273,7 +324,10 @@ impl<B: Board> Engine<B> {
     /// Bytes still in flight between the driver and the simulated modem.
     fn link_busy(&self) -> bool {
         match (self.board.modem_link_counts(), &self.serial) {
-            (Some((b_written, b_read)), Some(s)) => b_written != s.read || s.written != b_read,
+            (Some((b_written, b_read)), Some(s)) => {
+                let (read, written) = s.counts();
+                b_written != read || written != b_read
+            }
             _ => false,
         }
     }
@@ -281,8 +335,8 @@ impl<B: Board> Engine<B> {
     /// Waits up to `timeout` for the modem (or the board's side of it) to have bytes.
     fn wait_io(&self, timeout: Duration) {
         let mut fds: Vec<i32> = self.board.wake_fds();
-        if let Some(s) = &self.serial {
-            fds.push(s.raw_fd());
+        if let Some(fd) = self.serial.as_ref().and_then(ModemLink::raw_fd) {
+            fds.push(fd);
         }
         if fds.is_empty() {
             // nothing to wake on (no modem): just wait
@@ -319,8 +373,12 @@ impl<B: Board> Engine<B> {
             // Let the pseudo-terminal settle: virtual time must not pass while the modem
             // and the driver are still talking.
             let t0 = Instant::now();
+            let in_memory = self.board.modem_in_memory();
             while self.link_busy() && t0.elapsed() < Duration::from_secs(2) {
-                self.wait_io(Duration::from_millis(5));
+                if !in_memory {
+                    // bytes on the pseudo-terminal: give the kernel a moment
+                    self.wait_io(Duration::from_millis(5));
+                }
                 self.turn(now, sink);
             }
             if done(self) || now >= start + limit {

@@ -34,6 +34,16 @@ pub trait Board {
     fn poll_timeout(&self) -> Option<Instant>;
     /// The modem's AT port: device path and baud rate.
     fn modem_serial(&self) -> Option<(String, u32)>;
+    /// The simulated modem's in-memory line, when the board runs it in virtual time
+    /// (then it is used instead of [`Board::modem_serial`]); `None` while the simulated
+    /// port is unplugged, and always on hardware.
+    fn modem_memory(&self) -> Option<sim::memlink::MemLink> {
+        None
+    }
+    /// Whether the modem is reached over an in-memory line (virtual time).
+    fn modem_in_memory(&self) -> bool {
+        false
+    }
     /// File descriptors whose readiness should wake the engine (the simulated modem's
     /// side of its pseudo-terminal).
     fn wake_fds(&self) -> Vec<RawFd>;

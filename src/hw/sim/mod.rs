@@ -5,6 +5,7 @@
 //! difference. Time comes from the engine: in the scenario runner it is virtual, in
 //! `switchboard run` it is real.
 
+pub mod memlink;
 pub mod modem;
 pub mod party;
 pub mod scenario;
@@ -178,6 +179,17 @@ impl SimBoard {
     /// Builds the simulated hardware of a board profile (opening the modem's
     /// pseudo-terminal).
     pub fn new(profile: &BoardProfile) -> Result<Self> {
+        Self::build(profile, false)
+    }
+
+    /// The simulated board for virtual time: the modem's AT port is an in-memory line
+    /// (no pseudo-terminal round trips, nothing waits on the wall clock). Serial PCM, if
+    /// the profile has it, still runs through its pseudo-terminal and the real thread.
+    pub fn new_virtual(profile: &BoardProfile) -> Result<Self> {
+        Self::build(profile, true)
+    }
+
+    fn build(profile: &BoardProfile, in_memory: bool) -> Result<Self> {
         let lines = profile
             .ports
             .iter()
@@ -203,6 +215,9 @@ impl SimBoard {
                     ..SimModemConfig::default()
                 };
                 let mut sm = SimModem::open_with(cfg)?;
+                if in_memory {
+                    sm = sm.in_memory();
+                }
                 if m.pcm_serial.is_some() {
                     sm = sm.with_pcm()?;
                 }
@@ -1006,10 +1021,18 @@ impl Board for SimBoard {
         self.modem.as_ref().map(|m| (m.device(), 115_200))
     }
 
+    fn modem_memory(&self) -> Option<memlink::MemLink> {
+        self.modem.as_ref().and_then(|m| m.mem_link())
+    }
+
+    fn modem_in_memory(&self) -> bool {
+        self.modem.as_ref().is_some_and(|m| m.is_in_memory())
+    }
+
     fn wake_fds(&self) -> Vec<RawFd> {
         self.modem
             .iter()
-            .filter(|m| !m.unplugged())
+            .filter(|m| !m.unplugged() && !m.is_in_memory())
             .map(|m| m.raw_fd())
             .collect()
     }

@@ -259,6 +259,8 @@ pub struct SimModem {
     release: Option<Instant>,
     now: Instant,
     pcm: Option<PcmPty>,
+    /// In-memory line to the driver (virtual time) instead of the pseudo-terminal.
+    mem: Option<super::memlink::MemLink>,
 }
 
 /// The simulated SIMCom serial PCM port: raw 8 kHz S16LE, 320 bytes per 20 ms each
@@ -329,7 +331,25 @@ impl SimModem {
             release: None,
             now: Instant::now(),
             pcm: None,
+            mem: None,
         })
+    }
+
+    /// Talks to the driver over an in-memory line instead of the pseudo-terminal (for
+    /// virtual time: no kernel round trips, no waiting).
+    pub fn in_memory(mut self) -> Self {
+        self.mem = Some(super::memlink::MemLink::new());
+        self
+    }
+
+    /// The in-memory line's current box end, while the port is there.
+    pub fn mem_link(&self) -> Option<super::memlink::MemLink> {
+        self.mem.clone().filter(|l| l.is_up())
+    }
+
+    /// Whether the modem talks over an in-memory line.
+    pub fn is_in_memory(&self) -> bool {
+        self.mem.is_some()
     }
 
     /// Device path of the AT port (the pseudo-terminal's slave side).
@@ -373,6 +393,11 @@ impl SimModem {
     }
 
     fn write_now(&mut self, mut buf: &[u8]) {
+        if let Some(l) = &self.mem {
+            l.modem_write(buf);
+            self.written += buf.len() as u64;
+            return;
+        }
         while !buf.is_empty() {
             match nix::unistd::write(&self.master, buf) {
                 Ok(n) => {
@@ -432,7 +457,11 @@ impl SimModem {
         self.now = now;
         self.flush_delayed(now);
         let mut buf = [0u8; 512];
-        loop {
+        if let Some(l) = &self.mem {
+            let n = l.modem_read(&mut self.rx);
+            self.read += n as u64;
+        }
+        while self.mem.is_none() {
             match nix::unistd::read(&self.master, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
@@ -1723,6 +1752,11 @@ impl SimModem {
 
     /// Writes raw bytes to the driver: line noise, very long lines, partial lines.
     pub fn inject_garbage(&mut self, bytes: &[u8]) {
+        if let Some(l) = &self.mem {
+            l.modem_write(bytes);
+            self.written += bytes.len() as u64;
+            return;
+        }
         let mut buf = bytes;
         while !buf.is_empty() {
             match nix::unistd::write(&self.master, buf) {
@@ -1745,10 +1779,14 @@ impl SimModem {
         // The new device is created now (so it gets another number, as a re-enumerated
         // USB modem gets another ttyUSBn) but stays hidden until the replug; dropping
         // the old pair hangs up the driver's open port.
-        let (master, slave, path) = new_pty()?;
-        self.master = master;
-        self._slave = slave;
-        self.path = path;
+        if let Some(l) = &self.mem {
+            l.cut();
+        } else {
+            let (master, slave, path) = new_pty()?;
+            self.master = master;
+            self._slave = slave;
+            self.path = path;
+        }
         self.rx.clear();
         if let Some(l) = &self.faults.link {
             let _ = std::fs::remove_file(l);
@@ -1774,6 +1812,9 @@ impl SimModem {
     fn replug(&mut self) -> Result<()> {
         self.written = 0;
         self.read = 0;
+        if self.mem.is_some() {
+            self.mem = Some(super::memlink::MemLink::new());
+        }
         self.rx.clear();
         self.echo = !self.cfg.quirks.no_echo;
         self.awaiting_pdu = None;

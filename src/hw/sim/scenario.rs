@@ -491,7 +491,7 @@ fn run_with(
         .start
         .unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
 
-    let mut sim = SimBoard::new(board)?;
+    let mut sim = SimBoard::new_virtual(board)?;
     let mut callers = Vec::new();
     for (i, c) in sc.caller.iter().enumerate() {
         let key = if sc.caller.len() == 1 {
