@@ -1,0 +1,166 @@
+//! Our own accept loop around the router: what `axum::serve` does, plus the limits a
+//! box on a LAN needs.
+//!
+//! - **header read timeout** (hyper): a client that opens a connection and sends no
+//!   complete request head within `header_timeout` is dropped — also between requests
+//!   of a kept-alive connection;
+//! - **body read timeout and size**: a request body must arrive whole within
+//!   `body_timeout` and be at most `max_body` bytes, else 408/413 before any handler;
+//! - **connection limit**: past `max_connections` open connections a new one is closed
+//!   at once, so the listen backlog never fills with waiting clients and file
+//!   descriptors stay bounded; `/healthz` answers as long as the box has a free slot.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to receive a complete request head.
+    pub header_timeout: Duration,
+    /// Time to receive a complete request body.
+    pub body_timeout: Duration,
+    /// Largest request body.
+    pub max_body: usize,
+    /// Open connections at most.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(20),
+            max_body: 2 * 1024 * 1024,
+            max_connections: 4096,
+        }
+    }
+}
+
+impl Limits {
+    /// The default limits, with the connection limit kept below the process's file
+    /// limit (leaving room for the database, serial ports and audio devices).
+    pub fn for_file_limit(nofile: u64) -> Self {
+        let room = nofile.saturating_sub(128).max(16) as usize;
+        Self {
+            max_connections: Self::default().max_connections.min(room),
+            ..Self::default()
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit; returns the soft limit now
+/// in force.
+pub fn raise_file_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    r.rlim_cur as u64
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(stream); // over the limit: closed at once
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let app = app.clone();
+                async move {
+                    let (mut parts, body) = req.into_parts();
+                    parts.extensions.insert(ConnectInfo(peer));
+                    let body = match read_body(body, &limits).await {
+                        Ok(b) => b,
+                        Err(resp) => return Ok::<_, std::convert::Infallible>(resp),
+                    };
+                    let req = Request::from_parts(parts, body);
+                    app.oneshot(req).await
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
+            let _ = conn.await;
+        });
+    }
+}
+
+/// Reads a whole request body within the time and size limits.
+async fn read_body(
+    body: Incoming,
+    limits: &Limits,
+) -> Result<Body, axum::response::Response> {
+    let limited = http_body_util::Limited::new(body, limits.max_body);
+    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Ok(Ok(c)) => Ok(Body::from(c.to_bytes())),
+        Ok(Err(_)) => Err(super::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} bytes (or broken)", limits.max_body),
+        )
+        .into_response()),
+        Err(_) => Err(super::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        )
+        .into_response()),
+    }
+}
+
+/// Used by tests: the peer address type the router sees.
+pub type Peer = ConnectInfo<SocketAddr>;
