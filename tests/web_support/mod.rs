@@ -96,10 +96,14 @@ impl Service {
             nix::sys::signal::Signal::SIGTERM,
         );
         let t0 = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
             assert!(t0.elapsed() < Duration::from_secs(30), "no stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(50));
-        }
+        };
+        assert!(status.success(), "the service exited with {status}");
         self.log.take().map(|h| h.join().unwrap()).unwrap_or_default()
     }
 }
