@@ -2,6 +2,8 @@
 //! small HTTP client that keeps the session cookie and CSRF token.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
