@@ -93,7 +93,7 @@ if (cfg) {
     for (const p of (res.data && res.data.problems) || []) {
       const li = document.createElement("li"); li.className = "problem";
       li.dataset.line = p.line == null ? "" : p.line;
-      li.textContent = (p.line != null ? `line ${p.line}` + (p.column != null ? `, column ${p.column}` : "") + ": " : "") + `${p.key}: ${p.message}`;
+      li.textContent = (p.line != null ? `line ${p.line}` + (p.column != null ? `, column ${p.column}` : "") + ": " : "") + (p.key ? `${p.key}: ` : "") + p.message;
       li.addEventListener("click", () => goLine(p.line));
       list.appendChild(li);
     }
