@@ -583,6 +583,12 @@ pub(super) async fn account_add(
     if let Some(p) = auth::password_problem(&a.password, &a.name) {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("password: {p}")));
     }
+    if a.name == s.account && a.role != s.role {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "role: you cannot change the kind of the account you are signed in with (another admin can)",
+        ));
+    }
     let pw = a.password;
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
         .await

@@ -418,7 +418,7 @@ async fn guard(State(web): State<Arc<Web>>, mut req: Request, next: Next) -> Res
             req.extensions_mut().insert(s);
         }
         req.extensions_mut().insert(address);
-        return next.run(req).await;
+        return json_rejections(next.run(req).await).await;
     }
     let Some(s) = session else {
         if is_page(&path) && !changes {
@@ -450,13 +450,32 @@ async fn guard(State(web): State<Arc<Web>>, mut req: Request, next: Next) -> Res
     }
     req.extensions_mut().insert(s);
     req.extensions_mut().insert(address);
-    let mut resp = next.run(req).await;
+    let mut resp = json_rejections(next.run(req).await).await;
     // pages and API answers with personal data are never cached
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+/// axum's extractor rejections (bad JSON, wrong content type, a path segment that is
+/// not a number) are plain text; the API answers every error as JSON.
+async fn json_rejections(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(resp.status().is_client_error() && plain) {
+        return resp;
+    }
+    let status = resp.status();
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    ApiError::new(status, text).into_response()
 }
 
 async fn healthz(State(web): State<Arc<Web>>) -> Response {

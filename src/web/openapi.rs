@@ -2,8 +2,9 @@
 //!
 //! Written by hand (a JSON value) rather than derived with utoipa: the API is small,
 //! the document stays readable next to the handlers, and the build needs no extra proc
-//! macros. `tests/web_api.rs` checks that every route the router has is in it, and the
-//! schemathesis run (`.ci/run`) checks the answers against it.
+//! macros. `tests/web_api.rs` walks its state-changing operations (each must refuse a
+//! request without a session or CSRF token), and `tests/web_fuzz.rs` (schemathesis)
+//! checks the answers against it.
 
 use serde_json::{Value, json};
 
