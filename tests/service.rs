@@ -59,7 +59,10 @@ fn run_serves_health_and_status_and_stops_cleanly() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ports, ["fxo1", "fxo2", "fxo3", "fxo4", "fxs1", "fxs2", "modem"]);
+    assert_eq!(
+        ports,
+        ["fxo1", "fxo2", "fxo3", "fxo4", "fxs1", "fxs2", "modem"]
+    );
     assert_eq!(status["ports"][0]["state"], "idle");
     assert!(status["calls"].as_array().unwrap().is_empty());
 

@@ -20,7 +20,10 @@ fn browser_journeys() {
         eprintln!("skipped: no chromium (apt-get install chromium chromium-driver)");
         return;
     };
-    let Some(driver) = tool("SWITCHBOARD_CHROMEDRIVER", &["chromedriver", "/usr/lib/chromium/chromedriver"]) else {
+    let Some(driver) = tool(
+        "SWITCHBOARD_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    ) else {
         eprintln!("skipped: no chromedriver (apt-get install chromium-driver)");
         return;
     };
@@ -75,29 +78,39 @@ fn browser_journeys() {
     b.wait("#live-calls tr[data-call]", 60);
     b.wait("#events li.ev-phase", 60);
     shot(&mut b, "dashboard");
-    let call: String = b.script(
-        "return document.querySelector('#live-calls tr[data-call]').dataset.call",
-        json!([]),
-    )
-    .as_str()
-    .unwrap()
-    .to_string();
+    let call: String = b
+        .script(
+            "return document.querySelector('#live-calls tr[data-call]').dataset.call",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
     b.wait(&format!("#events li.ev-ended[data-call=\"{call}\"]"), 90);
     b.wait(&format!("#last-calls tr[data-cdr]"), 60);
     b.goto(&format!("{base}/calls"));
     b.wait(&format!("#cdrs tr[data-call=\"{call}\"]"), 30);
     let end = b.text(&format!("#cdrs tr[data-call=\"{call}\"] td.end"));
-    assert!(["caller_abandoned", "caller_hung_up"].contains(&end.as_str()), "{end}");
+    assert!(
+        ["caller_abandoned", "caller_hung_up"].contains(&end.as_str()),
+        "{end}"
+    );
     shot(&mut b, "calls");
 
     // an invalid change: the error at its line, nothing saved
     b.goto(&format!("{base}/config"));
     let versions_before = b.find_all("#versions tr").len();
     assert_eq!(versions_before, 1);
-    let text = b.script("return document.getElementById('config-text').value", json!([]));
+    let text = b.script(
+        "return document.getElementById('config-text').value",
+        json!([]),
+    );
     let text = text.as_str().unwrap().to_string();
     let bad = text.replacen("[site]", "[site]\ntimezone_typo = \"x\"", 1);
-    b.script("document.getElementById('config-text').value = arguments[0]", json!([bad]));
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([bad]),
+    );
     b.click("#config-save");
     b.wait("#config-problems li.problem", 60);
     let problem = b.text("#config-problems li.problem");
@@ -110,7 +123,10 @@ fn browser_journeys() {
 
     // a valid change becomes version 2; roll back to version 1 (version 3)
     let good = text.replacen("name = \"Acme Demo\"", "name = \"Acme Browser\"", 1);
-    b.script("document.getElementById('config-text').value = arguments[0]", json!([good]));
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([good]),
+    );
     b.click("#config-save");
     b.wait_path("/config", 60);
     b.wait("#versions tr:nth-child(2)", 60);
@@ -121,8 +137,15 @@ fn browser_journeys() {
     b.script("window.confirm = () => true", json!([]));
     b.click("#rollback");
     b.wait("#versions tr:nth-child(3)", 60);
-    let now = b.script("return document.getElementById('config-text').value", json!([]));
-    assert_eq!(now.as_str(), Some(text.as_str()), "version 1's text is in force again");
+    let now = b.script(
+        "return document.getElementById('config-text').value",
+        json!([]),
+    );
+    assert_eq!(
+        now.as_str(),
+        Some(text.as_str()),
+        "version 1's text is in force again"
+    );
     shot(&mut b, "config");
 
     // the audit log shows the changes
@@ -142,7 +165,14 @@ fn browser_journeys() {
     b.goto(&format!("{base}/"));
     b.click("#logout");
     b.wait_path("/login", 30);
-    for p in ["/", "/calls", "/config", "/config/versions/1", "/audit", "/accounts"] {
+    for p in [
+        "/",
+        "/calls",
+        "/config",
+        "/config/versions/1",
+        "/audit",
+        "/accounts",
+    ] {
         b.goto(&format!("{base}{p}"));
         b.wait_path("/login", 30);
     }

@@ -246,14 +246,20 @@ pub fn run(opts: RunOptions) -> Result<()> {
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
                 let ports = b.port_ids();
-                run_engine(move || SimBoard::new(&b), ctx, move |e| {
-                    while let Ok(c) = sim_rx.try_recv() {
-                        match ports.iter().position(|p| *p == c.port) {
-                            Some(port) => place_sim_call(e, port, c),
-                            None => tracing::warn!(port = %c.port, "simulated call: no such port"),
+                run_engine(
+                    move || SimBoard::new(&b),
+                    ctx,
+                    move |e| {
+                        while let Ok(c) = sim_rx.try_recv() {
+                            match ports.iter().position(|p| *p == c.port) {
+                                Some(port) => place_sim_call(e, port, c),
+                                None => {
+                                    tracing::warn!(port = %c.port, "simulated call: no such port")
+                                }
+                            }
                         }
-                    }
-                });
+                    },
+                );
             } else {
                 let b = ctx.board.clone();
                 run_engine(move || HwBoard::open(&b), ctx, |_| {});
@@ -278,9 +284,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let prepare_board = board.clone();
     let prepare_tts = tts.clone();
     let prepare: Box<web::PrepareFn> = Box::new(move |text: &str| {
-        let parsed = Config::parse("configuration", text, &prepare_board).map_err(PrepareError::Invalid)?;
+        let parsed =
+            Config::parse("configuration", text, &prepare_board).map_err(PrepareError::Invalid)?;
         let mut cfg = parsed.clone();
-        log_feeds(&super::feeds::load(&mut cfg, &config_dir, Some(&feed_cache)));
+        log_feeds(&super::feeds::load(
+            &mut cfg,
+            &config_dir,
+            Some(&feed_cache),
+        ));
         let prompts = prepare_tts
             .render_library(&cfg, |_, _| {})
             .map_err(PrepareError::Failed)?;
@@ -449,8 +460,19 @@ fn place_sim_call(e: &mut Engine<SimBoard>, port: crate::exchange::PortIdx, c: S
         delay: Duration::from_secs(u64::from(c.hangup_after_seconds)),
         act: Act::Hangup,
     });
-    let party = Party::new("web test caller", steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
-    e.board.schedule_call(Instant::now() + Duration::from_millis(200), port, c.caller_id, party);
+    let party = Party::new(
+        "web test caller",
+        steps,
+        CALLER_MARKER_HZ,
+        RESPONDER_MARKER_HZ,
+        true,
+    );
+    e.board.schedule_call(
+        Instant::now() + Duration::from_millis(200),
+        port,
+        c.caller_id,
+        party,
+    );
     tracing::info!(port = %c.port, "simulated caller rings in");
 }
 
@@ -474,9 +496,17 @@ fn choose_config(
         ),
     };
     let last_file = store.latest_file_version()?;
-    if last_file.as_ref().is_none_or(|v| v.toml != text || v.source != source) {
+    if last_file
+        .as_ref()
+        .is_none_or(|v| v.toml != text || v.source != source)
+    {
         let id = store.insert_config_version("console", &source, &text)?;
-        store.audit("console", "console", "config.file", &format!("version {id} read from {source}"))?;
+        store.audit(
+            "console",
+            "console",
+            "config.file",
+            &format!("version {id} read from {source}"),
+        )?;
         return Ok((from_file, Some(id)));
     }
     let latest = store.latest_config_version()?;
@@ -484,11 +514,17 @@ fn choose_config(
         Some(v) if Some(v.id) != last_file.as_ref().map(|f| f.id) => {
             match Config::parse(&format!("version {}", v.id), &v.toml, board) {
                 Ok(cfg) => {
-                    tracing::info!(version = v.id, "using the configuration saved on the web page");
+                    tracing::info!(
+                        version = v.id,
+                        "using the configuration saved on the web page"
+                    );
                     Ok((cfg, Some(v.id)))
                 }
                 Err(e) => {
-                    tracing::warn!(version = v.id, "the configuration saved on the web page no longer validates ({e}); using {source}");
+                    tracing::warn!(
+                        version = v.id,
+                        "the configuration saved on the web page no longer validates ({e}); using {source}"
+                    );
                     let id = store.insert_config_version("console", &source, &text)?;
                     Ok((from_file, Some(id)))
                 }

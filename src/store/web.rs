@@ -67,7 +67,11 @@ impl Role {
         }
     }
     fn parse(s: &str) -> Role {
-        if s == "admin" { Role::Admin } else { Role::Viewer }
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Viewer
+        }
     }
 }
 
@@ -264,8 +268,10 @@ impl Store {
 
     /// Ends a session.
     pub fn delete_session(&self, token_hash: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM web_session WHERE token_hash = ?1", [token_hash])?;
+        self.conn.execute(
+            "DELETE FROM web_session WHERE token_hash = ?1",
+            [token_hash],
+        )?;
         Ok(())
     }
 
@@ -413,9 +419,9 @@ impl Store {
 
     /// Responder attempts by outcome, over every stored CDR (for `/metrics`).
     pub fn attempts_by_outcome(&self) -> Result<Vec<(String, i64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT outcome, count(*) FROM cdr_attempt GROUP BY outcome ORDER BY outcome")?;
+        let mut st = self.conn.prepare(
+            "SELECT outcome, count(*) FROM cdr_attempt GROUP BY outcome ORDER BY outcome",
+        )?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -442,10 +448,15 @@ mod tests {
         s.upsert_account("admin", Role::Admin, "h1").unwrap();
         s.upsert_account("watch", Role::Viewer, "h2").unwrap();
         assert_eq!(s.admin_count().unwrap(), 1);
-        s.insert_session("t1", "admin", "c1", 100, "127.0.0.1").unwrap();
-        s.insert_session("t2", "watch", "c2", 100, "127.0.0.1").unwrap();
+        s.insert_session("t1", "admin", "c1", 100, "127.0.0.1")
+            .unwrap();
+        s.insert_session("t2", "watch", "c2", 100, "127.0.0.1")
+            .unwrap();
         let row = s.session("t1").unwrap().unwrap();
-        assert_eq!((row.role, row.csrf.as_str(), row.last_seen), (Role::Admin, "c1", 100));
+        assert_eq!(
+            (row.role, row.csrf.as_str(), row.last_seen),
+            (Role::Admin, "c1", 100)
+        );
         s.touch_session("t1", 500).unwrap();
         assert_eq!(s.expire_sessions(200).unwrap(), 1);
         assert!(s.session("t2").unwrap().is_none());
@@ -459,7 +470,9 @@ mod tests {
     #[test]
     fn config_versions_in_order() {
         let s = Store::in_memory().unwrap();
-        let a = s.insert_config_version("setup", "file /etc/x.toml", "a = 1").unwrap();
+        let a = s
+            .insert_config_version("setup", "file /etc/x.toml", "a = 1")
+            .unwrap();
         let b = s.insert_config_version("admin", "web", "a = 2").unwrap();
         assert_eq!(s.latest_config_version().unwrap().unwrap().id, b);
         assert_eq!(s.previous_config_version(b).unwrap().unwrap().id, a);

@@ -75,7 +75,12 @@ fn limiter_failure(web: &Web, addr: IpAddr) {
 }
 
 /// Creates a session and answers with its cookie.
-async fn start_session(web: &Arc<Web>, name: String, role: Role, addr: IpAddr) -> ApiResult<Response> {
+async fn start_session(
+    web: &Arc<Web>,
+    name: String,
+    role: Role,
+    addr: IpAddr,
+) -> ApiResult<Response> {
     let token = auth::new_token();
     let csrf = auth::new_token();
     let hash = auth::token_hash(&token);
@@ -86,7 +91,11 @@ async fn start_session(web: &Arc<Web>, name: String, role: Role, addr: IpAddr) -
         s.audit(&n, &addr.to_string(), "login", "signed in")
     })
     .await?;
-    let secure = if web.options.secure_cookies { "; Secure" } else { "" };
+    let secure = if web.options.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Strict{secure}",
         auth::SESSION_COOKIE
@@ -109,9 +118,7 @@ pub(super) async fn setup(
     Json(req): Json<SetupRequest>,
 ) -> ApiResult<Response> {
     limiter_check(&web, addr)?;
-    let expected = web
-        .db(|s| Ok((s.setup_token()?, s.admin_count()?)))
-        .await?;
+    let expected = web.db(|s| Ok((s.setup_token()?, s.admin_count()?))).await?;
     let token = match expected {
         (Some(t), 0) => t,
         _ => {
@@ -129,10 +136,16 @@ pub(super) async fn setup(
         ));
     }
     if let Some(p) = auth::account_name_problem(&req.name) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("name: {p}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("name: {p}"),
+        ));
     }
     if let Some(p) = auth::password_problem(&req.password, &req.name) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("password: {p}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("password: {p}"),
+        ));
     }
     let pw = req.password;
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
@@ -143,7 +156,12 @@ pub(super) async fn setup(
     web.db(move |s| {
         s.upsert_account(&name, Role::Admin, &hash)?;
         s.clear_setup_token()?;
-        s.audit(&name, &addr.to_string(), "setup", "first admin password set; setup token void")
+        s.audit(
+            &name,
+            &addr.to_string(),
+            "setup",
+            "first admin password set; setup token void",
+        )
     })
     .await?;
     start_session(&web, req.name, Role::Admin, addr).await
@@ -171,9 +189,19 @@ pub(super) async fn login(
         limiter_failure(&web, addr);
         let name = req.name.clone();
         let _ = web
-            .db(move |s| s.audit(&name, &addr.to_string(), "login.failed", "wrong name or password"))
+            .db(move |s| {
+                s.audit(
+                    &name,
+                    &addr.to_string(),
+                    "login.failed",
+                    "wrong name or password",
+                )
+            })
             .await;
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong name or password"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong name or password",
+        ));
     };
     if let Ok(mut l) = web.limiter.lock() {
         l.success(addr);
@@ -181,8 +209,15 @@ pub(super) async fn login(
     start_session(&web, req.name, role, addr).await
 }
 
-pub(super) async fn logout(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) -> ApiResult<Response> {
-    let (h, who, addr) = (s.token_hash.clone(), s.account.clone(), s.address.to_string());
+pub(super) async fn logout(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+) -> ApiResult<Response> {
+    let (h, who, addr) = (
+        s.token_hash.clone(),
+        s.account.clone(),
+        s.address.to_string(),
+    );
     web.db(move |st| {
         st.delete_session(&h)?;
         st.audit(&who, &addr, "logout", "signed out")
@@ -221,8 +256,10 @@ pub(super) fn oncall_now(web: &Web) -> OnCallNow {
     };
     if let Some(cfg) = cfg {
         for s in &cfg.model.schedules {
-            out.schedules
-                .push((s.id.clone(), s.on_call(at).into_iter().map(|o| o.user).collect()));
+            out.schedules.push((
+                s.id.clone(),
+                s.on_call(at).into_iter().map(|o| o.user).collect(),
+            ));
         }
         for p in &cfg.policies {
             let (levels, _) = crate::routing::resolved_levels(&cfg, p.id.get_ref(), at);
@@ -238,7 +275,10 @@ pub(super) async fn oncall(State(web): State<Arc<Web>>) -> Json<OnCallNow> {
 
 pub(super) async fn events(State(web): State<Arc<Web>>) -> ApiResult<Response> {
     let Some(b) = &web.backend else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is not running",
+        ));
     };
     let rx = b.engine.subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -295,10 +335,16 @@ pub(super) async fn cdr_rows(web: &Arc<Web>, mut f: CdrFilter) -> ApiResult<Vec<
         }
     }
     let rows = web.db(move |s| s.cdr_list(&f)).await?;
-    Ok(rows.into_iter().map(|(id, cdr)| CdrRow { id, cdr }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, cdr)| CdrRow { id, cdr })
+        .collect())
 }
 
-pub(super) async fn cdrs(State(web): State<Arc<Web>>, Query(f): Query<CdrFilter>) -> ApiResult<Json<Vec<CdrRow>>> {
+pub(super) async fn cdrs(
+    State(web): State<Arc<Web>>,
+    Query(f): Query<CdrFilter>,
+) -> ApiResult<Json<Vec<CdrRow>>> {
     Ok(Json(cdr_rows(&web, f).await?))
 }
 
@@ -314,7 +360,10 @@ fn csv_field(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-pub(super) async fn cdrs_csv(State(web): State<Arc<Web>>, Query(f): Query<CdrFilter>) -> ApiResult<Response> {
+pub(super) async fn cdrs_csv(
+    State(web): State<Arc<Web>>,
+    Query(f): Query<CdrFilter>,
+) -> ApiResult<Response> {
     let rows = cdr_rows(&web, f).await?;
     let mut out = String::from(
         "id,started_at,ended_at,routing_number,port,caller_id,option,policy,digits,accepted_by,bridge_seconds,duration_seconds,end_reason,attempts\n",
@@ -338,18 +387,29 @@ pub(super) async fn cdrs_csv(State(web): State<Arc<Web>>, Query(f): Query<CdrFil
             c.policy.clone().unwrap_or_default(),
             c.digits.clone(),
             c.accepted_by.clone().unwrap_or_default(),
-            c.bridge_seconds.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            c.bridge_seconds
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
             format!("{:.1}", c.duration_seconds),
             c.end_reason.as_str().to_string(),
             attempts,
         ];
-        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"calls.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"calls.csv\"",
+            ),
         ],
         out,
     )
@@ -376,7 +436,10 @@ pub(super) struct ConfigBody {
     toml: String,
 }
 
-pub(super) async fn config_check(State(web): State<Arc<Web>>, Json(b): Json<ConfigBody>) -> ApiResult<Json<serde_json::Value>> {
+pub(super) async fn config_check(
+    State(web): State<Arc<Web>>,
+    Json(b): Json<ConfigBody>,
+) -> ApiResult<Json<serde_json::Value>> {
     match crate::config::Config::parse("configuration", &b.toml, &web.board) {
         Ok(_) => Ok(Json(serde_json::json!({ "ok": true, "problems": [] }))),
         Err(e) => Err(ApiError::invalid_config(&e)),
@@ -393,7 +456,10 @@ pub(super) struct Applied {
 /// once the engine took it.
 async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> ApiResult<i64> {
     let Some(b) = &web.backend else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is not running",
+        ));
     };
     let _one = web.apply_lock.lock().await;
     let web2 = web.clone();
@@ -410,7 +476,9 @@ async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> Api
         Err(PrepareError::Failed(e)) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("the configuration is valid but cannot be made ready: {e:#}; nothing was saved"),
+                format!(
+                    "the configuration is valid but cannot be made ready: {e:#}; nothing was saved"
+                ),
             ));
         }
     };
@@ -442,7 +510,12 @@ async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> Api
     let id = web
         .db(move |st| {
             let id = st.insert_config_version(&who, &src, &toml)?;
-            st.audit(&who, &addr, "config.apply", &format!("version {id} ({src}) in force for new calls"))?;
+            st.audit(
+                &who,
+                &addr,
+                "config.apply",
+                &format!("version {id} ({src}) in force for new calls"),
+            )?;
             Ok(id)
         })
         .await?;
@@ -501,14 +574,19 @@ pub(super) async fn version_detail(web: &Arc<Web>, id: i64) -> ApiResult<Version
         .db(move |s| Ok((s.config_version(id)?, s.previous_config_version(id)?)))
         .await?;
     let Some(v) = v else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no configuration version {id}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration version {id}"),
+        ));
     };
     let old = prev.as_ref().map(|p| p.toml.as_str()).unwrap_or("");
     let diff = similar::TextDiff::from_lines(old, v.toml.as_str())
         .unified_diff()
         .context_radius(3)
         .header(
-            &prev.as_ref().map_or("(none)".to_string(), |p| format!("version {}", p.id)),
+            &prev
+                .as_ref()
+                .map_or("(none)".to_string(), |p| format!("version {}", p.id)),
             &format!("version {}", v.id),
         )
         .to_string();
@@ -519,7 +597,10 @@ pub(super) async fn version_detail(web: &Arc<Web>, id: i64) -> ApiResult<Version
     })
 }
 
-pub(super) async fn version(State(web): State<Arc<Web>>, Path(id): Path<i64>) -> ApiResult<Json<VersionDetail>> {
+pub(super) async fn version(
+    State(web): State<Arc<Web>>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<VersionDetail>> {
     Ok(Json(version_detail(&web, id).await?))
 }
 
@@ -530,7 +611,10 @@ pub(super) async fn rollback(
 ) -> ApiResult<Json<Applied>> {
     let v = web.db(move |st| st.config_version(id)).await?;
     let Some(v) = v else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no configuration version {id}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no configuration version {id}"),
+        ));
     };
     let version = apply(&web, &s, v.toml, format!("rollback to {id}")).await?;
     Ok(Json(Applied { version }))
@@ -549,7 +633,9 @@ pub(super) async fn audit(
     Ok(Json(web.db(move |s| s.audit_log(n)).await?))
 }
 
-pub(super) async fn accounts(State(web): State<Arc<Web>>) -> ApiResult<Json<Vec<crate::store::web::Account>>> {
+pub(super) async fn accounts(
+    State(web): State<Arc<Web>>,
+) -> ApiResult<Json<Vec<crate::store::web::Account>>> {
     Ok(Json(web.db(|s| s.accounts()).await?))
 }
 
@@ -578,10 +664,16 @@ pub(super) async fn account_add(
     Json(a): Json<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<crate::store::web::Account>)> {
     if let Some(p) = auth::account_name_problem(&a.name) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("name: {p}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("name: {p}"),
+        ));
     }
     if let Some(p) = auth::password_problem(&a.password, &a.name) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("password: {p}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("password: {p}"),
+        ));
     }
     if a.name == s.account && a.role != s.role {
         return Err(ApiError::new(
@@ -594,11 +686,24 @@ pub(super) async fn account_add(
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
         .map_err(ApiError::internal)?;
-    let (name, role, who, addr) = (a.name.clone(), a.role, s.account.clone(), s.address.to_string());
+    let (name, role, who, addr) = (
+        a.name.clone(),
+        a.role,
+        s.account.clone(),
+        s.address.to_string(),
+    );
     let acc = web
         .db(move |st| {
             st.upsert_account(&name, role, &hash)?;
-            st.audit(&who, &addr, "account.set", &format!("account `{name}` ({}) created or its password changed", role.as_str()))?;
+            st.audit(
+                &who,
+                &addr,
+                "account.set",
+                &format!(
+                    "account `{name}` ({}) created or its password changed",
+                    role.as_str()
+                ),
+            )?;
             Ok(st.accounts()?.into_iter().find(|x| x.name == name))
         })
         .await?
@@ -612,14 +717,22 @@ pub(super) async fn account_delete(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     if name == s.account {
-        return Err(ApiError::new(StatusCode::CONFLICT, "you cannot delete the account you are signed in with"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "you cannot delete the account you are signed in with",
+        ));
     }
     let (who, addr) = (s.account.clone(), s.address.to_string());
     let existed = web
         .db(move |st| {
             let e = st.delete_account(&name)?;
             if e {
-                st.audit(&who, &addr, "account.delete", &format!("account `{name}` deleted"))?;
+                st.audit(
+                    &who,
+                    &addr,
+                    "account.delete",
+                    &format!("account `{name}` deleted"),
+                )?;
             }
             Ok(e)
         })
@@ -637,21 +750,32 @@ pub(super) async fn hangup(
     Path(id): Path<u64>,
 ) -> ApiResult<StatusCode> {
     let Some(b) = &web.backend else {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is not running",
+        ));
     };
     let engine = b.engine.clone();
-    let r = tokio::task::spawn_blocking(move || engine.command(Command::Hangup { call: id }, Duration::from_secs(5)))
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let r = tokio::task::spawn_blocking(move || {
+        engine.command(Command::Hangup { call: id }, Duration::from_secs(5))
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
     match r {
         Ok(CommandResult::Done) => {
             let (who, addr) = (s.account.clone(), s.address.to_string());
-            web.db(move |st| st.audit(&who, &addr, "call.hangup", &format!("call {id} hung up"))).await?;
+            web.db(move |st| st.audit(&who, &addr, "call.hangup", &format!("call {id} hung up")))
+                .await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Ok(CommandResult::Rejected(why)) => Err(ApiError::new(StatusCode::NOT_FOUND, why)),
-        Ok(other) => Err(ApiError::internal(anyhow::anyhow!("unexpected answer {other:?}"))),
-        Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}"))),
+        Ok(other) => Err(ApiError::internal(anyhow::anyhow!(
+            "unexpected answer {other:?}"
+        ))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{e:#}"),
+        )),
     }
 }
 
@@ -661,31 +785,67 @@ pub(super) async fn sim_call(
     Json(c): Json<SimCall>,
 ) -> ApiResult<StatusCode> {
     let Some(tx) = web.backend.as_ref().and_then(|b| b.sim_calls.as_ref()) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "only the simulated board places test callers"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "only the simulated board places test callers",
+        ));
     };
     if web.board.port_kind(&c.port).is_none() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("port: no port `{}` on this board ({})", c.port, web.board.port_ids().join(", ")),
+            format!(
+                "port: no port `{}` on this board ({})",
+                c.port,
+                web.board.port_ids().join(", ")
+            ),
         ));
     }
-    if !c.keys.chars().all(|k| k.is_ascii_digit() || k == '*' || k == '#') || c.keys.len() > 16 {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "keys: use up to 16 of 0-9, * and #"));
+    if !c
+        .keys
+        .chars()
+        .all(|k| k.is_ascii_digit() || k == '*' || k == '#')
+        || c.keys.len() > 16
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "keys: use up to 16 of 0-9, * and #",
+        ));
     }
     if !(1..=600).contains(&c.hangup_after_seconds) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "hangup_after_seconds: use 1 to 600"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hangup_after_seconds: use 1 to 600",
+        ));
     }
-    tx.try_send(c.clone())
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the simulator is busy; try again"))?;
+    tx.try_send(c.clone()).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the simulator is busy; try again",
+        )
+    })?;
     let (who, addr) = (s.account.clone(), s.address.to_string());
-    web.db(move |st| st.audit(&who, &addr, "sim.call", &format!("simulated caller on {}", c.port))).await?;
+    web.db(move |st| {
+        st.audit(
+            &who,
+            &addr,
+            "sim.call",
+            &format!("simulated caller on {}", c.port),
+        )
+    })
+    .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `/metrics` in Prometheus text format, behind its own bearer token.
-pub(super) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> ApiResult<Response> {
+pub(super) async fn metrics(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let Some(expected) = web.options.metrics_token.clone() else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "metrics are off (start with --metrics-token-file)"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are off (start with --metrics-token-file)",
+        ));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -693,7 +853,10 @@ pub(super) async fn metrics(State(web): State<Arc<Web>>, headers: HeaderMap) -> 
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !auth::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "metrics need `Authorization: Bearer <metrics token>`"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "metrics need `Authorization: Bearer <metrics token>`",
+        ));
     }
     let st = web
         .status
@@ -718,27 +881,68 @@ pub fn metrics_text(st: &super::ServiceStatus, attempts: &[(String, i64)]) -> St
             let _ = writeln!(m, "{name}{labels} {v}");
         }
     };
-    g("switchboard_engine_running", "gauge", "1 while the call engine runs", vec![(String::new(), st.engine_running as u8 as f64)]);
-    g("switchboard_calls_total", "counter", "Calls taken in since start", vec![(String::new(), st.calls_total as f64)]);
-    g("switchboard_calls_active", "gauge", "Calls in progress", vec![(String::new(), st.exchange.calls.len() as f64)]);
-    g("switchboard_queue_length", "gauge", "Calls waiting for a free line", vec![(String::new(), st.exchange.queued as f64)]);
-    g("switchboard_cdrs_stored", "gauge", "Call detail records in the store", vec![(String::new(), st.cdrs_stored as f64)]);
+    g(
+        "switchboard_engine_running",
+        "gauge",
+        "1 while the call engine runs",
+        vec![(String::new(), st.engine_running as u8 as f64)],
+    );
+    g(
+        "switchboard_calls_total",
+        "counter",
+        "Calls taken in since start",
+        vec![(String::new(), st.calls_total as f64)],
+    );
+    g(
+        "switchboard_calls_active",
+        "gauge",
+        "Calls in progress",
+        vec![(String::new(), st.exchange.calls.len() as f64)],
+    );
+    g(
+        "switchboard_queue_length",
+        "gauge",
+        "Calls waiting for a free line",
+        vec![(String::new(), st.exchange.queued as f64)],
+    );
+    g(
+        "switchboard_cdrs_stored",
+        "gauge",
+        "Call detail records in the store",
+        vec![(String::new(), st.cdrs_stored as f64)],
+    );
     g(
         "switchboard_attempts",
         "gauge",
         "Responder attempts in stored CDRs by outcome",
-        attempts.iter().map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), *n as f64)).collect(),
+        attempts
+            .iter()
+            .map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), *n as f64))
+            .collect(),
     );
     if let Some(modem) = &st.exchange.modem {
         let sig = modem.signal_dbm.map(f64::from).unwrap_or(f64::NAN);
-        g("switchboard_modem_signal_dbm", "gauge", "Modem signal (dBm)", vec![(String::new(), sig)]);
-        g("switchboard_modem_ready", "gauge", "1 once the modem is initialised", vec![(String::new(), modem.ready as u8 as f64)]);
+        g(
+            "switchboard_modem_signal_dbm",
+            "gauge",
+            "Modem signal (dBm)",
+            vec![(String::new(), sig)],
+        );
+        g(
+            "switchboard_modem_ready",
+            "gauge",
+            "1 once the modem is initialised",
+            vec![(String::new(), modem.ready as u8 as f64)],
+        );
         let reg = modem.registration.unwrap_or("unknown");
         g(
             "switchboard_modem_registered",
             "gauge",
             "1 when registered (home or roaming)",
-            vec![(format!("{{registration=\"{reg}\"}}"), matches!(reg, "home" | "roaming") as u8 as f64)],
+            vec![(
+                format!("{{registration=\"{reg}\"}}"),
+                matches!(reg, "home" | "roaming") as u8 as f64,
+            )],
         );
     }
     m

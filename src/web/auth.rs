@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
@@ -77,8 +77,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes), as a PHC
 /// string. Slow on purpose: call it off the async workers.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt =
+        SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
@@ -88,7 +88,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 /// Checks a password against a stored PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -114,9 +118,15 @@ pub fn password_problem(password: &str, account: &str) -> Option<String> {
         return Some("the password must not be the account name".into());
     }
     let lower = password.to_ascii_lowercase();
-    if ["password", "switchboard", "admin", "1234567890", "0123456789"]
-        .iter()
-        .any(|w| lower.starts_with(w) && lower.len() <= w.len() + 3)
+    if [
+        "password",
+        "switchboard",
+        "admin",
+        "1234567890",
+        "0123456789",
+    ]
+    .iter()
+    .any(|w| lower.starts_with(w) && lower.len() <= w.len() + 3)
     {
         return Some("this password is too easy to guess: choose another".into());
     }
@@ -165,7 +175,12 @@ impl LoginLimiter {
     /// Records a failed login from `addr`; returns the wait before the next try.
     pub fn failure(&mut self, addr: IpAddr, now: Instant) -> Duration {
         if self.by_addr.len() >= Self::MAX_ADDRS && !self.by_addr.contains_key(&addr) {
-            if let Some(oldest) = self.by_addr.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .by_addr
+                .iter()
+                .min_by_key(|(_, v)| v.1)
+                .map(|(k, _)| *k)
+            {
                 self.by_addr.remove(&oldest);
             }
         }

@@ -174,7 +174,9 @@ impl Web {
     ) -> Result<T, ApiError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let mut s = store.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+            let mut s = store
+                .lock()
+                .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
             f(&mut s)
         })
         .await
@@ -295,7 +297,12 @@ pub fn reset_password(store: &Store) -> anyhow::Result<String> {
     store.reset_admin_passwords()?;
     let t = auth::new_setup_token();
     store.set_setup_token(&t)?;
-    store.audit("console", "console", "password.reset", "admin passwords and sessions void; new setup token")?;
+    store.audit(
+        "console",
+        "console",
+        "password.reset",
+        "admin passwords and sessions void; new setup token",
+    )?;
     Ok(t)
 }
 

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Extension;
 
 use super::{Session, Web};
 use crate::store::web::{CdrFilter, Role};
@@ -26,8 +26,30 @@ pub(super) fn routes() -> Router<Arc<Web>> {
         .route("/config/versions/{id}", get(version))
         .route("/audit", get(audit))
         .route("/accounts", get(accounts))
-        .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")], CSS) }))
-        .route("/static/app.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "max-age=3600")], JS) }))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    CSS,
+                )
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript"),
+                        (header::CACHE_CONTROL, "max-age=3600"),
+                    ],
+                    JS,
+                )
+            }),
+        )
 }
 
 /// HTML-escapes text.
@@ -81,12 +103,18 @@ fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -> Response 
             "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'",
         ),
     );
-    h.insert(header::X_FRAME_OPTIONS, axum::http::HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        axum::http::HeaderValue::from_static("DENY"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         axum::http::HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, axum::http::HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
@@ -147,7 +175,11 @@ async fn dashboard(State(web): State<Arc<Web>>, Extension(s): Extension<Session>
                 format!(
                     "level {}: {}",
                     i + 1,
-                    if l.is_empty() { "nobody".to_string() } else { esc(&l.join(", ")) }
+                    if l.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        esc(&l.join(", "))
+                    }
                 )
             })
             .collect::<Vec<_>>()
@@ -161,10 +193,16 @@ async fn dashboard(State(web): State<Arc<Web>>, Extension(s): Extension<Session>
         who.push_str(&format!(
             r#"<tr data-schedule="{s}"><td>schedule {s}</td><td>{u}</td></tr>"#,
             s = esc(schedule),
-            u = if users.is_empty() { "nobody (gap)".into() } else { esc(&users.join(", ")) }
+            u = if users.is_empty() {
+                "nobody (gap)".into()
+            } else {
+                esc(&users.join(", "))
+            }
         ));
     }
-    let sim = if web.backend.as_ref().is_some_and(|b| b.sim_calls.is_some()) && s.role == Role::Admin {
+    let sim = if web.backend.as_ref().is_some_and(|b| b.sim_calls.is_some())
+        && s.role == Role::Admin
+    {
         let ports = web
             .board
             .port_ids()
@@ -215,18 +253,37 @@ async fn calls(
     let rows = match super::api::cdr_rows(&web, f).await {
         Ok(r) => r,
         Err(e) => {
-            return page("Calls", Some(&s), "/calls", &format!(r#"{form}<p class="error">{}</p>"#, esc(&e.error)));
+            return page(
+                "Calls",
+                Some(&s),
+                "/calls",
+                &format!(r#"{form}<p class="error">{}</p>"#, esc(&e.error)),
+            );
         }
     };
     let mut t = String::new();
     for r in &rows {
         let v = serde_json::to_value(r).unwrap_or_default();
-        let g = |k: &str| esc(&v[k].as_str().map(str::to_string).unwrap_or_else(|| if v[k].is_null() { String::new() } else { v[k].to_string() }));
+        let g = |k: &str| {
+            esc(&v[k].as_str().map(str::to_string).unwrap_or_else(|| {
+                if v[k].is_null() {
+                    String::new()
+                } else {
+                    v[k].to_string()
+                }
+            }))
+        };
         let attempts = v["attempts"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|x| format!("{} {}", x["user"].as_str().unwrap_or(""), x["outcome"].as_str().unwrap_or("")))
+                    .map(|x| {
+                        format!(
+                            "{} {}",
+                            x["user"].as_str().unwrap_or(""),
+                            x["outcome"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             })
@@ -249,20 +306,41 @@ async fn calls(
 fn serde_urlencoded_like(f: &CdrFilter) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect()
     };
-    [("from", &f.from), ("to", &f.to), ("routing_number", &f.routing_number), ("caller", &f.caller)]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
-        .collect::<Vec<_>>()
-        .join("&")
+    [
+        ("from", &f.from),
+        ("to", &f.to),
+        ("routing_number", &f.routing_number),
+        ("caller", &f.caller),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
+    .collect::<Vec<_>>()
+    .join("&")
 }
 
 async fn config(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) -> Response {
-    let (cur, versions) = match web.db(|st| Ok((st.latest_config_version()?, st.config_versions(50)?))).await {
+    let (cur, versions) = match web
+        .db(|st| Ok((st.latest_config_version()?, st.config_versions(50)?)))
+        .await
+    {
         Ok(x) => x,
-        Err(e) => return page("Configuration", Some(&s), "/config", &format!(r#"<p class="error">{}</p>"#, esc(&e.error))),
+        Err(e) => {
+            return page(
+                "Configuration",
+                Some(&s),
+                "/config",
+                &format!(r#"<p class="error">{}</p>"#, esc(&e.error)),
+            );
+        }
     };
     let text = cur.as_ref().map(|v| v.toml.as_str()).unwrap_or("");
     let current = cur.as_ref().map(|v| v.id).unwrap_or(0);
@@ -288,15 +366,30 @@ async fn config(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) -
 <p><a href="/api/config" download="switchboard-config.json">Export (JSON with the TOML)</a></p></section>"#,
         text = esc(text),
         ro = if admin { "" } else { " readonly" },
-        save = if admin { r#"<button id="config-save" type="button">Save and apply</button>"# } else { "" }
+        save = if admin {
+            r#"<button id="config-save" type="button">Save and apply</button>"#
+        } else {
+            ""
+        }
     );
     page("Configuration", Some(&s), "/config", &body)
 }
 
-async fn version(State(web): State<Arc<Web>>, Extension(s): Extension<Session>, Path(id): Path<i64>) -> Response {
+async fn version(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
     let d = match super::api::version_detail(&web, id).await {
         Ok(d) => d,
-        Err(e) => return page("Configuration version", Some(&s), "/config", &format!(r#"<p class="error">{}</p>"#, esc(&e.error))),
+        Err(e) => {
+            return page(
+                "Configuration version",
+                Some(&s),
+                "/config",
+                &format!(r#"<p class="error">{}</p>"#, esc(&e.error)),
+            );
+        }
     };
     let diff = d
         .diff
@@ -325,10 +418,18 @@ async fn version(State(web): State<Arc<Web>>, Extension(s): Extension<Session>, 
         esc(&d.version.created_at),
         esc(&d.version.account),
         esc(&d.version.source),
-        d.previous.map_or("nothing (first version)".to_string(), |p| format!("version {p}")),
+        d.previous
+            .map_or("nothing (first version)".to_string(), |p| format!(
+                "version {p}"
+            )),
         esc(&d.version.toml)
     );
-    page(&format!("Configuration version {id}"), Some(&s), "/config", &body)
+    page(
+        &format!("Configuration version {id}"),
+        Some(&s),
+        "/config",
+        &body,
+    )
 }
 
 async fn audit(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) -> Response {
@@ -350,7 +451,9 @@ async fn audit(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) ->
         "Audit log",
         Some(&s),
         "/audit",
-        &format!(r#"<section class="scroll"><table><thead><tr><th>when (UTC)</th><th>who</th><th>from</th><th>what</th><th>details</th></tr></thead><tbody id="audit">{rows}</tbody></table></section>"#),
+        &format!(
+            r#"<section class="scroll"><table><thead><tr><th>when (UTC)</th><th>who</th><th>from</th><th>what</th><th>details</th></tr></thead><tbody id="audit">{rows}</tbody></table></section>"#
+        ),
     )
 }
 
@@ -358,7 +461,14 @@ async fn accounts(State(web): State<Arc<Web>>, Extension(s): Extension<Session>)
     let list = web.db(|st| st.accounts()).await.unwrap_or_default();
     let rows = list
         .iter()
-        .map(|a| format!(r#"<tr><td>{}</td><td>{}</td><td>{}</td></tr>"#, esc(&a.name), a.role.as_str(), esc(&a.created_at)))
+        .map(|a| {
+            format!(
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&a.name),
+                a.role.as_str(),
+                esc(&a.created_at)
+            )
+        })
         .collect::<String>();
     let form = if s.role == Role::Admin {
         r#"<section><h2>Add an account or set its password</h2><form id="account-form" data-api="/api/accounts">
@@ -373,6 +483,8 @@ async fn accounts(State(web): State<Arc<Web>>, Extension(s): Extension<Session>)
         "Accounts",
         Some(&s),
         "/accounts",
-        &format!(r#"<section><table><thead><tr><th>name</th><th>kind</th><th>created</th></tr></thead><tbody id="accounts">{rows}</tbody></table></section>{form}"#),
+        &format!(
+            r#"<section><table><thead><tr><th>name</th><th>kind</th><th>created</th></tr></thead><tbody id="accounts">{rows}</tbody></table></section>{form}"#
+        ),
     )
 }

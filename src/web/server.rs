@@ -142,16 +142,16 @@ pub async fn serve(
 }
 
 /// Reads a whole request body within the time and size limits.
-async fn read_body(
-    body: Incoming,
-    limits: &Limits,
-) -> Result<Body, axum::response::Response> {
+async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::response::Response> {
     let limited = http_body_util::Limited::new(body, limits.max_body);
     match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
         Ok(Ok(c)) => Ok(Body::from(c.to_bytes())),
         Ok(Err(_)) => Err(super::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {} bytes (or broken)", limits.max_body),
+            format!(
+                "the request body is larger than {} bytes (or broken)",
+                limits.max_body
+            ),
         )
         .into_response()),
         Err(_) => Err(super::ApiError::new(

@@ -39,7 +39,10 @@ impl Service {
         let mut token = String::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
-            if let Some(t) = line.trim().strip_prefix("setup token (first visit of the web page): ") {
+            if let Some(t) = line
+                .trim()
+                .strip_prefix("setup token (first visit of the web page): ")
+            {
                 token = t.to_string();
             }
             if let Some(rest) = line.trim().strip_prefix("page:    http://") {
@@ -59,7 +62,10 @@ impl Service {
         // until the engine's first status publish /healthz says 503
         let t0 = Instant::now();
         while Client::new(&s.addr).get("/healthz").status != 200 {
-            assert!(t0.elapsed() < Duration::from_secs(60), "the service never became healthy");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the service never became healthy"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         s
@@ -77,7 +83,11 @@ impl Service {
             .arg(self.data.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -106,7 +116,10 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.success(), "the service exited with {status}");
-        self.log.take().map(|h| h.join().unwrap()).unwrap_or_default()
+        self.log
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default()
     }
 }
 
@@ -161,10 +174,19 @@ impl Client {
         }
     }
 
-    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>, with_csrf: bool) -> Resp {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        with_csrf: bool,
+    ) -> Resp {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         if let Some(c) = &self.cookie {
             req.push_str(&format!("Cookie: sb_session={c}\r\n"));
         }
@@ -175,7 +197,10 @@ impl Client {
         }
         let body = body.unwrap_or("");
         if method != "GET" {
-            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
         }
         req.push_str("\r\n");
         req.push_str(body);
@@ -185,16 +210,36 @@ impl Client {
         let raw = String::from_utf8_lossy(&raw).to_string();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
         let mut lines = head.lines();
-        let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
-        let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if chunked { dechunk(body) } else { body.to_string() };
-        let r = Resp { status, headers, body };
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        let r = Resp {
+            status,
+            headers,
+            body,
+        };
         if let Some(c) = r.header("set-cookie") {
-            let v = c.split(';').next().unwrap().trim_start_matches("sb_session=").to_string();
+            let v = c
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("sb_session=")
+                .to_string();
             self.cookie = (!v.is_empty()).then_some(v);
         }
         if r.status == 200 && (path == "/api/login" || path == "/api/setup") {
@@ -217,8 +262,12 @@ impl Client {
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     loop {
-        let Some((len, rest)) = s.split_once("\r\n") else { break };
-        let Ok(n) = usize::from_str_radix(len.trim(), 16) else { break };
+        let Some((len, rest)) = s.split_once("\r\n") else {
+            break;
+        };
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
         if n == 0 || rest.len() < n {
             break;
         }

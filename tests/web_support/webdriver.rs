@@ -19,7 +19,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn start(chromium: &Path, chromedriver: &Path) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::piped())
@@ -54,7 +58,10 @@ impl Browser {
             _profile: profile,
         };
         let v = b.call("POST", "/session", Some(caps));
-        let id = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        let id = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
         b.base = format!("{}/session/{id}", b.base);
         b
     }
@@ -91,14 +98,26 @@ impl Browser {
     }
 
     pub fn try_find(&mut self, css: &str) -> Option<String> {
-        let v = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
         v[ELEMENT].as_str().map(str::to_string)
     }
 
     pub fn find_all(&mut self, css: &str) -> Vec<String> {
-        let v = self.call("POST", "/elements", Some(json!({ "using": "css selector", "value": css })));
+        let v = self.call(
+            "POST",
+            "/elements",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
         v.as_array()
-            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -109,7 +128,11 @@ impl Browser {
             if let Some(e) = self.try_find(css) {
                 return e;
             }
-            assert!(t0.elapsed() < Duration::from_secs(secs), "`{css}` never appeared on {}", self.url());
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "`{css}` never appeared on {}",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(150));
         }
     }
@@ -118,7 +141,11 @@ impl Browser {
     pub fn wait_path(&mut self, path: &str, secs: u64) {
         let t0 = Instant::now();
         while self.path() != path {
-            assert!(t0.elapsed() < Duration::from_secs(secs), "never reached {path} (at {})", self.url());
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "never reached {path} (at {})",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(150));
         }
     }
@@ -126,7 +153,11 @@ impl Browser {
     pub fn type_into(&mut self, css: &str, text: &str) {
         let e = self.wait(css, 30);
         self.call("POST", &format!("/element/{e}/clear"), Some(json!({})));
-        self.call("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
     }
 
     pub fn click(&mut self, css: &str) {
@@ -136,20 +167,35 @@ impl Browser {
 
     pub fn text(&mut self, css: &str) -> String {
         let e = self.wait(css, 30);
-        self.call("GET", &format!("/element/{e}/text"), None).as_str().unwrap_or("").to_string()
+        self.call("GET", &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn script(&mut self, js: &str, args: Value) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({ "script": js, "args": args })))
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": js, "args": args })),
+        )
     }
 
     /// Runs an async script (`arguments[arguments.length - 1]` is the callback).
     pub fn script_async(&mut self, js: &str) -> Value {
-        self.call("POST", "/execute/async", Some(json!({ "script": js, "args": [] })))
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": js, "args": [] })),
+        )
     }
 
     pub fn set_size(&mut self, w: u32, h: u32) {
-        self.call("POST", "/window/rect", Some(json!({ "width": w, "height": h })));
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": w, "height": h })),
+        );
     }
 
     pub fn screenshot(&mut self, file: &Path) {
