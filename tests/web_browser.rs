@@ -87,7 +87,7 @@ fn browser_journeys() {
         .unwrap()
         .to_string();
     b.wait(&format!("#events li.ev-ended[data-call=\"{call}\"]"), 90);
-    b.wait(&format!("#last-calls tr[data-cdr]"), 60);
+    b.wait("#last-calls tr[data-cdr]", 60);
     b.goto(&format!("{base}/calls"));
     b.wait(&format!("#cdrs tr[data-call=\"{call}\"]"), 30);
     let end = b.text(&format!("#cdrs tr[data-call=\"{call}\"] td.end"));

@@ -397,9 +397,9 @@ fn run_engine<B: crate::hw::Board>(
     let events = ctx.events;
     let mut sink = |_t: Instant, out: Output| match out {
         Output::Cdr(cdr) => {
-            if cdr_tx.send(cdr).is_err() {
-                tracing::error!("store thread is gone; CDR lost");
-            }
+            let _ = cdr_tx
+                .send(cdr)
+                .map_err(|_| tracing::error!("store thread is gone; CDR lost"));
         }
         // no listener is fine
         Output::Call(ev) => drop(events.send(ev)),

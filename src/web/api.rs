@@ -282,22 +282,17 @@ pub(super) async fn events(State(web): State<Arc<Web>>) -> ApiResult<Response> {
     };
     let rx = b.engine.subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let e = Event::default()
-                        .event("call")
-                        .json_data(&ev)
-                        .unwrap_or_else(|_| Event::default().comment("unserialisable"));
-                    return Some((Ok::<_, Infallible>(e), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let e = Event::default().event("lagged").data(n.to_string());
-                    return Some((Ok(e), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let e = match rx.recv().await {
+            Ok(ev) => Event::default()
+                .event("call")
+                .json_data(&ev)
+                .unwrap_or_else(|_| Event::default().comment("unserialisable")),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                Event::default().event("lagged").data(n.to_string())
             }
-        }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, Infallible>(e), rx))
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -65,6 +65,7 @@ impl Limits {
 
 /// Raises the soft limit of open files to the hard limit; returns the soft limit now
 /// in force.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 pub fn raise_file_limit() -> u64 {
     let mut r = libc::rlimit {
         rlim_cur: 0,

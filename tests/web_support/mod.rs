@@ -261,10 +261,7 @@ impl Client {
 
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
-    loop {
-        let Some((len, rest)) = s.split_once("\r\n") else {
-            break;
-        };
+    while let Some((len, rest)) = s.split_once("\r\n") {
         let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
             break;
         };
