@@ -165,3 +165,104 @@ async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::respon
 
 /// Used by tests: the peer address type the router sees.
 pub type Peer = ConnectInfo<SocketAddr>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn start(limits: Limits) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/x",
+            axum::routing::get(|| async { "ok" }).post(|b: String| async move { b }),
+        );
+        tokio::spawn(serve(listener, app, limits, std::future::pending()));
+        addr
+    }
+
+    /// Everything the server sends until it closes the connection.
+    async fn until_closed(s: &mut tokio::net::TcpStream) -> String {
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf))
+            .await
+            .expect("the server never closed the connection")
+            .ok();
+        String::from_utf8_lossy(&buf).to_string()
+    }
+
+    #[tokio::test]
+    async fn half_sent_heads_and_slow_or_large_bodies_are_cut_off() {
+        let addr = start(Limits {
+            header_timeout: Duration::from_millis(200),
+            body_timeout: Duration::from_millis(200),
+            max_body: 16,
+            max_connections: 16,
+        })
+        .await;
+        // a half-sent request head: dropped, never answered 200
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let got = until_closed(&mut s).await;
+        assert!(!got.contains("200 OK"), "{got}");
+        // a body that never arrives whole: 408
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            .await
+            .unwrap();
+        let got = until_closed(&mut s).await;
+        assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+        // a body over the limit: 413
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 20\r\n\r\n01234567890123456789")
+            .await
+            .unwrap();
+        let got = until_closed(&mut s).await;
+        assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+        // and a complete request is answered
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let got = until_closed(&mut s).await;
+        assert!(
+            got.starts_with("HTTP/1.1 200") && got.ends_with("ok"),
+            "{got}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_over_the_limit_is_closed_unanswered() {
+        let addr = start(Limits {
+            header_timeout: Duration::from_secs(600),
+            max_connections: 2,
+            ..Limits::default()
+        })
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // a complete request on each, so both surely hold a slot
+            s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 256];
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            held.push(s);
+        }
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = third
+            .write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        assert_eq!(
+            until_closed(&mut third).await,
+            "",
+            "closed without an answer"
+        );
+        drop(held);
+    }
+}
