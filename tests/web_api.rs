@@ -190,6 +190,36 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
     );
     assert!(v3 > v2);
 
+    // the live event stream ends after its session does
+    let mut sse = TcpStream::connect(&svc.addr).unwrap();
+    let second = {
+        let mut c = Client::new(&svc.addr);
+        assert_eq!(
+            c.post_json(
+                "/api/login",
+                &json!({ "name": "admin", "password": ADMIN_PASSWORD })
+            )
+            .status,
+            200
+        );
+        c
+    };
+    write!(
+        sse,
+        "GET /api/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: sb_session={}\r\n\r\n",
+        second.cookie.as_deref().unwrap()
+    )
+    .unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = [0u8; 64];
+    let n = sse.read(&mut head).unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+    assert_eq!(second.clone().post("/api/logout").status, 204);
+    let mut rest = Vec::new();
+    // ends (EOF) rather than running into the 60 s read timeout
+    sse.read_to_end(&mut rest)
+        .expect("the event stream ended after logout");
+
     // a viewer watches but changes nothing
     let r = admin.post_json(
         "/api/accounts",

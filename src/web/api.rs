@@ -273,7 +273,10 @@ pub(super) async fn oncall(State(web): State<Arc<Web>>) -> Json<OnCallNow> {
     Json(oncall_now(&web))
 }
 
-pub(super) async fn events(State(web): State<Arc<Web>>) -> ApiResult<Response> {
+pub(super) async fn events(
+    State(web): State<Arc<Web>>,
+    Extension(session): Extension<Session>,
+) -> ApiResult<Response> {
     let Some(b) = &web.backend else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -281,18 +284,35 @@ pub(super) async fn events(State(web): State<Arc<Web>>) -> ApiResult<Response> {
         ));
     };
     let rx = b.engine.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let e = match rx.recv().await {
-            Ok(ev) => Event::default()
-                .event("call")
-                .json_data(&ev)
-                .unwrap_or_else(|_| Event::default().comment("unserialisable")),
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                Event::default().event("lagged").data(n.to_string())
+    // the stream ends soon after its session does (logout, reset-password)
+    let mut check = tokio::time::interval(Duration::from_secs(5));
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (rx, check, web.clone(), session.token_hash);
+    let stream = futures_util::stream::unfold(state, |(mut rx, mut check, web, h)| async move {
+        loop {
+            tokio::select! {
+                r = rx.recv() => {
+                    let e = match r {
+                        Ok(ev) => Event::default()
+                            .event("call")
+                            .json_data(&ev)
+                            .unwrap_or_else(|_| Event::default().comment("unserialisable")),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            Event::default().event("lagged").data(n.to_string())
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    };
+                    return Some((Ok::<_, Infallible>(e), (rx, check, web, h)));
+                }
+                _ = check.tick() => {
+                    let h2 = h.clone();
+                    let alive = web.db(move |s| Ok(s.session(&h2)?.is_some())).await.unwrap_or(false);
+                    if !alive {
+                        return None;
+                    }
+                }
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok::<_, Infallible>(e), rx))
+        }
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
