@@ -1,5 +1,7 @@
 //! `switchboard run` on the simulated board: HTTP health and status, clean stop.
 
+mod web_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -25,45 +27,20 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 
 #[test]
 fn run_serves_health_and_status_and_stops_cleanly() {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["run", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.trim().strip_prefix("status:  http://") {
-            addr = Some(rest.trim_end_matches("/api/status").to_string());
-            break;
-        }
-    }
-    let addr = addr.expect("the service prints where its status page is");
-    // keep draining stderr so the child never blocks on a full pipe
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-
-    // the address is printed before the engine's first status publish (every 200 ms);
-    // until then /healthz rightly says 503 "engine not running"
-    let t0 = Instant::now();
-    let (code, body) = loop {
-        let (code, body) = get(&addr, "/healthz");
-        if code == 200 || t0.elapsed() > Duration::from_secs(20) {
-            break (code, body);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let svc = web_support::Service::start(&[]);
+    let addr = svc.addr.clone();
+    let (code, body) = get(&addr, "/healthz");
     assert_eq!((code, body.trim()), (200, "ok"));
+    // the status needs a session (it shows the cell id: the box's location)
+    assert_eq!(get(&addr, "/api/status").0, 401);
+    let mut admin = svc.admin();
 
     // the modem initialises over the pseudo-terminal; wait for its status to show up
     let t0 = Instant::now();
     let status = loop {
-        let (code, body) = get(&addr, "/api/status");
-        assert_eq!(code, 200);
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let r = admin.get("/api/status");
+        assert_eq!(r.status, 200);
+        let v = r.json();
         if v["modem"]["ready"] == true || t0.elapsed() > Duration::from_secs(20) {
             break v;
         }
@@ -82,34 +59,20 @@ fn run_serves_health_and_status_and_stops_cleanly() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ports, ["fxo1", "fxo2", "fxs1", "modem"]);
+    assert_eq!(
+        ports,
+        ["fxo1", "fxo2", "fxo3", "fxo4", "fxs1", "fxs2", "modem"]
+    );
     assert_eq!(status["ports"][0]["state"], "idle");
     assert!(status["calls"].as_array().unwrap().is_empty());
 
-    let (code, body) = get(&addr, "/nope");
-    assert_eq!(code, 404);
-    assert!(body.contains("/api/status"));
-
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the service did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success());
-    let log = drain.join().unwrap();
+    let r = admin.get("/api/nope");
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("/api/openapi.json"));
+    assert!(svc.data.path().join("switchboard.db").exists());
+    // a clean stop on SIGTERM (Service::stop checks the exit status)
+    let log = svc.stop();
     assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
-    assert!(data.path().join("switchboard.db").exists());
 }
 
 #[test]

@@ -41,6 +41,25 @@ enum Command {
         /// HTTP listen address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// File with the bearer token for `/metrics` (metrics are off without it).
+        #[arg(long)]
+        metrics_token_file: Option<PathBuf>,
+        /// Web sessions end after this long unused (e.g. "30m").
+        #[arg(long, default_value = "30m", value_parser = crate::config::parse_duration)]
+        idle_timeout: std::time::Duration,
+    },
+    /// Print the web page's setup token (while the box has no admin password yet).
+    SetupToken {
+        /// Data directory of the service.
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
+    },
+    /// Forgotten password: void every admin password and web session and print a new
+    /// setup token; the next visit of the web page sets a new password with it.
+    ResetPassword {
+        /// Data directory of the service.
+        #[arg(long, default_value = "switchboard-data")]
+        data: PathBuf,
     },
     /// Validate a configuration file; exits non-zero and names each problem.
     CheckConfig {
@@ -336,6 +355,8 @@ pub fn main() -> ExitCode {
         board: None,
         data: PathBuf::from("switchboard-data"),
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        metrics_token_file: None,
+        idle_timeout: crate::web::auth::DEFAULT_IDLE_TIMEOUT,
     });
     match command {
         Command::Run {
@@ -343,6 +364,8 @@ pub fn main() -> ExitCode {
             board,
             data,
             listen,
+            metrics_token_file,
+            idle_timeout,
         } => {
             init_logging(cli.log_format, "info");
             match service::run(RunOptions {
@@ -350,8 +373,36 @@ pub fn main() -> ExitCode {
                 board,
                 data,
                 listen,
+                metrics_token_file,
+                idle_timeout,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::SetupToken { data } => {
+            init_logging(cli.log_format, "warn");
+            match super::web_cli::setup_token(&data) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::ResetPassword { data } => {
+            init_logging(cli.log_format, "warn");
+            match super::web_cli::reset_password(&data) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::FAILURE

@@ -8,3 +8,4 @@ pub mod feeds;
 pub mod modem_cli;
 pub mod oncall;
 pub mod service;
+pub mod web_cli;

@@ -22,7 +22,7 @@ use crate::hw::board::HwBoard;
 use crate::hw::sim::SimBoard;
 use crate::media::tts::Tts;
 use crate::store::Store;
-use crate::web::{self, ServiceStatus, Shared};
+use crate::web::{self, PrepareError, ServiceStatus, Shared, SimCall};
 
 /// Options of `switchboard run`.
 #[derive(Debug, Clone)]
@@ -35,6 +35,10 @@ pub struct RunOptions {
     pub data: PathBuf,
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// File holding the bearer token of `/metrics` (metrics off without it).
+    pub metrics_token_file: Option<PathBuf>,
+    /// Web sessions end after this long unused.
+    pub idle_timeout: Duration,
 }
 
 /// A command for the engine thread, with the channel its result goes back on.
@@ -102,13 +106,20 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
+    let db_path = opts.data.join("switchboard.db");
+    let web_store = Store::open(&db_path)?;
+    let (cfg, config_version) = choose_config(&web_store, &board, cfg, opts.config.as_ref())?;
+    if let Some(token) = web::ensure_setup_token(&web_store)? {
+        // the journal (or the console) is where the installer finds it
+        eprintln!("setup token (first visit of the web page): {token}");
+    }
     let mut cfg = cfg;
     let config_dir = opts
         .config
         .as_ref()
         .and_then(|c| c.parent())
         .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
-    let base_cfg = cfg.clone();
+    let base_cfg = Arc::new(RwLock::new(cfg.clone()));
     let feed_cache = opts.data.join("feeds");
     log_feeds(&super::feeds::load(
         &mut cfg,
@@ -117,7 +128,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     ));
     let cfg = Arc::new(cfg);
 
-    let tts = Tts::new(Some(opts.data.join("tts")));
+    let tts = Arc::new(Tts::new(Some(opts.data.join("tts"))));
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let prompts = tts.render_library(&cfg, |done, total| {
         if interactive {
@@ -133,7 +144,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
     })?;
     let prompts = Arc::new(prompts);
 
-    let db_path = opts.data.join("switchboard.db");
     let store = Store::open(&db_path)?;
     let cdrs_stored = store.cdr_count()?;
 
@@ -145,6 +155,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         engine_running: false,
         calls_total: 0,
         cdrs_stored,
+        config_version,
         exchange: Default::default(),
     }));
 
@@ -174,13 +185,16 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // Feeds thread: re-reads iCal feeds every `refresh` and hands the engine the new
     // schedules for calls that start afterwards.
     let (cfg_tx, cfg_rx) = crossbeam_channel::bounded::<Arc<Config>>(1);
-    let refresh = base_cfg
+    let refresh = cfg
         .schedules
         .iter()
         .filter_map(|s| s.feed.as_ref().map(|f| *f.refresh.get_ref()))
         .min();
     if let Some(every) = refresh {
         let stop = stop.clone();
+        let base_cfg = base_cfg.clone();
+        let config_dir = config_dir.clone();
+        let feed_cache = feed_cache.clone();
         std::thread::Builder::new()
             .name("feeds".into())
             .spawn(move || {
@@ -191,7 +205,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
                         continue;
                     }
                     next = Instant::now() + every;
-                    let mut fresh = base_cfg.clone();
+                    // the configuration in force (the web page may have changed it)
+                    let Ok(mut fresh) = base_cfg.read().map(|c| c.clone()) else {
+                        continue;
+                    };
                     log_feeds(&super::feeds::load(
                         &mut fresh,
                         &config_dir,
@@ -204,6 +221,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             })?;
     }
     let (handle, cmd_rx) = EngineHandle::new();
+    let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
+    let web_cfg = cfg.clone();
     let engine_events = handle.events.clone();
     let engine_stop = stop.clone();
     let engine_status = status.clone();
@@ -226,10 +245,24 @@ pub fn run(opts: RunOptions) -> Result<()> {
             };
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
-                run_engine(move || SimBoard::new(&b), ctx);
+                let ports = b.port_ids();
+                run_engine(
+                    move || SimBoard::new(&b),
+                    ctx,
+                    move |e| {
+                        while let Ok(c) = sim_rx.try_recv() {
+                            match ports.iter().position(|p| *p == c.port) {
+                                Some(port) => place_sim_call(e, port, c),
+                                None => {
+                                    tracing::warn!(port = %c.port, "simulated call: no such port")
+                                }
+                            }
+                        }
+                    },
+                );
             } else {
                 let b = ctx.board.clone();
-                run_engine(move || HwBoard::open(&b), ctx);
+                run_engine(move || HwBoard::open(&b), ctx, |_| {});
             }
         })?;
     ready_rx
@@ -237,6 +270,52 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .map_err(|_| anyhow!("the engine thread died while starting"))??;
 
     // HTTP + signals on tokio.
+    let nofile = web::server::raise_file_limit();
+    let metrics_token = match &opts.metrics_token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the metrics token file {}", p.display()))?
+                .trim()
+                .to_string(),
+        )
+        .filter(|t| !t.is_empty()),
+        None => None,
+    };
+    let prepare_board = board.clone();
+    let prepare_tts = tts.clone();
+    let prepare: Box<web::PrepareFn> = Box::new(move |text: &str| {
+        let parsed =
+            Config::parse("configuration", text, &prepare_board).map_err(PrepareError::Invalid)?;
+        let mut cfg = parsed.clone();
+        log_feeds(&super::feeds::load(
+            &mut cfg,
+            &config_dir,
+            Some(&feed_cache),
+        ));
+        let prompts = prepare_tts
+            .render_library(&cfg, |_, _| {})
+            .map_err(PrepareError::Failed)?;
+        if let Ok(mut b) = base_cfg.write() {
+            *b = parsed;
+        }
+        Ok((Arc::new(cfg), Arc::new(prompts)))
+    });
+    let web_state = web::Web::new(
+        status.clone(),
+        web_store,
+        (web_cfg, config_version),
+        board.clone(),
+        Some(web::Backend {
+            engine: handle.clone(),
+            prepare,
+            sim_calls: board.is_sim().then_some(sim_tx),
+        }),
+        web::WebOptions {
+            idle_timeout: opts.idle_timeout,
+            secure_cookies: false,
+            metrics_token,
+        },
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -247,17 +326,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
         let addr = listener.local_addr()?;
         eprintln!("switchboard {} running on board `{}`", env!("CARGO_PKG_VERSION"), board.name);
+        eprintln!("  page:    http://{addr}/");
         eprintln!("  status:  http://{addr}/api/status");
         eprintln!("  health:  http://{addr}/healthz");
         eprintln!("  data:    {}", opts.data.display());
         eprintln!("  stop with Ctrl-C");
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
-        // (the web page takes commands through `handle` once it has state-changing endpoints)
-        let _ = &handle;
-        let app = web::router(status.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+        let app = web::router(web_state);
+        web::server::serve(listener, app, web::server::Limits::for_file_limit(nofile), shutdown_signal())
             .await
             .context("HTTP server failed")
     });
@@ -284,7 +361,11 @@ struct EngineCtx {
 }
 
 /// The engine thread's body, for any board.
-fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: EngineCtx) {
+fn run_engine<B: crate::hw::Board>(
+    make_board: impl FnOnce() -> Result<B>,
+    ctx: EngineCtx,
+    mut extra: impl FnMut(&mut Engine<B>),
+) {
     let now = Instant::now();
     let seed = jiff::Timestamp::now().as_nanosecond() as u64;
     let setup = make_board().and_then(|hw| {
@@ -334,6 +415,7 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     let cfg_rx = ctx.cfg_rx;
     let cmd_rx = ctx.cmd_rx;
     engine.run_realtime(ctx.stop, &mut sink, |e| {
+        extra(e);
         while let Ok(req) = cmd_rx.try_recv() {
             let result = e.exchange.command(Instant::now(), req.cmd);
             let _ = req.reply.try_send(result);
@@ -359,6 +441,97 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     });
     if let Ok(mut s) = status.write() {
         s.engine_running = false;
+    }
+}
+
+/// Places a simulated caller from the web page on the simulated board: it rings in
+/// shortly, presses its keys after the first prompt and hangs up after a while.
+fn place_sim_call(e: &mut Engine<SimBoard>, port: crate::exchange::PortIdx, c: SimCall) {
+    use crate::hw::sim::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
+    let mut steps = Vec::new();
+    if !c.keys.is_empty() {
+        steps.push(Step {
+            trigger: Trigger::PromptEnd,
+            delay: Duration::from_millis(200),
+            act: Act::Press(c.keys.clone()),
+        });
+    }
+    steps.push(Step {
+        trigger: Trigger::Answered,
+        delay: Duration::from_secs(u64::from(c.hangup_after_seconds)),
+        act: Act::Hangup,
+    });
+    let party = Party::new(
+        "web test caller",
+        steps,
+        CALLER_MARKER_HZ,
+        RESPONDER_MARKER_HZ,
+        true,
+    );
+    e.board.schedule_call(
+        Instant::now() + Duration::from_millis(200),
+        port,
+        c.caller_id,
+        party,
+    );
+    tracing::info!(port = %c.port, "simulated caller rings in");
+}
+
+/// Picks the configuration to start with and records it as a version: the file (or
+/// the built-in demo) when it changed since it was last recorded; otherwise the newest
+/// version saved on the web page, if it still validates.
+fn choose_config(
+    store: &Store,
+    board: &BoardProfile,
+    from_file: Config,
+    path: Option<&PathBuf>,
+) -> Result<(Config, Option<i64>)> {
+    let (text, source) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+            format!("file {}", p.display()),
+        ),
+        None => (
+            crate::config::DEMO_CONFIG_TOML.to_string(),
+            "file <built-in config/demo.toml>".to_string(),
+        ),
+    };
+    let last_file = store.latest_file_version()?;
+    if last_file
+        .as_ref()
+        .is_none_or(|v| v.toml != text || v.source != source)
+    {
+        let id = store.insert_config_version("console", &source, &text)?;
+        store.audit(
+            "console",
+            "console",
+            "config.file",
+            &format!("version {id} read from {source}"),
+        )?;
+        return Ok((from_file, Some(id)));
+    }
+    let latest = store.latest_config_version()?;
+    match latest {
+        Some(v) if Some(v.id) != last_file.as_ref().map(|f| f.id) => {
+            match Config::parse(&format!("version {}", v.id), &v.toml, board) {
+                Ok(cfg) => {
+                    tracing::info!(
+                        version = v.id,
+                        "using the configuration saved on the web page"
+                    );
+                    Ok((cfg, Some(v.id)))
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        version = v.id,
+                        "the configuration saved on the web page no longer validates ({e}); using {source}"
+                    );
+                    let id = store.insert_config_version("console", &source, &text)?;
+                    Ok((from_file, Some(id)))
+                }
+            }
+        }
+        _ => Ok((from_file, last_file.map(|f| f.id))),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Durable state in SQLite (rusqlite, bundled): call detail records for now.
+//! Durable state in SQLite (rusqlite, bundled): call detail records; the web page's
+//! accounts, sessions, audit log and configuration versions (`web.rs`).
 //!
 //! WAL journal, schema migrations by `user_version` (rusqlite_migration). Opened by the
 //! store thread of the service and directly by the scenario runner and tests.
@@ -10,6 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::call::{AttemptRecord, Cdr};
+
+pub mod web;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
@@ -51,6 +54,10 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE cdr ADD COLUMN overflow TEXT;
          ALTER TABLE cdr ADD COLUMN pin TEXT;",
     ),
+    // the web page (issue 15): accounts, sessions, the setup token, the audit log
+    M::up(web::MIGRATION_WEB_ACCOUNTS),
+    // the web page (issue 15): configuration versions
+    M::up(web::MIGRATION_CONFIG_VERSIONS),
 ];
 
 /// The SQLite store.

@@ -1,0 +1,186 @@
+//! The web page in a real browser (Debian's chromium, headless, through chromedriver):
+//! first start with the token → password → log in; a simulated call live on the
+//! dashboard and then in the call list; an invalid configuration shows its error with
+//! nothing saved; a valid change and a rollback; log out closes every page.
+//!
+//! With SWITCHBOARD_SCREENSHOTS=<dir>, screenshots of the main pages are written there
+//! (`docs/screenshots/` holds the committed ones).
+
+mod web_support;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use web_support::webdriver::Browser;
+use web_support::{ADMIN_PASSWORD, Service, tool};
+
+#[test]
+fn browser_journeys() {
+    let Some(chromium) = tool("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser"]) else {
+        eprintln!("skipped: no chromium (apt-get install chromium chromium-driver)");
+        return;
+    };
+    let Some(driver) = tool(
+        "SWITCHBOARD_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    ) else {
+        eprintln!("skipped: no chromedriver (apt-get install chromium-driver)");
+        return;
+    };
+    let shots = std::env::var_os("SWITCHBOARD_SCREENSHOTS").map(PathBuf::from);
+    if let Some(d) = &shots {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let shot = |b: &mut Browser, name: &str| {
+        if let Some(d) = &shots {
+            b.screenshot(&d.join(format!("{name}.png")));
+        }
+    };
+
+    let svc = Service::start(&[]);
+    let base = format!("http://{}", svc.addr);
+    let mut b = Browser::start(&chromium, &driver);
+
+    // first start: the page asks for the setup token and a new password
+    b.goto(&format!("{base}/"));
+    b.wait_path("/setup", 30);
+    shot(&mut b, "setup");
+    b.type_into("#token", "WRONG-TOKEN");
+    b.type_into("#password", ADMIN_PASSWORD);
+    b.type_into("#password2", "something else entirely");
+    b.click("#setup");
+    assert!(b.text("[data-error-for=password2]").contains("differ"));
+    b.type_into("#password2", ADMIN_PASSWORD);
+    b.click("#setup");
+    b.wait("#setup-error:not(:empty)", 30);
+    assert!(b.text("#setup-error").contains("wrong setup token"));
+    b.type_into("#token", &svc.setup_token.to_lowercase());
+    b.click("#setup");
+    b.wait_path("/", 30);
+    assert_eq!(b.text("#me"), "admin");
+
+    // log out, then log in with the new password
+    b.click("#logout");
+    b.wait_path("/login", 30);
+    shot(&mut b, "login");
+    b.type_into("#name", "admin");
+    b.type_into("#password", "not the password");
+    b.click("#login");
+    b.wait("#login-error:not(:empty)", 30);
+    b.type_into("#password", ADMIN_PASSWORD);
+    b.click("#login");
+    b.wait_path("/", 30);
+    b.wait("#ports tr", 30);
+
+    // a simulated caller rings in on fxo1: live on the dashboard, then in the calls
+    b.type_into("#sim-hangup", "6");
+    b.click("#sim-call");
+    b.wait("#live-calls tr[data-call]", 60);
+    b.wait("#events li.ev-phase", 60);
+    shot(&mut b, "dashboard");
+    let call: String = b
+        .script(
+            "return document.querySelector('#live-calls tr[data-call]').dataset.call",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.wait(&format!("#events li.ev-ended[data-call=\"{call}\"]"), 90);
+    b.wait("#last-calls tr[data-cdr]", 60);
+    b.goto(&format!("{base}/calls"));
+    b.wait(&format!("#cdrs tr[data-call=\"{call}\"]"), 30);
+    let end = b.text(&format!("#cdrs tr[data-call=\"{call}\"] td.end"));
+    assert!(
+        ["caller_abandoned", "caller_hung_up"].contains(&end.as_str()),
+        "{end}"
+    );
+    shot(&mut b, "calls");
+
+    // an invalid change: the error at its line, nothing saved
+    b.goto(&format!("{base}/config"));
+    let versions_before = b.find_all("#versions tr").len();
+    assert_eq!(versions_before, 1);
+    let text = b.script(
+        "return document.getElementById('config-text').value",
+        json!([]),
+    );
+    let text = text.as_str().unwrap().to_string();
+    let bad = text.replacen("[site]", "[site]\ntimezone_typo = \"x\"", 1);
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([bad]),
+    );
+    b.click("#config-save");
+    b.wait("#config-problems li.problem", 60);
+    let problem = b.text("#config-problems li.problem");
+    let line = text.lines().position(|l| l == "[site]").unwrap() + 2;
+    assert!(problem.starts_with(&format!("line {line}")), "{problem}");
+    assert!(problem.contains("timezone_typo"), "{problem}");
+    shot(&mut b, "config-error");
+    b.goto(&format!("{base}/config"));
+    assert_eq!(b.find_all("#versions tr").len(), 1, "nothing was saved");
+
+    // a valid change becomes version 2; roll back to version 1 (version 3)
+    let good = text.replacen("name = \"Acme Demo\"", "name = \"Acme Browser\"", 1);
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([good]),
+    );
+    b.click("#config-save");
+    b.wait_path("/config", 60);
+    b.wait("#versions tr:nth-child(2)", 60);
+    b.goto(&format!("{base}/config/versions/2"));
+    assert!(b.text("#diff").contains("+name = \"Acme Browser\""));
+    shot(&mut b, "config-diff");
+    b.goto(&format!("{base}/config/versions/1"));
+    b.script("window.confirm = () => true", json!([]));
+    b.click("#rollback");
+    b.wait("#versions tr:nth-child(3)", 60);
+    let now = b.script(
+        "return document.getElementById('config-text').value",
+        json!([]),
+    );
+    assert_eq!(
+        now.as_str(),
+        Some(text.as_str()),
+        "version 1's text is in force again"
+    );
+    shot(&mut b, "config");
+
+    // the audit log shows the changes
+    b.goto(&format!("{base}/audit"));
+    assert!(b.text("#audit").contains("config.apply"));
+
+    // a phone-sized screen
+    if shots.is_some() {
+        b.set_size(390, 844);
+        b.goto(&format!("{base}/"));
+        b.wait("#ports tr", 30);
+        shot(&mut b, "dashboard-phone");
+        b.set_size(1280, 900);
+    }
+
+    // log out: every page is closed
+    b.goto(&format!("{base}/"));
+    b.click("#logout");
+    b.wait_path("/login", 30);
+    for p in [
+        "/",
+        "/calls",
+        "/config",
+        "/config/versions/1",
+        "/audit",
+        "/accounts",
+    ] {
+        b.goto(&format!("{base}{p}"));
+        b.wait_path("/login", 30);
+    }
+    let status = b.script_async(
+        "const done = arguments[arguments.length - 1]; fetch('/api/status').then(r => done(r.status));",
+    );
+    assert_eq!(status.as_u64(), Some(401));
+    drop(b);
+    let log = svc.stop();
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
+}

@@ -1,0 +1,298 @@
+//! Shared by the web tests: a running `switchboard run` on the simulated board, and a
+//! small HTTP client that keeps the session cookie and CSRF token.
+#![allow(dead_code)]
+
+pub mod webdriver;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A service under test; stopped (SIGTERM) when dropped.
+pub struct Service {
+    pub child: Child,
+    pub addr: String,
+    pub data: tempfile::TempDir,
+    pub setup_token: String,
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Service {
+    pub fn start(extra: &[&str]) -> Service {
+        let data = tempfile::tempdir().unwrap();
+        Self::start_in(data, extra)
+    }
+
+    pub fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["run", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let mut addr = None;
+        let mut token = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(t) = line
+                .trim()
+                .strip_prefix("setup token (first visit of the web page): ")
+            {
+                token = t.to_string();
+            }
+            if let Some(rest) = line.trim().strip_prefix("page:    http://") {
+                addr = Some(rest.trim_end_matches('/').to_string());
+                break;
+            }
+        }
+        let addr = addr.expect("the service prints the address of its page");
+        let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        let s = Service {
+            child,
+            addr,
+            data,
+            setup_token: token,
+            log: Some(log),
+        };
+        // until the engine's first status publish /healthz says 503
+        let t0 = Instant::now();
+        while Client::new(&s.addr).get("/healthz").status != 200 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the service never became healthy"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    pub fn data_path(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Runs `switchboard <args> --data <data>` and returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A client signed in as the first admin (setting the password with the token).
+    pub fn admin(&self) -> Client {
+        let mut c = Client::new(&self.addr);
+        let r = c.post_json(
+            "/api/setup",
+            &serde_json::json!({ "token": self.setup_token, "name": "admin", "password": ADMIN_PASSWORD }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        c
+    }
+
+    pub fn stop(mut self) -> Vec<String> {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "no stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "the service exited with {status}");
+        self.log
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub const ADMIN_PASSWORD: &str = "tea kettle sunrise";
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tiny HTTP/1.1 client with a session cookie and a CSRF token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub addr: String,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+impl Client {
+    pub fn new(addr: &str) -> Client {
+        Client {
+            addr: addr.to_string(),
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        with_csrf: bool,
+    ) -> Resp {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(c) = &self.cookie {
+            req.push_str(&format!("Cookie: sb_session={c}\r\n"));
+        }
+        if with_csrf {
+            if let Some(t) = &self.csrf {
+                req.push_str(&format!("X-CSRF-Token: {t}\r\n"));
+            }
+        }
+        let body = body.unwrap_or("");
+        if method != "GET" {
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        let r = Resp {
+            status,
+            headers,
+            body,
+        };
+        if let Some(c) = r.header("set-cookie") {
+            let v = c
+                .split(';')
+                .next()
+                .unwrap()
+                .trim_start_matches("sb_session=")
+                .to_string();
+            self.cookie = (!v.is_empty()).then_some(v);
+        }
+        if r.status == 200 && (path == "/api/login" || path == "/api/setup") {
+            self.csrf = r.json()["csrf"].as_str().map(str::to_string);
+        }
+        r
+    }
+
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.request("GET", path, None, true)
+    }
+    pub fn post_json(&mut self, path: &str, v: &serde_json::Value) -> Resp {
+        self.request("POST", path, Some(&v.to_string()), true)
+    }
+    pub fn post(&mut self, path: &str) -> Resp {
+        self.request("POST", path, None, true)
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Where a helper tool lives, or None (the test then says it is skipped — unless
+/// SWITCHBOARD_REQUIRE_WEB_TOOLS is set, as in CI, where a missing tool fails).
+pub fn tool(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        return Some(PathBuf::from(p));
+    }
+    for c in candidates {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = Path::new(dir).join(c);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+        if Path::new(c).is_file() {
+            return Some(PathBuf::from(c));
+        }
+    }
+    if std::env::var_os("SWITCHBOARD_REQUIRE_WEB_TOOLS").is_some() {
+        panic!("{env}: none of {candidates:?} is installed (scripts/ensure-deps installs them)");
+    }
+    None
+}
