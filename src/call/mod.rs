@@ -54,6 +54,8 @@ pub enum Prompt {
     QueuePosition(u8),
     /// "All lines are busy. Please stay on the line."
     QueueWait,
+    /// "The expected wait is about N minutes." (N = 1..=9; 10 = "ten minutes or more").
+    ExpectedWait(u8),
     /// The caller's number is blocked.
     Blocked,
     /// "Please enter your PIN, then press the hash key."
@@ -102,14 +104,34 @@ pub enum Event {
     /// run meanwhile; the exchange bounds the wait.
     LegQueued {
         /// Position in the queue (1 = next), if queued behind other callers.
-        position: Option<u32>,
+        position: Option<QueueInfo>,
     },
     /// A line became free and the waiting dial went out: the answer timeout starts.
     LegDialled,
     /// The caller's position in the queue changed or is due to be announced again.
-    QueuePosition(u32),
+    QueuePosition(QueueInfo),
     /// The caller overflows (queue full, waited too long, too many calls in progress).
     Overflow(OverflowReason),
+}
+
+/// Where a waiting caller stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// Position (1 = next).
+    pub position: u32,
+    /// Expected wait in whole minutes (1-10, 10 = ten or more), once there is history.
+    pub minutes: Option<u8>,
+}
+
+impl QueueInfo {
+    /// The prompts that tell it.
+    pub fn prompts(self) -> Vec<Prompt> {
+        let mut v = vec![Prompt::queue_position(self.position)];
+        if let Some(m) = self.minutes {
+            v.push(Prompt::ExpectedWait(m.clamp(1, 10)));
+        }
+        v
+    }
 }
 
 /// Why an outbound leg failed before being answered.
@@ -530,12 +552,12 @@ impl Call {
             ) => {
                 self.state = State::Hunting { leg: Leg::Waiting };
                 self.queued_since = Some(now);
-                if let Some(n) = position {
-                    out.push(Action::PlayCaller(vec![Prompt::queue_position(n)]));
+                if let Some(q) = position {
+                    out.push(Action::PlayCaller(q.prompts()));
                 }
             }
-            (State::Hunting { leg: Leg::Waiting }, Event::QueuePosition(n)) => {
-                out.push(Action::PlayCaller(vec![Prompt::queue_position(n)]));
+            (State::Hunting { leg: Leg::Waiting }, Event::QueuePosition(q)) => {
+                out.push(Action::PlayCaller(q.prompts()));
             }
             (State::Hunting { leg: Leg::Waiting }, Event::LegDialled) => {
                 self.end_wait(now);
@@ -983,6 +1005,23 @@ mod tests {
         let a = c.handle(t0, Event::CallerPromptDone);
         assert_eq!(finished(&a).unwrap().end_reason, EndReason::MenuFailed);
         assert_eq!(finished(&a).unwrap().digits, "778");
+    }
+
+    #[test]
+    fn a_queue_announcement_tells_position_then_expected_wait() {
+        let q = QueueInfo {
+            position: 12,
+            minutes: Some(14),
+        };
+        assert_eq!(
+            q.prompts(),
+            vec![Prompt::QueueWait, Prompt::ExpectedWait(10)]
+        );
+        let q = QueueInfo {
+            position: 2,
+            minutes: None,
+        };
+        assert_eq!(q.prompts(), vec![Prompt::QueuePosition(2)]);
     }
 
     #[test]

@@ -230,6 +230,7 @@ impl Exchange {
             carrier: Carrier::Line,
             answered: false,
             last_digit: None,
+            since: now,
         });
     }
 
@@ -312,7 +313,7 @@ impl Exchange {
         why: LegFailure,
     ) {
         self.hangup_fxo(port);
-        self.release_leg(call);
+        self.release_leg(call, now);
         self.pending.push_back((call, Event::LegFailed(why)));
         self.serve_waiting(now);
     }
@@ -364,7 +365,7 @@ impl Exchange {
             let call = self.ports[port].owner.map(|(c, _)| c);
             self.hangup_fxo(port);
             if let Some(call) = call {
-                self.release_leg(call);
+                self.release_leg(call, now);
                 if let Some(si) = self.slot(call) {
                     // the call never knew: its dial goes to another line or the queue
                     self.dial(now, si, d.number, d.user);
@@ -392,7 +393,7 @@ impl Exchange {
     }
 
     /// Rings the phone on an FXS port; off-hook answers it.
-    fn ring_local_phone(&mut self, _now: Instant, si: usize, port_id: &str, user: &str) {
+    fn ring_local_phone(&mut self, now: Instant, si: usize, port_id: &str, user: &str) {
         let id = self.slots[si].call.id();
         let port = self
             .port_index(port_id)
@@ -429,6 +430,7 @@ impl Exchange {
             carrier: Carrier::Line,
             answered: false,
             last_digit: None,
+            since: now,
         });
         self.note(Some(id), Some(port), format!("ringing {user}'s phone"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
@@ -450,6 +452,7 @@ impl Exchange {
             carrier: Carrier::Modem(leg),
             answered: false,
             last_digit: None,
+            since: now,
         });
         self.ports[mp].owner = Some((id, Side::Responder));
         self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
@@ -513,10 +516,11 @@ impl Exchange {
         );
         self.out
             .push_back(Output::Call(CallEvent::Queued { call: id, position }));
+        let info = self.queue_info(si, position);
         self.pending.push_back((
             id,
             Event::LegQueued {
-                position: Some(position),
+                position: Some(info),
             },
         ));
         // the callers behind a higher-priority arrival moved back
@@ -534,7 +538,8 @@ impl Exchange {
                     call: id,
                     position: pos,
                 }));
-                self.pending.push_back((id, Event::QueuePosition(pos)));
+                let info = self.queue_info(si, pos);
+                self.pending.push_back((id, Event::QueuePosition(info)));
             }
             self.slots[si].last_position = Some(pos);
         }
@@ -550,6 +555,35 @@ impl Exchange {
             .collect();
         q.sort_by_key(|(_, o)| *o);
         q.into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// A waiting call's position and expected wait: position × the average time a
+    /// trunk stays busy with a leg ÷ the trunks the call can use, in whole minutes
+    /// (none until a leg has ended, so the estimate rests on something).
+    fn queue_info(&self, si: usize, position: u32) -> crate::call::QueueInfo {
+        let trunks = self
+            .trunk_order(si)
+            .into_iter()
+            .filter(|&p| self.ports[p].out_of_service_until.is_none())
+            .count()
+            .max(1) as f64;
+        let minutes = self.leg_hold.map(|hold| {
+            let secs = f64::from(position) * hold.as_secs_f64() / trunks;
+            (secs / 60.0).ceil().clamp(1.0, 10.0) as u8
+        });
+        crate::call::QueueInfo { position, minutes }
+    }
+
+    /// A responder leg that held a trunk ended: fold its duration into the average.
+    fn record_leg_hold(&mut self, port: PortIdx, since: Instant, now: Instant) {
+        if self.ports[port].kind == PortKind::Fxs {
+            return;
+        }
+        let held = now.saturating_duration_since(since);
+        self.leg_hold = Some(match self.leg_hold {
+            None => held,
+            Some(avg) => avg.mul_f64(0.8) + held.mul_f64(0.2),
+        });
     }
 
     /// A call's position in the queue (1 = next), if it is queued.
@@ -696,7 +730,8 @@ impl Exchange {
                         *announce_at += *every;
                     }
                     if let Some(pos) = self.queue_position(id) {
-                        self.pending.push_back((id, Event::QueuePosition(pos)));
+                        let info = self.queue_info(si, pos);
+                        self.pending.push_back((id, Event::QueuePosition(info)));
                     }
                 }
                 _ => {}
@@ -743,6 +778,7 @@ impl Exchange {
         let Some(leg) = self.slots[si].leg.take() else {
             return;
         };
+        self.record_leg_hold(leg.port, leg.since, now);
         if let (Carrier::Modem(l), Some(m)) = (leg.carrier, self.modem.as_mut()) {
             m.hangup(now, l);
         }
@@ -757,9 +793,10 @@ impl Exchange {
     }
 
     /// The far end ended the call's responder leg.
-    pub(super) fn release_leg(&mut self, call: crate::call::CallId) {
+    pub(super) fn release_leg(&mut self, call: crate::call::CallId, now: Instant) {
         let Some(si) = self.slot(call) else { return };
         if let Some(leg) = self.slots[si].leg.take() {
+            self.record_leg_hold(leg.port, leg.since, now);
             self.release_port(leg.port);
         }
     }

@@ -290,6 +290,8 @@ struct Side_ {
     answered: bool,
     /// The last key counted: digit, when, which source.
     last_digit: Option<(char, Instant, DigitOrigin)>,
+    /// When the side was set up (a responder leg's trunk is busy from then on).
+    since: Instant,
 }
 
 struct Slot {
@@ -381,6 +383,9 @@ pub struct Exchange {
     country: String,
     /// Conditional call forwarding of the SIM to the backup number.
     backup: backup::Backup,
+    /// How long a trunk stays busy with one responder leg, on average (exponential
+    /// moving average; the queue's expected-wait estimate).
+    leg_hold: Option<Duration>,
 }
 
 impl Exchange {
@@ -438,6 +443,7 @@ impl Exchange {
             sms_requested: Vec::new(),
             country: board.country.clone(),
             backup: backup::Backup::default(),
+            leg_hold: None,
         }
     }
 
@@ -617,7 +623,7 @@ impl Exchange {
                         .is_some_and(|l| l.answered);
                     self.note(Some(call), Some(port), "the far end hung up the line");
                     self.hangup_fxo(port);
-                    self.release_leg(call);
+                    self.release_leg(call, now);
                     let ev = if answered {
                         Event::LegHangup
                     } else {
@@ -677,7 +683,7 @@ impl Exchange {
                             .is_some_and(|l| l.answered);
                         if answered {
                             self.note(Some(call), Some(port), "responder hung up");
-                            self.release_leg(call);
+                            self.release_leg(call, now);
                             self.pending.push_back((call, Event::LegHangup));
                         }
                     }
@@ -764,6 +770,7 @@ impl Exchange {
                 carrier,
                 answered: false,
                 last_digit: None,
+                since: now,
             },
             leg: None,
             wait: None,
@@ -952,14 +959,14 @@ impl Exchange {
                     };
                     self.note(None, self.modem_port, text);
                 }
-                ModemEvent::Leg { leg, state } => self.on_modem_leg(leg, state),
+                ModemEvent::Leg { leg, state } => self.on_modem_leg(now, leg, state),
             }
         }
     }
 
     /// A modem voice call changed state: the caller's side of a call to the SIM, or a
     /// responder leg.
-    fn on_modem_leg(&mut self, leg: LegId, state: LegState) {
+    fn on_modem_leg(&mut self, now: Instant, leg: LegId, state: LegState) {
         if let Some(si) = self
             .slots
             .iter()
@@ -1003,7 +1010,7 @@ impl Exchange {
                     why_failed = Some(why.clone());
                 }
                 let answered = self.slots[si].leg.as_ref().is_some_and(|l| l.answered);
-                self.release_leg(id);
+                self.release_leg(id, now);
                 if answered {
                     Event::LegHangup
                 } else {

@@ -63,6 +63,16 @@ pub fn phrase_in(p: Prompt, language: &str) -> Option<String> {
                 "All lines are busy. You are caller number {n} in line. Please stay on the line."
             )
         }),
+        Prompt::ExpectedWait(n) => Some(match (de, n) {
+            (false, 1) => "The expected wait is about one minute.".to_string(),
+            (false, 10..) => "The expected wait is ten minutes or more.".to_string(),
+            (false, n) => format!("The expected wait is about {n} minutes."),
+            (true, 1) => "Die voraussichtliche Wartezeit beträgt etwa eine Minute.".to_string(),
+            (true, 10..) => {
+                "Die voraussichtliche Wartezeit beträgt zehn Minuten oder mehr.".to_string()
+            }
+            (true, n) => format!("Die voraussichtliche Wartezeit beträgt etwa {n} Minuten."),
+        }),
         Prompt::QueueWait => t(
             "All lines are busy. Please stay on the line.",
             "Alle Leitungen sind belegt. Bitte bleiben Sie am Apparat.",
@@ -105,6 +115,7 @@ pub fn prompts_of(rn: &crate::config::RoutingNumber) -> Vec<Prompt> {
     ];
     // positions count every caller waiting for the modem, whatever their routing number
     v.extend((1..=9).map(Prompt::QueuePosition));
+    v.extend((1..=10).map(Prompt::ExpectedWait));
     if !rn.blocked.is_empty() {
         v.push(Prompt::Blocked);
     }
@@ -328,8 +339,8 @@ mod tests {
     fn prompt_texts_cover_every_routing_number() {
         let cfg = Config::demo();
         let texts = prompt_texts(&cfg);
-        // 10 fixed prompts and 9 queue positions per routing number
-        assert_eq!(texts.len(), 2 * 19);
+        // 10 fixed prompts, 9 queue positions and 10 expected waits per routing number
+        assert_eq!(texts.len(), 2 * 29);
         assert!(texts.iter().any(|(k, _, t)| *k
             == ("emergency-hotline".to_string(), Prompt::Announcement)
             && t.starts_with("This is Emergency Hotline.")));
