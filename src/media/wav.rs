@@ -218,37 +218,53 @@ pub fn stream_wav_8k_mono(path: &Path, sink: impl FnMut(&[i16])) -> Result<Strea
     };
     let mut frames_read = 0u64;
     let mut truncated = false;
-    // A read error: the end of a file shorter than its header says, or a real error.
-    let mut stop = |e: hound::Error| -> Result<()> {
-        match e {
-            // hound reports a short read as `Other` with this message.
-            hound::Error::IoError(io)
-                if io.kind() == std::io::ErrorKind::UnexpectedEof
-                    || io.to_string().contains("Failed to read enough bytes") =>
-            {
-                truncated = true;
-                Ok(())
-            }
-            e => Err(anyhow::Error::new(e).context(format!("{name}: bad sample data"))),
-        }
-    };
     let direct = spec.sample_rate == SAMPLE_RATE
         && ch == 1
         && spec.sample_format == hound::SampleFormat::Int
         && spec.bits_per_sample == 16;
     if direct {
-        for s in reader.samples::<i16>() {
-            match s {
-                Ok(v) => blocks.push_i16(v),
-                Err(e) => {
-                    stop(e)?;
-                    break;
-                }
+        // 16-bit PCM at 8 kHz: hound has parsed the header and left the reader at the
+        // first sample; the data is read in blocks and converted in place.
+        let declared_bytes = declared_frames * 2;
+        let mut r = reader.into_inner();
+        let mut bytes = vec![0u8; 2 * BLOCK];
+        let mut left = declared_bytes;
+        while left > 0 {
+            let want = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = read_full(&mut r, &mut bytes[..want])
+                .with_context(|| format!("{name}: bad sample data"))?;
+            let k = n / 2;
+            for (d, p) in blocks.buf[..k]
+                .iter_mut()
+                .zip(bytes[..2 * k].chunks_exact(2))
+            {
+                *d = i16::from_le_bytes([p[0], p[1]]);
+            }
+            blocks.fill = k;
+            blocks.flush();
+            left -= n as u64;
+            if n < want {
+                truncated = true;
+                break;
             }
         }
         frames_read = blocks.samples + blocks.fill as u64;
         blocks.flush();
     } else {
+        // A read error: the end of a file shorter than its header says, or a real error.
+        let mut stop = |e: hound::Error| -> Result<()> {
+            match e {
+                // hound reports a short read as `Other` with this message.
+                hound::Error::IoError(io)
+                    if io.kind() == std::io::ErrorKind::UnexpectedEof
+                        || io.to_string().contains("Failed to read enough bytes") =>
+                {
+                    truncated = true;
+                    Ok(())
+                }
+                e => Err(anyhow::Error::new(e).context(format!("{name}: bad sample data"))),
+            }
+        };
         let mut rs = if spec.sample_rate == SAMPLE_RATE {
             None
         } else {
@@ -334,6 +350,20 @@ pub fn stream_wav_8k_mono(path: &Path, sink: impl FnMut(&[i16])) -> Result<Strea
         frames_read,
         truncated,
     })
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads a whole WAV file as 8 kHz mono 16-bit PCM (see [`stream_wav_8k_mono`]; for
