@@ -368,6 +368,18 @@ impl Config {
         let mut ports: HashMap<&str, usize> = HashMap::new();
         for (i, rn) in self.routing_numbers.iter().enumerate() {
             let key = format!("routing_number[{i}]");
+            for (field, text) in [
+                ("greeting", rn.greeting_text()),
+                ("announcement", rn.announcement_text()),
+            ] {
+                if let Err(e) = crate::media::tts::check_prompt_text(&text) {
+                    p.at(
+                        None,
+                        format!("{key}.{field}"),
+                        format!("{e}: shorten the {field}"),
+                    );
+                }
+            }
             let port = rn.port.get_ref();
             match board.port_kind(port) {
                 None => p.at(

@@ -245,6 +245,19 @@ mod tests {
     }
 
     #[test]
+    fn long_prompt_texts_are_refused_before_rendering() {
+        assert!(check_prompt_text(&"x".repeat(MAX_PROMPT_CHARS)).is_ok());
+        let e = check_prompt_text(&"x".repeat(100_000)).unwrap_err();
+        assert!(e.to_string().contains("100000 characters"), "{e}");
+        let tts = Tts {
+            cache_dir: None,
+            program: "/nonexistent/espeak".into(),
+        };
+        let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
+        assert!(e.to_string().contains("at most 4000"), "{e}");
+    }
+
+    #[test]
     fn cache_key_is_stable() {
         assert_eq!(fnv1a(&["v1", "en", "Hello"]), fnv1a(&["v1", "en", "Hello"]));
         assert_ne!(fnv1a(&["v1", "en", "Hello"]), fnv1a(&["v1", "de", "Hello"]));
