@@ -1,10 +1,12 @@
-//! DTMF receiver against real-world material: talk-off on an espeak-ng speech corpus
-//! (several languages and voices), talk-down (digits over speech 10 dB weaker), and the
-//! GSM-FR / AMR-NB voice codecs of the modem path (through `sox`).
+//! DTMF receiver against real-world material: talk-off on 80 minutes of synthetic speech
+//! (espeak-ng voice variants in five languages, Debian's flite voices), talk-down (digits
+//! over speech 10 dB weaker), and the GSM-FR / AMR-NB voice codecs of the modem path
+//! (through `sox`).
 //!
-//! Needs `espeak-ng` and `sox` with GSM/AMR support (`scripts/ensure-deps` installs
-//! them); the tests fail with a clear message when they are missing. The corpus is
-//! generated at test time into `CARGO_TARGET_TMPDIR` (nothing large is committed).
+//! Needs `espeak-ng`, `flite` and `sox` with GSM/AMR support (`scripts/ensure-deps`
+//! installs them); the tests fail with a clear message when they are missing. Speech is
+//! synthesised at test time, in memory (the codec files go to `CARGO_TARGET_TMPDIR`;
+//! nothing large is committed).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -323,10 +325,14 @@ fn talk_off_speech_corpus_gives_no_digit() {
     }
     let minutes = total as f64 / 8000.0 / 60.0;
     let n: usize = false_hits.iter().map(|x| x.2.len()).sum();
+    let voices: std::collections::BTreeSet<&str> = c
+        .iter()
+        .map(|(name, _)| name.split(" p").next().unwrap_or(name))
+        .collect();
     eprintln!(
-        "talk-off: {n} false digits in {minutes:.1} min of speech ({} utterances, {} voices × languages) at {} levels ({:.1} min through the detector)",
+        "talk-off: {n} false digits in {minutes:.1} min of speech ({} utterances, {} voice × language combinations) at {} levels ({:.1} min through the detector)",
         c.len(),
-        c.len(),
+        voices.len(),
         levels.len(),
         minutes * levels.len() as f64
     );

@@ -781,28 +781,39 @@ impl DtmfDetector {
         let last = self.last_present_end / SLOT as u64;
         let n_slots = (self.present as u64).min(HISTORY as u64 - 1).min(last);
         let first = last + 1 - n_slots;
-        let power = |f: f32| {
-            let w = core::f32::consts::TAU * f / SAMPLE_RATE as f32;
-            let coeff = 2.0 * w.cos();
-            let (mut s1, mut s2) = (0.0f32, 0.0f32);
-            for s in first..=last {
-                let at = (s % HISTORY as u64) as usize * SLOT;
-                for &x in &self.raw[at..at + SLOT] {
-                    let s0 = f32::from(x) + coeff * s1 - s2;
-                    s2 = s1;
-                    s1 = s0;
+        // Goertzel powers at the two tones and the neighbouring harmonics in the band
+        // (below 500 Hz speech under a real digit is strongest: not counted), all in one
+        // pass over the samples.
+        let mut freqs = [0f32; 10];
+        freqs[0] = fr;
+        freqs[1] = fc;
+        let mut n = 2;
+        for k in q - 1..=p + 1 {
+            let f = f0 * k as f32;
+            if k != q && k != p && (HARMONIC_BAND.0..=HARMONIC_BAND.1).contains(&f) {
+                freqs[n] = f;
+                n += 1;
+            }
+        }
+        let mut coeff = [0f32; 10];
+        for (c, f) in coeff.iter_mut().zip(&freqs[..n]) {
+            *c = 2.0 * (core::f32::consts::TAU * f / SAMPLE_RATE as f32).cos();
+        }
+        let (mut s1, mut s2) = ([0f32; 10], [0f32; 10]);
+        for s in first..=last {
+            let at = (s % HISTORY as u64) as usize * SLOT;
+            for &x in &self.raw[at..at + SLOT] {
+                let x = f32::from(x);
+                for j in 0..10 {
+                    let s0 = x + coeff[j] * s1[j] - s2[j];
+                    s2[j] = s1[j];
+                    s1[j] = s0;
                 }
             }
-            s1 * s1 + s2 * s2 - coeff * s1 * s2
-        };
-        let weaker = power(fr).min(power(fc));
-        // Below 500 Hz speech under a real digit is strongest (talk-down): not counted.
-        let others: f32 = (q - 1..=p + 1)
-            .filter(|&k| k != q && k != p)
-            .map(|k| f0 * k as f32)
-            .filter(|f| (HARMONIC_BAND.0..=HARMONIC_BAND.1).contains(f))
-            .map(power)
-            .sum();
+        }
+        let power = |j: usize| s1[j] * s1[j] + s2[j] * s2[j] - coeff[j] * s1[j] * s2[j];
+        let weaker = power(0).min(power(1));
+        let others: f32 = (2..n).map(power).sum();
         others < weaker * db_to_power_ratio(-HARMONIC_DB)
     }
 

@@ -24,7 +24,7 @@ pub const MAX_CHANNELS: u16 = 8;
 /// Longest file accepted, seconds of audio (24 hours).
 pub const MAX_SECONDS: u64 = 24 * 3600;
 /// Samples (8 kHz) per block handed to the consumer.
-pub const BLOCK: usize = 4096;
+pub const BLOCK: usize = 16_384;
 /// Input frames per resampler chunk.
 const RESAMPLE_CHUNK: usize = 1024;
 
