@@ -41,6 +41,7 @@ pub fn speak(voice: &str, pitch: u32, speed: u32, text: &str) -> Vec<f64> {
 /// Runs `synth` (a speech synthesiser writing a WAV file to stdout) piped into `sox`,
 /// which converts it to 8 kHz mono 16-bit raw PCM; returns it on the 16-bit scale as
 /// `f64`. Used for the large talk-off corpus: sox's resampler is fast in debug builds.
+#[allow(dead_code)] // only tests/dtmf_speech.rs uses it; each test crate compiles this file
 pub fn synth_8k(mut synth: Command) -> Vec<f64> {
     use std::process::Stdio;
     let mut s = synth
