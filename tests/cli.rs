@@ -188,3 +188,148 @@ fn dtmf_decode_converts_rate_and_channels_and_reports_bad_files() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// A WAV header (PCM) with the given rate, channels, bits and declared data length.
+fn wav_header(rate: u32, channels: u16, bits: u16, data_len: u32) -> Vec<u8> {
+    let block = channels * bits / 8;
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&36u32.wrapping_add(data_len).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    h.extend_from_slice(&block.to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
+    h
+}
+
+/// Bad files and arguments get a clear error and exit 2, with bounded memory: a 1 Hz
+/// header, 200 channels, a 4 GB file (sparse) and a huge --on-ms; a file whose header
+/// claims 4 GB but holds 400 KB decodes what is there.
+#[test]
+fn bad_wav_files_and_huge_durations_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let decoders: [&[&str]; 3] = [
+        &["dtmf", "decode"],
+        &["callerid", "decode"],
+        &["tones", "detect", "--country", "US"],
+    ];
+    let run = |args: &[&str], f: &std::path::Path| bin().args(args).arg(f).output().unwrap();
+
+    let rate1 = dir.path().join("rate1.wav");
+    let mut v = wav_header(1, 1, 16, 400_000);
+    v.resize(v.len() + 400_000, 0);
+    std::fs::write(&rate1, &v).unwrap();
+    let chans = dir.path().join("chans.wav");
+    let mut v = wav_header(8000, 200, 16, 400_000);
+    v.resize(v.len() + 400_000, 0);
+    std::fs::write(&chans, &v).unwrap();
+    // 4 GB declared and (sparse) on disk: 74.6 hours at 8 kHz.
+    let huge = dir.path().join("huge.wav");
+    let f = std::fs::File::create(&huge).unwrap();
+    use std::io::Write;
+    (&f).write_all(&wav_header(8000, 1, 16, 0xFFFF_FFF0))
+        .unwrap();
+    f.set_len(44 + 0xFFFF_FFF0).unwrap();
+    drop(f);
+    for args in decoders {
+        for (file, needle) in [
+            (
+                &rate1,
+                "sample rate 1 Hz is outside the supported 4000–192000 Hz",
+            ),
+            (&chans, "200 channels; at most 8 are supported"),
+            (&huge, "74.6 hours of audio"),
+        ] {
+            let out = run(args, file);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {file:?}: {err}");
+            assert!(err.contains(needle), "{args:?}: {err}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+
+    // The header says 4 GB, the file holds 400 KB of digits: decoded, with a warning.
+    let digits = dir.path().join("d.wav");
+    let out = bin()
+        .args(["dtmf", "gen", "159", "-o"])
+        .arg(&digits)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut v = std::fs::read(&digits).unwrap();
+    let data = v.split_off(44);
+    let mut v = wav_header(8000, 1, 16, 0xFFFF_FFF0);
+    v.extend_from_slice(&data);
+    v.resize(400_044, 0);
+    let liar = dir.path().join("liar.wav");
+    std::fs::write(&liar, &v).unwrap();
+    let out = run(&["dtmf", "decode"], &liar);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "159\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the data ends after 200000 of the"));
+
+    // Generation: durations beyond the bounds.
+    let o = dir.path().join("o.wav");
+    for (args, needle) in [
+        (
+            vec!["dtmf", "gen", "123", "--on-ms", "4000000000", "-o"],
+            "--on-ms and --off-ms must be at most 60000 ms",
+        ),
+        (
+            vec!["dtmf", "gen", &"1".repeat(40_000), "-o"],
+            "at most 3600 s are written",
+        ),
+        (
+            vec![
+                "callerid",
+                "gen",
+                "--number",
+                "1",
+                "--pad-ms",
+                "4000000000",
+                "-o",
+            ],
+            "--pad-ms must be at most 60000 ms",
+        ),
+    ] {
+        let out = bin().args(&args).arg(&o).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    assert!(!o.exists());
+}
+
+/// A 100 KB greeting is refused by the configuration check (it would render minutes of
+/// audio at start-up) with the field named.
+#[test]
+fn huge_greeting_text_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml"),
+    )
+    .unwrap();
+    let big = "Welcome to the hotline. ".repeat(4200);
+    let cfg = demo.replacen(
+        "greeting = \"Welcome to the Acme emergency hotline.\"",
+        &format!("greeting = \"{big}\""),
+        1,
+    );
+    assert_ne!(cfg, demo);
+    let f = dir.path().join("big.toml");
+    std::fs::write(&f, cfg).unwrap();
+    let out = bin().arg("check-config").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("routing_number[0].greeting: prompt text has")
+            && err.contains("at most 4000 are rendered"),
+        "{err}"
+    );
+}

@@ -311,6 +311,10 @@ enum BenchCommand {
         /// detectors, e.g. the spandsp harness) and exit.
         #[arg(long)]
         write_raw: Option<PathBuf>,
+        /// Write the built-in signal as an 8 kHz mono 16-bit WAV file here (for the
+        /// end-to-end `dtmf decode` measurement) and exit.
+        #[arg(long)]
+        write_wav: Option<PathBuf>,
     },
 }
 
@@ -457,7 +461,7 @@ pub fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
+                    ExitCode::from(2)
                 }
             }
         }
@@ -526,6 +530,7 @@ pub fn main() -> ExitCode {
                     seconds,
                     reps,
                     write_raw,
+                    write_wav,
                 },
         } => {
             init_logging(cli.log_format, "warn");
@@ -539,6 +544,15 @@ pub fn main() -> ExitCode {
                 },
                 None => super::dsp_cli::bench_signal(seconds),
             };
+            if let Some(p) = write_wav {
+                return match super::dsp_cli::write_wav_8k(&p, &audio) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             if let Some(p) = write_raw {
                 let bytes: Vec<u8> = audio.iter().flat_map(|s| s.to_le_bytes()).collect();
                 return match std::fs::write(&p, bytes) {
@@ -776,7 +790,7 @@ fn callerid(command: CallerIdCommand) -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
+                    ExitCode::from(2)
                 }
             }
         }

@@ -8,59 +8,27 @@ use anyhow::{Context, Result, bail};
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent, DtmfGenParams, generate_with};
 
-/// Reads a WAV file as 8 kHz mono 16-bit PCM: other rates are resampled, several
-/// channels are averaged, 8/24/32-bit integer and float samples are converted.
-pub fn read_wav_8k_mono(path: &Path) -> Result<Vec<i16>> {
-    let reader = hound::WavReader::open(path)
-        .with_context(|| format!("cannot read {} as a WAV file", path.display()))?;
-    let spec = reader.spec();
-    let ch = usize::from(spec.channels.max(1));
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .into_samples::<f32>()
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}: bad sample data", path.display()))?,
-        hound::SampleFormat::Int => {
-            let scale = 2f32.powi(i32::from(spec.bits_per_sample.max(1)) - 1);
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 / scale))
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("{}: bad sample data", path.display()))?
-        }
-    };
-    let mono: Vec<f32> = if ch > 1 {
-        samples
-            .chunks(ch)
-            .map(|c| c.iter().sum::<f32>() / c.len() as f32)
-            .collect()
-    } else {
-        samples
-    };
-    let mono = if spec.sample_rate == SAMPLE_RATE {
-        mono
-    } else {
-        if spec.sample_rate == 0 {
-            bail!("{}: sample rate 0", path.display());
-        }
-        crate::media::tts::resample(&mono, spec.sample_rate, SAMPLE_RATE)?
-    };
-    Ok(mono
-        .into_iter()
-        .map(|x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect())
+pub use crate::media::wav::read_wav_8k_mono;
+use crate::media::wav::stream_wav_8k_mono;
+
+/// Streams a WAV file into `sink` (8 kHz mono blocks) and warns on stderr when the
+/// data ends before the header's length.
+fn stream_input(path: &Path, sink: impl FnMut(&[i16])) -> Result<()> {
+    let st = stream_wav_8k_mono(path, sink)?;
+    if st.truncated {
+        eprintln!(
+            "warning: {}: the data ends after {} of the {} frames its header declares; decoded what is there",
+            path.display(),
+            st.frames_read,
+            st.declared_frames
+        );
+    }
+    Ok(())
 }
 
 /// Writes 8 kHz mono 16-bit PCM.
 pub fn write_wav_8k(path: &Path, samples: &[i16]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = wav_writer_8k(path)?;
     for &s in samples {
         w.write_sample(s)?;
     }
@@ -68,13 +36,39 @@ pub fn write_wav_8k(path: &Path, samples: &[i16]) -> Result<()> {
     Ok(())
 }
 
-/// `dtmf decode`: the digits as one line, or JSON lines of events with `--events`.
+fn wav_writer_8k(path: &Path) -> Result<hound::WavWriter<std::io::BufWriter<std::fs::File>>> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(path, spec)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// `dtmf decode`: the digits as one line, or JSON lines of events with `--events`
+/// (each printed when its digit ends). The file is streamed in blocks: memory does not
+/// depend on its length.
 pub fn dtmf_decode(path: &Path, events: bool, out: &mut impl Write) -> Result<()> {
-    let audio = read_wav_8k_mono(path)?;
     let mut det = DtmfDetector::new();
     let mut digits = String::new();
-    let mut lines = Vec::new();
-    let ms = |s: u64| s as f64 * 1000.0 / f64::from(SAMPLE_RATE);
+    let mut pending: Option<(char, u64, f32, f32)> = None;
+    let mut write_err: Option<std::io::Error> = None;
+    let ms = |s: u64| (s as f64 * 10_000.0 / f64::from(SAMPLE_RATE)).round() / 10.0;
+    let print = |d: (char, u64, f32, f32), end: u64, out: &mut dyn Write| {
+        let (digit, start, low, high) = d;
+        let v = serde_json::json!({
+            "digit": digit.to_string(),
+            "start_ms": ms(start),
+            "end_ms": ms(end),
+            "duration_ms": ((ms(end) - ms(start)) * 10.0).round() / 10.0,
+            "low_dbm0": (f64::from(low) * 10.0).round() / 10.0,
+            "high_dbm0": (f64::from(high) * 10.0).round() / 10.0,
+            "twist_db": (f64::from(high - low) * 10.0).round() / 10.0,
+        });
+        writeln!(out, "{v}")
+    };
     let mut on_event = |e: DtmfEvent| match e {
         DtmfEvent::Start {
             digit,
@@ -82,42 +76,87 @@ pub fn dtmf_decode(path: &Path, events: bool, out: &mut impl Write) -> Result<()
             level_dbm0,
             high_level_dbm0,
         } => {
-            digits.push(digit);
-            lines.push((digit, ms(sample), None, level_dbm0, high_level_dbm0));
+            if events {
+                pending = Some((digit, sample, level_dbm0, high_level_dbm0));
+            } else {
+                digits.push(digit);
+            }
         }
         DtmfEvent::End { sample, .. } => {
-            if let Some(l) = lines.last_mut() {
-                l.2 = Some(ms(sample));
+            if let Some(d) = pending.take() {
+                if let Err(e) = print(d, sample, out) {
+                    write_err.get_or_insert(e);
+                }
             }
         }
     };
-    det.push(&audio, &mut on_event);
+    stream_input(path, |block| det.push(block, &mut on_event))?;
     // Trailing silence so that a digit running to the end of the file gets its end.
     det.push(&[0; 400], &mut on_event);
-    if events {
-        for (digit, start, end, low, high) in lines {
-            let v = serde_json::json!({
-                "digit": digit.to_string(),
-                "start_ms": (start * 10.0).round() / 10.0,
-                "end_ms": end.map(|e| (e * 10.0).round() / 10.0),
-                "duration_ms": end.map(|e| ((e - start) * 10.0).round() / 10.0),
-                "low_dbm0": (f64::from(low) * 10.0).round() / 10.0,
-                "high_dbm0": (f64::from(high) * 10.0).round() / 10.0,
-                "twist_db": (f64::from(high - low) * 10.0).round() / 10.0,
-            });
-            writeln!(out, "{v}")?;
-        }
-    } else {
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    if !events {
         writeln!(out, "{digits}")?;
     }
     Ok(())
 }
 
 /// `dtmf gen`: renders digits into an 8 kHz WAV file.
+/// Refuses durations beyond [`MAX_GEN_MS`] per tone or pause and files longer than
+/// [`MAX_GEN_SECONDS`]; writes the file one digit at a time.
 pub fn dtmf_gen(digits: &str, path: &Path, p: &DtmfGenParams) -> Result<()> {
-    let audio = generate_with(digits, p).map_err(|e| anyhow::anyhow!("{e}"))?;
-    write_wav_8k(path, &audio)
+    if p.on_ms > MAX_GEN_MS || p.off_ms > MAX_GEN_MS {
+        bail!(
+            "--on-ms and --off-ms must be at most {MAX_GEN_MS} ms (got {} and {})",
+            p.on_ms,
+            p.off_ms
+        );
+    }
+    if !(-60.0..=3.0).contains(&p.level_dbm0) || !(-30.0..=30.0).contains(&p.twist_db) {
+        bail!(
+            "--level must be between -60 and +3 dBm0 and --twist between -30 and +30 dB (got {} and {})",
+            p.level_dbm0,
+            p.twist_db
+        );
+    }
+    let total_ms = digits.chars().count() as u64 * (u64::from(p.on_ms) + u64::from(p.off_ms));
+    if total_ms > MAX_GEN_SECONDS * 1000 {
+        bail!(
+            "{} digits of {} ms + {} ms make {:.0} s of audio; at most {MAX_GEN_SECONDS} s are written",
+            digits.chars().count(),
+            p.on_ms,
+            p.off_ms,
+            total_ms as f64 / 1000.0
+        );
+    }
+    // Validate every digit before creating the file.
+    generate_with(
+        digits,
+        &DtmfGenParams {
+            on_ms: 0,
+            off_ms: 0,
+            ..*p
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut w = wav_writer_8k(path)?;
+    for d in digits.chars() {
+        let audio = generate_with(&d.to_string(), p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut i16w = w.get_i16_writer(audio.len() as u32);
+        for s in audio {
+            i16w.write_sample(s);
+        }
+        i16w.flush()?;
+    }
+    w.finalize()?;
+    Ok(())
 }
+
+/// Longest tone or pause `dtmf gen` writes, ms.
+pub const MAX_GEN_MS: u32 = 60_000;
+/// Longest file `dtmf gen` writes, seconds.
+pub const MAX_GEN_SECONDS: u64 = 3600;
 
 /// CPU time of this process, seconds.
 fn cpu_seconds() -> f64 {
@@ -268,19 +307,38 @@ pub fn callerid_decode(
     signalling: crate::dsp::callerid::Signalling,
     out: &mut impl Write,
 ) -> Result<CallerIdSummary> {
-    use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, DecodeErrorKind, Signalling};
-    use serde_json::json;
-    let audio = read_wav_8k_mono(path)?;
+    use crate::dsp::callerid::CallerIdDecoder;
     let mut dec = CallerIdDecoder::new(signalling);
     let mut events = Vec::new();
-    for frame in audio.chunks(crate::dsp::FRAME_SAMPLES) {
-        dec.push(frame, |e| events.push(e));
-    }
+    let mut summary = CallerIdSummary::default();
+    let mut write_err = None;
+    stream_input(path, |block| {
+        for frame in block.chunks(crate::dsp::FRAME_SAMPLES) {
+            dec.push(frame, |e| events.push(e));
+        }
+        if let Err(e) = print_callerid_events(&mut events, &mut summary, out) {
+            write_err.get_or_insert(e);
+        }
+    })?;
     // Trailing silence so that a message ending with the file is completed.
     dec.push(&[0; 1600], |e| events.push(e));
     dec.finish(|e| events.push(e));
-    let mut summary = CallerIdSummary::default();
-    for e in events {
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    print_callerid_events(&mut events, &mut summary, out)?;
+    Ok(summary)
+}
+
+/// Prints (and drains) caller ID events as JSON lines, counting them in `summary`.
+fn print_callerid_events(
+    events: &mut Vec<crate::dsp::callerid::CallerIdEvent>,
+    summary: &mut CallerIdSummary,
+    out: &mut impl Write,
+) -> Result<()> {
+    use crate::dsp::callerid::{CallerIdEvent, DecodeErrorKind, Signalling};
+    use serde_json::json;
+    for e in events.drain(..) {
         let v = match e {
             CallerIdEvent::Fsk(m) => {
                 let mut o = serde_json::Map::new();
@@ -288,7 +346,7 @@ pub fn callerid_decode(
                 o.insert("format".into(), json!(m.format().name()));
                 o.insert("message_type".into(), json!(m.message_type()));
                 o.insert("checksum_ok".into(), json!(true));
-                add_verdict(&mut o, &mut summary, m.caller_id());
+                add_verdict(&mut o, summary, m.caller_id());
                 o.insert("start_ms".into(), json!(sample_ms(m.start_sample)));
                 o.insert("end_ms".into(), json!(sample_ms(m.end_sample)));
                 o.insert("level_dbm0".into(), json!(round1(f64::from(m.level_dbm0))));
@@ -303,7 +361,7 @@ pub fn callerid_decode(
                 o.insert("format".into(), json!("dtmf"));
                 o.insert("checksum_ok".into(), serde_json::Value::Null);
                 o.insert("clip".into(), json!(c.as_str()));
-                add_verdict(&mut o, &mut summary, c.caller_id());
+                add_verdict(&mut o, summary, c.caller_id());
                 o.insert("start_ms".into(), json!(sample_ms(c.start_sample)));
                 o.insert("end_ms".into(), json!(sample_ms(c.end_sample)));
                 serde_json::Value::Object(o)
@@ -340,7 +398,7 @@ pub fn callerid_decode(
         };
         writeln!(out, "{v}")?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// What `callerid gen` renders.
@@ -363,6 +421,30 @@ pub struct CallerIdGen {
 /// `callerid gen`: renders a caller ID message into an 8 kHz WAV file.
 pub fn callerid_gen(g: &CallerIdGen, path: &Path) -> Result<()> {
     use crate::dsp::callerid::{clip_audio, modulate};
+    if g.pad_ms > MAX_GEN_MS {
+        bail!(
+            "--pad-ms must be at most {MAX_GEN_MS} ms (got {})",
+            g.pad_ms
+        );
+    }
+    if !(-60.0..=3.0).contains(&g.level_dbm0) {
+        bail!(
+            "--level must be between -60 and +3 dBm0 (got {})",
+            g.level_dbm0
+        );
+    }
+    if let Some(p) = &g.fsk {
+        if p.seizure_bits > 12_000 || p.mark_bits > 12_000 {
+            bail!(
+                "--seizure-bits and --mark-bits must be at most 12000 (10 s at 1200 baud; got {} and {})",
+                p.seizure_bits,
+                p.mark_bits
+            );
+        }
+        if !(p.baud_error.abs() <= 0.2 && p.freq_error.abs() <= 0.2) {
+            bail!("--baud-error and --freq-error must be within ±20 %");
+        }
+    }
     let audio = match &g.fsk {
         Some(p) => {
             let frame = if g.sdmf {
@@ -407,7 +489,6 @@ pub fn callerid_gen(g: &CallerIdGen, path: &Path) -> Result<()> {
 pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<()> {
     use crate::dsp::progress::{ProgressDetector, ToneEvent, country as lookup};
     let c = lookup(country)?;
-    let audio = read_wav_8k_mono(path)?;
     let mut det = ProgressDetector::new(c);
     let mut reports = Vec::new();
     let mut on = |e: ToneEvent| {
@@ -415,7 +496,7 @@ pub fn tones_detect(path: &Path, country: &str, out: &mut impl Write) -> Result<
             reports.push(r)
         }
     };
-    det.push(&audio, &mut on);
+    stream_input(path, |block| det.push(block, &mut on))?;
     det.finish(&mut on);
     reports.sort_by_key(|r| r.start_sample);
     let ms = |s: u64| s * 1000 / u64::from(SAMPLE_RATE);

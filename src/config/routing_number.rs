@@ -315,6 +315,18 @@ pub(super) fn validate(
     let mut ports: HashMap<&str, usize> = HashMap::new();
     for (i, rn) in cfg.routing_numbers.iter().enumerate() {
         let key = format!("routing_number[{i}]");
+        for (field, text) in [
+            ("greeting", rn.greeting_text()),
+            ("announcement", rn.announcement_text()),
+        ] {
+            if let Err(e) = crate::media::tts::check_prompt_text(&text) {
+                p.at(
+                    None,
+                    format!("{key}.{field}"),
+                    format!("{e}: shorten the {field}"),
+                );
+            }
+        }
         let all_ports = std::iter::once((&rn.port, format!("{key}.port"))).chain(
             rn.extra_ports
                 .iter()

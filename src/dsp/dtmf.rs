@@ -187,6 +187,15 @@ pub struct DtmfParams {
     /// Consecutive absent slots that end a digit (default 4 ≈ 25 ms: a 10 ms
     /// dropout spoils at most 2, a 40 ms pause at least 5).
     pub end_absent_slots: u32,
+    /// Largest deviation of each tone from its nominal frequency, as a fraction,
+    /// measured over the whole digit before it is accepted (the amplitude-weighted
+    /// phase advance over all its present slots; default 0.02). Tighter than the
+    /// per-block window, whose estimate is disturbed at the edges of a tone.
+    pub digit_freq_dev: f32,
+    /// Minimum phase coherence of each tone over the digit: `|Σ p| / Σ |p|` of the
+    /// slot-to-slot phase advances `p` (1 for a steady tone; default 0.9). Speech
+    /// whose pitch wanders fails it.
+    pub min_coherence: f32,
 }
 
 impl Default for DtmfParams {
@@ -203,6 +212,8 @@ impl Default for DtmfParams {
             min_present_slots: 5,
             min_block_hits: 2,
             end_absent_slots: 4,
+            digit_freq_dev: 0.02,
+            min_coherence: 0.6,
         }
     }
 }
@@ -422,6 +433,17 @@ enum State {
 /// A block that passes is a *hit* for its digit. A digit is tracked from its first
 /// hit; each slot is *present* when the digit's two tones carry ≥ 50 % of the slot's
 /// energy. The digit is accepted (`Start`) after 5 present slots (≥ 32 ms) and 2 hits,
+/// once two talk-off guards measured over the whole digit agree:
+///
+/// - **digit frequency**: the amplitude-weighted phase advance of each tone over all
+///   present slots puts it within ±2 % of nominal (the per-block ±2.5 % window is only
+///   a first cut: a block straddling the tone's edge misreads it by up to 0.8 %), and
+///   the advances are coherent (a voice whose pitch wanders is not);
+/// - **harmonics**: if the two frequencies stand in a small-integer ratio (two
+///   harmonics of one voice: 867 + 1442 Hz = 3 × and 5 × 289 Hz looks like a `9`), the
+///   neighbouring harmonics in 500–2000 Hz must be empty (a candidate that fails is
+///   never accepted);
+///
 /// and ends (`End`) after 4 consecutive absent slots (≈ 25 ms) or when a block hits
 /// another digit. Durations are thus measured at slot resolution: 40 ms tones always
 /// pass, 23 ms tones never do, 10 ms dropouts do not end a digit, 40 ms pauses do.
@@ -439,6 +461,9 @@ pub struct DtmfDetector {
     max_phase: [f32; 8],
     // Signal path.
     buf: [i16; SLOT_PAD],
+    /// The samples of the last `HISTORY` slots (slot `s` at `(s % HISTORY)·SLOT`), for
+    /// the harmonic check of a digit about to be accepted.
+    raw: [i16; HISTORY * SLOT],
     fill: usize,
     history: [Slot; HISTORY],
     /// Slots completed since creation or reset.
@@ -457,6 +482,12 @@ pub struct DtmfDetector {
     last_present_end: u64,
     row_max: f32,
     col_max: f32,
+    /// Sums of the slot-to-slot phase advances of the digit's two tones (rows, then
+    /// columns) and of their magnitudes, over consecutive present slots.
+    adv: [C; 2],
+    adv_mag: [f32; 2],
+    /// The candidate failed the harmonic check: it is never accepted.
+    vetoed: bool,
 }
 
 impl Default for DtmfDetector {
@@ -497,6 +528,7 @@ impl DtmfDetector {
             relative_peak: db_to_power_ratio(params.relative_peak_db),
             max_phase,
             buf: [0; SLOT_PAD],
+            raw: [0; HISTORY * SLOT],
             fill: 0,
             history: [Slot::default(); HISTORY],
             slots: 0,
@@ -512,6 +544,9 @@ impl DtmfDetector {
             last_present_end: 0,
             row_max: 0.0,
             col_max: 0.0,
+            adv: [C::default(); 2],
+            adv_mag: [0.0; 2],
+            vetoed: false,
         }
     }
 
@@ -578,6 +613,8 @@ impl DtmfDetector {
         let prev = self.history[(self.slots % HISTORY as u64) as usize];
         self.slots += 1;
         self.history[(self.slots % HISTORY as u64) as usize] = cur;
+        let at = (self.slots % HISTORY as u64) as usize * SLOT;
+        self.raw[at..at + SLOT].copy_from_slice(&self.buf[..SLOT]);
         let hit = if self.slots >= 2 {
             self.classify(&prev, &cur)
         } else {
@@ -669,6 +706,7 @@ impl DtmfDetector {
         self.row = h.row;
         self.col = h.col;
         self.hits = 1;
+        self.vetoed = false;
         self.row_max = h.row_power;
         self.col_max = h.col_power;
         self.present = 0;
@@ -693,6 +731,105 @@ impl DtmfDetector {
             self.present += 1;
         }
         self.start = (first - 1) * SLOT as u64;
+        self.adv = [C::default(); 2];
+        self.adv_mag = [0.0; 2];
+        for s in first + 1..=n {
+            let a = self.history[((s - 1) % HISTORY as u64) as usize];
+            let b = self.history[(s % HISTORY as u64) as usize];
+            self.advance(&a, &b);
+        }
+    }
+
+    /// Adds the phase advance of the digit's tones from slot `a` to the next slot `b`.
+    fn advance(&mut self, a: &Slot, b: &Slot) {
+        let t = tables();
+        for (i, k) in [self.row, self.col].into_iter().enumerate() {
+            let p = b.x[k].mul(t.rot[k]).mul_conj(a.x[k]);
+            self.adv[i] = self.adv[i].add(p);
+            self.adv_mag[i] += p.norm2().sqrt();
+        }
+    }
+
+    /// Harmonic check: if the two measured frequencies stand in a ratio of small
+    /// integers `p/q` (q < p ≤ 8, within 0.8 %), they may be harmonics `q` and `p` of a
+    /// voice at `f0`; then the harmonics next to and between them (`q−1`, `q+1 … p−1`,
+    /// `p+1`) that fall in 500–2000 Hz must be empty: together more than 6 dB below the
+    /// weaker tone, over the digit's last present slots (up to 51 ms, bins about 20 Hz
+    /// wide). A DTMF pair has nothing there; a voice does. Speech under a real digit
+    /// (talk-down, 10 dB below each tone) reaches −8 dB there at worst; the voices that
+    /// imitate a digit put −4.5 dB or more.
+    fn harmonics_ok(&self) -> bool {
+        let t = tables();
+        let est = |i: usize, k: usize| {
+            let a = self.adv[i];
+            let per = core::f32::consts::TAU * t.freq[k] * SLOT as f32 / SAMPLE_RATE as f32;
+            t.freq[k] * (1.0 + atan2(a.im, a.re) / per)
+        };
+        let (fr, fc) = (est(0, self.row), est(1, self.col));
+        let ratio = fc / fr;
+        let Some((p, q)) = (2..=7u32).find_map(|q| {
+            (q + 1..=8)
+                .find(|&p| {
+                    gcd(p, q) == 1 && (ratio * q as f32 / p as f32 - 1.0).abs() < HARMONIC_TOL
+                })
+                .map(|p| (p, q))
+        }) else {
+            return true;
+        };
+        let f0 = (fr / q as f32 + fc / p as f32) / 2.0;
+        // The last present slots still in the history.
+        let last = self.last_present_end / SLOT as u64;
+        let n_slots = (self.present as u64).min(HISTORY as u64 - 1).min(last);
+        let first = last + 1 - n_slots;
+        // Goertzel powers at the two tones and the neighbouring harmonics in the band
+        // (below 500 Hz speech under a real digit is strongest: not counted), all in one
+        // pass over the samples.
+        let mut freqs = [0f32; 10];
+        freqs[0] = fr;
+        freqs[1] = fc;
+        let mut n = 2;
+        for k in q - 1..=p + 1 {
+            let f = f0 * k as f32;
+            if k != q && k != p && (HARMONIC_BAND.0..=HARMONIC_BAND.1).contains(&f) {
+                freqs[n] = f;
+                n += 1;
+            }
+        }
+        let mut coeff = [0f32; 10];
+        for (c, f) in coeff.iter_mut().zip(&freqs[..n]) {
+            *c = 2.0 * (core::f32::consts::TAU * f / SAMPLE_RATE as f32).cos();
+        }
+        let (mut s1, mut s2) = ([0f32; 10], [0f32; 10]);
+        for s in first..=last {
+            let at = (s % HISTORY as u64) as usize * SLOT;
+            for &x in &self.raw[at..at + SLOT] {
+                let x = f32::from(x);
+                for j in 0..10 {
+                    let s0 = x + coeff[j] * s1[j] - s2[j];
+                    s2[j] = s1[j];
+                    s1[j] = s0;
+                }
+            }
+        }
+        let power = |j: usize| s1[j] * s1[j] + s2[j] * s2[j] - coeff[j] * s1[j] * s2[j];
+        let weaker = power(0).min(power(1));
+        let others: f32 = (2..n).map(power).sum();
+        others < weaker * db_to_power_ratio(-HARMONIC_DB)
+    }
+
+    /// Whether the digit's tones, measured over all its present slots so far, are
+    /// steady and near enough to their nominal frequencies.
+    fn frequencies_ok(&self) -> bool {
+        let t = tables();
+        [self.row, self.col].into_iter().enumerate().all(|(i, k)| {
+            let a = self.adv[i];
+            let mag = self.adv_mag[i];
+            let phi = atan2(a.im, a.re);
+            let per_dev = core::f32::consts::TAU * t.freq[k] * SLOT as f32 / SAMPLE_RATE as f32;
+            mag > 0.0
+                && (phi / per_dev).abs() <= self.params.digit_freq_dev
+                && a.norm2().sqrt() >= self.params.min_coherence * mag
+        })
     }
 
     fn end(&mut self, on_event: &mut impl FnMut(DtmfEvent)) {
@@ -724,6 +861,13 @@ impl DtmfDetector {
         }
         let cur = self.history[(self.slots % HISTORY as u64) as usize];
         if self.present_in(&cur, self.row, self.col) {
+            if self.state == State::Candidate
+                && self.last_present_end == (self.slots - 1) * SLOT as u64
+                && self.slots >= 2
+            {
+                let prev = self.history[((self.slots - 1) % HISTORY as u64) as usize];
+                self.advance(&prev, &cur);
+            }
             self.present += 1;
             self.absent = 0;
             self.last_present_end = self.slots * SLOT as u64;
@@ -741,7 +885,13 @@ impl DtmfDetector {
         if self.state == State::Candidate
             && self.present >= self.params.min_present_slots
             && self.hits >= self.params.min_block_hits
+            && !self.vetoed
+            && self.frequencies_ok()
         {
+            if !self.harmonics_ok() {
+                self.vetoed = true;
+                return;
+            }
             self.state = State::Active;
             on_event(DtmfEvent::Start {
                 digit: self.digit,
@@ -752,6 +902,18 @@ impl DtmfDetector {
         }
     }
 }
+
+/// Greatest common divisor.
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Relative tolerance of the harmonic-ratio match (see `harmonics_ok`).
+const HARMONIC_TOL: f32 = 0.008;
+/// How far below the weaker tone the neighbouring harmonics together must stay, dB.
+const HARMONIC_DB: f32 = 6.0;
+/// The band in which neighbouring harmonics are counted, Hz.
+const HARMONIC_BAND: (f32, f32) = (500.0, 2000.0);
 
 /// Index of the largest of four values (first one on ties).
 #[inline]

@@ -5,6 +5,7 @@
 //! run; a [`Player`] per port plays them frame by frame without allocating.
 
 pub mod tts;
+pub mod wav;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use rubato::Resampler;
 
 use super::{PromptLibrary, prompt_texts};
 use crate::config::Config;
@@ -67,44 +66,32 @@ impl Tts {
     }
 
     fn synthesize(&self, voice: &str, text: &str) -> Result<Vec<i16>> {
-        let out = Command::new(&self.program)
+        check_prompt_text(text)?;
+        let mut child = Command::new(&self.program)
             .args(["-v", voice, "-s", "165", "--stdout", text])
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .with_context(|| {
                 format!(
                     "cannot run `{}` to render prompts: install it with `apt-get install espeak-ng`",
                     self.program
                 )
             })?;
-        if !out.status.success() {
+        let stdout = child.stdout.take().context("espeak-ng has no stdout")?;
+        let result = read_speech(std::io::BufReader::new(stdout));
+        if result.is_err() {
+            // Stop a runaway synthesis; its exit status no longer matters.
+            child.kill().ok();
+        }
+        let out = child.wait_with_output().context("waiting for espeak-ng")?;
+        if !out.status.success() && result.is_ok() {
             bail!(
                 "espeak-ng failed for voice `{voice}`: {} (is the voice installed? `espeak-ng --voices` lists them)",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let reader = hound::WavReader::new(std::io::Cursor::new(out.stdout))
-            .context("espeak-ng did not produce a WAV stream")?;
-        let spec = reader.spec();
-        // espeak-ng streams to stdout with a placeholder data length: read until the
-        // samples run out.
-        let samples: Vec<f32> = reader
-            .into_samples::<i16>()
-            .map_while(|s| s.ok())
-            .map(|s| f32::from(s) / 32768.0)
-            .collect();
-        let mono: Vec<f32> = if spec.channels > 1 {
-            samples
-                .chunks(usize::from(spec.channels))
-                .map(|c| c.iter().sum::<f32>() / c.len() as f32)
-                .collect()
-        } else {
-            samples
-        };
-        let resampled = resample(&mono, spec.sample_rate, SAMPLE_RATE)?;
-        Ok(resampled
-            .into_iter()
-            .map(|x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16)
-            .collect())
+        result
     }
 
     /// Renders every prompt a configuration needs, calling `progress(done, total)`.
@@ -127,29 +114,84 @@ impl Tts {
     }
 }
 
-/// Band-limited resampling of mono audio.
+/// Band-limited resampling of mono audio (see [`super::wav::resample`]).
 pub fn resample(input: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
-    if from == to || input.is_empty() {
-        return Ok(input.to_vec());
+    super::wav::resample(input, from, to)
+}
+
+/// Longest prompt text rendered, in characters (about four minutes of speech).
+pub const MAX_PROMPT_CHARS: usize = 4000;
+/// Longest rendered prompt, seconds (a runaway synthesis is stopped there).
+pub const MAX_PROMPT_SECONDS: u32 = 300;
+
+/// Refuses prompt texts longer than [`MAX_PROMPT_CHARS`].
+pub fn check_prompt_text(text: &str) -> Result<()> {
+    let n = text.chars().count();
+    if n > MAX_PROMPT_CHARS {
+        bail!(
+            "prompt text has {n} characters; at most {MAX_PROMPT_CHARS} are rendered (about four minutes of speech)"
+        );
     }
-    let mut r = rubato::FftFixedInOut::<f32>::new(from as usize, to as usize, 1024, 1)
-        .context("cannot build the resampler")?;
-    let delay = r.output_delay();
-    let expected = (input.len() as u64 * u64::from(to) / u64::from(from)) as usize;
-    let mut out = Vec::with_capacity(expected + delay + 1024);
-    let mut pos = 0;
-    while out.len() < expected + delay {
-        let n = r.input_frames_next();
-        let mut chunk = vec![0.0f32; n];
-        if pos < input.len() {
-            let take = n.min(input.len() - pos);
-            chunk[..take].copy_from_slice(&input[pos..pos + take]);
+    Ok(())
+}
+
+/// Reads espeak-ng's WAV stream (placeholder data length: read until the samples run
+/// out), mixes it to mono and converts it to 8 kHz on the fly; stops with an error at
+/// [`MAX_PROMPT_SECONDS`].
+fn read_speech(r: impl std::io::Read) -> Result<Vec<i16>> {
+    let reader = hound::WavReader::new(r).context("espeak-ng did not produce a WAV stream")?;
+    let spec = reader.spec();
+    let ch = usize::from(spec.channels.max(1));
+    let max = MAX_PROMPT_SECONDS as usize * SAMPLE_RATE as usize;
+    let mut out: Vec<i16> = Vec::new();
+    let too_long = std::cell::Cell::new(false);
+    let mut sink = |y: &[f32]| {
+        if out.len() + y.len() > max {
+            too_long.set(true);
+        } else {
+            out.extend(
+                y.iter()
+                    .map(|x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16),
+            );
         }
-        pos += n;
-        let res = r.process(&[chunk], None).context("resampling failed")?;
-        out.extend_from_slice(&res[0]);
+    };
+    let mut rs = (spec.sample_rate != SAMPLE_RATE)
+        .then(|| super::wav::StreamResampler::new(spec.sample_rate, SAMPLE_RATE))
+        .transpose()?;
+    let mut chunk = Vec::with_capacity(1024);
+    let mut frame = 0.0f32;
+    let mut k = 0;
+    let mut feed = |chunk: &mut Vec<f32>, sink: &mut dyn FnMut(&[f32])| -> Result<()> {
+        match &mut rs {
+            Some(r) => r.push(chunk, &mut |y: &[f32]| sink(y))?,
+            None => sink(chunk),
+        }
+        chunk.clear();
+        Ok(())
+    };
+    for s in reader.into_samples::<i16>().map_while(|s| s.ok()) {
+        frame += f32::from(s) / 32768.0;
+        k += 1;
+        if k == ch {
+            chunk.push(frame / ch as f32);
+            frame = 0.0;
+            k = 0;
+            if chunk.len() == 1024 {
+                feed(&mut chunk, &mut sink)?;
+                if too_long.get() {
+                    break;
+                }
+            }
+        }
     }
-    Ok(out.into_iter().skip(delay).take(expected).collect())
+    feed(&mut chunk, &mut sink)?;
+    if let Some(r) = &mut rs {
+        r.finish(&mut |y: &[f32]| sink(y))?;
+    }
+    if too_long.get() {
+        bail!("the rendered prompt is longer than {MAX_PROMPT_SECONDS} s: shorten its text");
+    }
+    Ok(out)
 }
 
 fn read_wav_8k(path: &Path) -> Result<Vec<i16>> {
@@ -200,6 +242,19 @@ mod tests {
         }
         let energy: f32 = out[2000..2800].iter().map(|x| x * x).sum();
         assert!(g.power() > 0.9 * energy, "tone kept at 1 kHz");
+    }
+
+    #[test]
+    fn long_prompt_texts_are_refused_before_rendering() {
+        assert!(check_prompt_text(&"x".repeat(MAX_PROMPT_CHARS)).is_ok());
+        let e = check_prompt_text(&"x".repeat(100_000)).unwrap_err();
+        assert!(e.to_string().contains("100000 characters"), "{e}");
+        let tts = Tts {
+            cache_dir: None,
+            program: "/nonexistent/espeak".into(),
+        };
+        let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
+        assert!(e.to_string().contains("at most 4000"), "{e}");
     }
 
     #[test]
