@@ -796,6 +796,10 @@ impl Exchange {
         let id = slot.call.id();
         self.pending.push_back((id, Event::CallerAnswered));
         if std::mem::take(&mut self.slots[si].overflow_on_answer) {
+            self.out.push_back(Output::Call(CallEvent::Overflow {
+                call: id,
+                reason: OverflowReason::Threshold,
+            }));
             self.pending
                 .push_back((id, Event::Overflow(OverflowReason::Threshold)));
         }
