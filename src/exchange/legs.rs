@@ -77,13 +77,12 @@ impl Exchange {
         }
         let order = self.trunk_order(si);
         if order.is_empty() {
-            self.note(
-                Some(id),
+            self.dial_failed(
+                id,
                 None,
                 format!("cannot dial {user}: no modem on this board"),
+                LegFailure::Failed,
             );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::Failed)));
             return;
         }
         if let Some(port) = order.iter().copied().find(|&p| self.trunk_free(p, now)) {
@@ -106,13 +105,12 @@ impl Exchange {
             if in_service {
                 self.enqueue(now, si, number, user, now);
             } else {
-                self.note(
-                    Some(id),
+                self.dial_failed(
+                    id,
                     None,
                     format!("cannot dial {user}: no line is in service"),
+                    LegFailure::Failed,
                 );
-                self.pending
-                    .push_back((id, Event::LegFailed(LegFailure::Failed)));
             }
             return;
         }
@@ -152,13 +150,12 @@ impl Exchange {
         } else {
             "the modem is not ready".to_string()
         };
-        self.note(
-            Some(id),
+        self.dial_failed(
+            id,
             self.modem_port,
             format!("cannot dial {user}: {why}"),
+            LegFailure::ModemUnavailable,
         );
-        self.pending
-            .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
     }
 
     /// The ports that may place this call's dials, in order: the configuration's
@@ -392,6 +389,18 @@ impl Exchange {
         }
     }
 
+    /// A dial cannot go out: say why, and the call moves on to its next attempt.
+    fn dial_failed(
+        &mut self,
+        id: crate::call::CallId,
+        port: Option<PortIdx>,
+        why: impl Into<String>,
+        failure: LegFailure,
+    ) {
+        self.note(Some(id), port, why);
+        self.pending.push_back((id, Event::LegFailed(failure)));
+    }
+
     /// Rings the phone on an FXS port; off-hook answers it.
     fn ring_local_phone(&mut self, now: Instant, si: usize, port_id: &str, user: &str) {
         let id = self.slots[si].call.id();
@@ -399,23 +408,21 @@ impl Exchange {
             .port_index(port_id)
             .filter(|&p| self.ports[p].kind == PortKind::Fxs);
         let Some(port) = port else {
-            self.note(
-                Some(id),
+            self.dial_failed(
+                id,
                 None,
                 format!("cannot ring {user}: no FXS port `{port_id}` on this board"),
+                LegFailure::Failed,
             );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::Failed)));
             return;
         };
         if self.ports[port].owner.is_some() || self.ports[port].handset_up {
-            self.note(
-                Some(id),
+            self.dial_failed(
+                id,
                 Some(port),
                 format!("cannot ring {user}: the phone is in use"),
+                LegFailure::LineBusy,
             );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::LineBusy)));
             return;
         }
         let p = &mut self.ports[port];
@@ -753,13 +760,12 @@ impl Exchange {
             };
             self.slots[si].modem_wait_over = true;
             let id = self.slots[si].call.id();
-            self.note(
-                Some(id),
+            self.dial_failed(
+                id,
                 self.modem_port,
                 format!("cannot dial {}: {why}", w.user),
+                LegFailure::ModemUnavailable,
             );
-            self.pending
-                .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
         }
     }
 
