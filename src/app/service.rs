@@ -149,21 +149,19 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }));
 
     // Store thread.
-    let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<Box<Cdr>>(256);
+    let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<StoreMsg>(256);
     let store_status = status.clone();
+    let voicemail_dir = opts.data.join("voicemail");
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
-            for cdr in cdr_rx {
-                match store.insert_cdr(&cdr) {
-                    Ok(id) => {
-                        tracing::info!(call = cdr.call_id, cdr = id, "CDR stored");
-                        if let Ok(mut s) = store_status.write() {
-                            s.cdrs_stored += 1;
-                        }
-                    }
-                    Err(e) => tracing::error!(call = cdr.call_id, "cannot store the CDR: {e:#}"),
+            let mut writer = CallWriter::new(voicemail_dir);
+            for msg in cdr_rx {
+                if let Some(Ok(_)) = writer.handle(&mut store, msg)
+                    && let Ok(mut s) = store_status.write()
+                {
+                    s.cdrs_stored += 1;
                 }
             }
         })?;
@@ -269,6 +267,67 @@ pub fn run(opts: RunOptions) -> Result<()> {
     result
 }
 
+/// What the engine hands the store thread.
+pub enum StoreMsg {
+    /// A finished call's record.
+    Cdr(Box<Cdr>),
+    /// A voicemail (comes before its call's CDR).
+    Voicemail(Box<crate::exchange::VoicemailOut>),
+}
+
+/// Writes what the engine hands over, in order: a voicemail is encoded and indexed
+/// first, then its call's CDR is written with the voicemail's id. Used by the store
+/// thread and the scenario runner.
+pub struct CallWriter {
+    voicemail_dir: PathBuf,
+    /// Voicemail row ids of calls whose CDR has not come yet.
+    pending_vm: Vec<(crate::call::CallId, i64)>,
+}
+
+impl CallWriter {
+    /// A writer that puts voicemail files under `voicemail_dir`.
+    pub fn new(voicemail_dir: PathBuf) -> Self {
+        Self {
+            voicemail_dir,
+            pending_vm: Vec::new(),
+        }
+    }
+
+    /// Stores one message; for a CDR returns its row id (or the error, logged).
+    pub fn handle(&mut self, store: &mut Store, msg: StoreMsg) -> Option<Result<i64>> {
+        match msg {
+            StoreMsg::Voicemail(vm) => {
+                match store.insert_voicemail(&self.voicemail_dir, &vm) {
+                    Ok(row) => {
+                        tracing::info!(
+                            call = vm.call,
+                            voicemail = row.id,
+                            seconds = row.seconds,
+                            bytes = row.bytes,
+                            empty = row.empty,
+                            "voicemail stored"
+                        );
+                        self.pending_vm.push((vm.call, row.id));
+                    }
+                    Err(e) => tracing::error!(call = vm.call, "cannot store the voicemail: {e:#}"),
+                }
+                None
+            }
+            StoreMsg::Cdr(mut cdr) => {
+                if let Some(i) = self.pending_vm.iter().position(|(c, _)| *c == cdr.call_id) {
+                    cdr.voicemail_id = Some(self.pending_vm.swap_remove(i).1);
+                }
+                let r = store.insert_cdr(&cdr);
+                match &r {
+                    Ok(id) => tracing::info!(call = cdr.call_id, cdr = id, "CDR stored"),
+                    Err(e) => tracing::error!(call = cdr.call_id, "cannot store the CDR: {e:#}"),
+                }
+                Some(r)
+            }
+        }
+    }
+}
+
 /// What the engine thread needs.
 struct EngineCtx {
     board: BoardProfile,
@@ -276,7 +335,7 @@ struct EngineCtx {
     prompts: Arc<crate::media::PromptLibrary>,
     stop: Arc<AtomicBool>,
     status: Shared,
-    cdr_tx: crossbeam_channel::Sender<Box<Cdr>>,
+    cdr_tx: crossbeam_channel::Sender<StoreMsg>,
     ready_tx: std::sync::mpsc::Sender<Result<()>>,
     cfg_rx: crossbeam_channel::Receiver<Arc<Config>>,
     cmd_rx: crossbeam_channel::Receiver<EngineRequest>,
@@ -316,8 +375,13 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     let events = ctx.events;
     let mut sink = |_t: Instant, out: Output| match out {
         Output::Cdr(cdr) => {
-            if cdr_tx.send(cdr).is_err() {
+            if cdr_tx.send(StoreMsg::Cdr(cdr)).is_err() {
                 tracing::error!("store thread is gone; CDR lost");
+            }
+        }
+        Output::Voicemail(vm) => {
+            if cdr_tx.send(StoreMsg::Voicemail(vm)).is_err() {
+                tracing::error!("store thread is gone; voicemail lost");
             }
         }
         // no listener is fine

@@ -23,6 +23,7 @@ pub use error::{ConfigError, Problem};
 use error::{Problems, from_toml};
 pub use routing_number::{
     MenuOption, OverflowConfig, OverflowReason, OverflowTo, QueueConfig, RoutingNumber,
+    VoicemailConfig,
 };
 pub use schedule::{
     DaysConfig, FeedConfig, LayerConfig, OverrideConfig, ScheduleConfig, SupportHoursConfig,

@@ -20,6 +20,7 @@ use crate::config::{BoardProfile, Config, OverflowReason, PortKind};
 use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, Signalling};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
+use crate::media::recorder::{Recorder, Recording};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
 use crate::modem::{
     LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming, SmsId,
@@ -115,11 +116,31 @@ pub enum Output {
         /// Its number (the first is 0).
         generation: u64,
     },
+    /// A caller left a voicemail (it precedes the call's [`Output::Cdr`]); the driver
+    /// encodes and stores it off the audio path.
+    Voicemail(Box<VoicemailOut>),
     /// A line for the transcript / log.
     Note(Note),
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
     /// the board.
     ModemPowerCycle,
+}
+
+/// A finished voicemail recording with what the store needs to index it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicemailOut {
+    /// Call id.
+    pub call: CallId,
+    /// Routing number id.
+    pub routing_id: String,
+    /// Routing number name.
+    pub routing_number: String,
+    /// Caller ID.
+    pub caller_id: Option<String>,
+    /// When recording started.
+    pub started_at: Timestamp,
+    /// The audio (trimmed), whether it has speech, and why it ended.
+    pub recording: Recording,
 }
 
 /// A typed change in a call's life.
@@ -251,6 +272,16 @@ struct Port {
     handset_up: bool,
     /// FXS: the box is ringing the phone.
     ringing: bool,
+    /// Voicemail recorder of the caller on this port.
+    recorder: Option<PortRecorder>,
+}
+
+/// A recorder running on a port.
+struct PortRecorder {
+    rec: Recorder,
+    started_at: Timestamp,
+    silence: Duration,
+    silence_told: bool,
 }
 
 /// How one side of a call reaches its port.
@@ -288,6 +319,8 @@ struct Slot {
     last_phase: &'static str,
     /// The queue position last told to the caller.
     last_position: Option<u32>,
+    /// The voicemail recorded, sent out with the CDR.
+    voicemail: Option<VoicemailOut>,
 }
 
 /// Status of a port for `/api/status`.
@@ -725,6 +758,7 @@ impl Exchange {
             overflow_on_answer,
             last_phase: "",
             last_position: None,
+            voicemail: None,
         });
         self.apply(now, call_id, actions);
     }
@@ -1011,6 +1045,15 @@ impl Exchange {
         if !listening {
             return;
         }
+        if side == Side::Caller
+            && let Some(r) = self.ports[port].recorder.as_mut()
+        {
+            r.rec.push(frame);
+            if !r.silence_told && r.rec.trailing_silence() >= r.silence {
+                r.silence_told = true;
+                self.pending.push_back((call, Event::RecordingSilence));
+            }
+        }
         let on_modem = Some(port) == self.modem_port;
         if on_modem && modem_dtmf_only {
             return;
@@ -1292,7 +1335,12 @@ impl Exchange {
         let mut clips = Vec::new();
         let mut texts = Vec::new();
         for &p in prompts {
-            if let Some(c) = slot.generation.prompts.get(routing, p) {
+            if p == Prompt::Beep {
+                let mut beep = vec![0i16; 3600];
+                crate::dsp::tone::ToneGen::single(1000.0, -12.0).fill(&mut beep[..3200]);
+                clips.push(beep.into());
+                texts.push("<beep>".to_string());
+            } else if let Some(c) = slot.generation.prompts.get(routing, p) {
                 clips.push(c.samples.clone());
                 texts.push(c.text.clone());
             } else {
@@ -1408,15 +1456,51 @@ impl Exchange {
                         }
                     }
                 }
+                Action::StartRecording { max, silence } => {
+                    let started_at = self.wall(now);
+                    self.ports[caller_port].recorder = Some(PortRecorder {
+                        rec: Recorder::new(max),
+                        started_at,
+                        silence,
+                        silence_told: false,
+                    });
+                    self.note(Some(id), Some(caller_port), "recording voicemail");
+                }
+                Action::StopRecording(why) => {
+                    if let Some(r) = self.ports[caller_port].recorder.take() {
+                        let recording = r.rec.finish(why);
+                        self.note(
+                            Some(id),
+                            Some(caller_port),
+                            format!(
+                                "voicemail recorded: {:.1} s{} (ended by {})",
+                                recording.seconds(),
+                                if recording.speech { "" } else { ", no speech: empty" },
+                                why.as_str()
+                            ),
+                        );
+                        let call = &self.slots[si].call;
+                        let vm = VoicemailOut {
+                            call: id,
+                            routing_id: call.routing_id().to_string(),
+                            routing_number: call.routing_name().to_string(),
+                            caller_id: call.caller_id().map(str::to_string),
+                            started_at: r.started_at,
+                            recording,
+                        };
+                        self.slots[si].voicemail = Some(vm);
+                    }
+                }
                 Action::Note(text) => self.note(Some(id), None, text),
                 Action::Finished(cdr) => {
                     if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
                         // The call SM always hangs up its leg first; be defensive anyway.
                         self.hangup_leg(now, si);
                     }
-                    let slot = self.slots.remove(si);
+                    let mut slot = self.slots.remove(si);
                     let p = &mut self.ports[slot.caller.port];
                     p.owner = None;
+                    p.recorder = None;
                     p.player.stop();
                     p.dtmf = DtmfDetector::new();
                     self.note(
@@ -1432,6 +1516,9 @@ impl Exchange {
                         call: id,
                         reason: cdr.end_reason,
                     }));
+                    if let Some(vm) = slot.voicemail.take() {
+                        self.out.push_back(Output::Voicemail(Box::new(vm)));
+                    }
                     self.out.push_back(Output::Cdr(cdr));
                     // the caller's port may carry a trunk (the modem) someone waits for
                     self.serve_waiting(now);
@@ -1471,6 +1558,7 @@ impl Port {
             bridged_to: None,
             handset_up: false,
             ringing: false,
+            recorder: None,
         }
     }
 }

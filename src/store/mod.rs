@@ -11,6 +11,9 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::call::{AttemptRecord, Cdr};
 
+pub mod voicemail;
+pub use voicemail::VoicemailRow;
+
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
         "CREATE TABLE cdr (
@@ -51,11 +54,36 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE cdr ADD COLUMN overflow TEXT;
          ALTER TABLE cdr ADD COLUMN pin TEXT;",
     ),
+    // issue 14 — voicemail: the index of recorded messages (files under <data>/voicemail)
+    M::up(
+        "CREATE TABLE voicemail (
+        id             INTEGER PRIMARY KEY,
+        call_id        INTEGER NOT NULL,
+        cdr_id         INTEGER REFERENCES cdr(id) ON DELETE SET NULL,
+        routing_id     TEXT NOT NULL,
+        routing_number TEXT NOT NULL,
+        caller_id      TEXT,
+        recorded_at    TEXT NOT NULL,
+        seconds        REAL NOT NULL,
+        bytes          INTEGER NOT NULL,
+        sha256         TEXT NOT NULL,
+        file           TEXT NOT NULL,
+        empty          INTEGER NOT NULL,
+        ended_by       TEXT NOT NULL
+    );
+    CREATE INDEX voicemail_recorded ON voicemail(recorded_at);",
+    ),
+    // issue 14 — cdr: voicemail reason and id, alert id
+    M::up(
+        "ALTER TABLE cdr ADD COLUMN voicemail TEXT;
+         ALTER TABLE cdr ADD COLUMN voicemail_id INTEGER;
+         ALTER TABLE cdr ADD COLUMN alert_id INTEGER;",
+    ),
 ];
 
 /// The SQLite store.
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Store {
@@ -114,9 +142,25 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
-            "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4 WHERE id = ?5",
-            params![cdr.routing_id, cdr.queue_seconds, cdr.overflow, cdr.pin, id],
+            "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4,
+                voicemail = ?5, voicemail_id = ?6, alert_id = ?7 WHERE id = ?8",
+            params![
+                cdr.routing_id,
+                cdr.queue_seconds,
+                cdr.overflow,
+                cdr.pin,
+                cdr.voicemail,
+                cdr.voicemail_id,
+                cdr.alert_id,
+                id
+            ],
         )?;
+        if let Some(vm) = cdr.voicemail_id {
+            tx.execute(
+                "UPDATE voicemail SET cdr_id = ?1 WHERE id = ?2",
+                params![id, vm],
+            )?;
+        }
         for (seq, a) in cdr.attempts.iter().enumerate() {
             tx.execute(
                 "INSERT INTO cdr_attempt (cdr_id, seq, level, user_id, number, started_at, seconds, outcome)
@@ -168,11 +212,23 @@ impl Store {
             )
             .optional()?;
         let Some(r) = row else { return Ok(None) };
-        let (routing_id, queue_seconds, overflow, pin) = self.conn.query_row(
-            "SELECT routing_id, queue_seconds, overflow, pin FROM cdr WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let (routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id) =
+            self.conn.query_row(
+                "SELECT routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id
+                 FROM cdr WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
         let mut stmt = self.conn.prepare(
             "SELECT level, user_id, number, started_at, seconds, outcome FROM cdr_attempt
              WHERE cdr_id = ?1 ORDER BY seq",
@@ -220,6 +276,9 @@ impl Store {
             queue_seconds,
             overflow,
             pin,
+            voicemail,
+            voicemail_id,
+            alert_id,
             attempts,
         }))
     }
@@ -251,6 +310,9 @@ mod tests {
             queue_seconds: Some(12.5),
             overflow: Some("max_wait -> message".into()),
             pin: Some("ok".into()),
+            voicemail: Some("nobody_accepted".into()),
+            voicemail_id: None,
+            alert_id: None,
             port: "fxo1".into(),
             caller_id: Some("+15551234567".into()),
             option_key: Some(1),

@@ -38,7 +38,31 @@ use crate::call::Cdr;
 use crate::config::{BoardProfile, Config, parse_duration};
 use crate::exchange::{Exchange, Output};
 use crate::media::tts::Tts;
+use crate::app::service::{CallWriter, StoreMsg};
 use crate::store::Store;
+
+/// A data directory for one scenario run (voicemail files), removed afterwards.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "switchboard-scenario-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 fn dur<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
@@ -170,6 +194,9 @@ pub struct CallerSpec {
     /// What must hold for this caller's call (with several callers).
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// The caller never talks (only keys): a silent voicemail.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 /// One step of a person.
@@ -272,6 +299,26 @@ pub struct Expect {
     pub queued: Option<bool>,
     /// Routing number id the call arrived on.
     pub routing_id: Option<String>,
+    /// Why the caller went to voicemail, as in the CDR (`nobody_accepted`,
+    /// `voicemail_only`, `overflow`, ...); `""` for not at all.
+    pub voicemail: Option<String>,
+    /// A voicemail was stored for the call and is (`true`) or is not (`false`) marked
+    /// empty (no speech).
+    pub voicemail_empty: Option<bool>,
+    /// Length of the stored (trimmed) message, `[min, max]` in seconds.
+    pub voicemail_seconds: Option<[f64; 2]>,
+    /// The stored file, decoded, carries the caller's voice (marker tone) at the level
+    /// sent, within 3 dB.
+    pub voicemail_marker: Option<bool>,
+    /// How recording ended (`key`, `silence`, `max_length`, `hangup`).
+    pub voicemail_ended_by: Option<String>,
+}
+
+/// What the scenario runner found about a call's voicemail.
+struct VoicemailFound {
+    row: crate::store::VoicemailRow,
+    /// Decoded samples.
+    samples: Vec<i16>,
 }
 
 /// The result of a run.
@@ -407,7 +454,13 @@ pub fn run(
         } else {
             format!("caller {}", i + 1)
         };
-        let party = Party::new(&name, steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
+        let party = Party::new(
+            &name,
+            steps,
+            CALLER_MARKER_HZ,
+            RESPONDER_MARKER_HZ,
+            !c.silent,
+        );
         let idx = sim.schedule_call(
             start + c.ring_at.unwrap_or(Duration::from_millis(500)),
             port,
@@ -502,14 +555,20 @@ pub fn run(
     let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
     let mut engine = Engine::new(exchange, sim, start)?;
     let mut store = Store::in_memory()?;
+    let data = ScratchDir::new()?;
+    let mut writer = CallWriter::new(data.0.join("voicemail"));
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
     let mut store_err = None;
     let mut sink = |t: Instant, out: Output| match out {
-        Output::Cdr(cdr) => match store.insert_cdr(&cdr) {
-            Ok(id) => cdr_ids.push(id),
-            Err(e) => store_err = Some(e),
+        Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
+            Some(Ok(id)) => cdr_ids.push(id),
+            Some(Err(e)) => store_err = Some(e),
+            None => {}
         },
+        Output::Voicemail(vm) => {
+            writer.handle(&mut store, StoreMsg::Voicemail(vm));
+        }
         Output::Note(n) => {
             let who = match (n.call, &n.port) {
                 (Some(c), Some(p)) => format!("box call {c} {p}: "),
@@ -580,17 +639,23 @@ pub fn run(
             format!("caller[{i}]: ")
         };
         let caller = engine.board.party(callers[i]);
-        failures.extend(
-            check(
-                expect,
-                cdrs[i].as_ref(),
-                &transcript,
-                caller.heard_other_ms,
-                responder_heard,
-            )
-            .into_iter()
-            .map(|f| format!("{who}{f}")),
+        let vm = match cdrs[i].as_ref().and_then(|c| c.voicemail_id) {
+            Some(id) => {
+                let (row, bytes) = store.voicemail_audio(&data.0.join("voicemail"), id)?;
+                let samples = crate::media::ogg_opus::decode(&bytes)?;
+                Some(VoicemailFound { row, samples })
+            }
+            None => None,
+        };
+        let mut f = check(
+            expect,
+            cdrs[i].as_ref(),
+            &transcript,
+            caller.heard_other_ms,
+            responder_heard,
         );
+        f.extend(check_voicemail(expect, cdrs[i].as_ref(), vm.as_ref()));
+        failures.extend(f.into_iter().map(|f| format!("{who}{f}")));
     }
     let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
@@ -603,6 +668,65 @@ pub fn run(
         modem_commands: engine.board.modem_commands().to_vec(),
         pcm_frames: engine.board.pcm_stats().map(|s| s.0),
     })
+}
+
+fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -> Vec<String> {
+    let mut f = Vec::new();
+    let Some(cdr) = cdr else { return f };
+    if let Some(want) = &x.voicemail {
+        let got = cdr.voicemail.clone().unwrap_or_default();
+        if &got != want {
+            f.push(format!("voicemail: expected {want:?}, got {got:?}"));
+        }
+    }
+    let wants_file = x.voicemail_empty.is_some()
+        || x.voicemail_seconds.is_some()
+        || x.voicemail_marker.is_some()
+        || x.voicemail_ended_by.is_some();
+    let Some(vm) = vm else {
+        if wants_file {
+            f.push("voicemail: no voicemail was stored for the call".into());
+        }
+        return f;
+    };
+    if let Some(e) = x.voicemail_empty
+        && vm.row.empty != e
+    {
+        f.push(format!("voicemail_empty: expected {e}, got {}", vm.row.empty));
+    }
+    if let Some(by) = &x.voicemail_ended_by
+        && &vm.row.ended_by != by
+    {
+        f.push(format!(
+            "voicemail_ended_by: expected {by:?}, got {:?}",
+            vm.row.ended_by
+        ));
+    }
+    let decoded = vm.samples.len() as f64 / f64::from(crate::dsp::SAMPLE_RATE);
+    if (decoded - vm.row.seconds).abs() > 0.05 {
+        f.push(format!(
+            "voicemail: the file decodes to {decoded:.2} s but the index says {:.2} s",
+            vm.row.seconds
+        ));
+    }
+    if let Some([lo, hi]) = x.voicemail_seconds
+        && !(lo..=hi).contains(&decoded)
+    {
+        f.push(format!(
+            "voicemail_seconds: expected {lo} to {hi} s, the file has {decoded:.2} s"
+        ));
+    }
+    if let Some(want) = x.voicemail_marker {
+        let level = super::party::marker_level_dbm0(&vm.samples, CALLER_MARKER_HZ);
+        let sent = super::party::MARKER_LEVEL_DBM0;
+        let ok = level.is_some_and(|l| (l - sent).abs() <= 3.0);
+        if ok != want {
+            f.push(format!(
+                "voicemail_marker: expected {want}, the caller's {CALLER_MARKER_HZ} Hz marker was sent at {sent} dBm0 and the file has it at {level:?} dBm0"
+            ));
+        }
+    }
+    f
 }
 
 fn check(
