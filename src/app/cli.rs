@@ -90,6 +90,10 @@ enum Command {
         #[command(subcommand)]
         command: super::modem_cli::ModemCommand,
     },
+    /// Stored voicemail: list, export as WAV (or Ogg Opus), delete.
+    Voicemail(super::records_cli::VoicemailArgs),
+    /// Call detail records: list, export as CSV or JSON lines.
+    Cdr(super::records_cli::CdrArgs),
     /// The simulated board.
     Sim {
         #[command(subcommand)]
@@ -343,6 +347,14 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Voicemail(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::voicemail(args)
+        }
+        Command::Cdr(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::cdr(args)
         }
         Command::CheckConfig { file, board } => {
             init_logging(cli.log_format, "warn");

@@ -6,4 +6,5 @@ pub mod engine;
 pub mod feeds;
 pub mod modem_cli;
 pub mod oncall;
+pub mod records_cli;
 pub mod service;

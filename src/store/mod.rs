@@ -283,6 +283,30 @@ impl Store {
         }))
     }
 
+    /// CDRs whose call started within `[from, to]` (either open), oldest first, with
+    /// their row ids.
+    pub fn cdrs_between(
+        &self,
+        from: Option<jiff::Timestamp>,
+        to: Option<jiff::Timestamp>,
+    ) -> Result<Vec<(i64, Cdr)>> {
+        let mut stmt = self.conn.prepare("SELECT id, started_at FROM cdr ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for (id, started) in ids {
+            let t: jiff::Timestamp = started.parse()?;
+            if from.is_some_and(|f| t < f) || to.is_some_and(|e| t > e) {
+                continue;
+            }
+            if let Some(c) = self.cdr(id)? {
+                out.push((id, c));
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of stored CDRs.
     pub fn cdr_count(&self) -> Result<i64> {
         Ok(self
