@@ -82,6 +82,9 @@ pub struct RoutingNumber {
     /// call (`only`).
     #[serde(default)]
     pub voicemail: VoicemailConfig,
+    /// Alerts of this routing number (`[routing_number.alerts]`).
+    #[serde(default)]
+    pub alerts: super::alerts::RoutingAlerts,
     /// The stable id ([`RoutingNumber::id`] or derived from the name); set when parsing.
     #[serde(skip)]
     pub key: String,

@@ -11,6 +11,7 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::call::{AttemptRecord, Cdr};
 
+pub mod alerts;
 pub mod voicemail;
 pub use voicemail::VoicemailRow;
 
@@ -79,6 +80,45 @@ const MIGRATIONS: &[M<'static>] = &[
          ALTER TABLE cdr ADD COLUMN voicemail_id INTEGER;
          ALTER TABLE cdr ADD COLUMN alert_id INTEGER;",
     ),
+    // issue 14 — alert, alert_event, outbox: alert records and their durable delivery
+    M::up(
+        "CREATE TABLE alert (
+        id         INTEGER PRIMARY KEY,
+        cdr_id     INTEGER,
+        routing_id TEXT NOT NULL,
+        dedup_key  TEXT NOT NULL UNIQUE,
+        summary    TEXT NOT NULL,
+        caller_id  TEXT,
+        targets    TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE alert_event (
+        id           INTEGER PRIMARY KEY,
+        alert_id     INTEGER NOT NULL REFERENCES alert(id),
+        seq          INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        details      TEXT NOT NULL,
+        voicemail_id INTEGER,
+        UNIQUE (alert_id, seq)
+    );
+    CREATE TABLE outbox (
+        event_id     INTEGER NOT NULL REFERENCES alert_event(id),
+        target       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_at_ms   INTEGER NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        last_error   TEXT,
+        delivered_at TEXT,
+        PRIMARY KEY (event_id, target)
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_at_ms);",
+    ),
+    // issue 14 — cdr: the call record is written at call start and updated per step
+    M::up("ALTER TABLE cdr ADD COLUMN phase TEXT;"),
 ];
 
 /// The SQLite store.
