@@ -81,10 +81,13 @@ fn voicemail_list_export_delete_and_cdr_csv() {
         .args(["voicemail", "--data", d, "list", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap())
-            .unwrap();
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(line["id"], vm_id);
     assert_eq!(line["seconds"], 2.0);
     assert_eq!(line["cdr_id"], 1);
@@ -95,7 +98,11 @@ fn voicemail_list_export_delete_and_cdr_csv() {
         .arg(&wav)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = hound::WavReader::open(&wav).unwrap();
     assert_eq!(r.spec().sample_rate, 8000);
     assert_eq!(r.len(), 16000);
@@ -113,7 +120,14 @@ fn voicemail_list_export_delete_and_cdr_csv() {
     assert!(lines[1].contains("\"Ops, \"\"night\"\"\""), "{}", lines[1]);
     assert!(lines[1].contains(&format!(",nobody_accepted,{vm_id},")));
     let out = bin()
-        .args(["cdr", "--data", d, "export", "--from", "2026-03-03T00:00:00Z"])
+        .args([
+            "cdr",
+            "--data",
+            d,
+            "export",
+            "--from",
+            "2026-03-03T00:00:00Z",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
@@ -124,7 +138,15 @@ fn voicemail_list_export_delete_and_cdr_csv() {
         .unwrap();
     assert!(out.status.success());
     let out = bin()
-        .args(["voicemail", "--data", d, "export", &vm_id.to_string(), "-o", "/dev/null"])
+        .args([
+            "voicemail",
+            "--data",
+            d,
+            "export",
+            &vm_id.to_string(),
+            "-o",
+            "/dev/null",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -12,6 +12,7 @@
 //! waiting.
 
 pub mod payload;
+pub mod test_receiver;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -129,7 +130,9 @@ impl Sender {
         let Some(agent) = self.agents.get(&d.target) else {
             return Attempt::Refused("no HTTP client for the target".into());
         };
-        let mut rb = agent.post(&req.url).header("Content-Type", &req.content_type);
+        let mut rb = agent
+            .post(&req.url)
+            .header("Content-Type", &req.content_type);
         for (k, v) in &req.headers {
             rb = rb.header(k, v);
         }
@@ -185,8 +188,7 @@ impl Sender {
                             .cfg
                             .alert_target(&d.target)
                             .map_or(Duration::ZERO, |t| *t.give_up_after.get_ref());
-                        let expired =
-                            now_ms - d.created_ms >= give_up_after.as_millis() as i64;
+                        let expired = now_ms - d.created_ms >= give_up_after.as_millis() as i64;
                         let next = now_ms + backoff_ms(d.attempts + 1, &mut self.rng);
                         store.mark_failed(d.event_id, &d.target, &why, next, expired)?;
                         if expired {
@@ -235,9 +237,7 @@ impl Sender {
             .min(poll);
             match wake.recv_timeout(wait) {
                 Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(wait)
-                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
             }
             while wake.try_recv().is_ok() {}
         }
@@ -258,7 +258,10 @@ mod tests {
         assert!((20_000..=40_000).contains(&d4), "{d4}");
         for n in [12, 30, 1000] {
             let d = backoff_ms(n, &mut rng);
-            assert!((BACKOFF_MAX_MS / 2..=BACKOFF_MAX_MS).contains(&d), "{n}: {d}");
+            assert!(
+                (BACKOFF_MAX_MS / 2..=BACKOFF_MAX_MS).contains(&d),
+                "{n}: {d}"
+            );
         }
     }
 }

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::config::alerts::{AlertTarget, TargetKind};
-use crate::store::alerts::{Delivery, EventKind};
 use crate::store::VoicemailRow;
+use crate::store::alerts::{Delivery, EventKind};
 
 /// Signature header of the webhook: `t=<unix seconds>,v1=<hex HMAC-SHA256>` over
 /// `"<t>.<JSON body>"` with the target's secret.
@@ -120,7 +120,9 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: 
     if (now_s - t).abs() > tolerance_s {
         return false;
     }
-    let Some(expected) = sign(secret, t, body).split_once("v1=").map(|(_, h)| h.to_string())
+    let Some(expected) = sign(secret, t, body)
+        .split_once("v1=")
+        .map(|(_, h)| h.to_string())
     else {
         return false;
     };
@@ -195,7 +197,10 @@ pub fn build(
             let json = webhook_json(d, site, vm).to_string().into_bytes();
             let secret = target.secret.as_ref().map_or("", |s| s.get_ref().as_str());
             let headers = vec![
-                (SIGNATURE_HEADER.to_string(), sign(secret, unix_seconds, &json)),
+                (
+                    SIGNATURE_HEADER.to_string(),
+                    sign(secret, unix_seconds, &json),
+                ),
                 (EVENT_ID_HEADER.to_string(), event_key(d)),
             ];
             match voicemail {
@@ -206,7 +211,8 @@ pub fn build(
                     body: json,
                 },
                 Some((row, audio)) => {
-                    let boundary = format!("switchboard-{}", &row.sha256[..24.min(row.sha256.len())]);
+                    let boundary =
+                        format!("switchboard-{}", &row.sha256[..24.min(row.sha256.len())]);
                     let mut body = Vec::with_capacity(json.len() + audio.len() + 512);
                     body.extend_from_slice(
                         format!(
@@ -255,9 +261,24 @@ mod tests {
         let h = sign("0123456789abcdef", 1_700_000_000, body);
         assert!(h.starts_with("t=1700000000,v1="));
         assert!(verify("0123456789abcdef", &h, body, 1_700_000_100, 300));
-        assert!(!verify("0123456789abcdef", &h, body, 1_700_001_000, 300), "too old");
+        assert!(
+            !verify("0123456789abcdef", &h, body, 1_700_001_000, 300),
+            "too old"
+        );
         assert!(!verify("another-secret-xx", &h, body, 1_700_000_000, 300));
-        assert!(!verify("0123456789abcdef", &h, b"{\"a\":2}", 1_700_000_000, 300));
-        assert!(!verify("0123456789abcdef", "garbage", body, 1_700_000_000, 300));
+        assert!(!verify(
+            "0123456789abcdef",
+            &h,
+            b"{\"a\":2}",
+            1_700_000_000,
+            300
+        ));
+        assert!(!verify(
+            "0123456789abcdef",
+            "garbage",
+            body,
+            1_700_000_000,
+            300
+        ));
     }
 }

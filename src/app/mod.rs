@@ -8,3 +8,4 @@ pub mod modem_cli;
 pub mod oncall;
 pub mod records_cli;
 pub mod service;
+pub mod writer;

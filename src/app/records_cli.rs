@@ -237,9 +237,8 @@ fn cdr_inner(args: CdrArgs) -> Result<()> {
                 }
             }
             match output {
-                Some(p) => {
-                    std::fs::write(&p, &buf).with_context(|| format!("cannot write {}", p.display()))?
-                }
+                Some(p) => std::fs::write(&p, &buf)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
                 None => std::io::stdout().lock().write_all(&buf)?,
             }
             Ok(())

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use super::engine::Engine;
-use crate::call::Cdr;
 use crate::config::{BoardProfile, Config};
 use crate::exchange::{CallEvent, Command, CommandResult, Exchange, Output};
 use crate::hw::board::HwBoard;
@@ -102,6 +101,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
+    // held until the process exits (the kernel drops it on any exit, kill -9 included)
+    let _lock = lock_data_dir(&opts.data)?;
     let mut cfg = cfg;
     let config_dir = opts
         .config
@@ -134,8 +135,16 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let prompts = Arc::new(prompts);
 
     let db_path = opts.data.join("switchboard.db");
-    let store = Store::open(&db_path)?;
+    let mut store = Store::open(&db_path)?;
+    let interrupted = store.mark_interrupted()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            calls = interrupted,
+            "the service did not stop cleanly last time: {interrupted} call records were left in progress and are marked interrupted"
+        );
+    }
     let cdrs_stored = store.cdr_count()?;
+    let alerts_outbox = store.outbox_counts()?;
 
     let status: Shared = Arc::new(RwLock::new(ServiceStatus {
         version: env!("CARGO_PKG_VERSION"),
@@ -145,6 +154,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         engine_running: false,
         calls_total: 0,
         cdrs_stored,
+        alerts_outbox,
         exchange: Default::default(),
     }));
 
@@ -152,19 +162,40 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<StoreMsg>(256);
     let store_status = status.clone();
     let voicemail_dir = opts.data.join("voicemail");
+    let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
+    let writer_cfg = cfg.clone();
+    let writer_dir = voicemail_dir.clone();
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
-            let mut writer = CallWriter::new(voicemail_dir);
+            let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
             for msg in cdr_rx {
                 if let Some(Ok(_)) = writer.handle(&mut store, msg)
                     && let Ok(mut s) = store_status.write()
                 {
                     s.cdrs_stored += 1;
+                    if let Ok(c) = store.outbox_counts() {
+                        s.alerts_outbox = c;
+                    }
                 }
             }
         })?;
+
+    // Alert sender thread: its own connection to the database (WAL).
+    let sender_store = Store::open(&db_path)?;
+    let sender = crate::alerts::Sender::new(
+        cfg.clone(),
+        voicemail_dir,
+        jiff::Timestamp::now().as_nanosecond() as u64,
+    );
+    let sender_stop = Arc::new(AtomicBool::new(false));
+    let sender_thread = {
+        let stop = sender_stop.clone();
+        std::thread::Builder::new()
+            .name("alerts".into())
+            .spawn(move || sender.run(sender_store, stop, wake_rx, Duration::from_secs(5)))?
+    };
 
     // Engine thread.
     let stop = Arc::new(AtomicBool::new(false));
@@ -263,69 +294,40 @@ pub fn run(opts: RunOptions) -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let _ = engine_thread.join();
     let _ = store_thread.join();
+    sender_stop.store(true, Ordering::Relaxed);
+    let _ = sender_thread.join();
     tracing::info!("stopped");
     result
 }
 
-/// What the engine hands the store thread.
-pub enum StoreMsg {
-    /// A finished call's record.
-    Cdr(Box<Cdr>),
-    /// A voicemail (comes before its call's CDR).
-    Voicemail(Box<crate::exchange::VoicemailOut>),
-}
+pub use super::writer::{CallWriter, StoreMsg};
 
-/// Writes what the engine hands over, in order: a voicemail is encoded and indexed
-/// first, then its call's CDR is written with the voicemail's id. Used by the store
-/// thread and the scenario runner.
-pub struct CallWriter {
-    voicemail_dir: PathBuf,
-    /// Voicemail row ids of calls whose CDR has not come yet.
-    pending_vm: Vec<(crate::call::CallId, i64)>,
-}
-
-impl CallWriter {
-    /// A writer that puts voicemail files under `voicemail_dir`.
-    pub fn new(voicemail_dir: PathBuf) -> Self {
-        Self {
-            voicemail_dir,
-            pending_vm: Vec::new(),
-        }
-    }
-
-    /// Stores one message; for a CDR returns its row id (or the error, logged).
-    pub fn handle(&mut self, store: &mut Store, msg: StoreMsg) -> Option<Result<i64>> {
-        match msg {
-            StoreMsg::Voicemail(vm) => {
-                match store.insert_voicemail(&self.voicemail_dir, &vm) {
-                    Ok(row) => {
-                        tracing::info!(
-                            call = vm.call,
-                            voicemail = row.id,
-                            seconds = row.seconds,
-                            bytes = row.bytes,
-                            empty = row.empty,
-                            "voicemail stored"
-                        );
-                        self.pending_vm.push((vm.call, row.id));
-                    }
-                    Err(e) => tracing::error!(call = vm.call, "cannot store the voicemail: {e:#}"),
-                }
-                None
-            }
-            StoreMsg::Cdr(mut cdr) => {
-                if let Some(i) = self.pending_vm.iter().position(|(c, _)| *c == cdr.call_id) {
-                    cdr.voicemail_id = Some(self.pending_vm.swap_remove(i).1);
-                }
-                let r = store.insert_cdr(&cdr);
-                match &r {
-                    Ok(id) => tracing::info!(call = cdr.call_id, cdr = id, "CDR stored"),
-                    Err(e) => tracing::error!(call = cdr.call_id, "cannot store the CDR: {e:#}"),
-                }
-                Some(r)
-            }
-        }
-    }
+/// Takes the data directory's lock (`switchboard.lock`, `flock`): a second service on
+/// the same directory would share the database and the voicemail files.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("switchboard.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut holder = String::new();
+    let _ = f.read_to_string(&mut holder);
+    let mut lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| {
+            anyhow!(
+                "another switchboard (pid {}) is running on the data directory {} ({e}): stop it first, or use another --data",
+                holder.trim(),
+                dir.display()
+            )
+        })?;
+    lock.set_len(0)?;
+    lock.rewind()?;
+    write!(lock, "{}", std::process::id())?;
+    Ok(lock)
 }
 
 /// What the engine thread needs.
@@ -384,8 +386,13 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
                 tracing::error!("store thread is gone; voicemail lost");
             }
         }
-        // no listener is fine
-        Output::Call(ev) => drop(events.send(ev)),
+        Output::Call(ev) => {
+            if cdr_tx.send(StoreMsg::Call(ev.clone())).is_err() {
+                tracing::error!("store thread is gone; call record not updated");
+            }
+            // no listener is fine
+            drop(events.send(ev));
+        }
         _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);

@@ -33,6 +33,11 @@ pub enum EndReason {
     Voicemail,
     /// An internal fault ended the call (the caller heard a goodbye).
     Error,
+    /// The call is still in progress (the record written at its start).
+    InProgress,
+    /// The service stopped without ending the call (crash, power cut): found in
+    /// progress at the next start.
+    Interrupted,
 }
 
 impl EndReason {
@@ -51,6 +56,8 @@ impl EndReason {
             EndReason::Overflow => "overflow",
             EndReason::Voicemail => "voicemail",
             EndReason::Error => "error",
+            EndReason::InProgress => "in_progress",
+            EndReason::Interrupted => "interrupted",
         }
     }
 }

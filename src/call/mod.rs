@@ -327,6 +327,11 @@ impl Call {
         self.cdr.port = port.to_string();
     }
 
+    /// The responder who accepted, once one did.
+    pub fn accepted_by(&self) -> Option<&str> {
+        self.cdr.accepted_by.as_deref()
+    }
+
     /// The caller's number, if known.
     pub fn caller_id(&self) -> Option<&str> {
         self.cdr.caller_id.as_deref()
@@ -694,7 +699,9 @@ impl Call {
     /// single option or a menu plays its greeting.
     fn start_flow(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.rn().voicemail.only {
-            out.push(Action::Note("voicemail-only number: recording at once".into()));
+            out.push(Action::Note(
+                "voicemail-only number: recording at once".into(),
+            ));
             self.start_voicemail("voicemail_only", out);
         } else if self.hotline {
             match self.rn().direct_option() {

@@ -221,7 +221,12 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                 "the integration key of an ilert alert source",
             ),
             "webhook" => {
-                need(p, "url", &t.url, "where to post, e.g. \"https://hooks.example.com/switchboard\"");
+                need(
+                    p,
+                    "url",
+                    &t.url,
+                    "where to post, e.g. \"https://hooks.example.com/switchboard\"",
+                );
                 need(
                     p,
                     "secret",
@@ -242,7 +247,9 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
             other => p.at(
                 Some(t.kind.span()),
                 format!("{key}.kind"),
-                format!("`{other}` is not a target kind: use \"pagerduty\", \"ilert\" or \"webhook\""),
+                format!(
+                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\" or \"webhook\""
+                ),
             ),
         }
         if let Some(u) = &t.url
@@ -309,7 +316,10 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
             p.at(
                 Some(c.span()),
                 format!("{key}.create"),
-                format!("`{}`: use \"call_start\" or \"nobody_accepted\"", c.get_ref()),
+                format!(
+                    "`{}`: use \"call_start\" or \"nobody_accepted\"",
+                    c.get_ref()
+                ),
             );
         }
         if let Some(r) = &a.resolve
@@ -337,7 +347,13 @@ mod tests {
         ] {
             assert!(valid_url(ok), "{ok}");
         }
-        for bad in ["ftp://x", "https://", "http://host:99999/", "https://a b", "events.pagerduty.com"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "http://host:99999/",
+            "https://a b",
+            "events.pagerduty.com",
+        ] {
             assert!(!valid_url(bad), "{bad}");
         }
     }

@@ -159,6 +159,17 @@ pub enum CallEvent {
         caller_id: Option<String>,
         /// Configuration generation it runs on.
         generation: u64,
+        /// When it arrived (wall clock).
+        at: Timestamp,
+    },
+    /// A responder accepted: the bridge starts.
+    Accepted {
+        /// Call id.
+        call: CallId,
+        /// User id of the responder (or `overflow +number`).
+        user: String,
+        /// When (wall clock).
+        at: Timestamp,
     },
     /// The call's phase changed (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
     Phase {
@@ -733,6 +744,7 @@ impl Exchange {
             port: port_id,
             caller_id,
             generation: generation.number,
+            at: self.wall(now),
         }));
         self.ports[port].owner = Some((call_id, Side::Caller));
         let overflow_on_answer = threshold.is_some_and(|t| in_progress >= t);
@@ -1419,6 +1431,12 @@ impl Exchange {
                         self.ports[port].player.stop();
                         self.ports[caller_port].player.stop();
                         self.note(Some(id), Some(caller_port), "caller and responder bridged");
+                        let user = self.slots[si].call.accepted_by().unwrap_or("").to_string();
+                        self.out.push_back(Output::Call(CallEvent::Accepted {
+                            call: id,
+                            user,
+                            at: self.wall(now),
+                        }));
                     }
                 }
                 Action::HangupCaller => {
@@ -1475,7 +1493,11 @@ impl Exchange {
                             format!(
                                 "voicemail recorded: {:.1} s{} (ended by {})",
                                 recording.seconds(),
-                                if recording.speech { "" } else { ", no speech: empty" },
+                                if recording.speech {
+                                    ""
+                                } else {
+                                    ", no speech: empty"
+                                },
                                 why.as_str()
                             ),
                         );

@@ -92,9 +92,7 @@ pub fn encode(samples: &[i16]) -> Result<Vec<u8>> {
 /// 8 kHz samples, with pre-skip removed and the end trimmed to the last granule.
 pub fn decode(bytes: &[u8]) -> Result<Vec<i16>> {
     let mut r = PacketReader::new(Cursor::new(bytes));
-    let head = r
-        .read_packet()?
-        .context("empty file: no Ogg packet")?;
+    let head = r.read_packet()?.context("empty file: no Ogg packet")?;
     if head.data.len() < 19 || &head.data[..8] != b"OpusHead" {
         bail!("not an Ogg Opus file (no OpusHead)");
     }

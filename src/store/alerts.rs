@@ -185,7 +185,8 @@ fn random_key() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let seed = (jiff::Timestamp::now().as_nanosecond() as u64)
         ^ (u64::from(std::process::id()) << 32)
-        ^ N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ^ N.fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut b = [0u8; 8];
     rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut b);
     format!(
@@ -289,7 +290,7 @@ impl Store {
                  SELECT 1 FROM outbox o2 JOIN alert_event e2 ON e2.id = o2.event_id
                  WHERE e2.alert_id = e.alert_id AND o2.target = o.target AND e2.seq < e.seq
                    AND o2.state IN ('pending', 'failing'))
-             ORDER BY o.next_at_ms, o.event_id
+             ORDER BY o.next_at_ms, o.event_id, o.rowid
              LIMIT ?2",
         )?;
         let rows = stmt
@@ -444,6 +445,17 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
         }
         Ok(rows)
+    }
+
+    /// The kinds of an alert's events, in order.
+    pub fn alert_event_kinds(&self, alert_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind FROM alert_event WHERE alert_id = ?1 ORDER BY seq")?;
+        let v = stmt
+            .query_map([alert_id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(v)
     }
 
     /// Makes every failing or given-up delivery of an alert due again now.

@@ -157,52 +157,125 @@ impl Store {
     /// Writes a CDR with its attempts in one transaction; returns its row id.
     pub fn insert_cdr(&mut self, cdr: &Cdr) -> Result<i64> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
+        let id = insert_cdr_tx(&tx, cdr)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Marks call records a previous run left in progress as `interrupted` (the
+    /// service stopped without ending them: a crash or power cut); returns how many.
+    pub fn mark_interrupted(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE cdr SET end_reason = 'interrupted' WHERE end_reason = 'in_progress'",
+            [],
+        )?)
+    }
+}
+
+/// Inserts a whole record inside a transaction (a call whose start was not recorded).
+pub fn insert_cdr_in(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    insert_cdr_tx(tx, cdr)
+}
+
+fn insert_cdr_tx(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
                 option_key, option_label, policy, digits, accepted_by, bridge_started_at,
                 bridge_seconds, duration_seconds, end_reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            params![
-                cdr.call_id as i64,
-                cdr.started_at.to_string(),
-                cdr.ended_at.to_string(),
-                cdr.routing_number,
-                cdr.port,
-                cdr.caller_id,
-                cdr.option_key,
-                cdr.option_label,
-                cdr.policy,
-                cdr.digits,
-                cdr.accepted_by,
-                cdr.bridge_started_at.map(|t| t.to_string()),
-                cdr.bridge_seconds,
-                cdr.duration_seconds,
-                cdr.end_reason.as_str(),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4,
+        params![
+            cdr.call_id as i64,
+            cdr.started_at.to_string(),
+            cdr.ended_at.to_string(),
+            cdr.routing_number,
+            cdr.port,
+            cdr.caller_id,
+            cdr.option_key,
+            cdr.option_label,
+            cdr.policy,
+            cdr.digits,
+            cdr.accepted_by,
+            cdr.bridge_started_at.map(|t| t.to_string()),
+            cdr.bridge_seconds,
+            cdr.duration_seconds,
+            cdr.end_reason.as_str(),
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    update_cdr_tx(tx, id, cdr)?;
+    Ok(id)
+}
+
+/// Writes the record of a call that has just started (end reason `in_progress`, phase
+/// `started`) inside a transaction; returns its row id.
+pub fn begin_cdr_tx(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    let id = insert_cdr_tx(tx, cdr)?;
+    tx.execute("UPDATE cdr SET phase = 'started' WHERE id = ?1", [id])?;
+    Ok(id)
+}
+
+/// Updates a call record's phase inside a transaction.
+pub fn set_phase_tx(tx: &rusqlite::Transaction<'_>, id: i64, phase: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET phase = ?1 WHERE id = ?2",
+        params![phase, id],
+    )?;
+    Ok(())
+}
+
+/// Writes the whole record (and its attempts) over row `id`, inside a transaction.
+pub fn finish_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET call_id = ?1, started_at = ?2, ended_at = ?3, routing_number = ?4,
+            port = ?5, caller_id = ?6, option_key = ?7, option_label = ?8, policy = ?9,
+            digits = ?10, accepted_by = ?11, bridge_started_at = ?12, bridge_seconds = ?13,
+            duration_seconds = ?14, end_reason = ?15, phase = 'ended' WHERE id = ?16",
+        params![
+            cdr.call_id as i64,
+            cdr.started_at.to_string(),
+            cdr.ended_at.to_string(),
+            cdr.routing_number,
+            cdr.port,
+            cdr.caller_id,
+            cdr.option_key,
+            cdr.option_label,
+            cdr.policy,
+            cdr.digits,
+            cdr.accepted_by,
+            cdr.bridge_started_at.map(|t| t.to_string()),
+            cdr.bridge_seconds,
+            cdr.duration_seconds,
+            cdr.end_reason.as_str(),
+            id
+        ],
+    )?;
+    tx.execute("DELETE FROM cdr_attempt WHERE cdr_id = ?1", [id])?;
+    update_cdr_tx(tx, id, cdr)
+}
+
+fn update_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4,
                 voicemail = ?5, voicemail_id = ?6, alert_id = ?7 WHERE id = ?8",
-            params![
-                cdr.routing_id,
-                cdr.queue_seconds,
-                cdr.overflow,
-                cdr.pin,
-                cdr.voicemail,
-                cdr.voicemail_id,
-                cdr.alert_id,
-                id
-            ],
+        params![
+            cdr.routing_id,
+            cdr.queue_seconds,
+            cdr.overflow,
+            cdr.pin,
+            cdr.voicemail,
+            cdr.voicemail_id,
+            cdr.alert_id,
+            id
+        ],
+    )?;
+    if let Some(vm) = cdr.voicemail_id {
+        tx.execute(
+            "UPDATE voicemail SET cdr_id = ?1 WHERE id = ?2",
+            params![id, vm],
         )?;
-        if let Some(vm) = cdr.voicemail_id {
-            tx.execute(
-                "UPDATE voicemail SET cdr_id = ?1 WHERE id = ?2",
-                params![id, vm],
-            )?;
-        }
-        for (seq, a) in cdr.attempts.iter().enumerate() {
-            tx.execute(
+    }
+    for (seq, a) in cdr.attempts.iter().enumerate() {
+        tx.execute(
                 "INSERT INTO cdr_attempt (cdr_id, seq, level, user_id, number, started_at, seconds, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -216,11 +289,11 @@ impl Store {
                     a.outcome.as_str(),
                 ],
             )?;
-        }
-        tx.commit()?;
-        Ok(id)
     }
+    Ok(())
+}
 
+impl Store {
     /// The CDR with this row id, read back from the tables.
     pub fn cdr(&self, id: i64) -> Result<Option<Cdr>> {
         let row = self
@@ -330,7 +403,9 @@ impl Store {
         from: Option<jiff::Timestamp>,
         to: Option<jiff::Timestamp>,
     ) -> Result<Vec<(i64, Cdr)>> {
-        let mut stmt = self.conn.prepare("SELECT id, started_at FROM cdr ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_at FROM cdr ORDER BY id")?;
         let ids = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;

@@ -174,7 +174,10 @@ impl Store {
             bail!("no voicemail {id}: `switchboard voicemail list` shows the ids");
         };
         let tx = self.conn.transaction()?;
-        tx.execute("UPDATE cdr SET voicemail_id = NULL WHERE voicemail_id = ?1", [id])?;
+        tx.execute(
+            "UPDATE cdr SET voicemail_id = NULL WHERE voicemail_id = ?1",
+            [id],
+        )?;
         tx.execute("DELETE FROM voicemail WHERE id = ?1", [id])?;
         tx.commit()?;
         let path = dir.join(&vm.file);

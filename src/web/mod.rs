@@ -31,6 +31,8 @@ pub struct ServiceStatus {
     pub calls_total: u64,
     /// CDRs in the store.
     pub cdrs_stored: i64,
+    /// The alert outbox: event deliveries by state.
+    pub alerts_outbox: crate::store::alerts::OutboxCounts,
     /// Ports, modem and active calls.
     #[serde(flatten)]
     pub exchange: Status,

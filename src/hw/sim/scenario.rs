@@ -34,11 +34,11 @@ use super::modem::FarEnd;
 use super::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
 use super::{Responder, SimBoard};
 use crate::app::engine::Engine;
+use crate::app::service::{CallWriter, StoreMsg};
 use crate::call::Cdr;
 use crate::config::{BoardProfile, Config, parse_duration};
 use crate::exchange::{Exchange, Output};
 use crate::media::tts::Tts;
-use crate::app::service::{CallWriter, StoreMsg};
 use crate::store::Store;
 
 /// A data directory for one scenario run (voicemail files), removed afterwards.
@@ -111,6 +111,10 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+    /// Deliver the alerts to a local test receiver after the calls (every alert
+    /// target's URL is pointed at it: `/<target name>`).
+    #[serde(default)]
+    pub deliver_alerts: bool,
 }
 
 /// A modem fault at a point of the scenario.
@@ -312,6 +316,12 @@ pub struct Expect {
     pub voicemail_marker: Option<bool>,
     /// How recording ended (`key`, `silence`, `max_length`, `hangup`).
     pub voicemail_ended_by: Option<String>,
+    /// The call's alert events in order (`trigger`, `accept`, `resolve`, `voicemail`,
+    /// `nobody_reached`); `[]` for no alert.
+    pub alert_events: Option<Vec<String>>,
+    /// With `deliver_alerts`: what the receiver got for this call's alert, as
+    /// `target:event` in order (webhook signatures and voicemail parts are checked).
+    pub delivered: Option<Vec<String>>,
 }
 
 /// What the scenario runner found about a call's voicemail.
@@ -552,11 +562,27 @@ pub fn run(
     for f in &sc.modem_faults {
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
+    let receiver = if sc.deliver_alerts {
+        Some(crate::alerts::test_receiver::TestReceiver::start()?)
+    } else {
+        None
+    };
+    let cfg = match &receiver {
+        Some(r) => {
+            let mut c = (*cfg).clone();
+            for t in &mut c.alert_targets {
+                let url = r.url(&format!("/{}", t.name.get_ref()));
+                t.url = Some(toml::Spanned::new(0..0, url));
+            }
+            Arc::new(c)
+        }
+        None => cfg,
+    };
     let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
     let mut engine = Engine::new(exchange, sim, start)?;
     let mut store = Store::in_memory()?;
     let data = ScratchDir::new()?;
-    let mut writer = CallWriter::new(data.0.join("voicemail"));
+    let mut writer = CallWriter::new(data.0.join("voicemail"), cfg.clone(), None);
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
     let mut store_err = None;
@@ -568,6 +594,9 @@ pub fn run(
         },
         Output::Voicemail(vm) => {
             writer.handle(&mut store, StoreMsg::Voicemail(vm));
+        }
+        Output::Call(ev) => {
+            writer.handle(&mut store, StoreMsg::Call(ev));
         }
         Output::Note(n) => {
             let who = match (n.call, &n.port) {
@@ -589,6 +618,14 @@ pub fn run(
     let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
+    }
+    if receiver.is_some() {
+        // the wall-clock time the run ended at; every event is due by then
+        let wall_end = wall.checked_add(jiff::SignedDuration::try_from(
+            end.saturating_duration_since(start),
+        )?)?;
+        let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
+        sender.deliver_due(&mut store, wall_end)?;
     }
 
     let mut log = engine.board.take_log();
@@ -655,6 +692,15 @@ pub fn run(
             responder_heard,
         );
         f.extend(check_voicemail(expect, cdrs[i].as_ref(), vm.as_ref()));
+        f.extend(check_alerts(
+            expect,
+            cdrs[i].as_ref(),
+            &store,
+            &cfg,
+            receiver.as_ref(),
+            vm.as_ref(),
+            wall,
+        )?);
         failures.extend(f.into_iter().map(|f| format!("{who}{f}")));
     }
     let cdr = cdrs.first().cloned().flatten();
@@ -668,6 +714,107 @@ pub fn run(
         modem_commands: engine.board.modem_commands().to_vec(),
         pcm_frames: engine.board.pcm_stats().map(|s| s.0),
     })
+}
+
+fn check_alerts(
+    x: &Expect,
+    cdr: Option<&Cdr>,
+    store: &Store,
+    cfg: &Config,
+    receiver: Option<&crate::alerts::test_receiver::TestReceiver>,
+    vm: Option<&VoicemailFound>,
+    wall: jiff::Timestamp,
+) -> Result<Vec<String>> {
+    let mut f = Vec::new();
+    let Some(cdr) = cdr else { return Ok(f) };
+    let alert = cdr.alert_id;
+    if let Some(want) = &x.alert_events {
+        let got: Vec<String> = match alert {
+            Some(id) => store.alert_event_kinds(id)?,
+            None => Vec::new(),
+        };
+        if &got != want {
+            f.push(format!("alert_events: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &x.delivered {
+        let Some(r) = receiver else {
+            f.push("delivered: set deliver_alerts = true in the scenario".into());
+            return Ok(f);
+        };
+        let key = match alert {
+            Some(id) => store
+                .alerts(10_000)?
+                .into_iter()
+                .find(|a| a.id == id)
+                .map(|a| a.dedup_key),
+            None => None,
+        };
+        let mut got = Vec::new();
+        for req in r.received() {
+            let target = req.path.trim_start_matches('/').to_string();
+            let Some(body) = req.json() else { continue };
+            // PagerDuty: dedup_key/event_action; ilert: alertKey/eventType; webhook: alert.key
+            let (k, kind) = if let Some(k) = body["dedup_key"].as_str() {
+                (
+                    k.to_string(),
+                    body["event_action"].as_str().unwrap_or("").to_string(),
+                )
+            } else if let Some(k) = body["alertKey"].as_str() {
+                (
+                    k.to_string(),
+                    body["eventType"].as_str().unwrap_or("").to_string(),
+                )
+            } else {
+                (
+                    body["alert"]["key"].as_str().unwrap_or("").to_string(),
+                    body["event"]["kind"].as_str().unwrap_or("").to_string(),
+                )
+            };
+            if Some(&k) != key.as_ref() {
+                continue;
+            }
+            if let Some(t) = cfg.alert_target(&target)
+                && t.kind() == crate::config::alerts::TargetKind::Webhook
+            {
+                let secret = t.secret.as_ref().map_or("", |s| s.get_ref().as_str());
+                let sig = req
+                    .headers
+                    .get("x-switchboard-signature")
+                    .cloned()
+                    .unwrap_or_default();
+                let json_bytes = match req.part("event") {
+                    Some(p) => p,
+                    None => req.body.clone(),
+                };
+                let t_s = sig
+                    .split(',')
+                    .find_map(|p| p.strip_prefix("t="))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                if !crate::alerts::payload::verify(secret, &sig, &json_bytes, t_s, 0)
+                    || (t_s - wall.as_second()).abs() > 86_400
+                {
+                    f.push(format!("delivered: bad webhook signature on {kind}"));
+                }
+                if let Some(audio) = req.part("voicemail") {
+                    let sha = crate::store::voicemail::sha256_hex(&audio);
+                    if body["voicemail"]["sha256"].as_str() != Some(sha.as_str())
+                        || vm.is_some_and(|v| v.row.sha256 != sha)
+                    {
+                        f.push(
+                            "delivered: the attached voicemail does not match its sha256".into(),
+                        );
+                    }
+                }
+            }
+            got.push(format!("{target}:{kind}"));
+        }
+        if &got != want {
+            f.push(format!("delivered: expected {want:?}, got {got:?}"));
+        }
+    }
+    Ok(f)
 }
 
 fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -> Vec<String> {
@@ -692,7 +839,10 @@ fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -
     if let Some(e) = x.voicemail_empty
         && vm.row.empty != e
     {
-        f.push(format!("voicemail_empty: expected {e}, got {}", vm.row.empty));
+        f.push(format!(
+            "voicemail_empty: expected {e}, got {}",
+            vm.row.empty
+        ));
     }
     if let Some(by) = &x.voicemail_ended_by
         && &vm.row.ended_by != by
