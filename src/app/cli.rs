@@ -94,6 +94,8 @@ enum Command {
     Voicemail(super::records_cli::VoicemailArgs),
     /// Call detail records: list, export as CSV or JSON lines.
     Cdr(super::records_cli::CdrArgs),
+    /// The alert outbox: list, retry, test a target, flush.
+    Alerts(super::alerts_cli::AlertsArgs),
     /// The simulated board.
     Sim {
         #[command(subcommand)]
@@ -283,6 +285,13 @@ enum BenchCommand {
         #[arg(long)]
         write_raw: Option<PathBuf>,
     },
+    /// Alert delivery: N queued events to a local test receiver; events per second and
+    /// peak memory, as JSON.
+    Alerts {
+        /// Events to queue and deliver.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +328,12 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 /// Entry point of the binary.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run {
@@ -355,6 +370,30 @@ pub fn main() -> ExitCode {
         Command::Cdr(args) => {
             init_logging(cli.log_format, "warn");
             super::records_cli::cdr(args)
+        }
+        Command::Alerts(args) => {
+            init_logging(cli.log_format, "warn");
+            super::alerts_cli::alerts(args)
+        }
+        Command::Bench {
+            command: BenchCommand::Alerts { events },
+        } => {
+            init_logging(cli.log_format, "error");
+            let run = tempfile_dir().and_then(|d| {
+                let r = super::alerts_cli::bench_delivery(&d, events);
+                let _ = std::fs::remove_dir_all(&d);
+                r
+            });
+            match run {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::CheckConfig { file, board } => {
             init_logging(cli.log_format, "warn");

@@ -1,5 +1,6 @@
 //! Wiring: the command line, the engine loop, the service's threads.
 
+pub mod alerts_cli;
 pub mod cli;
 pub mod dsp_cli;
 pub mod engine;

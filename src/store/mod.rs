@@ -145,7 +145,11 @@ impl Store {
 
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: every commit (call record steps, outbox rows, delivery marks) is on disk
+        // before the commit returns, so a power cut loses no queued alert and never
+        // forgets a delivery the receiver acknowledged (NORMAL would only survive a
+        // process kill).
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Migrations::from_slice(MIGRATIONS)
