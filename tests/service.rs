@@ -82,7 +82,10 @@ fn run_serves_health_and_status_and_stops_cleanly() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ports, ["fxo1", "fxo2", "fxs1", "modem"]);
+    assert_eq!(
+        ports,
+        ["fxo1", "fxo2", "fxo3", "fxo4", "fxs1", "fxs2", "modem"]
+    );
     assert_eq!(status["ports"][0]["state"], "idle");
     assert!(status["calls"].as_array().unwrap().is_empty());
 
@@ -251,4 +254,42 @@ policy = "p"
     )
     .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_second_run_on_the_same_data_directory_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.trim().starts_with("status:")),
+        "the first service starts"
+    );
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let second = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = first.wait();
+    let _ = drain.join();
+    assert!(!second.status.success());
+    assert!(
+        err.contains(&format!("another switchboard (pid {})", first.id())),
+        "{err}"
+    );
 }

@@ -12,6 +12,7 @@
 //! waiting.
 
 pub mod payload;
+pub mod reply;
 pub mod test_receiver;
 
 use std::collections::HashMap;

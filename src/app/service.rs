@@ -72,6 +72,13 @@ impl EngineHandle {
             .map_err(|_| anyhow!("the engine did not answer within {timeout:?}"))
     }
 
+    /// Sends a command without waiting for its result (the store thread: deleting
+    /// stored SMS, confirmations). `false` when the engine does not take it now.
+    pub fn send(&self, cmd: Command) -> bool {
+        let (reply, _) = crossbeam_channel::bounded(1);
+        self.tx.try_send(EngineRequest { cmd, reply }).is_ok()
+    }
+
     /// Typed call events from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CallEvent> {
         self.events.subscribe()
@@ -165,13 +172,23 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
     let writer_cfg = cfg.clone();
     let writer_dir = voicemail_dir.clone();
+    let (handle, cmd_rx) = EngineHandle::new();
+    let store_handle = handle.clone();
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
             for msg in cdr_rx {
-                if let Some(Ok(_)) = writer.handle(&mut store, msg)
+                let stored = writer.handle(&mut store, msg);
+                for cmd in writer.take_commands() {
+                    if !store_handle.send(cmd) {
+                        // an SMS not deleted now stays on the SIM and is read (and
+                        // recognised as stored) again at the next start
+                        tracing::warn!("the engine did not take a command from the store thread");
+                    }
+                }
+                if let Some(Ok(_)) = stored
                     && let Ok(mut s) = store_status.write()
                 {
                     s.cdrs_stored += 1;
@@ -232,7 +249,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 }
             })?;
     }
-    let (handle, cmd_rx) = EngineHandle::new();
     let engine_events = handle.events.clone();
     let engine_stop = stop.clone();
     let engine_status = status.clone();
@@ -379,6 +395,22 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
         Output::Cdr(cdr) => {
             if cdr_tx.send(StoreMsg::Cdr(cdr)).is_err() {
                 tracing::error!("store thread is gone; CDR lost");
+            }
+        }
+        Output::SmsReceived {
+            from,
+            text,
+            at,
+            indexes,
+        } => {
+            let msg = StoreMsg::Sms {
+                from,
+                text,
+                at,
+                indexes,
+            };
+            if cdr_tx.send(msg).is_err() {
+                tracing::error!("store thread is gone; the SMS stays on the SIM");
             }
         }
         Output::Voicemail(vm) => {

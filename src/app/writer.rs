@@ -26,6 +26,17 @@ pub enum StoreMsg {
     Voicemail(Box<VoicemailOut>),
     /// A finished call's record.
     Cdr(Box<Cdr>),
+    /// A received SMS (still in the modem's storage at `indexes`).
+    Sms {
+        /// Sender.
+        from: String,
+        /// Text.
+        text: String,
+        /// Network time stamp.
+        at: String,
+        /// Storage indexes, deleted once the message is committed.
+        indexes: Vec<u32>,
+    },
 }
 
 /// What the writer keeps about a call in progress.
@@ -42,6 +53,13 @@ pub struct CallWriter {
     cfg: Arc<Config>,
     open: HashMap<CallId, Open>,
     wake: Option<crossbeam_channel::Sender<()>>,
+    /// Commands for the engine (delete stored SMS, confirmations by SMS).
+    commands: Vec<crate::exchange::Command>,
+}
+
+/// The SMS's own time stamp when it parses, else now.
+fn at_of(at: &str, now: jiff::Timestamp) -> jiff::Timestamp {
+    at.parse::<jiff::Timestamp>().unwrap_or(now)
 }
 
 /// Outbox rows are due from the time of the event that caused them (the exchange's wall
@@ -63,7 +81,13 @@ impl CallWriter {
             cfg,
             open: HashMap::new(),
             wake,
+            commands: Vec::new(),
         }
+    }
+
+    /// Commands for the engine that storing produced, in order.
+    pub fn take_commands(&mut self) -> Vec<crate::exchange::Command> {
+        std::mem::take(&mut self.commands)
     }
 
     /// Uses a new configuration for calls that start from now on.
@@ -101,6 +125,30 @@ impl CallWriter {
                         self.open.entry(vm.call).or_default().voicemail = Some((row.id, row.empty));
                     }
                     Err(e) => tracing::error!(call = vm.call, "cannot store the voicemail: {e:#}"),
+                }
+                None
+            }
+            StoreMsg::Sms {
+                from,
+                text,
+                at,
+                indexes,
+            } => {
+                match store.insert_sms(&from, &at, &text, &jiff::Timestamp::now().to_string()) {
+                    Ok(new) => {
+                        // committed: now the SIM's copy may go
+                        if !indexes.is_empty() {
+                            self.commands
+                                .push(crate::exchange::Command::DeleteSms { indexes });
+                        }
+                        if let Some(id) = new
+                            && let Err(e) = self.act_on_sms(store, id, &from, &text, &at)
+                        {
+                            tracing::error!(sms = id, "cannot act on the SMS from {from}: {e:#}");
+                        }
+                    }
+                    // not stored: it stays on the SIM and is read again at the next start
+                    Err(e) => tracing::error!("cannot store the SMS from {from}: {e:#}"),
                 }
                 None
             }
@@ -260,6 +308,99 @@ impl CallWriter {
             ms(now),
         )?;
         Ok(id)
+    }
+
+    /// A responder's reply (`12a`, `12c`, `ack`, `close`) acts on an alert; anything
+    /// else, or anyone else, is recorded and ignored.
+    fn act_on_sms(
+        &mut self,
+        store: &mut Store,
+        sms_id: i64,
+        from: &str,
+        text: &str,
+        at: &str,
+    ) -> Result<()> {
+        use crate::alerts::reply::{ReplyAction, parse};
+        let user = self
+            .cfg
+            .users
+            .iter()
+            .find(|u| u.phone.iter().any(|p| p.get_ref() == from))
+            .map(|u| u.id.get_ref().clone());
+        let Some(user) = user else {
+            tracing::warn!(sms = sms_id, %from, "SMS from an unknown sender ignored");
+            store.set_sms_action(sms_id, "ignored: unknown sender", None)?;
+            return Ok(());
+        };
+        let Some(reply) = parse(text) else {
+            tracing::warn!(sms = sms_id, %user, "SMS reply not understood; ignored");
+            store.set_sms_action(sms_id, "ignored: not a reply code", None)?;
+            self.confirm(
+                from,
+                "Not understood. Reply e.g. 12a to acknowledge alert 12 or 12c to close it.",
+            );
+            return Ok(());
+        };
+        let alert = match reply.alert {
+            Some(a) => Some(a),
+            None => store.newest_open_alert()?,
+        };
+        let status = match alert {
+            Some(a) => store.alert_status(a)?,
+            None => None,
+        };
+        let (Some(alert), Some(status)) = (alert, status) else {
+            store.set_sms_action(sms_id, "ignored: no such alert", None)?;
+            self.confirm(from, "No such open alert.");
+            return Ok(());
+        };
+        let (kind, word) = match reply.action {
+            ReplyAction::Ack => (EventKind::Accept, "acknowledged"),
+            ReplyAction::Close => (EventKind::Resolve, "closed"),
+        };
+        let already =
+            status == "resolved" || (reply.action == ReplyAction::Ack && status == "accepted");
+        if already {
+            store.set_sms_action(
+                sms_id,
+                &format!("ignored: alert {alert} already {status}"),
+                Some(alert),
+            )?;
+            self.confirm(from, &format!("Alert {alert} is already {status}."));
+            return Ok(());
+        }
+        let tx = store.conn.transaction()?;
+        // the SMS's own time (the network's clock; virtual time in scenarios)
+        let when = at_of(at, jiff::Timestamp::now());
+        add_event(
+            &tx,
+            alert,
+            &NewEvent {
+                kind,
+                at: when.to_string(),
+                details: json!({ "by": user, "via": "sms", "from": from }),
+                voicemail_id: None,
+            },
+            ms(when),
+        )?;
+        tx.execute(
+            "UPDATE sms_inbox SET action = ?1, alert_id = ?2 WHERE id = ?3",
+            rusqlite::params![format!("{word} alert {alert}"), alert, sms_id],
+        )?;
+        tx.commit()?;
+        tracing::info!(alert, %user, "alert {word} by SMS");
+        self.confirm(from, &format!("Alert {alert} {word} by {user}."));
+        self.poke();
+        Ok(())
+    }
+
+    fn confirm(&mut self, to: &str, text: &str) {
+        if crate::config::is_e164(to) {
+            self.commands.push(crate::exchange::Command::SendSms {
+                to: to.to_string(),
+                text: text.to_string(),
+            });
+        }
     }
 
     /// The call ended: its full record, and the alert events its end causes, in one

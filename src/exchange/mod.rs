@@ -102,7 +102,8 @@ pub enum Output {
         /// `Err` with the reason when it failed.
         result: Result<(), String>,
     },
-    /// An SMS arrived on the modem.
+    /// An SMS arrived on the modem. It stays in the modem's storage until the driver
+    /// has stored it durably and sends [`Command::DeleteSms`] with `indexes`.
     SmsReceived {
         /// Sender.
         from: String,
@@ -110,6 +111,8 @@ pub enum Output {
         text: String,
         /// Time stamp from the network.
         at: String,
+        /// Storage indexes of its parts on the SIM/modem.
+        indexes: Vec<u32>,
     },
     /// A new configuration generation is in force for new calls.
     Reloaded {
@@ -225,6 +228,11 @@ pub enum Command {
     Hangup {
         /// Call id.
         call: CallId,
+    },
+    /// Delete received SMS from the modem's storage (after they were stored).
+    DeleteSms {
+        /// Storage indexes from [`Output::SmsReceived`].
+        indexes: Vec<u32>,
     },
     /// Send an SMS through the modem.
     SendSms {
@@ -559,6 +567,13 @@ impl Exchange {
                 }
                 None => CommandResult::Rejected(format!("no call {call} in progress")),
             },
+            Command::DeleteSms { indexes } => match self.modem.as_mut() {
+                Some(m) => {
+                    m.delete_sms(now, &indexes);
+                    CommandResult::Done
+                }
+                None => CommandResult::Rejected("this board has no modem".into()),
+            },
             Command::SendSms { to, text } => match self.modem.as_mut() {
                 Some(m) if crate::config::is_e164(&to) => {
                     let id = m.send_sms(now, &to, &text);
@@ -845,7 +860,12 @@ impl Exchange {
                         );
                     }
                 }
-                ModemEvent::SmsReceived { from, text, at } => {
+                ModemEvent::SmsReceived {
+                    from,
+                    text,
+                    at,
+                    indexes,
+                } => {
                     self.note(
                         None,
                         self.modem_port,
@@ -855,6 +875,7 @@ impl Exchange {
                         from,
                         text,
                         at: at.to_string(),
+                        indexes,
                     });
                 }
                 ModemEvent::SmsSent { id, result } => {

@@ -12,6 +12,7 @@ use rusqlite_migration::{M, Migrations};
 use crate::call::{AttemptRecord, Cdr};
 
 pub mod alerts;
+pub mod inbox;
 pub mod voicemail;
 pub use voicemail::VoicemailRow;
 
@@ -119,6 +120,19 @@ const MIGRATIONS: &[M<'static>] = &[
     ),
     // issue 14 — cdr: the call record is written at call start and updated per step
     M::up("ALTER TABLE cdr ADD COLUMN phase TEXT;"),
+    // issue 14 — sms_inbox: every received SMS, stored before it is deleted from the SIM
+    M::up(
+        "CREATE TABLE sms_inbox (
+        id          INTEGER PRIMARY KEY,
+        sender      TEXT NOT NULL,
+        sent_at     TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        alert_id    INTEGER,
+        UNIQUE (sender, sent_at, text)
+    );",
+    ),
 ];
 
 /// The SQLite store.

@@ -108,6 +108,9 @@ pub struct Scenario {
     /// Modem faults during the run.
     #[serde(default, rename = "modem_fault")]
     pub modem_faults: Vec<ModemFaultSpec>,
+    /// SMS the network delivers to the box (responders answering alerts).
+    #[serde(default, rename = "sms")]
+    pub sms: Vec<SmsSpec>,
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
@@ -115,6 +118,19 @@ pub struct Scenario {
     /// target's URL is pointed at it: `/<target name>`).
     #[serde(default)]
     pub deliver_alerts: bool,
+}
+
+/// An SMS to the box at a point of the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSpec {
+    /// When, after the scenario start.
+    #[serde(deserialize_with = "dur")]
+    pub at: Duration,
+    /// Sender.
+    pub from: String,
+    /// Text.
+    pub text: String,
 }
 
 /// A modem fault at a point of the scenario.
@@ -322,6 +338,12 @@ pub struct Expect {
     /// With `deliver_alerts`: what the receiver got for this call's alert, as
     /// `target:event` in order (webhook signatures and voicemail parts are checked).
     pub delivered: Option<Vec<String>>,
+    /// Received SMS in the box's inbox, oldest first, as `sender: action`.
+    pub sms_inbox: Option<Vec<String>>,
+    /// SMS left in the modem's storage at the end (0: all deleted after storing).
+    pub sim_sms_left: Option<usize>,
+    /// SMS the box sent through the modem, in order, as `number: text`.
+    pub sms_sent: Option<Vec<String>>,
 }
 
 /// What the scenario runner found about a call's voicemail.
@@ -562,6 +584,30 @@ pub fn run(
     for f in &sc.modem_faults {
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
+    let mut settle_until = start;
+    for m in &sc.sms {
+        let t = wall.checked_add(jiff::SignedDuration::try_from(m.at)?)?;
+        let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        let at = crate::modem::sms::SmsTimestamp {
+            year: dt.year() as u16,
+            month: dt.month() as u8,
+            day: dt.day() as u8,
+            hour: dt.hour() as u8,
+            minute: dt.minute() as u8,
+            second: dt.second() as u8,
+            tz_quarters: 0,
+        };
+        sim.schedule_modem_fault(
+            start + m.at,
+            super::ModemFault::IncomingSms {
+                from: m.from.clone(),
+                text: m.text.clone(),
+                at,
+            },
+        );
+        // time for the reading, storing, deleting and the confirmation SMS
+        settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
+    }
     let receiver = if sc.deliver_alerts {
         Some(crate::alerts::test_receiver::TestReceiver::start()?)
     } else {
@@ -586,7 +632,27 @@ pub fn run(
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
     let mut store_err = None;
+    let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
+        Default::default();
+    let cmds = engine_cmds.clone();
     let mut sink = |t: Instant, out: Output| match out {
+        Output::SmsReceived {
+            from,
+            text,
+            at,
+            indexes,
+        } => {
+            writer.handle(
+                &mut store,
+                StoreMsg::Sms {
+                    from,
+                    text,
+                    at,
+                    indexes,
+                },
+            );
+            cmds.borrow_mut().extend(writer.take_commands());
+        }
         Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
             Some(Ok(id)) => cdr_ids.push(id),
             Some(Err(e)) => store_err = Some(e),
@@ -612,10 +678,19 @@ pub fn run(
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).
     let expected_calls = sc.caller.len() as u64;
-    let ended = engine.run_virtual(start, sc.max_duration, &mut sink, |e| {
-        e.exchange.calls_started() >= expected_calls && e.exchange.active_calls() == 0
+    let clock = std::cell::Cell::new(start);
+    let feed = |e: &mut Engine<SimBoard>, now: Instant| {
+        clock.set(now);
+        for c in engine_cmds.borrow_mut().drain(..) {
+            e.exchange.command(now, c);
+        }
+    };
+    let ended = engine.run_virtual_with(start, sc.max_duration, &mut sink, feed, |e| {
+        clock.get() >= settle_until
+            && e.exchange.calls_started() >= expected_calls
+            && e.exchange.active_calls() == 0
     });
-    let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
+    let end = engine.run_virtual_with(ended, Duration::from_secs(1), &mut sink, feed, |_| false);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
     }
@@ -692,6 +767,40 @@ pub fn run(
             responder_heard,
         );
         f.extend(check_voicemail(expect, cdrs[i].as_ref(), vm.as_ref()));
+        if let Some(want) = &expect.sms_inbox {
+            let mut rows = store.inbox(10_000)?;
+            rows.reverse();
+            let got: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{}: {}", r.sender, r.action))
+                .collect();
+            if &got != want {
+                f.push(format!("sms_inbox: expected {want:?}, got {got:?}"));
+            }
+        }
+        if let Some(want) = &expect.sms_sent {
+            let got: Vec<String> = engine
+                .board
+                .sim_modem()
+                .map(|m| {
+                    m.sms_sent
+                        .iter()
+                        .map(|s| format!("{}: {}", s.to, s.text))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if &got != want {
+                f.push(format!("sms_sent: expected {want:?}, got {got:?}"));
+            }
+        }
+        if let Some(want) = expect.sim_sms_left {
+            let left = engine.board.sim_modem().map_or(0, |m| m.stored_sms());
+            if left != want {
+                f.push(format!(
+                    "sim_sms_left: expected {want} SMS left in the modem's storage, found {left}"
+                ));
+            }
+        }
         f.extend(check_alerts(
             expect,
             cdrs[i].as_ref(),
