@@ -96,6 +96,8 @@ enum Command {
     Cdr(super::records_cli::CdrArgs),
     /// The alert outbox: list, retry, test a target, flush.
     Alerts(super::alerts_cli::AlertsArgs),
+    /// Received SMS (the inbox in the data directory).
+    Sms(super::records_cli::SmsArgs),
     /// The simulated board.
     Sim {
         #[command(subcommand)]
@@ -370,6 +372,10 @@ pub fn main() -> ExitCode {
         Command::Cdr(args) => {
             init_logging(cli.log_format, "warn");
             super::records_cli::cdr(args)
+        }
+        Command::Sms(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::sms(args)
         }
         Command::Alerts(args) => {
             init_logging(cli.log_format, "warn");

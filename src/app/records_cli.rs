@@ -91,6 +91,41 @@ enum CdrCommand {
     },
 }
 
+/// `switchboard sms`.
+#[derive(Debug, Args)]
+pub struct SmsArgs {
+    /// Data directory of the service.
+    #[arg(long, default_value = "switchboard-data", global = true)]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: SmsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum SmsCommand {
+    /// Received SMS, newest first, with what the box did with each (JSON lines).
+    Inbox {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+/// Runs `switchboard sms …`.
+pub fn sms(args: SmsArgs) -> ExitCode {
+    exit((|| {
+        let store = open_store(&args.data)?;
+        match args.command {
+            SmsCommand::Inbox { limit } => {
+                for r in store.inbox(limit)? {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+            }
+        }
+        Ok(())
+    })())
+}
+
 fn open_store(data: &Path) -> Result<Store> {
     let db = data.join("switchboard.db");
     if !db.exists() {

@@ -172,6 +172,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
     let writer_cfg = cfg.clone();
     let writer_dir = voicemail_dir.clone();
+    let retention_dir = voicemail_dir.clone();
+    let retention = cfg.voicemail.clone();
     let (handle, cmd_rx) = EngineHandle::new();
     let store_handle = handle.clone();
     let store_thread = std::thread::Builder::new()
@@ -179,7 +181,28 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .spawn(move || {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
-            for msg in cdr_rx {
+            let mut next_prune = Instant::now();
+            loop {
+                if Instant::now() >= next_prune {
+                    next_prune = Instant::now() + Duration::from_secs(3600);
+                    match store.prune_voicemail(
+                        &retention_dir,
+                        jiff::Timestamp::now(),
+                        retention.retention_days,
+                        u64::from(retention.max_total_mb) * 1_000_000,
+                    ) {
+                        Ok(gone) if !gone.is_empty() => {
+                            tracing::info!(deleted = gone.len(), "voicemail retention")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!("voicemail retention: {e:#}"),
+                    }
+                }
+                let msg = match cdr_rx.recv_timeout(Duration::from_secs(60)) {
+                    Ok(m) => m,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                };
                 let stored = writer.handle(&mut store, msg);
                 for cmd in writer.take_commands() {
                     if !store_handle.send(cmd) {

@@ -189,6 +189,48 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Retention: deletes voicemail older than `days`, then the oldest until the files
+    /// total at most `max_bytes` — never a message whose alert events are not all
+    /// delivered (or given up). Returns the ids deleted.
+    pub fn prune_voicemail(
+        &mut self,
+        dir: &Path,
+        now: jiff::Timestamp,
+        days: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<i64>> {
+        let cutoff = now
+            .checked_sub(jiff::SignedDuration::from_hours(24 * i64::from(days)))
+            .unwrap_or(now);
+        // oldest first
+        let mut all = self.voicemails()?;
+        all.reverse();
+        let mut total: u64 = all.iter().map(|v| v.bytes.max(0) as u64).sum();
+        let mut deleted = Vec::new();
+        for vm in all {
+            let old = vm
+                .recorded_at
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|t| t < cutoff);
+            if !old && total <= max_bytes {
+                continue;
+            }
+            if self.voicemail_undelivered(vm.id)? {
+                tracing::info!(
+                    voicemail = vm.id,
+                    "retention: kept, its alert is not delivered yet"
+                );
+                continue;
+            }
+            self.delete_voicemail(dir, vm.id)?;
+            total = total.saturating_sub(vm.bytes.max(0) as u64);
+            deleted.push(vm.id);
+        }
+        Ok(deleted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,7 +264,43 @@ mod tests {
         // a damaged file is reported, not served
         std::fs::write(dir.path().join(&row.file), b"x").unwrap();
         assert!(store.voicemail_audio(dir.path(), row.id).is_err());
-        store.delete_voicemail(dir.path(), row.id).unwrap();
+        std::fs::write(dir.path().join(&row.file), &bytes).unwrap();
+        // retention keeps a message whose alert is not delivered
+        store
+            .insert_alert(
+                &crate::store::alerts::NewAlert {
+                    cdr_id: None,
+                    routing_id: "hotline".into(),
+                    summary: "s".into(),
+                    caller_id: None,
+                    targets: vec!["hook".into()],
+                },
+                &crate::store::alerts::NewEvent {
+                    kind: crate::store::alerts::EventKind::Voicemail,
+                    at: "2026-03-02T09:00:00Z".into(),
+                    details: serde_json::json!({}),
+                    voicemail_id: Some(row.id),
+                },
+                0,
+            )
+            .unwrap();
+        let years_later: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        assert!(
+            store
+                .prune_voicemail(dir.path(), years_later, 90, 0)
+                .unwrap()
+                .is_empty()
+        );
+        let ev = store.due_deliveries(0, 10).unwrap()[0].event_id;
+        store
+            .mark_delivered(ev, "hook", "2026-03-02T09:00:01Z")
+            .unwrap();
+        assert_eq!(
+            store
+                .prune_voicemail(dir.path(), years_later, 90, 1 << 30)
+                .unwrap(),
+            vec![row.id]
+        );
         assert!(store.voicemails().unwrap().is_empty());
         assert!(!dir.path().join(&row.file).exists());
     }
