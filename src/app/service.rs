@@ -414,37 +414,30 @@ fn run_engine<B: crate::hw::Board>(make_board: impl FnOnce() -> Result<B>, ctx: 
     };
     let cdr_tx = ctx.cdr_tx;
     let events = ctx.events;
-    let mut sink = |_t: Instant, out: Output| match out {
-        Output::Cdr(cdr) => {
-            if cdr_tx.send(StoreMsg::Cdr(cdr)).is_err() {
-                tracing::error!("store thread is gone; CDR lost");
-            }
+    let to_store = |msg: StoreMsg, lost: &str| {
+        if cdr_tx.send(msg).is_err() {
+            tracing::error!("store thread is gone; {lost}");
         }
+    };
+    let mut sink = |_t: Instant, out: Output| match out {
+        Output::Cdr(cdr) => to_store(StoreMsg::Cdr(cdr), "CDR lost"),
         Output::SmsReceived {
             from,
             text,
             at,
             indexes,
-        } => {
-            let msg = StoreMsg::Sms {
+        } => to_store(
+            StoreMsg::Sms {
                 from,
                 text,
                 at,
                 indexes,
-            };
-            if cdr_tx.send(msg).is_err() {
-                tracing::error!("store thread is gone; the SMS stays on the SIM");
-            }
-        }
-        Output::Voicemail(vm) => {
-            if cdr_tx.send(StoreMsg::Voicemail(vm)).is_err() {
-                tracing::error!("store thread is gone; voicemail lost");
-            }
-        }
+            },
+            "the SMS stays on the SIM",
+        ),
+        Output::Voicemail(vm) => to_store(StoreMsg::Voicemail(vm), "voicemail lost"),
         Output::Call(ev) => {
-            if cdr_tx.send(StoreMsg::Call(ev.clone())).is_err() {
-                tracing::error!("store thread is gone; call record not updated");
-            }
+            to_store(StoreMsg::Call(ev.clone()), "call record not updated");
             // no listener is fine
             drop(events.send(ev));
         }
