@@ -14,17 +14,21 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 mod legs;
+mod status;
+mod voicemail;
+
+pub use status::{CallStatus, PortStatus, Status};
+
+use voicemail::PortRecorder;
+pub use voicemail::VoicemailOut;
 
 use crate::call::{self, Action, Call, CallId, Cdr, Event, Intake, LegFailure, Prompt};
 use crate::config::{BoardProfile, Config, OverflowReason, PortKind};
 use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, Signalling};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
-use crate::media::recorder::{Recorder, Recording};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
-use crate::modem::{
-    LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming, SmsId,
-};
+use crate::modem::{LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemTiming, SmsId};
 
 /// Index of a port in the exchange (analog ports in board order, then the modem).
 pub type PortIdx = usize;
@@ -127,23 +131,6 @@ pub enum Output {
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
     /// the board.
     ModemPowerCycle,
-}
-
-/// A finished voicemail recording with what the store needs to index it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoicemailOut {
-    /// Call id.
-    pub call: CallId,
-    /// Routing number id.
-    pub routing_id: String,
-    /// Routing number name.
-    pub routing_number: String,
-    /// Caller ID.
-    pub caller_id: Option<String>,
-    /// When recording started.
-    pub started_at: Timestamp,
-    /// The audio (trimmed), whether it has speech, and why it ended.
-    pub recording: Recording,
 }
 
 /// A typed change in a call's life.
@@ -295,14 +282,6 @@ struct Port {
     recorder: Option<PortRecorder>,
 }
 
-/// A recorder running on a port.
-struct PortRecorder {
-    rec: Recorder,
-    started_at: Timestamp,
-    silence: Duration,
-    silence_told: bool,
-}
-
 /// How one side of a call reaches its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Carrier {
@@ -340,51 +319,6 @@ struct Slot {
     last_position: Option<u32>,
     /// The voicemail recorded, sent out with the CDR.
     voicemail: Option<VoicemailOut>,
-}
-
-/// Status of a port for `/api/status`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PortStatus {
-    /// Port id.
-    pub id: String,
-    /// `fxo`, `fxs`, `modem`.
-    pub kind: &'static str,
-    /// `idle`, `ringing`, `off-hook`, `in-call`, ...
-    pub state: String,
-    /// Call using the port.
-    pub call: Option<CallId>,
-}
-
-/// Status of a call for `/api/status`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CallStatus {
-    /// Call id.
-    pub id: CallId,
-    /// Routing number name.
-    pub routing_number: String,
-    /// Routing number id.
-    pub routing_id: String,
-    /// Phase (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
-    pub phase: &'static str,
-    /// Position in the queue, while waiting for a line.
-    pub queue_position: Option<u32>,
-    /// Configuration generation the call runs on.
-    pub generation: u64,
-}
-
-/// A snapshot of the exchange.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct Status {
-    /// Ports.
-    pub ports: Vec<PortStatus>,
-    /// Modem, if fitted.
-    pub modem: Option<ModemStatus>,
-    /// Active calls.
-    pub calls: Vec<CallStatus>,
-    /// Calls waiting for a free line.
-    pub queued: usize,
-    /// Configuration generation for new calls.
-    pub generation: u64,
 }
 
 /// The exchange.
@@ -1078,14 +1012,8 @@ impl Exchange {
         if !listening {
             return;
         }
-        if side == Side::Caller
-            && let Some(r) = self.ports[port].recorder.as_mut()
-        {
-            r.rec.push(frame);
-            if !r.silence_told && r.rec.trailing_silence() >= r.silence {
-                r.silence_told = true;
-                self.pending.push_back((call, Event::RecordingSilence));
-            }
+        if side == Side::Caller {
+            self.record_frame(port, call, frame);
         }
         let on_modem = Some(port) == self.modem_port;
         if on_modem && modem_dtmf_only {
@@ -1310,47 +1238,6 @@ impl Exchange {
         self.out.pop_front()
     }
 
-    /// A status snapshot.
-    pub fn status(&self) -> Status {
-        Status {
-            ports: self
-                .ports
-                .iter()
-                .map(|p| PortStatus {
-                    id: p.id.clone(),
-                    kind: p.kind.as_str(),
-                    state: match (&p.line, p.owner) {
-                        (Some(l), _) => l.state_name().to_string(),
-                        (None, _) if p.ringing => "ringing".into(),
-                        (None, Some(_)) => "in-call".into(),
-                        (None, None) if p.handset_up => "off-hook".into(),
-                        (None, None) => "idle".into(),
-                    },
-                    call: p.owner.map(|(c, _)| c),
-                })
-                .collect(),
-            modem: self.modem.as_ref().map(|m| m.status().clone()),
-            calls: self
-                .slots
-                .iter()
-                .map(|s| CallStatus {
-                    id: s.call.id(),
-                    routing_number: s.call.routing_name().to_string(),
-                    routing_id: s.call.routing_id().to_string(),
-                    phase: s.call.phase(),
-                    queue_position: self.queue_position(s.call.id()),
-                    generation: s.generation.number,
-                })
-                .collect(),
-            queued: self
-                .slots
-                .iter()
-                .filter(|s| s.wait.as_ref().is_some_and(|w| w.queued()))
-                .count(),
-            generation: self.generation.number,
-        }
-    }
-
     // ---- internals ------------------------------------------------------------------
 
     fn run_pending(&mut self, now: Instant) {
@@ -1496,44 +1383,9 @@ impl Exchange {
                     }
                 }
                 Action::StartRecording { max, silence } => {
-                    let started_at = self.wall(now);
-                    self.ports[caller_port].recorder = Some(PortRecorder {
-                        rec: Recorder::new(max),
-                        started_at,
-                        silence,
-                        silence_told: false,
-                    });
-                    self.note(Some(id), Some(caller_port), "recording voicemail");
+                    self.start_recording(now, id, caller_port, max, silence);
                 }
-                Action::StopRecording(why) => {
-                    if let Some(r) = self.ports[caller_port].recorder.take() {
-                        let recording = r.rec.finish(why);
-                        self.note(
-                            Some(id),
-                            Some(caller_port),
-                            format!(
-                                "voicemail recorded: {:.1} s{} (ended by {})",
-                                recording.seconds(),
-                                if recording.speech {
-                                    ""
-                                } else {
-                                    ", no speech: empty"
-                                },
-                                why.as_str()
-                            ),
-                        );
-                        let call = &self.slots[si].call;
-                        let vm = VoicemailOut {
-                            call: id,
-                            routing_id: call.routing_id().to_string(),
-                            routing_number: call.routing_name().to_string(),
-                            caller_id: call.caller_id().map(str::to_string),
-                            started_at: r.started_at,
-                            recording,
-                        };
-                        self.slots[si].voicemail = Some(vm);
-                    }
-                }
+                Action::StopRecording(why) => self.stop_recording(si, why),
                 Action::Note(text) => self.note(Some(id), None, text),
                 Action::Finished(cdr) => {
                     if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
