@@ -182,6 +182,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
             let mut next_prune = Instant::now();
+            let mut last_counts = Instant::now();
             loop {
                 if Instant::now() >= next_prune {
                     next_prune = Instant::now() + Duration::from_secs(3600);
@@ -198,7 +199,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
                         Err(e) => tracing::error!("voicemail retention: {e:#}"),
                     }
                 }
-                let msg = match cdr_rx.recv_timeout(Duration::from_secs(60)) {
+                // the outbox as the sender thread leaves it, for /api/status
+                if last_counts.elapsed() >= Duration::from_secs(2) {
+                    last_counts = Instant::now();
+                    if let (Ok(c), Ok(mut s)) = (store.outbox_counts(), store_status.write()) {
+                        s.alerts_outbox = c;
+                    }
+                }
+                let msg = match cdr_rx.recv_timeout(Duration::from_secs(2)) {
                     Ok(m) => m,
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
@@ -215,9 +223,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     && let Ok(mut s) = store_status.write()
                 {
                     s.cdrs_stored += 1;
-                    if let Ok(c) = store.outbox_counts() {
-                        s.alerts_outbox = c;
-                    }
                 }
             }
         })?;

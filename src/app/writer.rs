@@ -515,3 +515,81 @@ impl CallWriter {
         Ok(cdr_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Arc<Config> {
+        let src = r#"
+[[alert_target]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:9/hook"
+secret = "0123456789abcdef0123"
+[[user]]
+id = "alice"
+phone = ["+491701111111"]
+[[policy]]
+id = "p"
+  [[policy.level]]
+  users = ["alice"]
+[[routing_number]]
+id = "hotline"
+name = "Hotline"
+port = "fxo1"
+  [[routing_number.option]]
+  key = 1
+  label = "Ops"
+  policy = "p"
+  [routing_number.alerts]
+  targets = ["hook"]
+"#;
+        Arc::new(Config::parse("t.toml", src, &crate::config::BoardProfile::sim()).unwrap())
+    }
+
+    #[test]
+    fn a_call_record_exists_from_the_start_and_a_crash_leaves_it_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("switchboard.db");
+        let t: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        {
+            let mut store = Store::open(&db).unwrap();
+            let mut w = CallWriter::new(dir.path().join("voicemail"), cfg(), None);
+            w.handle(
+                &mut store,
+                StoreMsg::Call(CallEvent::Started {
+                    call: 1,
+                    routing_number: "hotline".into(),
+                    port: "fxo1".into(),
+                    caller_id: Some("+15550001111".into()),
+                    generation: 0,
+                    at: t,
+                }),
+            );
+            w.handle(
+                &mut store,
+                StoreMsg::Call(CallEvent::Phase {
+                    call: 1,
+                    phase: "ringing responder",
+                }),
+            );
+            let (id, cdr) = store.cdrs_between(None, None).unwrap().remove(0);
+            assert_eq!(cdr.end_reason, EndReason::InProgress);
+            assert_eq!(cdr.caller_id.as_deref(), Some("+15550001111"));
+            // the trigger was queued in the same transaction as the record
+            let alert = cdr.alert_id.expect("alert id on the record");
+            assert_eq!(store.alert_event_kinds(alert).unwrap(), ["trigger"]);
+            let phase: String = store
+                .conn
+                .query_row("SELECT phase FROM cdr WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap();
+            assert_eq!(phase, "ringing responder");
+            // "kill -9" here: the writer is gone without the CDR
+        }
+        let mut store = Store::open(&db).unwrap();
+        assert_eq!(store.mark_interrupted().unwrap(), 1);
+        let (_, cdr) = store.cdrs_between(None, None).unwrap().remove(0);
+        assert_eq!(cdr.end_reason, EndReason::Interrupted);
+    }
+}
