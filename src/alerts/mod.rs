@@ -238,7 +238,9 @@ impl Sender {
             .min(poll);
             match wake.recv_timeout(wait) {
                 Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+                // the store thread is gone: the service is stopping (the outbox is
+                // durable; what is left goes out after the next start)
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
             }
             while wake.try_recv().is_ok() {}
         }

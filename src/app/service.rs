@@ -109,7 +109,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
     // held until the process exits (the kernel drops it on any exit, kill -9 included)
-    let _lock = lock_data_dir(&opts.data)?;
+    let (mut lock, previous) = lock_data_dir(&opts.data)?;
+    let unclean = !previous.is_empty() && previous != STOPPED;
     let mut cfg = cfg;
     let config_dir = opts
         .config
@@ -149,6 +150,44 @@ pub fn run(opts: RunOptions) -> Result<()> {
             calls = interrupted,
             "the service did not stop cleanly last time: {interrupted} call records were left in progress and are marked interrupted"
         );
+    }
+    if unclean {
+        tracing::warn!(
+            previous_pid = %previous,
+            "the previous run did not stop cleanly (crash, kill or power cut)"
+        );
+        if !cfg.health.targets.is_empty() {
+            let now = jiff::Timestamp::now();
+            let summary = format!(
+                "Switchboard at {} restarted after an unclean stop ({interrupted} calls interrupted)",
+                cfg.site.name
+            );
+            store.insert_alert(
+                &crate::store::alerts::NewAlert {
+                    cdr_id: None,
+                    routing_id: "health".into(),
+                    summary,
+                    caller_id: None,
+                    targets: cfg
+                        .health
+                        .targets
+                        .iter()
+                        .map(|t| t.get_ref().clone())
+                        .collect(),
+                },
+                &crate::store::alerts::NewEvent {
+                    kind: crate::store::alerts::EventKind::Trigger,
+                    at: now.to_string(),
+                    details: serde_json::json!({
+                        "health": "unclean_restart",
+                        "previous_pid": previous,
+                        "calls_interrupted": interrupted,
+                    }),
+                    voicemail_id: None,
+                },
+                now.as_millisecond(),
+            )?;
+        }
     }
     let cdrs_stored = store.cdr_count()?;
     let alerts_outbox = store.outbox_counts()?;
@@ -315,6 +354,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .enable_all()
         .build()?;
     let result = rt.block_on(async {
+        let stop_signal = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
@@ -330,16 +370,24 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let _ = &handle;
         let app = web::router(status.clone());
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stop_signal)
             .await
             .context("HTTP server failed")
     });
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     stop.store(true, Ordering::Relaxed);
     let _ = engine_thread.join();
-    let _ = store_thread.join();
     sender_stop.store(true, Ordering::Relaxed);
+    let _ = store_thread.join();
     let _ = sender_thread.join();
+    // a clean stop: the next start does not report a crash
+    {
+        use std::io::{Seek, Write};
+        let _ = lock.set_len(0);
+        let _ = lock.rewind();
+        let _ = lock.write_all(STOPPED.as_bytes());
+        let _ = lock.sync_all();
+    }
     tracing::info!("stopped");
     result
 }
@@ -348,7 +396,12 @@ pub use super::writer::{CallWriter, StoreMsg};
 
 /// Takes the data directory's lock (`switchboard.lock`, `flock`): a second service on
 /// the same directory would share the database and the voicemail files.
-pub fn lock_data_dir(dir: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+/// What the lock file says after a clean stop (otherwise it holds the running pid).
+const STOPPED: &str = "stopped";
+
+/// Returns the lock and what the lock file said before (the previous pid if that run
+/// did not stop cleanly, [`STOPPED`] if it did, empty on the first start).
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<(nix::fcntl::Flock<std::fs::File>, String)> {
     use std::io::{Read, Seek, Write};
     let path = dir.join("switchboard.lock");
     let mut f = std::fs::OpenOptions::new()
@@ -371,7 +424,8 @@ pub fn lock_data_dir(dir: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs:
     lock.set_len(0)?;
     lock.rewind()?;
     write!(lock, "{}", std::process::id())?;
-    Ok(lock)
+    lock.sync_all()?;
+    Ok((lock, holder.trim().to_string()))
 }
 
 /// What the engine thread needs.
@@ -492,23 +546,17 @@ fn log_feeds(reports: &[super::feeds::FeedReport]) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Waits for SIGINT or SIGTERM. The handlers are installed when this is called (not
+/// when the future is first polled), so a signal that arrives right after the service
+/// said it is running still stops it cleanly instead of killing it.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {},
+            _ = int.recv() => {},
             _ = term.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }

@@ -127,6 +127,16 @@ impl RoutingAlerts {
     }
 }
 
+/// The box's own health alerts (`[health]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Names of `[[alert_target]]`s that get the box's health alerts (for now: the
+    /// service restarted after an unclean stop).
+    #[serde(default)]
+    pub targets: Vec<Spanned<String>>,
+}
+
 /// Voicemail storage (`[voicemail]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,6 +292,18 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                 Some(t.timeout.span()),
                 format!("{key}.timeout"),
                 "use 100ms to 120s",
+            );
+        }
+    }
+    for (j, t) in cfg.health.targets.iter().enumerate() {
+        if !names.contains(t.get_ref().as_str()) {
+            p.at(
+                Some(t.span()),
+                format!("health.targets[{j}]"),
+                format!(
+                    "no alert target `{}`: define it in an [[alert_target]] section",
+                    t.get_ref()
+                ),
             );
         }
     }

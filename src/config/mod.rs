@@ -59,6 +59,9 @@ pub struct Config {
     /// Voicemail storage limits.
     #[serde(default)]
     pub voicemail: alerts::VoicemailStorage,
+    /// The box's own health alerts.
+    #[serde(default)]
+    pub health: alerts::HealthConfig,
     /// Schedules and support hours compiled for queries (built when parsing).
     #[serde(skip)]
     pub model: crate::routing::Model,
