@@ -5,6 +5,7 @@
 //! map of modules; the pure, sans-IO core is `dsp`, `at`, `modem`, `line`,
 //! `routing`, `call` and `exchange`.
 
+pub mod alerts;
 pub mod app;
 pub mod at;
 pub mod call;

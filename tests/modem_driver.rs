@@ -505,7 +505,8 @@ fn sms_delivered_directly_as_cmt_is_decoded_and_acknowledged() {
             vec![ModemEvent::SmsReceived {
                 from: "+4930123456".into(),
                 text: text.clone(),
-                at
+                at,
+                indexes: vec![],
             }]
         );
         let acks = r.sim.commands.iter().filter(|c| *c == "AT+CNMA").count();

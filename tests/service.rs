@@ -215,3 +215,132 @@ policy = "p"
     .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_second_run_on_the_same_data_directory_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.trim().starts_with("status:")),
+        "the first service starts"
+    );
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let second = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = first.wait();
+    let _ = drain.join();
+    assert!(!second.status.success());
+    assert!(
+        err.contains(&format!("another switchboard (pid {})", first.id())),
+        "{err}"
+    );
+}
+
+/// Starts `switchboard run` and waits until it prints its status address.
+fn start_service(data: &std::path::Path, config: &std::path::Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.trim().starts_with("status:")),
+        "the service starts"
+    );
+    std::thread::spawn(move || lines.map_while(Result::ok).count());
+    child
+}
+
+#[test]
+fn a_restart_after_kill_9_raises_a_health_alert_a_clean_stop_does_not() {
+    use switchboard::alerts::test_receiver::TestReceiver;
+    let rx = TestReceiver::start().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("box.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\nname = \"Test Box\"\n[health]\ntargets = [\"hook\"]\n[[alert_target]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"0123456789abcdef0123\"\n",
+            rx.url("/hook")
+        ),
+    )
+    .unwrap();
+    let sig = |c: &std::process::Child, s| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), s).unwrap()
+    };
+    let wait_exit = |c: &mut std::process::Child| {
+        let t0 = Instant::now();
+        while c.try_wait().unwrap().is_none() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the service did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // first start, then a clean stop: nothing to report
+    let mut c = start_service(data.path(), &config);
+    sig(&c, nix::sys::signal::Signal::SIGTERM);
+    wait_exit(&mut c);
+    let mut c = start_service(data.path(), &config);
+    // SIGKILL: the next start reports it
+    sig(&c, nix::sys::signal::Signal::SIGKILL);
+    wait_exit(&mut c);
+    let mut c = start_service(data.path(), &config);
+    let t0 = Instant::now();
+    while rx.received().is_empty() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sig(&c, nix::sys::signal::Signal::SIGTERM);
+    wait_exit(&mut c);
+    let got = rx.received();
+    let ids: Vec<String> = got
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.json().unwrap()["event_id"],
+                r.json().unwrap()["alert"]["summary"]
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 1, "one health alert, for the kill only: {ids:?}");
+    let j = got[0].json().unwrap();
+    assert_eq!(j["event"]["kind"], "trigger");
+    assert_eq!(j["event"]["details"]["health"], "unclean_restart");
+    assert!(
+        j["alert"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Test Box restarted after an unclean stop")
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("switchboard.lock")).unwrap(),
+        "stopped"
+    );
+}

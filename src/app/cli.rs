@@ -109,6 +109,14 @@ enum Command {
         #[command(subcommand)]
         command: super::modem_cli::ModemCommand,
     },
+    /// Stored voicemail: list, export as WAV (or Ogg Opus), delete.
+    Voicemail(super::records_cli::VoicemailArgs),
+    /// Call detail records: list, export as CSV or JSON lines.
+    Cdr(super::records_cli::CdrArgs),
+    /// The alert outbox: list, retry, test a target, flush.
+    Alerts(super::alerts_cli::AlertsArgs),
+    /// Received SMS (the inbox in the data directory).
+    Sms(super::records_cli::SmsArgs),
     /// The simulated board.
     Sim {
         #[command(subcommand)]
@@ -316,6 +324,13 @@ enum BenchCommand {
         #[arg(long)]
         write_wav: Option<PathBuf>,
     },
+    /// Alert delivery: N queued events to a local test receiver; events per second and
+    /// peak memory, as JSON.
+    Alerts {
+        /// Events to queue and deliver.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +367,12 @@ fn init_logging(format: LogFormat, default: &str) {
 }
 
 /// Entry point of the binary.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run {
@@ -410,6 +431,42 @@ pub fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("error: {e:#}");
                     ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Voicemail(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::voicemail(args)
+        }
+        Command::Cdr(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::cdr(args)
+        }
+        Command::Sms(args) => {
+            init_logging(cli.log_format, "warn");
+            super::records_cli::sms(args)
+        }
+        Command::Alerts(args) => {
+            init_logging(cli.log_format, "warn");
+            super::alerts_cli::alerts(args)
+        }
+        Command::Bench {
+            command: BenchCommand::Alerts { events },
+        } => {
+            init_logging(cli.log_format, "error");
+            let run = tempfile_dir().and_then(|d| {
+                let r = super::alerts_cli::bench_delivery(&d, events);
+                let _ = std::fs::remove_dir_all(&d);
+                r
+            });
+            match run {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
                 }
             }
         }

@@ -364,6 +364,19 @@ impl<B: Board> Engine<B> {
         start: Instant,
         limit: Duration,
         sink: &mut impl FnMut(Instant, Output),
+        done: impl FnMut(&Self) -> bool,
+    ) -> Instant {
+        self.run_virtual_with(start, limit, sink, |_, _| {}, done)
+    }
+
+    /// [`Engine::run_virtual`] with `on_turn` called after every turn (e.g. to hand
+    /// the exchange commands that the outputs caused).
+    pub fn run_virtual_with(
+        &mut self,
+        start: Instant,
+        limit: Duration,
+        sink: &mut impl FnMut(Instant, Output),
+        mut on_turn: impl FnMut(&mut Self, Instant),
         mut done: impl FnMut(&Self) -> bool,
     ) -> Instant {
         let mut now = start;
@@ -381,6 +394,7 @@ impl<B: Board> Engine<B> {
                 }
                 self.turn(now, sink);
             }
+            on_turn(self, now);
             if done(self) || now >= start + limit {
                 return now;
             }

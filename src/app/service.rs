@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use super::engine::Engine;
-use crate::call::Cdr;
 use crate::config::{BoardProfile, Config};
 use crate::exchange::{CallEvent, Command, CommandResult, Exchange, Output};
 use crate::hw::board::HwBoard;
@@ -77,6 +76,13 @@ impl EngineHandle {
             .map_err(|_| anyhow!("the engine did not answer within {timeout:?}"))
     }
 
+    /// Sends a command without waiting for its result (the store thread: deleting
+    /// stored SMS, confirmations). `false` when the engine does not take it now.
+    pub fn send(&self, cmd: Command) -> bool {
+        let (reply, _) = crossbeam_channel::bounded(1);
+        self.tx.try_send(EngineRequest { cmd, reply }).is_ok()
+    }
+
     /// Typed call events from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CallEvent> {
         self.events.subscribe()
@@ -106,6 +112,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (board, cfg) = load(opts.board.as_ref(), opts.config.as_ref())?;
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("cannot create the data directory {}", opts.data.display()))?;
+    // held until the process exits (the kernel drops it on any exit, kill -9 included)
+    let (mut lock, previous) = lock_data_dir(&opts.data)?;
+    let unclean = !previous.is_empty() && previous != STOPPED;
     let db_path = opts.data.join("switchboard.db");
     let web_store = Store::open(&db_path)?;
     let (cfg, config_version) = choose_config(&web_store, &board, cfg, opts.config.as_ref())?;
@@ -144,8 +153,54 @@ pub fn run(opts: RunOptions) -> Result<()> {
     })?;
     let prompts = Arc::new(prompts);
 
-    let store = Store::open(&db_path)?;
+    let mut store = Store::open(&db_path)?;
+    let interrupted = store.mark_interrupted()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            calls = interrupted,
+            "the service did not stop cleanly last time: {interrupted} call records were left in progress and are marked interrupted"
+        );
+    }
+    if unclean {
+        tracing::warn!(
+            previous_pid = %previous,
+            "the previous run did not stop cleanly (crash, kill or power cut)"
+        );
+        if !cfg.health.targets.is_empty() {
+            let now = jiff::Timestamp::now();
+            let summary = format!(
+                "Switchboard at {} restarted after an unclean stop ({interrupted} calls interrupted)",
+                cfg.site.name
+            );
+            store.insert_alert(
+                &crate::store::alerts::NewAlert {
+                    cdr_id: None,
+                    routing_id: "health".into(),
+                    summary,
+                    caller_id: None,
+                    targets: cfg
+                        .health
+                        .targets
+                        .iter()
+                        .map(|t| t.get_ref().clone())
+                        .collect(),
+                },
+                &crate::store::alerts::NewEvent {
+                    kind: crate::store::alerts::EventKind::Trigger,
+                    at: now.to_string(),
+                    details: serde_json::json!({
+                        "health": "unclean_restart",
+                        "previous_pid": previous,
+                        "calls_interrupted": interrupted,
+                    }),
+                    voicemail_id: None,
+                },
+                now.as_millisecond(),
+            )?;
+        }
+    }
     let cdrs_stored = store.cdr_count()?;
+    let alerts_outbox = store.outbox_counts()?;
 
     let status: Shared = Arc::new(RwLock::new(ServiceStatus {
         version: env!("CARGO_PKG_VERSION"),
@@ -156,28 +211,86 @@ pub fn run(opts: RunOptions) -> Result<()> {
         calls_total: 0,
         cdrs_stored,
         config_version,
+        alerts_outbox,
         exchange: Default::default(),
     }));
 
     // Store thread.
-    let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<Box<Cdr>>(256);
+    let (cdr_tx, cdr_rx) = crossbeam_channel::bounded::<StoreMsg>(256);
     let store_status = status.clone();
+    let voicemail_dir = opts.data.join("voicemail");
+    let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
+    let writer_cfg = cfg.clone();
+    let writer_dir = voicemail_dir.clone();
+    let retention_dir = voicemail_dir.clone();
+    let retention = cfg.voicemail.clone();
+    let (handle, cmd_rx) = EngineHandle::new();
+    let store_handle = handle.clone();
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
-            for cdr in cdr_rx {
-                match store.insert_cdr(&cdr) {
-                    Ok(id) => {
-                        tracing::info!(call = cdr.call_id, cdr = id, "CDR stored");
-                        if let Ok(mut s) = store_status.write() {
-                            s.cdrs_stored += 1;
+            let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
+            let mut next_prune = Instant::now();
+            let mut last_counts = Instant::now();
+            loop {
+                if Instant::now() >= next_prune {
+                    next_prune = Instant::now() + Duration::from_secs(3600);
+                    match store.prune_voicemail(
+                        &retention_dir,
+                        jiff::Timestamp::now(),
+                        retention.retention_days,
+                        u64::from(retention.max_total_mb) * 1_000_000,
+                    ) {
+                        Ok(gone) if !gone.is_empty() => {
+                            tracing::info!(deleted = gone.len(), "voicemail retention")
                         }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!("voicemail retention: {e:#}"),
                     }
-                    Err(e) => tracing::error!(call = cdr.call_id, "cannot store the CDR: {e:#}"),
+                }
+                // the outbox as the sender thread leaves it, for /api/status
+                if last_counts.elapsed() >= Duration::from_secs(2) {
+                    last_counts = Instant::now();
+                    if let (Ok(c), Ok(mut s)) = (store.outbox_counts(), store_status.write()) {
+                        s.alerts_outbox = c;
+                    }
+                }
+                let msg = match cdr_rx.recv_timeout(Duration::from_secs(2)) {
+                    Ok(m) => m,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                };
+                let stored = writer.handle(&mut store, msg);
+                for cmd in writer.take_commands() {
+                    if !store_handle.send(cmd) {
+                        // an SMS not deleted now stays on the SIM and is read (and
+                        // recognised as stored) again at the next start
+                        tracing::warn!("the engine did not take a command from the store thread");
+                    }
+                }
+                if let Some(Ok(_)) = stored
+                    && let Ok(mut s) = store_status.write()
+                {
+                    s.cdrs_stored += 1;
                 }
             }
         })?;
+
+    // Alert sender thread: its own connection to the database (WAL).
+    let sender_store = Store::open(&db_path)?;
+    let sender = crate::alerts::Sender::new(
+        cfg.clone(),
+        voicemail_dir,
+        jiff::Timestamp::now().as_nanosecond() as u64,
+    );
+    let sender_stop = Arc::new(AtomicBool::new(false));
+    let sender_thread = {
+        let stop = sender_stop.clone();
+        std::thread::Builder::new()
+            .name("alerts".into())
+            .spawn(move || sender.run(sender_store, stop, wake_rx, Duration::from_secs(5)))?
+    };
 
     // Engine thread.
     let stop = Arc::new(AtomicBool::new(false));
@@ -220,7 +333,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 }
             })?;
     }
-    let (handle, cmd_rx) = EngineHandle::new();
     let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
     let web_cfg = cfg.clone();
     let engine_events = handle.events.clone();
@@ -321,6 +433,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .enable_all()
         .build()?;
     let result = rt.block_on(async {
+        let stop_signal = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
@@ -334,16 +447,62 @@ pub fn run(opts: RunOptions) -> Result<()> {
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
         let app = web::router(web_state);
-        web::server::serve(listener, app, web::server::Limits::for_file_limit(nofile), shutdown_signal())
+        web::server::serve(listener, app, web::server::Limits::for_file_limit(nofile), stop_signal)
             .await
             .context("HTTP server failed")
     });
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     stop.store(true, Ordering::Relaxed);
     let _ = engine_thread.join();
+    sender_stop.store(true, Ordering::Relaxed);
     let _ = store_thread.join();
+    let _ = sender_thread.join();
+    // a clean stop: the next start does not report a crash
+    {
+        use std::io::{Seek, Write};
+        let _ = lock.set_len(0);
+        let _ = lock.rewind();
+        let _ = lock.write_all(STOPPED.as_bytes());
+        let _ = lock.sync_all();
+    }
     tracing::info!("stopped");
     result
+}
+
+pub use super::writer::{CallWriter, StoreMsg};
+
+/// Takes the data directory's lock (`switchboard.lock`, `flock`): a second service on
+/// the same directory would share the database and the voicemail files.
+/// What the lock file says after a clean stop (otherwise it holds the running pid).
+const STOPPED: &str = "stopped";
+
+/// Returns the lock and what the lock file said before (the previous pid if that run
+/// did not stop cleanly, [`STOPPED`] if it did, empty on the first start).
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<(nix::fcntl::Flock<std::fs::File>, String)> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join("switchboard.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut holder = String::new();
+    let _ = f.read_to_string(&mut holder);
+    let mut lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| {
+            anyhow!(
+                "another switchboard (pid {}) is running on the data directory {} ({e}): stop it first, or use another --data",
+                holder.trim(),
+                dir.display()
+            )
+        })?;
+    lock.set_len(0)?;
+    lock.rewind()?;
+    write!(lock, "{}", std::process::id())?;
+    lock.sync_all()?;
+    Ok((lock, holder.trim().to_string()))
 }
 
 /// What the engine thread needs.
@@ -353,7 +512,7 @@ struct EngineCtx {
     prompts: Arc<crate::media::PromptLibrary>,
     stop: Arc<AtomicBool>,
     status: Shared,
-    cdr_tx: crossbeam_channel::Sender<Box<Cdr>>,
+    cdr_tx: crossbeam_channel::Sender<StoreMsg>,
     ready_tx: std::sync::mpsc::Sender<Result<()>>,
     cfg_rx: crossbeam_channel::Receiver<Arc<Config>>,
     cmd_rx: crossbeam_channel::Receiver<EngineRequest>,
@@ -395,15 +554,33 @@ fn run_engine<B: crate::hw::Board>(
     };
     let cdr_tx = ctx.cdr_tx;
     let events = ctx.events;
-    let mut sink = |_t: Instant, out: Output| match out {
-        Output::Cdr(cdr) => {
-            let lost = cdr_tx.send(cdr).is_err();
-            if lost {
-                tracing::error!("store thread is gone; CDR lost");
-            }
+    let to_store = |msg: StoreMsg, lost: &str| {
+        if cdr_tx.send(msg).is_err() {
+            tracing::error!("store thread is gone; {lost}");
         }
-        // no listener is fine
-        Output::Call(ev) => drop(events.send(ev)),
+    };
+    let mut sink = |_t: Instant, out: Output| match out {
+        Output::Cdr(cdr) => to_store(StoreMsg::Cdr(cdr), "CDR lost"),
+        Output::SmsReceived {
+            from,
+            text,
+            at,
+            indexes,
+        } => to_store(
+            StoreMsg::Sms {
+                from,
+                text,
+                at,
+                indexes,
+            },
+            "the SMS stays on the SIM",
+        ),
+        Output::Voicemail(vm) => to_store(StoreMsg::Voicemail(vm), "voicemail lost"),
+        Output::Call(ev) => {
+            to_store(StoreMsg::Call(ev.clone()), "call record not updated");
+            // no listener is fine
+            drop(events.send(ev));
+        }
         _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);
@@ -542,23 +719,17 @@ fn log_feeds(reports: &[super::feeds::FeedReport]) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Waits for SIGINT or SIGTERM. The handlers are installed when this is called (not
+/// when the future is first polled), so a signal that arrives right after the service
+/// said it is running still stops it cleanly instead of killing it.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {},
+            _ = int.recv() => {},
             _ = term.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }

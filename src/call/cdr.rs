@@ -28,8 +28,16 @@ pub enum EndReason {
     /// The caller overflowed to a message (queue full, waited too long, or too many
     /// calls in progress).
     Overflow,
+    /// The caller was sent to voicemail (nobody accepted, voicemail-only mode, or an
+    /// overflow to voicemail) and the call ended there.
+    Voicemail,
     /// An internal fault ended the call (the caller heard a goodbye).
     Error,
+    /// The call is still in progress (the record written at its start).
+    InProgress,
+    /// The service stopped without ending the call (crash, power cut): found in
+    /// progress at the next start.
+    Interrupted,
 }
 
 impl EndReason {
@@ -61,7 +69,10 @@ impl EndReason {
             EndReason::Blocked => "blocked",
             EndReason::PinFailed => "pin_failed",
             EndReason::Overflow => "overflow",
+            EndReason::Voicemail => "voicemail",
             EndReason::Error => "error",
+            EndReason::InProgress => "in_progress",
+            EndReason::Interrupted => "interrupted",
         }
     }
 }
@@ -172,4 +183,14 @@ pub struct Cdr {
     /// Caller PIN gate: `ok` or `failed` (the digits are never recorded).
     #[serde(default)]
     pub pin: Option<String>,
+    /// Why the caller went to voicemail (`nobody_accepted`, `nobody_on_call`,
+    /// `voicemail_only`, `overflow`); none if they did not.
+    #[serde(default)]
+    pub voicemail: Option<String>,
+    /// Row id of the stored voicemail (set by the store).
+    #[serde(default)]
+    pub voicemail_id: Option<i64>,
+    /// Id of the alert this call raised (set by the store).
+    #[serde(default)]
+    pub alert_id: Option<i64>,
 }

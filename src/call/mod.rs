@@ -19,6 +19,7 @@ use rand::rngs::StdRng;
 pub use cdr::{AttemptOutcome, AttemptRecord, Cdr, EndReason};
 
 use crate::config::{Config, OverflowReason, OverflowTo};
+pub use crate::media::recorder::RecordEnd;
 use crate::routing::{HuntPlan, PlannedAttempt, hunt_plan};
 
 /// Wrong PINs before the call ends.
@@ -64,6 +65,12 @@ pub enum Prompt {
     WrongPin,
     /// The overflow message (configured, or "All lines are busy ...").
     Overflow,
+    /// "Please leave a message after the tone ..." (configured, or a built-in phrase).
+    LeaveMessage,
+    /// The tone before recording (generated, not spoken).
+    Beep,
+    /// "Thank you, your message has been recorded. Goodbye."
+    MessageRecorded,
 }
 
 impl Prompt {
@@ -112,6 +119,9 @@ pub enum Event {
     QueuePosition(QueueInfo),
     /// The caller overflows (queue full, waited too long, too many calls in progress).
     Overflow(OverflowReason),
+    /// While recording: the caller has been silent for the routing number's
+    /// `voicemail.silence`.
+    RecordingSilence,
 }
 
 /// Where a waiting caller stands.
@@ -173,6 +183,16 @@ pub enum Action {
     Bridge,
     /// Hang up the caller's line.
     HangupCaller,
+    /// Start recording the caller (voicemail); the exchange reports
+    /// [`Event::RecordingSilence`] after `silence` without sound.
+    StartRecording {
+        /// Longest recording.
+        max: Duration,
+        /// Silence that ends it.
+        silence: Duration,
+    },
+    /// Stop recording; the recording goes out with the call's record.
+    StopRecording(RecordEnd),
     /// Something worth a transcript line / log line.
     Note(String),
     /// The call is over; store this record. Always the last action.
@@ -210,6 +230,13 @@ enum State {
         leg: Leg,
     },
     Bridged,
+    /// Voicemail prompt and beep playing; recording starts when they end.
+    VoicemailPrompt,
+    /// Recording the caller until `#`, silence, the deadline (maximum length) or a
+    /// hang-up.
+    Recording {
+        deadline: Instant,
+    },
     /// Playing a last message; hang up when done (or at the deadline, as a safety net).
     Closing {
         deadline: Instant,
@@ -279,6 +306,9 @@ impl Call {
             queue_seconds: None,
             overflow: None,
             pin: None,
+            voicemail: None,
+            voicemail_id: None,
+            alert_id: None,
             port: rn.port.get_ref().clone(),
             caller_id,
             option_key: None,
@@ -319,6 +349,16 @@ impl Call {
     /// Records the port the call arrived on (a routing number may have several).
     pub fn set_port(&mut self, port: &str) {
         self.cdr.port = port.to_string();
+    }
+
+    /// The responder who accepted, once one did.
+    pub fn accepted_by(&self) -> Option<&str> {
+        self.cdr.accepted_by.as_deref()
+    }
+
+    /// The caller's number, if known.
+    pub fn caller_id(&self) -> Option<&str> {
+        self.cdr.caller_id.as_deref()
     }
 
     /// The call's id.
@@ -374,6 +414,8 @@ impl Call {
             } => "ringing responder",
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
+            State::VoicemailPrompt => "voicemail prompt",
+            State::Recording { .. } => "recording voicemail",
             State::Closing { .. } => "closing",
             State::Done => "done",
         }
@@ -395,6 +437,7 @@ impl Call {
         match &self.state {
             State::Menu { deadline }
             | State::Closing { deadline }
+            | State::Recording { deadline }
             | State::Pin { deadline, .. } => Some(*deadline),
             State::Hunting {
                 leg: Leg::Ringing { deadline } | Leg::AwaitAccept { deadline },
@@ -415,6 +458,10 @@ impl Call {
             }
             State::Closing { deadline } if now >= deadline => {
                 self.finish(now, &mut out);
+            }
+            State::Recording { deadline } if now >= deadline => {
+                out.push(Action::Note("voicemail reached its maximum length".into()));
+                self.stop_recording(now, RecordEnd::MaxLength, &mut out);
             }
             State::Pin { deadline, .. } if now >= deadline => {
                 out.push(Action::Note("no PIN entered before the timeout".into()));
@@ -521,6 +568,26 @@ impl Call {
                 self.cdr.digits.push(d);
             }
             (State::Hunting { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
+            (State::VoicemailPrompt, Event::CallerPromptDone) => {
+                let vm = &self.rn().voicemail;
+                let (max, silence) = (*vm.max_length.get_ref(), *vm.silence.get_ref());
+                self.state = State::Recording {
+                    deadline: now + max,
+                };
+                out.push(Action::StartRecording { max, silence });
+            }
+            (State::VoicemailPrompt, Event::CallerDigit(d)) => self.cdr.digits.push(d),
+            (State::Recording { .. }, Event::CallerDigit(d)) => {
+                self.cdr.digits.push(d);
+                if d == '#' {
+                    out.push(Action::Note("caller finished the message with #".into()));
+                    self.stop_recording(now, RecordEnd::Key, &mut out);
+                }
+            }
+            (State::Recording { .. }, Event::RecordingSilence) => {
+                out.push(Action::Note("silence: the message is over".into()));
+                self.stop_recording(now, RecordEnd::Silence, &mut out);
+            }
             (State::Closing { .. }, Event::CallerPromptDone) => self.finish(now, &mut out),
             (
                 State::Hunting {
@@ -644,6 +711,10 @@ impl Call {
             out.push(Action::HangupLeg);
             self.record_attempt(now, AttemptOutcome::Cancelled);
         }
+        if matches!(self.state, State::Recording { .. }) {
+            // keep what the caller said so far
+            out.push(Action::StopRecording(RecordEnd::Shutdown));
+        }
         self.close(now, EndReason::Shutdown, Prompt::Goodbye, &mut out);
         out
     }
@@ -651,7 +722,12 @@ impl Call {
     /// After the intake checks: a hotline goes straight to its option; a number with a
     /// single option or a menu plays its greeting.
     fn start_flow(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if self.hotline {
+        if self.rn().voicemail.only {
+            out.push(Action::Note(
+                "voicemail-only number: recording at once".into(),
+            ));
+            self.start_voicemail("voicemail_only", out);
+        } else if self.hotline {
             match self.rn().direct_option() {
                 Some(k) => self.choose(now, k, out),
                 None => self.close(now, EndReason::Error, Prompt::Goodbye, out),
@@ -744,6 +820,10 @@ impl Call {
                 out.push(Action::PlayCaller(vec![Prompt::PleaseHold]));
                 self.dial_next(now, out);
             }
+            Some(OverflowTo::Voicemail) => {
+                record("voicemail".into(), out, &mut self.cdr);
+                self.start_voicemail("overflow", out);
+            }
             Some(OverflowTo::Message) | None => {
                 record("message".into(), out, &mut self.cdr);
                 self.close(now, EndReason::Overflow, Prompt::Overflow, out);
@@ -790,7 +870,12 @@ impl Call {
         }
         if self.plan.is_empty() {
             out.push(Action::Note(format!("nobody on call for policy {policy}")));
-            self.close(now, EndReason::NobodyOnCall, Prompt::NobodyAvailable, out);
+            if self.rn().voicemail.enabled {
+                self.end_reason = Some(EndReason::NobodyOnCall);
+                self.start_voicemail("nobody_on_call", out);
+            } else {
+                self.close(now, EndReason::NobodyOnCall, Prompt::NobodyAvailable, out);
+            }
             return;
         }
         self.state = State::Hunting { leg: Leg::Idle };
@@ -803,7 +888,11 @@ impl Call {
             out.push(Action::Note(
                 "every responder was tried; nobody accepted".into(),
             ));
-            self.close(now, EndReason::NobodyAccepted, Prompt::NobodyAvailable, out);
+            if self.rn().voicemail.enabled && !self.direct {
+                self.start_voicemail("nobody_accepted", out);
+            } else {
+                self.close(now, EndReason::NobodyAccepted, Prompt::NobodyAvailable, out);
+            }
             return;
         };
         self.next_attempt += 1;
@@ -863,6 +952,13 @@ impl Call {
 
     fn caller_gone(&mut self, now: Instant, out: &mut Vec<Action>) {
         out.push(Action::Note("caller hung up".into()));
+        if matches!(self.state, State::Recording { .. }) {
+            // what was recorded is kept
+            out.push(Action::StopRecording(RecordEnd::Hangup));
+            self.end_reason = Some(EndReason::Voicemail);
+        } else if self.state == State::VoicemailPrompt {
+            self.end_reason = Some(EndReason::CallerAbandoned);
+        }
         self.end_wait(now);
         let reason = if self.state == State::Bridged {
             EndReason::Completed
@@ -877,6 +973,19 @@ impl Call {
             self.end_reason = Some(reason);
         }
         self.finish(now, out);
+    }
+
+    /// Sends the caller to voicemail: prompt, beep, then recording. `why` goes into the
+    /// CDR.
+    fn start_voicemail(&mut self, why: &str, out: &mut Vec<Action>) {
+        self.cdr.voicemail = Some(why.to_string());
+        self.state = State::VoicemailPrompt;
+        out.push(Action::PlayCaller(vec![Prompt::LeaveMessage, Prompt::Beep]));
+    }
+
+    fn stop_recording(&mut self, now: Instant, why: RecordEnd, out: &mut Vec<Action>) {
+        out.push(Action::StopRecording(why));
+        self.close(now, EndReason::Voicemail, Prompt::MessageRecorded, out);
     }
 
     fn close(&mut self, now: Instant, reason: EndReason, prompt: Prompt, out: &mut Vec<Action>) {

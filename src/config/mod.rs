@@ -5,6 +5,7 @@
 //! reports every problem with file, line, key and the fix. The format is documented in
 //! `docs/configuration.md`.
 
+pub mod alerts;
 pub mod board;
 mod error;
 pub mod routing_number;
@@ -23,6 +24,7 @@ pub use error::{ConfigError, Problem};
 use error::{Problems, from_toml};
 pub use routing_number::{
     MenuOption, OverflowConfig, OverflowReason, OverflowTo, QueueConfig, RoutingNumber,
+    VoicemailConfig,
 };
 pub use schedule::{
     DaysConfig, FeedConfig, LayerConfig, OverrideConfig, ScheduleConfig, SupportHoursConfig,
@@ -51,6 +53,15 @@ pub struct Config {
     /// On-call schedules.
     #[serde(default, rename = "schedule")]
     pub schedules: Vec<ScheduleConfig>,
+    /// Where alerts go (PagerDuty, ilert, webhooks).
+    #[serde(default, rename = "alert_target")]
+    pub alert_targets: Vec<alerts::AlertTarget>,
+    /// Voicemail storage limits.
+    #[serde(default)]
+    pub voicemail: alerts::VoicemailStorage,
+    /// The box's own health alerts.
+    #[serde(default)]
+    pub health: alerts::HealthConfig,
     /// Schedules and support hours compiled for queries (built when parsing).
     #[serde(skip)]
     pub model: crate::routing::Model,
@@ -436,6 +447,7 @@ impl Config {
         }
 
         let (support_hours, overflow) = routing_number::validate(self, board, &policies, p);
+        alerts::validate(self, p);
 
         let model = crate::routing::Model {
             schedule_index: schedules
@@ -453,6 +465,11 @@ impl Config {
             support_hours,
         };
         (model, overflow)
+    }
+
+    /// The alert target with this name.
+    pub fn alert_target(&self, name: &str) -> Option<&alerts::AlertTarget> {
+        self.alert_targets.iter().find(|t| t.name.get_ref() == name)
     }
 
     /// The routing number with this id, and its position.

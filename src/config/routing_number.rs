@@ -78,6 +78,13 @@ pub struct RoutingNumber {
     /// calls are in progress on this number.
     #[serde(default)]
     pub overflow: Option<OverflowConfig>,
+    /// Voicemail (`[routing_number.voicemail]`): when nobody accepted, or for every
+    /// call (`only`).
+    #[serde(default)]
+    pub voicemail: VoicemailConfig,
+    /// Alerts of this routing number (`[routing_number.alerts]`).
+    #[serde(default)]
+    pub alerts: super::alerts::RoutingAlerts,
     /// The stable id ([`RoutingNumber::id`] or derived from the name); set when parsing.
     #[serde(skip)]
     pub key: String,
@@ -121,13 +128,55 @@ fn default_announce_every() -> Spanned<Duration> {
     Spanned::new(0..0, Duration::from_secs(30))
 }
 
+/// Voicemail of a routing number (`[routing_number.voicemail]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoicemailConfig {
+    /// Record a message when nobody accepted (or nobody is on call).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Voicemail-only mode: skip greeting and menu and record at once (automated
+    /// callers).
+    #[serde(default)]
+    pub only: bool,
+    /// What the caller hears before the beep (default: a built-in phrase in the
+    /// routing number's language).
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Longest message (default 180 s).
+    #[serde(default = "default_vm_max", deserialize_with = "duration")]
+    pub max_length: Spanned<Duration>,
+    /// Silence that ends the message (default 5 s).
+    #[serde(default = "default_vm_silence", deserialize_with = "duration")]
+    pub silence: Spanned<Duration>,
+}
+
+impl Default for VoicemailConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            only: false,
+            prompt: None,
+            max_length: default_vm_max(),
+            silence: default_vm_silence(),
+        }
+    }
+}
+
+fn default_vm_max() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(180))
+}
+fn default_vm_silence() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(5))
+}
+
 /// Overflow routing (`[routing_number.overflow]`), after seed 003 (overflow routing).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverflowConfig {
     /// `message` (play `message`, hang up), `routing_number` (continue in another
     /// routing number's flow), `number` (dial `number` on a free line and connect the
-    /// caller without an accept prompt) or `voicemail` (not yet supported).
+    /// caller without an accept prompt) or `voicemail` (record a message).
     pub action: Spanned<String>,
     /// Text for `message` (default: "All lines are busy. Please call again later.").
     #[serde(default)]
@@ -153,6 +202,8 @@ pub enum OverflowTo {
     RoutingNumber(String),
     /// Dial this number and connect the caller when it answers.
     Number(String),
+    /// Record a voicemail.
+    Voicemail,
 }
 
 /// Why a caller overflows.
@@ -513,6 +564,20 @@ pub(super) fn validate(
                 );
             }
         }
+        let vm = &rn.voicemail;
+        for (d, name, lo, hi) in [
+            (&vm.max_length, "max_length", 5u64, 600u64),
+            (&vm.silence, "silence", 1, 60),
+        ] {
+            let secs = d.get_ref().as_secs();
+            if !(lo..=hi).contains(&secs) {
+                p.at(
+                    Some(d.span()),
+                    format!("{key}.voicemail.{name}"),
+                    format!("{secs} s is out of range: use {lo} s to {hi} s"),
+                );
+            }
+        }
         overflow.push(
             rn.overflow
                 .as_ref()
@@ -598,20 +663,13 @@ fn check_overflow(
                 None
             }
         }
-        "voicemail" => {
-            p.at(
-                Some(o.action.span()),
-                format!("{key}.action"),
-                "overflow to voicemail is not supported yet (voicemail comes with a later release): use \"message\", \"routing_number\" or \"number\"",
-            );
-            None
-        }
+        "voicemail" => Some(OverflowTo::Voicemail),
         other => {
             p.at(
                 Some(o.action.span()),
                 format!("{key}.action"),
                 format!(
-                    "`{other}` is not an overflow action: use \"message\", \"routing_number\" or \"number\""
+                    "`{other}` is not an overflow action: use \"message\", \"routing_number\", \"number\" or \"voicemail\""
                 ),
             );
             None

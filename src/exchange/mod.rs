@@ -20,6 +20,13 @@ mod dialout;
 
 pub use backup::{BackupStatus, ForwardState};
 mod legs;
+mod status;
+mod voicemail;
+
+pub use status::{CallStatus, PortStatus, Status};
+
+use voicemail::PortRecorder;
+pub use voicemail::VoicemailOut;
 
 use crate::call::{self, Action, Call, CallId, Cdr, Event, Intake, LegFailure, Prompt};
 use crate::config::{BoardProfile, Config, OverflowReason, PortKind};
@@ -27,9 +34,7 @@ use crate::dsp::callerid::{CallerIdDecoder, CallerIdEvent, Signalling};
 use crate::dsp::dtmf::{DtmfDetector, DtmfEvent};
 use crate::line::{FxoLine, FxoTiming, LineCommand, LineEvent, LineSignal};
 use crate::media::{Frame, Player, PromptLibrary, SILENCE};
-use crate::modem::{
-    LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemStatus, ModemTiming, SmsId,
-};
+use crate::modem::{LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent, ModemTiming, SmsId};
 
 /// Index of a port in the exchange (analog ports in board order, then the modem).
 pub type PortIdx = usize;
@@ -107,7 +112,8 @@ pub enum Output {
         /// `Err` with the reason when it failed.
         result: Result<(), String>,
     },
-    /// An SMS arrived on the modem.
+    /// An SMS arrived on the modem. It stays in the modem's storage until the driver
+    /// has stored it durably and sends [`Command::DeleteSms`] with `indexes`.
     SmsReceived {
         /// Sender.
         from: String,
@@ -115,6 +121,8 @@ pub enum Output {
         text: String,
         /// Time stamp from the network.
         at: String,
+        /// Storage indexes of its parts on the SIM/modem.
+        indexes: Vec<u32>,
     },
     /// A new configuration generation is in force for new calls.
     Reloaded {
@@ -130,6 +138,9 @@ pub enum Output {
         /// Whether it takes dials again.
         in_service: bool,
     },
+    /// A caller left a voicemail (it precedes the call's [`Output::Cdr`]); the driver
+    /// encodes and stores it off the audio path.
+    Voicemail(Box<VoicemailOut>),
     /// A line for the transcript / log.
     Note(Note),
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
@@ -153,6 +164,17 @@ pub enum CallEvent {
         caller_id: Option<String>,
         /// Configuration generation it runs on.
         generation: u64,
+        /// When it arrived (wall clock).
+        at: Timestamp,
+    },
+    /// A responder accepted: the bridge starts.
+    Accepted {
+        /// Call id.
+        call: CallId,
+        /// User id of the responder (or `overflow +number`).
+        user: String,
+        /// When (wall clock).
+        at: Timestamp,
     },
     /// The call's phase changed (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
     Phase {
@@ -208,6 +230,11 @@ pub enum Command {
     Hangup {
         /// Call id.
         call: CallId,
+    },
+    /// Delete received SMS from the modem's storage (after they were stored).
+    DeleteSms {
+        /// Storage indexes from [`Output::SmsReceived`].
+        indexes: Vec<u32>,
     },
     /// Send an SMS through the modem.
     SendSms {
@@ -270,6 +297,8 @@ struct Port {
     dialout: Option<Box<dialout::DialOut>>,
     /// FXO trunk: found dead (no dial tone); out of the pool until then.
     out_of_service_until: Option<Instant>,
+    /// Voicemail recorder of the caller on this port.
+    recorder: Option<PortRecorder>,
 }
 
 /// How one side of a call reaches its port.
@@ -309,53 +338,8 @@ struct Slot {
     last_phase: &'static str,
     /// The queue position last told to the caller.
     last_position: Option<u32>,
-}
-
-/// Status of a port for `/api/status`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PortStatus {
-    /// Port id.
-    pub id: String,
-    /// `fxo`, `fxs`, `modem`.
-    pub kind: &'static str,
-    /// `idle`, `ringing`, `off-hook`, `in-call`, ...
-    pub state: String,
-    /// Call using the port.
-    pub call: Option<CallId>,
-}
-
-/// Status of a call for `/api/status`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CallStatus {
-    /// Call id.
-    pub id: CallId,
-    /// Routing number name.
-    pub routing_number: String,
-    /// Routing number id.
-    pub routing_id: String,
-    /// Phase (`greeting`, `menu`, `waiting for a line`, `bridged`, ...).
-    pub phase: &'static str,
-    /// Position in the queue, while waiting for a line.
-    pub queue_position: Option<u32>,
-    /// Configuration generation the call runs on.
-    pub generation: u64,
-}
-
-/// A snapshot of the exchange.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct Status {
-    /// Ports.
-    pub ports: Vec<PortStatus>,
-    /// Modem, if fitted.
-    pub modem: Option<ModemStatus>,
-    /// Active calls.
-    pub calls: Vec<CallStatus>,
-    /// Calls waiting for a free line.
-    pub queued: usize,
-    /// Configuration generation for new calls.
-    pub generation: u64,
-    /// The backup forwarding of the SIM, when configured.
-    pub backup: Option<BackupStatus>,
+    /// The voicemail recorded, sent out with the CDR.
+    voicemail: Option<VoicemailOut>,
 }
 
 /// The exchange.
@@ -548,6 +532,13 @@ impl Exchange {
                     CommandResult::Done
                 }
                 None => CommandResult::Rejected(format!("no call {call} in progress")),
+            },
+            Command::DeleteSms { indexes } => match self.modem.as_mut() {
+                Some(m) => {
+                    m.delete_sms(now, &indexes);
+                    CommandResult::Done
+                }
+                None => CommandResult::Rejected("this board has no modem".into()),
             },
             Command::SendSms { to, text } => match self.modem.as_mut() {
                 Some(m) if crate::config::is_e164(&to) => {
@@ -752,6 +743,7 @@ impl Exchange {
             port: port_id,
             caller_id,
             generation: generation.number,
+            at: self.wall(now),
         }));
         self.ports[port].owner = Some((call_id, Side::Caller));
         let overflow_on_answer = threshold.is_some_and(|t| in_progress >= t);
@@ -778,6 +770,7 @@ impl Exchange {
             overflow_on_answer,
             last_phase: "",
             last_position: None,
+            voicemail: None,
         });
         self.apply(now, call_id, actions);
     }
@@ -857,7 +850,12 @@ impl Exchange {
                         );
                     }
                 }
-                ModemEvent::SmsReceived { from, text, at } => {
+                ModemEvent::SmsReceived {
+                    from,
+                    text,
+                    at,
+                    indexes,
+                } => {
                     self.note(
                         None,
                         self.modem_port,
@@ -867,6 +865,7 @@ impl Exchange {
                         from,
                         text,
                         at: at.to_string(),
+                        indexes,
                     });
                 }
                 ModemEvent::SmsSent { id, result } => {
@@ -1073,6 +1072,9 @@ impl Exchange {
         };
         if !listening {
             return;
+        }
+        if side == Side::Caller {
+            self.record_frame(port, call, frame);
         }
         let on_modem = Some(port) == self.modem_port;
         if on_modem && modem_dtmf_only {
@@ -1310,52 +1312,6 @@ impl Exchange {
         self.out.pop_front()
     }
 
-    /// A status snapshot.
-    pub fn status(&self) -> Status {
-        Status {
-            ports: self
-                .ports
-                .iter()
-                .map(|p| PortStatus {
-                    id: p.id.clone(),
-                    kind: p.kind.as_str(),
-                    state: match (&p.line, p.owner) {
-                        (Some(_), None) if p.out_of_service_until.is_some() => {
-                            "out-of-service".into()
-                        }
-                        (Some(_), Some(_)) if p.dialout.is_some() => "dialling".into(),
-                        (Some(l), _) => l.state_name().to_string(),
-                        (None, _) if p.ringing => "ringing".into(),
-                        (None, Some(_)) => "in-call".into(),
-                        (None, None) if p.handset_up => "off-hook".into(),
-                        (None, None) => "idle".into(),
-                    },
-                    call: p.owner.map(|(c, _)| c),
-                })
-                .collect(),
-            modem: self.modem.as_ref().map(|m| m.status().clone()),
-            calls: self
-                .slots
-                .iter()
-                .map(|s| CallStatus {
-                    id: s.call.id(),
-                    routing_number: s.call.routing_name().to_string(),
-                    routing_id: s.call.routing_id().to_string(),
-                    phase: s.call.phase(),
-                    queue_position: self.queue_position(s.call.id()),
-                    generation: s.generation.number,
-                })
-                .collect(),
-            queued: self
-                .slots
-                .iter()
-                .filter(|s| s.wait.as_ref().is_some_and(|w| w.queued()))
-                .count(),
-            generation: self.generation.number,
-            backup: self.backup.status().cloned(),
-        }
-    }
-
     // ---- internals ------------------------------------------------------------------
 
     fn run_pending(&mut self, now: Instant) {
@@ -1373,7 +1329,12 @@ impl Exchange {
         let mut clips = Vec::new();
         let mut texts = Vec::new();
         for &p in prompts {
-            if let Some(c) = slot.generation.prompts.get(routing, p) {
+            if p == Prompt::Beep {
+                let mut beep = vec![0i16; 3600];
+                crate::dsp::tone::ToneGen::single(1000.0, -12.0).fill(&mut beep[..3200]);
+                clips.push(beep.into());
+                texts.push("<beep>".to_string());
+            } else if let Some(c) = slot.generation.prompts.get(routing, p) {
                 clips.push(c.samples.clone());
                 texts.push(c.text.clone());
             } else {
@@ -1452,6 +1413,12 @@ impl Exchange {
                         self.ports[port].player.stop();
                         self.ports[caller_port].player.stop();
                         self.note(Some(id), Some(caller_port), "caller and responder bridged");
+                        let user = self.slots[si].call.accepted_by().unwrap_or("").to_string();
+                        self.out.push_back(Output::Call(CallEvent::Accepted {
+                            call: id,
+                            user,
+                            at: self.wall(now),
+                        }));
                     }
                 }
                 Action::HangupCaller => {
@@ -1489,15 +1456,20 @@ impl Exchange {
                         }
                     }
                 }
+                Action::StartRecording { max, silence } => {
+                    self.start_recording(now, id, caller_port, max, silence);
+                }
+                Action::StopRecording(why) => self.stop_recording(si, why),
                 Action::Note(text) => self.note(Some(id), None, text),
                 Action::Finished(cdr) => {
                     if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
                         // The call SM always hangs up its leg first; be defensive anyway.
                         self.hangup_leg(now, si);
                     }
-                    let slot = self.slots.remove(si);
+                    let mut slot = self.slots.remove(si);
                     let p = &mut self.ports[slot.caller.port];
                     p.owner = None;
+                    p.recorder = None;
                     p.player.stop();
                     p.dtmf = DtmfDetector::new();
                     self.note(
@@ -1513,6 +1485,9 @@ impl Exchange {
                         call: id,
                         reason: cdr.end_reason,
                     }));
+                    if let Some(vm) = slot.voicemail.take() {
+                        self.out.push_back(Output::Voicemail(Box::new(vm)));
+                    }
                     self.out.push_back(Output::Cdr(cdr));
                     // the caller's port may carry a trunk (the modem) someone waits for
                     self.serve_waiting(now);
@@ -1554,6 +1529,7 @@ impl Port {
             ringing: false,
             dialout: None,
             out_of_service_until: None,
+            recorder: None,
         }
     }
 }

@@ -154,6 +154,10 @@ pub enum ModemEvent {
         text: String,
         /// Service-centre timestamp.
         at: SmsTimestamp,
+        /// Where its parts are stored on the SIM/modem: they stay there until the
+        /// driver has stored the message durably and calls [`Modem::delete_sms`]
+        /// (empty for a directly delivered `+CMT` message, which is not stored).
+        indexes: Vec<u32>,
     },
     /// The answer to a [`Modem::query`].
     Response {
@@ -281,6 +285,9 @@ enum Purpose {
     Cops,
     SmsSubmit(SmsId),
     SmsRead(u32),
+    /// `AT+CMGL=4` once ready: messages left in storage (e.g. by a crash before they
+    /// were stored) are read again.
+    SmsList,
     Query(QueryId),
     Other,
     /// Recovery: the soft reset command and `AT` probes (see [`health`]).
@@ -321,6 +328,7 @@ struct Partial {
     total: u8,
     at: SmsTimestamp,
     parts: Vec<(u8, String)>,
+    indexes: Vec<u32>,
 }
 
 /// At most this many information lines are kept per response (a babbling modem
@@ -930,7 +938,7 @@ impl Modem {
             });
         }
         match sms::decode_deliver(pdu) {
-            Ok(d) => self.on_deliver(d),
+            Ok(d) => self.on_deliver(d, None),
             Err(e) => self.events.push_back(ModemEvent::Fault(format!(
                 "a directly delivered SMS (+CMT) could not be decoded: {e}"
             ))),
@@ -969,15 +977,22 @@ impl Modem {
             .map(|l| l.trim())
             .find(|l| l.len() >= 2 && l.bytes().all(|b| b.is_ascii_hexdigit()));
         match pdu.map(sms::decode_deliver) {
-            Some(Ok(d)) => self.on_deliver(d),
-            Some(Err(e)) => self.events.push_back(ModemEvent::Fault(format!(
-                "an incoming SMS (index {index}) could not be decoded: {e}"
-            ))),
+            // stays on the SIM until the driver stored it (Modem::delete_sms)
+            Some(Ok(d)) => self.on_deliver(d, Some(index)),
+            Some(Err(e)) => {
+                self.events.push_back(ModemEvent::Fault(format!(
+                    "an incoming SMS (index {index}) could not be decoded: {e}; its PDU was {}",
+                    pdu.unwrap_or("")
+                )));
+                self.delete_sms_now(index);
+            }
             None => self.events.push_back(ModemEvent::Fault(format!(
-                "an incoming SMS (index {index}) had no PDU in the AT+CMGR answer"
+                "an incoming SMS (index {index}) had no PDU in the AT+CMGR answer; left on the SIM"
             ))),
         }
-        // the message is ours now (or unreadable): free the slot either way
+    }
+
+    fn delete_sms_now(&mut self, index: u32) {
         self.push(
             &format!("AT+CMGD={index}"),
             Purpose::Other,
@@ -985,12 +1000,46 @@ impl Modem {
         );
     }
 
-    fn on_deliver(&mut self, d: sms::Deliver) {
+    /// Deletes stored messages (the `indexes` of a [`ModemEvent::SmsReceived`]) once
+    /// the driver has stored them durably.
+    pub fn delete_sms(&mut self, now: Instant, indexes: &[u32]) {
+        for &i in indexes {
+            if !self.queue.iter().any(|c| c.text == format!("AT+CMGD={i}")) {
+                self.delete_sms_now(i);
+            }
+        }
+        self.pump(now);
+    }
+
+    /// The answer to `AT+CMGL=4`: `+CMGL: <index>,<stat>,[<alpha>],<length>` lines,
+    /// each followed by its PDU.
+    fn on_sms_list(&mut self, lines: &[String]) {
+        let mut current: Option<u32> = None;
+        for l in lines {
+            let l = l.trim();
+            if let Some(rest) = l.strip_prefix("+CMGL:") {
+                current = rest.split(',').next().and_then(|i| i.trim().parse().ok());
+            } else if let Some(index) = current.take()
+                && l.len() >= 2
+                && l.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                match sms::decode_deliver(l) {
+                    Ok(d) => self.on_deliver(d, Some(index)),
+                    Err(e) => {
+                        tracing::warn!(index, "modem: a stored SMS could not be decoded: {e}")
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_deliver(&mut self, d: sms::Deliver, index: Option<u32>) {
         let Some(c) = d.concat.filter(|c| c.total > 1) else {
             self.events.push_back(ModemEvent::SmsReceived {
                 from: d.from,
                 text: d.text,
                 at: d.timestamp,
+                indexes: index.into_iter().collect(),
             });
             return;
         };
@@ -1017,6 +1066,7 @@ impl Modem {
                     total: c.total,
                     at: d.timestamp,
                     parts: Vec::new(),
+                    indexes: Vec::new(),
                 });
                 self.partial.len() - 1
             }
@@ -1027,6 +1077,11 @@ impl Modem {
         if !p.parts.iter().any(|(s, _)| *s == c.seq) {
             p.parts.push((c.seq, d.text));
         }
+        if let Some(i) = index
+            && !p.indexes.contains(&i)
+        {
+            p.indexes.push(i);
+        }
         if c.seq == 1 {
             p.at = d.timestamp;
         }
@@ -1036,6 +1091,7 @@ impl Modem {
                     from: p.from,
                     text,
                     at: p.at,
+                    indexes: p.indexes,
                 });
             }
         }
@@ -1077,6 +1133,11 @@ impl Modem {
                 }
             }
             Purpose::SmsRead(index) => self.on_sms_read(index, ok, outcome, &lines),
+            Purpose::SmsList => {
+                if ok {
+                    self.on_sms_list(&lines);
+                }
+            }
             Purpose::Query(id) => self.events.push_back(ModemEvent::Response {
                 id,
                 ok,
@@ -1110,6 +1171,8 @@ impl Modem {
                     self.status.ready = true;
                     self.next_status_poll = Some(now + self.timing.status_poll);
                     self.events.push_back(ModemEvent::Ready);
+                    // messages still in storage (not yet stored by the driver)
+                    self.push("AT+CMGL=4", Purpose::SmsList, self.timing.command);
                 }
                 self.apply_status_lines(&lines);
             }
@@ -2072,9 +2135,13 @@ mod tests {
             Some(ModemEvent::SmsReceived {
                 from: "+15550001111".into(),
                 text: "Grüße 😀".into(),
-                at: ts
+                at: ts,
+                indexes: vec![3],
             })
         );
+        // kept on the SIM until the driver has stored it
+        assert_eq!(m.poll_transmit(), None);
+        m.delete_sms(t, &[3]);
         assert_eq!(tx_string(&mut m), "AT+CMGD=3\r");
     }
 
@@ -2160,17 +2227,21 @@ mod tests {
             m.handle_input(t, format!("\r\n+CMTI: \"SM\",{idx}\r\n").as_bytes());
             assert_eq!(tx_string(&mut m), format!("AT+CMGR={idx}\r"));
             m.handle_input(t, format!("\r\n+CMGR: 0,,1\r\n{pdu}\r\nOK\r\n").as_bytes());
-            assert_eq!(tx_string(&mut m), format!("AT+CMGD={idx}\r"));
-            m.handle_input(t, b"\r\nOK\r\n");
         }
         assert_eq!(
             m.poll_event(),
             Some(ModemEvent::SmsReceived {
                 from: "Alerts".into(),
                 text,
-                at: ts
+                at: ts,
+                indexes: vec![5, 4],
             })
         );
+        m.delete_sms(t, &[5, 4]);
+        assert_eq!(tx_string(&mut m), "AT+CMGD=5\r");
+        m.handle_input(t, b"\r\nOK\r\n");
+        assert_eq!(tx_string(&mut m), "AT+CMGD=4\r");
+        m.handle_input(t, b"\r\nOK\r\n");
         m.handle_input(t, b"\r\n+CMTI: \"SM\",6\r\n");
         m.poll_transmit();
         m.handle_input(t, b"\r\n+CMGR: 0,,1\r\n07FF\r\nOK\r\n");
@@ -2240,7 +2311,8 @@ mod tests {
             Some(ModemEvent::SmsReceived {
                 from: "+15550001111".into(),
                 text: "Pager: rack 7 down".into(),
-                at: ts()
+                at: ts(),
+                indexes: vec![],
             })
         );
         assert_eq!(
@@ -2284,7 +2356,8 @@ mod tests {
             Some(ModemEvent::SmsReceived {
                 from: "Alerts".into(),
                 text,
-                at: ts()
+                at: ts(),
+                indexes: vec![],
             })
         );
         // a text-mode +CMT is reported, not misread; the body line is swallowed

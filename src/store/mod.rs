@@ -12,7 +12,11 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::call::{AttemptRecord, Cdr};
 
+pub mod alerts;
+pub mod inbox;
+pub mod voicemail;
 pub mod web;
+pub use voicemail::VoicemailRow;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
@@ -58,11 +62,88 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(web::MIGRATION_WEB_ACCOUNTS),
     // the web page (issue 15): configuration versions
     M::up(web::MIGRATION_CONFIG_VERSIONS),
+    // issue 14 — voicemail: the index of recorded messages (files under <data>/voicemail)
+    M::up(
+        "CREATE TABLE voicemail (
+        id             INTEGER PRIMARY KEY,
+        call_id        INTEGER NOT NULL,
+        cdr_id         INTEGER REFERENCES cdr(id) ON DELETE SET NULL,
+        routing_id     TEXT NOT NULL,
+        routing_number TEXT NOT NULL,
+        caller_id      TEXT,
+        recorded_at    TEXT NOT NULL,
+        seconds        REAL NOT NULL,
+        bytes          INTEGER NOT NULL,
+        sha256         TEXT NOT NULL,
+        file           TEXT NOT NULL,
+        empty          INTEGER NOT NULL,
+        ended_by       TEXT NOT NULL
+    );
+    CREATE INDEX voicemail_recorded ON voicemail(recorded_at);",
+    ),
+    // issue 14 — cdr: voicemail reason and id, alert id
+    M::up(
+        "ALTER TABLE cdr ADD COLUMN voicemail TEXT;
+         ALTER TABLE cdr ADD COLUMN voicemail_id INTEGER;
+         ALTER TABLE cdr ADD COLUMN alert_id INTEGER;",
+    ),
+    // issue 14 — alert, alert_event, outbox: alert records and their durable delivery
+    M::up(
+        "CREATE TABLE alert (
+        id         INTEGER PRIMARY KEY,
+        cdr_id     INTEGER,
+        routing_id TEXT NOT NULL,
+        dedup_key  TEXT NOT NULL UNIQUE,
+        summary    TEXT NOT NULL,
+        caller_id  TEXT,
+        targets    TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE alert_event (
+        id           INTEGER PRIMARY KEY,
+        alert_id     INTEGER NOT NULL REFERENCES alert(id),
+        seq          INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        details      TEXT NOT NULL,
+        voicemail_id INTEGER,
+        UNIQUE (alert_id, seq)
+    );
+    CREATE TABLE outbox (
+        event_id     INTEGER NOT NULL REFERENCES alert_event(id),
+        target       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_at_ms   INTEGER NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        last_error   TEXT,
+        delivered_at TEXT,
+        PRIMARY KEY (event_id, target)
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_at_ms);",
+    ),
+    // issue 14 — cdr: the call record is written at call start and updated per step
+    M::up("ALTER TABLE cdr ADD COLUMN phase TEXT;"),
+    // issue 14 — sms_inbox: every received SMS, stored before it is deleted from the SIM
+    M::up(
+        "CREATE TABLE sms_inbox (
+        id          INTEGER PRIMARY KEY,
+        sender      TEXT NOT NULL,
+        sent_at     TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        alert_id    INTEGER,
+        UNIQUE (sender, sent_at, text)
+    );",
+    ),
 ];
 
 /// The SQLite store.
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Store {
@@ -84,7 +165,11 @@ impl Store {
 
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: every commit (call record steps, outbox rows, delivery marks) is on disk
+        // before the commit returns, so a power cut loses no queued alert and never
+        // forgets a delivery the receiver acknowledged (NORMAL would only survive a
+        // process kill).
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Migrations::from_slice(MIGRATIONS)
@@ -96,36 +181,125 @@ impl Store {
     /// Writes a CDR with its attempts in one transaction; returns its row id.
     pub fn insert_cdr(&mut self, cdr: &Cdr) -> Result<i64> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
+        let id = insert_cdr_tx(&tx, cdr)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Marks call records a previous run left in progress as `interrupted` (the
+    /// service stopped without ending them: a crash or power cut); returns how many.
+    pub fn mark_interrupted(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE cdr SET end_reason = 'interrupted' WHERE end_reason = 'in_progress'",
+            [],
+        )?)
+    }
+}
+
+/// Inserts a whole record inside a transaction (a call whose start was not recorded).
+pub fn insert_cdr_in(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    insert_cdr_tx(tx, cdr)
+}
+
+fn insert_cdr_tx(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
                 option_key, option_label, policy, digits, accepted_by, bridge_started_at,
                 bridge_seconds, duration_seconds, end_reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            params![
-                cdr.call_id as i64,
-                cdr.started_at.to_string(),
-                cdr.ended_at.to_string(),
-                cdr.routing_number,
-                cdr.port,
-                cdr.caller_id,
-                cdr.option_key,
-                cdr.option_label,
-                cdr.policy,
-                cdr.digits,
-                cdr.accepted_by,
-                cdr.bridge_started_at.map(|t| t.to_string()),
-                cdr.bridge_seconds,
-                cdr.duration_seconds,
-                cdr.end_reason.as_str(),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        params![
+            cdr.call_id as i64,
+            cdr.started_at.to_string(),
+            cdr.ended_at.to_string(),
+            cdr.routing_number,
+            cdr.port,
+            cdr.caller_id,
+            cdr.option_key,
+            cdr.option_label,
+            cdr.policy,
+            cdr.digits,
+            cdr.accepted_by,
+            cdr.bridge_started_at.map(|t| t.to_string()),
+            cdr.bridge_seconds,
+            cdr.duration_seconds,
+            cdr.end_reason.as_str(),
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    update_cdr_tx(tx, id, cdr)?;
+    Ok(id)
+}
+
+/// Writes the record of a call that has just started (end reason `in_progress`, phase
+/// `started`) inside a transaction; returns its row id.
+pub fn begin_cdr_tx(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
+    let id = insert_cdr_tx(tx, cdr)?;
+    tx.execute("UPDATE cdr SET phase = 'started' WHERE id = ?1", [id])?;
+    Ok(id)
+}
+
+/// Updates a call record's phase inside a transaction.
+pub fn set_phase_tx(tx: &rusqlite::Transaction<'_>, id: i64, phase: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET phase = ?1 WHERE id = ?2",
+        params![phase, id],
+    )?;
+    Ok(())
+}
+
+/// Writes the whole record (and its attempts) over row `id`, inside a transaction.
+pub fn finish_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET call_id = ?1, started_at = ?2, ended_at = ?3, routing_number = ?4,
+            port = ?5, caller_id = ?6, option_key = ?7, option_label = ?8, policy = ?9,
+            digits = ?10, accepted_by = ?11, bridge_started_at = ?12, bridge_seconds = ?13,
+            duration_seconds = ?14, end_reason = ?15, phase = 'ended' WHERE id = ?16",
+        params![
+            cdr.call_id as i64,
+            cdr.started_at.to_string(),
+            cdr.ended_at.to_string(),
+            cdr.routing_number,
+            cdr.port,
+            cdr.caller_id,
+            cdr.option_key,
+            cdr.option_label,
+            cdr.policy,
+            cdr.digits,
+            cdr.accepted_by,
+            cdr.bridge_started_at.map(|t| t.to_string()),
+            cdr.bridge_seconds,
+            cdr.duration_seconds,
+            cdr.end_reason.as_str(),
+            id
+        ],
+    )?;
+    tx.execute("DELETE FROM cdr_attempt WHERE cdr_id = ?1", [id])?;
+    update_cdr_tx(tx, id, cdr)
+}
+
+fn update_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<()> {
+    tx.execute(
+        "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4,
+                voicemail = ?5, voicemail_id = ?6, alert_id = ?7 WHERE id = ?8",
+        params![
+            cdr.routing_id,
+            cdr.queue_seconds,
+            cdr.overflow,
+            cdr.pin,
+            cdr.voicemail,
+            cdr.voicemail_id,
+            cdr.alert_id,
+            id
+        ],
+    )?;
+    if let Some(vm) = cdr.voicemail_id {
         tx.execute(
-            "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4 WHERE id = ?5",
-            params![cdr.routing_id, cdr.queue_seconds, cdr.overflow, cdr.pin, id],
+            "UPDATE voicemail SET cdr_id = ?1 WHERE id = ?2",
+            params![id, vm],
         )?;
-        for (seq, a) in cdr.attempts.iter().enumerate() {
-            tx.execute(
+    }
+    for (seq, a) in cdr.attempts.iter().enumerate() {
+        tx.execute(
                 "INSERT INTO cdr_attempt (cdr_id, seq, level, user_id, number, started_at, seconds, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -139,11 +313,11 @@ impl Store {
                     a.outcome.as_str(),
                 ],
             )?;
-        }
-        tx.commit()?;
-        Ok(id)
     }
+    Ok(())
+}
 
+impl Store {
     /// The CDR with this row id, read back from the tables.
     pub fn cdr(&self, id: i64) -> Result<Option<Cdr>> {
         let row = self
@@ -175,11 +349,23 @@ impl Store {
             )
             .optional()?;
         let Some(r) = row else { return Ok(None) };
-        let (routing_id, queue_seconds, overflow, pin) = self.conn.query_row(
-            "SELECT routing_id, queue_seconds, overflow, pin FROM cdr WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+        let (routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id) =
+            self.conn.query_row(
+                "SELECT routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id
+                 FROM cdr WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
         let mut stmt = self.conn.prepare(
             "SELECT level, user_id, number, started_at, seconds, outcome FROM cdr_attempt
              WHERE cdr_id = ?1 ORDER BY seq",
@@ -227,8 +413,37 @@ impl Store {
             queue_seconds,
             overflow,
             pin,
+            voicemail,
+            voicemail_id,
+            alert_id,
             attempts,
         }))
+    }
+
+    /// CDRs whose call started within `[from, to]` (either open), oldest first, with
+    /// their row ids.
+    pub fn cdrs_between(
+        &self,
+        from: Option<jiff::Timestamp>,
+        to: Option<jiff::Timestamp>,
+    ) -> Result<Vec<(i64, Cdr)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_at FROM cdr ORDER BY id")?;
+        let ids = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for (id, started) in ids {
+            let t: jiff::Timestamp = started.parse()?;
+            if from.is_some_and(|f| t < f) || to.is_some_and(|e| t > e) {
+                continue;
+            }
+            if let Some(c) = self.cdr(id)? {
+                out.push((id, c));
+            }
+        }
+        Ok(out)
     }
 
     /// Number of stored CDRs.
@@ -258,6 +473,9 @@ mod tests {
             queue_seconds: Some(12.5),
             overflow: Some("max_wait -> message".into()),
             pin: Some("ok".into()),
+            voicemail: Some("nobody_accepted".into()),
+            voicemail_id: None,
+            alert_id: None,
             port: "fxo1".into(),
             caller_id: Some("+15551234567".into()),
             option_key: Some(1),

@@ -58,6 +58,8 @@ pub struct ServiceStatus {
     pub cdrs_stored: i64,
     /// Configuration version in force (the store's numbering), if known.
     pub config_version: Option<i64>,
+    /// The alert outbox: event deliveries by state.
+    pub alerts_outbox: crate::store::alerts::OutboxCounts,
     /// Ports, modem and active calls.
     #[serde(flatten)]
     pub exchange: Status,

@@ -156,6 +156,15 @@ pub enum ModemFault {
     /// The USB device goes away for this long and comes back as a new pseudo-terminal
     /// behind the same symlink.
     Unplug(Duration),
+    /// Not a fault: the network delivers an SMS (stored, announced with `+CMTI`).
+    IncomingSms {
+        /// Sender.
+        from: String,
+        /// Text.
+        text: String,
+        /// Service-centre time stamp.
+        at: crate::modem::sms::SmsTimestamp,
+    },
 }
 
 /// The simulated board.
@@ -269,6 +278,11 @@ impl SimBoard {
         self.faults.push((at, fault));
     }
 
+    /// Scheduled modem events (faults, SMS) not yet due.
+    pub fn pending_modem_events(&self) -> usize {
+        self.faults.len()
+    }
+
     /// The simulated modem (tests inspect it).
     pub fn sim_modem(&self) -> Option<&SimModem> {
         self.modem.as_ref()
@@ -285,10 +299,19 @@ impl SimBoard {
             return;
         };
         for f in due {
-            self.world
-                .log
-                .push((now, format!("network: the modem suffers {f:?}")));
+            let line = match &f {
+                ModemFault::IncomingSms { from, text, .. } => {
+                    format!("network: SMS from {from} to the box: {text:?}")
+                }
+                other => format!("network: the modem suffers {other:?}"),
+            };
+            self.world.log.push((now, line));
             match f {
+                ModemFault::IncomingSms { from, text, at } => {
+                    if let Err(e) = m.deliver_sms(&from, &text, at) {
+                        tracing::error!("simulated network: cannot deliver the SMS: {e}");
+                    }
+                }
                 ModemFault::Reboot(boot) => m.reboot(now, boot, &mut self.world),
                 ModemFault::Hang => m.hang(),
                 ModemFault::Slow(d) => m.set_slow(d),

@@ -1633,16 +1633,29 @@ mod tests {
             tz_quarters: 8,
         };
         sim.deliver_sms("+15550001111", "ack {ok}", at).unwrap();
-        run(&mut sim, &mut link, &mut m, &mut ev, |e, s| {
-            s.stored_sms() == 0
-                && e.iter()
-                    .any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
+        run(&mut sim, &mut link, &mut m, &mut ev, |e, _| {
+            e.iter()
+                .any(|e| matches!(e, ModemEvent::SmsReceived { .. }))
         });
+        let indexes = ev
+            .iter()
+            .find_map(|e| match e {
+                ModemEvent::SmsReceived { indexes, .. } => Some(indexes.clone()),
+                _ => None,
+            })
+            .unwrap();
         assert!(ev.contains(&ModemEvent::SmsReceived {
             from: "+15550001111".into(),
             text: "ack {ok}".into(),
-            at
+            at,
+            indexes: indexes.clone(),
         }));
+        // still on the SIM until the driver says it is stored
+        assert_eq!(sim.stored_sms(), 1);
+        m.delete_sms(std::time::Instant::now(), &indexes);
+        run(&mut sim, &mut link, &mut m, &mut ev, |_, s| {
+            s.stored_sms() == 0
+        });
     }
 }
 

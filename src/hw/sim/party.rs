@@ -19,8 +19,39 @@ use crate::media::Frame;
 pub const CALLER_MARKER_HZ: f32 = 2000.0;
 /// Marker tone of responders.
 pub const RESPONDER_MARKER_HZ: f32 = 2400.0;
-const MARKER_LEVEL_DBM0: f32 = -20.0;
+/// Level of the marker tones.
+pub const MARKER_LEVEL_DBM0: f32 = -20.0;
 const CONNECTED_FRAMES: u32 = 15; // 300 ms of the other side's marker
+
+/// The level (dBm0) of a marker tone in recorded audio, measured over its steady
+/// middle (a quarter in from either end) with a Goertzel filter: `None` when the middle
+/// is not dominated by that tone.
+pub fn marker_level_dbm0(samples: &[i16], hz: f32) -> Option<f32> {
+    let n = samples.len();
+    if n < 1600 {
+        return None;
+    }
+    let mid = &samples[n / 4..n - n / 4];
+    let (mut tone, mut total, mut frames, mut tonal) = (0.0f64, 0.0f64, 0usize, 0usize);
+    for f in mid.chunks_exact(crate::dsp::FRAME_SAMPLES) {
+        let mut g = Goertzel::new(hz, crate::dsp::SAMPLE_RATE);
+        let mut energy = 0.0f32;
+        for &s in f {
+            let x = f32::from(s);
+            g.push(x);
+            energy += x * x;
+        }
+        frames += 1;
+        if energy > 0.0 && g.power() > 0.6 * energy {
+            tonal += 1;
+        }
+        tone += f64::from(g.power());
+        total += f.len() as f64;
+    }
+    // the tone's own energy (Goertzel power is comparable with Σx²), as a level
+    (frames > 0 && tonal * 10 >= frames * 9)
+        .then(|| crate::dsp::level::energy_to_dbm0(tone, total as usize))
+}
 
 /// What a step waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

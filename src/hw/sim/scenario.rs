@@ -34,11 +34,35 @@ use super::modem::FarEnd;
 use super::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
 use super::{Responder, SimBoard};
 use crate::app::engine::Engine;
+use crate::app::service::{CallWriter, StoreMsg};
 use crate::call::{Cdr, EndReason};
 use crate::config::{BoardProfile, Config, parse_duration};
 use crate::exchange::{Command, CommandResult, Exchange, Output};
 use crate::media::tts::Tts;
 use crate::store::Store;
+
+/// A data directory for one scenario run (voicemail files), removed afterwards.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "switchboard-scenario-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 fn dur<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
@@ -90,9 +114,29 @@ pub struct Scenario {
     /// Modem faults during the run.
     #[serde(default, rename = "modem_fault")]
     pub modem_faults: Vec<ModemFaultSpec>,
+    /// SMS the network delivers to the box (responders answering alerts).
+    #[serde(default, rename = "sms")]
+    pub sms: Vec<SmsSpec>,
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+    /// Deliver the alerts to a local test receiver after the calls (every alert
+    /// target's URL is pointed at it: `/<target name>`).
+    #[serde(default)]
+    pub deliver_alerts: bool,
+}
+
+/// An SMS to the box at a point of the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSpec {
+    /// When, after the scenario start.
+    #[serde(deserialize_with = "dur")]
+    pub at: Duration,
+    /// Sender.
+    pub from: String,
+    /// Text.
+    pub text: String,
 }
 
 /// An analog line cut (no dial tone) or mended at a point of the scenario.
@@ -203,6 +247,9 @@ pub struct CallerSpec {
     /// What must hold for this caller's call (with several callers).
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// The caller never talks (only keys): a silent voicemail.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 /// One step of a person.
@@ -314,6 +361,38 @@ pub struct Expect {
     pub queued: Option<bool>,
     /// Routing number id the call arrived on.
     pub routing_id: Option<String>,
+    /// Why the caller went to voicemail, as in the CDR (`nobody_accepted`,
+    /// `voicemail_only`, `overflow`, ...); `""` for not at all.
+    pub voicemail: Option<String>,
+    /// A voicemail was stored for the call and is (`true`) or is not (`false`) marked
+    /// empty (no speech).
+    pub voicemail_empty: Option<bool>,
+    /// Length of the stored (trimmed) message, `[min, max]` in seconds.
+    pub voicemail_seconds: Option<[f64; 2]>,
+    /// The stored file, decoded, carries the caller's voice (marker tone) at the level
+    /// sent, within 3 dB.
+    pub voicemail_marker: Option<bool>,
+    /// How recording ended (`key`, `silence`, `max_length`, `hangup`).
+    pub voicemail_ended_by: Option<String>,
+    /// The call's alert events in order (`trigger`, `accept`, `resolve`, `voicemail`,
+    /// `nobody_reached`); `[]` for no alert.
+    pub alert_events: Option<Vec<String>>,
+    /// With `deliver_alerts`: what the receiver got for this call's alert, as
+    /// `target:event` in order (webhook signatures and voicemail parts are checked).
+    pub delivered: Option<Vec<String>>,
+    /// Received SMS in the box's inbox, oldest first, as `sender: action`.
+    pub sms_inbox: Option<Vec<String>>,
+    /// SMS left in the modem's storage at the end (0: all deleted after storing).
+    pub sim_sms_left: Option<usize>,
+    /// SMS the box sent through the modem, in order, as `number: text`.
+    pub sms_sent: Option<Vec<String>>,
+}
+
+/// What the scenario runner found about a call's voicemail.
+struct VoicemailFound {
+    row: crate::store::VoicemailRow,
+    /// Decoded samples.
+    samples: Vec<i16>,
 }
 
 /// The result of a run.
@@ -528,7 +607,13 @@ fn run_with(
         } else {
             format!("caller {}", i + 1)
         };
-        let party = Party::new(&name, steps, CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, true);
+        let party = Party::new(
+            &name,
+            steps,
+            CALLER_MARKER_HZ,
+            RESPONDER_MARKER_HZ,
+            !c.silent,
+        );
         let idx = sim.schedule_call(
             start + c.ring_at.unwrap_or(Duration::from_millis(500)),
             port,
@@ -633,18 +718,87 @@ fn run_with(
     for f in &sc.modem_faults {
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
+    let mut settle_until = start;
+    for m in &sc.sms {
+        let t = wall.checked_add(jiff::SignedDuration::try_from(m.at)?)?;
+        let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+        let at = crate::modem::sms::SmsTimestamp {
+            year: dt.year() as u16,
+            month: dt.month() as u8,
+            day: dt.day() as u8,
+            hour: dt.hour() as u8,
+            minute: dt.minute() as u8,
+            second: dt.second() as u8,
+            tz_quarters: 0,
+        };
+        sim.schedule_modem_fault(
+            start + m.at,
+            super::ModemFault::IncomingSms {
+                from: m.from.clone(),
+                text: m.text.clone(),
+                at,
+            },
+        );
+        // time for the reading, storing, deleting and the confirmation SMS
+        settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
+    }
+    let receiver = if sc.deliver_alerts {
+        Some(crate::alerts::test_receiver::TestReceiver::start()?)
+    } else {
+        None
+    };
+    let cfg = match &receiver {
+        Some(r) => {
+            let mut c = (*cfg).clone();
+            for t in &mut c.alert_targets {
+                let url = r.url(&format!("/{}", t.name.get_ref()));
+                t.url = Some(toml::Spanned::new(0..0, url));
+            }
+            Arc::new(c)
+        }
+        None => cfg,
+    };
     let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
     let mut engine = Engine::new(exchange, sim, start)?;
     let mut store = Store::in_memory()?;
+    let data = ScratchDir::new()?;
+    let mut writer = CallWriter::new(data.0.join("voicemail"), cfg.clone(), None);
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
     let mut store_err = None;
+    let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
+        Default::default();
+    let cmds = engine_cmds.clone();
     let mut sink = |t: Instant, out: Output| match out {
-        Output::Cdr(cdr) => match store.insert_cdr(&cdr) {
-            Ok(id) => cdr_ids.push(id),
-            Err(e) => store_err = Some(e),
+        Output::SmsReceived {
+            from,
+            text,
+            at,
+            indexes,
+        } => {
+            writer.handle(
+                &mut store,
+                StoreMsg::Sms {
+                    from,
+                    text,
+                    at,
+                    indexes,
+                },
+            );
+            cmds.borrow_mut().extend(writer.take_commands());
+        }
+        Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
+            Some(Ok(id)) => cdr_ids.push(id),
+            Some(Err(e)) => store_err = Some(e),
+            None => {}
         },
+        Output::Voicemail(vm) => {
+            writer.handle(&mut store, StoreMsg::Voicemail(vm));
+        }
+        Output::Call(ev) => {
+            writer.handle(&mut store, StoreMsg::Call(ev));
+        }
         Output::Note(n) => {
             let who = match (n.call, &n.port) {
                 (Some(c), Some(p)) => format!("box call {c} {p}: "),
@@ -659,15 +813,25 @@ fn run_with(
     // Run until the call has ended, then one more virtual second so everyone settles
     // (the caller hears the line go dead, the last modem commands are answered).
     let expected_calls = sc.caller.len() as u64;
+    let clock = std::cell::Cell::new(start);
+    // commands of the store writer (delete a stored SMS) reach the engine every turn
+    let feed = |e: &mut Engine<SimBoard>, now: Instant| {
+        clock.set(now);
+        for c in engine_cmds.borrow_mut().drain(..) {
+            e.exchange.command(now, c);
+        }
+    };
     let all_done = |e: &Engine<SimBoard>| {
-        e.exchange.calls_started() >= expected_calls && e.exchange.active_calls() == 0
+        clock.get() >= settle_until
+            && e.exchange.calls_started() >= expected_calls
+            && e.exchange.active_calls() == 0
     };
     let mut now = start;
     let mut commands: Vec<(usize, &CommandSpec)> = sc.commands.iter().enumerate().collect();
     commands.sort_by_key(|(_, c)| c.at);
     for (i, c) in commands {
         let at = (start + c.at).max(now);
-        now = engine.run_virtual(now, at - now, &mut sink, all_done);
+        now = engine.run_virtual_with(now, at - now, &mut sink, feed, all_done);
         if all_done(&engine) {
             break;
         }
@@ -687,10 +851,18 @@ fn run_with(
         }
     }
     let left = (start + sc.max_duration).saturating_duration_since(now);
-    let ended = engine.run_virtual(now, left, &mut sink, all_done);
-    let end = engine.run_virtual(ended, Duration::from_secs(1), &mut sink, |_| false);
+    let ended = engine.run_virtual_with(now, left, &mut sink, feed, all_done);
+    let end = engine.run_virtual_with(ended, Duration::from_secs(1), &mut sink, feed, |_| false);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
+    }
+    if receiver.is_some() {
+        // the wall-clock time the run ended at; every event is due by then
+        let wall_end = wall.checked_add(jiff::SignedDuration::try_from(
+            end.saturating_duration_since(start),
+        )?)?;
+        let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
+        sender.deliver_due(&mut store, wall_end)?;
     }
 
     let mut log = engine.board.take_log();
@@ -742,17 +914,66 @@ fn run_with(
             format!("caller[{i}]: ")
         };
         let caller = engine.board.party(callers[i]);
-        failures.extend(
-            check(
-                expect,
-                cdrs[i].as_ref(),
-                &transcript,
-                caller.heard_other_ms,
-                responder_heard,
-            )
-            .into_iter()
-            .map(|f| format!("{who}{f}")),
+        let vm = match cdrs[i].as_ref().and_then(|c| c.voicemail_id) {
+            Some(id) => {
+                let (row, bytes) = store.voicemail_audio(&data.0.join("voicemail"), id)?;
+                let samples = crate::media::ogg_opus::decode(&bytes)?;
+                Some(VoicemailFound { row, samples })
+            }
+            None => None,
+        };
+        let mut f = check(
+            expect,
+            cdrs[i].as_ref(),
+            &transcript,
+            caller.heard_other_ms,
+            responder_heard,
         );
+        f.extend(check_voicemail(expect, cdrs[i].as_ref(), vm.as_ref()));
+        if let Some(want) = &expect.sms_inbox {
+            let mut rows = store.inbox(10_000)?;
+            rows.reverse();
+            let got: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{}: {}", r.sender, r.action))
+                .collect();
+            if &got != want {
+                f.push(format!("sms_inbox: expected {want:?}, got {got:?}"));
+            }
+        }
+        if let Some(want) = &expect.sms_sent {
+            let got: Vec<String> = engine
+                .board
+                .sim_modem()
+                .map(|m| {
+                    m.sms_sent
+                        .iter()
+                        .map(|s| format!("{}: {}", s.to, s.text))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if &got != want {
+                f.push(format!("sms_sent: expected {want:?}, got {got:?}"));
+            }
+        }
+        if let Some(want) = expect.sim_sms_left {
+            let left = engine.board.sim_modem().map_or(0, |m| m.stored_sms());
+            if left != want {
+                f.push(format!(
+                    "sim_sms_left: expected {want} SMS left in the modem's storage, found {left}"
+                ));
+            }
+        }
+        f.extend(check_alerts(
+            expect,
+            cdrs[i].as_ref(),
+            &store,
+            &cfg,
+            receiver.as_ref(),
+            vm.as_ref(),
+            wall,
+        )?);
+        failures.extend(f.into_iter().map(|f| format!("{who}{f}")));
     }
     let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
@@ -765,6 +986,169 @@ fn run_with(
         modem_commands: engine.board.modem_commands().to_vec(),
         pcm_frames: engine.board.pcm_stats().map(|s| s.0),
     })
+}
+
+fn check_alerts(
+    x: &Expect,
+    cdr: Option<&Cdr>,
+    store: &Store,
+    cfg: &Config,
+    receiver: Option<&crate::alerts::test_receiver::TestReceiver>,
+    vm: Option<&VoicemailFound>,
+    wall: jiff::Timestamp,
+) -> Result<Vec<String>> {
+    let mut f = Vec::new();
+    let Some(cdr) = cdr else { return Ok(f) };
+    let alert = cdr.alert_id;
+    if let Some(want) = &x.alert_events {
+        let got: Vec<String> = match alert {
+            Some(id) => store.alert_event_kinds(id)?,
+            None => Vec::new(),
+        };
+        if &got != want {
+            f.push(format!("alert_events: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &x.delivered {
+        let Some(r) = receiver else {
+            f.push("delivered: set deliver_alerts = true in the scenario".into());
+            return Ok(f);
+        };
+        let key = match alert {
+            Some(id) => store
+                .alerts(10_000)?
+                .into_iter()
+                .find(|a| a.id == id)
+                .map(|a| a.dedup_key),
+            None => None,
+        };
+        let mut got = Vec::new();
+        for req in r.received() {
+            let target = req.path.trim_start_matches('/').to_string();
+            let Some(body) = req.json() else { continue };
+            // PagerDuty: dedup_key/event_action; ilert: alertKey/eventType; webhook: alert.key
+            let (k, kind) = if let Some(k) = body["dedup_key"].as_str() {
+                (
+                    k.to_string(),
+                    body["event_action"].as_str().unwrap_or("").to_string(),
+                )
+            } else if let Some(k) = body["alertKey"].as_str() {
+                (
+                    k.to_string(),
+                    body["eventType"].as_str().unwrap_or("").to_string(),
+                )
+            } else {
+                (
+                    body["alert"]["key"].as_str().unwrap_or("").to_string(),
+                    body["event"]["kind"].as_str().unwrap_or("").to_string(),
+                )
+            };
+            if Some(&k) != key.as_ref() {
+                continue;
+            }
+            if let Some(t) = cfg.alert_target(&target)
+                && t.kind() == crate::config::alerts::TargetKind::Webhook
+            {
+                let secret = t.secret.as_ref().map_or("", |s| s.get_ref().as_str());
+                let sig = req
+                    .headers
+                    .get("x-switchboard-signature")
+                    .cloned()
+                    .unwrap_or_default();
+                let json_bytes = match req.part("event") {
+                    Some(p) => p,
+                    None => req.body.clone(),
+                };
+                let t_s = sig
+                    .split(',')
+                    .find_map(|p| p.strip_prefix("t="))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                if !crate::alerts::payload::verify(secret, &sig, &json_bytes, t_s, 0)
+                    || (t_s - wall.as_second()).abs() > 86_400
+                {
+                    f.push(format!("delivered: bad webhook signature on {kind}"));
+                }
+                if let Some(audio) = req.part("voicemail") {
+                    let sha = crate::store::voicemail::sha256_hex(&audio);
+                    if body["voicemail"]["sha256"].as_str() != Some(sha.as_str())
+                        || vm.is_some_and(|v| v.row.sha256 != sha)
+                    {
+                        f.push(
+                            "delivered: the attached voicemail does not match its sha256".into(),
+                        );
+                    }
+                }
+            }
+            got.push(format!("{target}:{kind}"));
+        }
+        if &got != want {
+            f.push(format!("delivered: expected {want:?}, got {got:?}"));
+        }
+    }
+    Ok(f)
+}
+
+fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -> Vec<String> {
+    let mut f = Vec::new();
+    let Some(cdr) = cdr else { return f };
+    if let Some(want) = &x.voicemail {
+        let got = cdr.voicemail.clone().unwrap_or_default();
+        if &got != want {
+            f.push(format!("voicemail: expected {want:?}, got {got:?}"));
+        }
+    }
+    let wants_file = x.voicemail_empty.is_some()
+        || x.voicemail_seconds.is_some()
+        || x.voicemail_marker.is_some()
+        || x.voicemail_ended_by.is_some();
+    let Some(vm) = vm else {
+        if wants_file {
+            f.push("voicemail: no voicemail was stored for the call".into());
+        }
+        return f;
+    };
+    if let Some(e) = x.voicemail_empty
+        && vm.row.empty != e
+    {
+        f.push(format!(
+            "voicemail_empty: expected {e}, got {}",
+            vm.row.empty
+        ));
+    }
+    if let Some(by) = &x.voicemail_ended_by
+        && &vm.row.ended_by != by
+    {
+        f.push(format!(
+            "voicemail_ended_by: expected {by:?}, got {:?}",
+            vm.row.ended_by
+        ));
+    }
+    let decoded = vm.samples.len() as f64 / f64::from(crate::dsp::SAMPLE_RATE);
+    if (decoded - vm.row.seconds).abs() > 0.05 {
+        f.push(format!(
+            "voicemail: the file decodes to {decoded:.2} s but the index says {:.2} s",
+            vm.row.seconds
+        ));
+    }
+    if let Some([lo, hi]) = x.voicemail_seconds
+        && !(lo..=hi).contains(&decoded)
+    {
+        f.push(format!(
+            "voicemail_seconds: expected {lo} to {hi} s, the file has {decoded:.2} s"
+        ));
+    }
+    if let Some(want) = x.voicemail_marker {
+        let level = super::party::marker_level_dbm0(&vm.samples, CALLER_MARKER_HZ);
+        let sent = super::party::MARKER_LEVEL_DBM0;
+        let ok = level.is_some_and(|l| (l - sent).abs() <= 3.0);
+        if ok != want {
+            f.push(format!(
+                "voicemail_marker: expected {want}, the caller's {CALLER_MARKER_HZ} Hz marker was sent at {sent} dBm0 and the file has it at {level:?} dBm0"
+            ));
+        }
+    }
+    f
 }
 
 fn check(

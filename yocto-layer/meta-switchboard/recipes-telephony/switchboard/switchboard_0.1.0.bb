@@ -9,7 +9,7 @@ SECTION = "net"
 # The licence of the service is not decided yet; until it is, it is not redistributable.
 LICENSE = "CLOSED"
 
-DEPENDS += "alsa-lib"
+DEPENDS += "alsa-lib libopus"
 
 # Where the source comes from: the project's git server (a placeholder until it has a
 # public one), or a local checkout through externalsrc (see the layer's README).

@@ -1,0 +1,418 @@
+//! Alert targets (`[[alert_target]]`), each routing number's alert settings
+//! (`[routing_number.alerts]`) and voicemail storage limits (`[voicemail]`).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration;
+use super::error::Problems;
+
+/// Where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTarget {
+    /// Name used by routing numbers (`targets = ["pagerduty"]`).
+    pub name: Spanned<String>,
+    /// `pagerduty` (Events API v2), `ilert` (Events API) or `webhook`.
+    pub kind: Spanned<String>,
+    /// Endpoint; default: the service's public endpoint (PagerDuty, ilert). Required for
+    /// `webhook`. Tests point it at a local receiver.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// PagerDuty: the integration's routing key (32 characters).
+    #[serde(default)]
+    pub routing_key: Option<Spanned<String>>,
+    /// ilert: the alert source's integration key.
+    #[serde(default)]
+    pub integration_key: Option<Spanned<String>>,
+    /// Webhook: the shared secret for the HMAC-SHA256 signature (at least 16
+    /// characters).
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// Time allowed for one request (default 10 s).
+    #[serde(default = "d10", deserialize_with = "duration")]
+    pub timeout: Spanned<Duration>,
+    /// An event that could not be delivered for this long is given up (default 3 days).
+    #[serde(default = "d3days", deserialize_with = "duration")]
+    pub give_up_after: Spanned<Duration>,
+    /// PagerDuty severity (`critical`, `error`, `warning`, `info`; default `critical`).
+    #[serde(default)]
+    pub severity: Option<Spanned<String>>,
+}
+
+fn d10() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(10))
+}
+fn d3days() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(3 * 86_400))
+}
+
+/// Default PagerDuty Events API v2 endpoint.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// Default ilert Events API endpoint.
+pub const ILERT_URL: &str = "https://api.ilert.com/api/events";
+
+/// The kinds of alert target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// PagerDuty Events API v2.
+    Pagerduty,
+    /// ilert Events API.
+    Ilert,
+    /// Generic JSON webhook, HMAC-signed.
+    Webhook,
+}
+
+impl AlertTarget {
+    /// The target's kind (validated when parsing).
+    pub fn kind(&self) -> TargetKind {
+        match self.kind.get_ref().as_str() {
+            "pagerduty" => TargetKind::Pagerduty,
+            "ilert" => TargetKind::Ilert,
+            _ => TargetKind::Webhook,
+        }
+    }
+
+    /// The endpoint to post to.
+    pub fn endpoint(&self) -> String {
+        match (&self.url, self.kind()) {
+            (Some(u), _) => u.get_ref().clone(),
+            (None, TargetKind::Pagerduty) => PAGERDUTY_URL.into(),
+            (None, TargetKind::Ilert) => ILERT_URL.into(),
+            (None, TargetKind::Webhook) => String::new(),
+        }
+    }
+}
+
+/// When a routing number creates its alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateAlert {
+    /// For every call, when it is taken in.
+    CallStart,
+    /// Only when nobody accepted (with the voicemail, if one was left).
+    NobodyAccepted,
+}
+
+/// A routing number's alerts (`[routing_number.alerts]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingAlerts {
+    /// Names of `[[alert_target]]`s; none: no alerts.
+    #[serde(default)]
+    pub targets: Vec<Spanned<String>>,
+    /// `call_start` (default) or `nobody_accepted`.
+    #[serde(default)]
+    pub create: Option<Spanned<String>>,
+    /// `call_end` (default: resolve when an accepted call ends) or `never` (the
+    /// responder resolves it).
+    #[serde(default)]
+    pub resolve: Option<Spanned<String>>,
+}
+
+impl RoutingAlerts {
+    /// When the alert is created.
+    pub fn create(&self) -> CreateAlert {
+        match self.create.as_ref().map(|c| c.get_ref().as_str()) {
+            Some("nobody_accepted") => CreateAlert::NobodyAccepted,
+            _ => CreateAlert::CallStart,
+        }
+    }
+
+    /// Whether an accepted call's end resolves the alert.
+    pub fn resolve_at_call_end(&self) -> bool {
+        self.resolve.as_ref().map(|r| r.get_ref().as_str()) != Some("never")
+    }
+}
+
+/// The box's own health alerts (`[health]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Names of `[[alert_target]]`s that get the box's health alerts (for now: the
+    /// service restarted after an unclean stop).
+    #[serde(default)]
+    pub targets: Vec<Spanned<String>>,
+}
+
+/// Voicemail storage (`[voicemail]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoicemailStorage {
+    /// Messages older than this many days are deleted (default 90) — never one whose
+    /// alert is not delivered yet.
+    #[serde(default = "default_days")]
+    pub retention_days: u32,
+    /// Total size of the voicemail directory in MB (default 500); the oldest delivered
+    /// messages go first.
+    #[serde(default = "default_mb")]
+    pub max_total_mb: u32,
+}
+
+impl Default for VoicemailStorage {
+    fn default() -> Self {
+        Self {
+            retention_days: default_days(),
+            max_total_mb: default_mb(),
+        }
+    }
+}
+
+fn default_days() -> u32 {
+    90
+}
+fn default_mb() -> u32 {
+    500
+}
+
+/// A URL is acceptable: `http://` or `https://`, a host, no spaces.
+pub fn valid_url(u: &str) -> bool {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
+            if port.parse::<u16>().is_err() {
+                return false;
+            }
+            h
+        }
+        _ => host,
+    };
+    !name.is_empty() && !u.contains(char::is_whitespace)
+}
+
+/// Validates alert targets and the routing numbers' references to them.
+pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
+    let mut names = std::collections::HashSet::new();
+    for (i, t) in cfg.alert_targets.iter().enumerate() {
+        let key = format!("alert_target[{i}]");
+        let name = t.name.get_ref();
+        if !super::board::valid_id(name) {
+            p.at(
+                Some(t.name.span()),
+                format!("{key}.name"),
+                format!("`{name}` is not a valid name: use letters, digits, `-` or `_`"),
+            );
+        }
+        if !names.insert(name.as_str()) {
+            p.at(
+                Some(t.name.span()),
+                format!("{key}.name"),
+                format!("alert target `{name}` is defined twice"),
+            );
+        }
+        let kind = t.kind.get_ref().as_str();
+        let need = |p: &mut Problems<'_>, field: &str, v: &Option<Spanned<String>>, hint: &str| {
+            if v.as_ref().is_none_or(|s| s.get_ref().trim().is_empty()) {
+                p.at(
+                    Some(t.kind.span()),
+                    format!("{key}.{field}"),
+                    format!("kind = \"{kind}\" needs `{field}`: {hint}"),
+                );
+            }
+        };
+        match kind {
+            "pagerduty" => need(
+                p,
+                "routing_key",
+                &t.routing_key,
+                "the integration key of a PagerDuty Events API v2 integration",
+            ),
+            "ilert" => need(
+                p,
+                "integration_key",
+                &t.integration_key,
+                "the integration key of an ilert alert source",
+            ),
+            "webhook" => {
+                need(
+                    p,
+                    "url",
+                    &t.url,
+                    "where to post, e.g. \"https://hooks.example.com/switchboard\"",
+                );
+                need(
+                    p,
+                    "secret",
+                    &t.secret,
+                    "a shared secret of at least 16 characters for the HMAC signature",
+                );
+                if let Some(s) = &t.secret
+                    && !s.get_ref().trim().is_empty()
+                    && s.get_ref().len() < 16
+                {
+                    p.at(
+                        Some(s.span()),
+                        format!("{key}.secret"),
+                        "the secret is too short: use at least 16 characters",
+                    );
+                }
+            }
+            other => p.at(
+                Some(t.kind.span()),
+                format!("{key}.kind"),
+                format!(
+                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\" or \"webhook\""
+                ),
+            ),
+        }
+        if let Some(u) = &t.url
+            && !valid_url(u.get_ref())
+        {
+            p.at(
+                Some(u.span()),
+                format!("{key}.url"),
+                format!(
+                    "`{}` is not a URL: write it as https://host/path",
+                    u.get_ref()
+                ),
+            );
+        }
+        if let Some(s) = &t.severity
+            && !["critical", "error", "warning", "info"].contains(&s.get_ref().as_str())
+        {
+            p.at(
+                Some(s.span()),
+                format!("{key}.severity"),
+                format!(
+                    "`{}`: use \"critical\", \"error\", \"warning\" or \"info\"",
+                    s.get_ref()
+                ),
+            );
+        }
+        let secs = t.timeout.get_ref().as_secs_f64();
+        if !(0.1..=120.0).contains(&secs) {
+            p.at(
+                Some(t.timeout.span()),
+                format!("{key}.timeout"),
+                "use 100ms to 120s",
+            );
+        }
+    }
+    for (j, t) in cfg.health.targets.iter().enumerate() {
+        if !names.contains(t.get_ref().as_str()) {
+            p.at(
+                Some(t.span()),
+                format!("health.targets[{j}]"),
+                format!(
+                    "no alert target `{}`: define it in an [[alert_target]] section",
+                    t.get_ref()
+                ),
+            );
+        }
+    }
+    for (i, rn) in cfg.routing_numbers.iter().enumerate() {
+        let key = format!("routing_number[{i}].alerts");
+        let a = &rn.alerts;
+        for (j, t) in a.targets.iter().enumerate() {
+            if !names.contains(t.get_ref().as_str()) {
+                let known: Vec<&str> = cfg
+                    .alert_targets
+                    .iter()
+                    .map(|t| t.name.get_ref().as_str())
+                    .collect();
+                p.at(
+                    Some(t.span()),
+                    format!("{key}.targets[{j}]"),
+                    format!(
+                        "no alert target `{}`: define it in an [[alert_target]] section{}",
+                        t.get_ref(),
+                        if known.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" or use one of {}", known.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+        if let Some(c) = &a.create
+            && !["call_start", "nobody_accepted"].contains(&c.get_ref().as_str())
+        {
+            p.at(
+                Some(c.span()),
+                format!("{key}.create"),
+                format!(
+                    "`{}`: use \"call_start\" or \"nobody_accepted\"",
+                    c.get_ref()
+                ),
+            );
+        }
+        if let Some(r) = &a.resolve
+            && !["call_end", "never"].contains(&r.get_ref().as_str())
+        {
+            p.at(
+                Some(r.span()),
+                format!("{key}.resolve"),
+                format!("`{}`: use \"call_end\" or \"never\"", r.get_ref()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "https://events.pagerduty.com/v2/enqueue",
+            "http://127.0.0.1:8099/hook",
+            "http://[::1]:80/x",
+        ] {
+            assert!(valid_url(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://x",
+            "https://",
+            "http://host:99999/",
+            "https://a b",
+            "events.pagerduty.com",
+        ] {
+            assert!(!valid_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn check_config_names_missing_keys_and_bad_urls() {
+        let src = r#"
+[[alert_target]]
+name = "pd"
+kind = "pagerduty"
+[[alert_target]]
+name = "hook"
+kind = "webhook"
+url = "not a url"
+secret = "short"
+[[alert_target]]
+name = "x"
+kind = "carrier-pigeon"
+[[routing_number]]
+name = "Hotline"
+port = "fxo1"
+  [routing_number.alerts]
+  targets = ["pd", "nope"]
+  create = "sometimes"
+"#;
+        let e = super::super::Config::parse("a.toml", src, &super::super::BoardProfile::sim())
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "alert_target[0].routing_key: kind = \"pagerduty\" needs `routing_key`",
+            "alert_target[1].url: `not a url` is not a URL",
+            "alert_target[1].secret: the secret is too short",
+            "alert_target[2].kind: `carrier-pigeon` is not a target kind",
+            "routing_number[0].alerts.targets[1]: no alert target `nope`",
+            "routing_number[0].alerts.create: `sometimes`",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+    }
+}
