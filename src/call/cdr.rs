@@ -54,6 +54,9 @@ impl EndReason {
         EndReason::Blocked,
         EndReason::PinFailed,
         EndReason::Overflow,
+        EndReason::Voicemail,
+        EndReason::InProgress,
+        EndReason::Interrupted,
     ];
 
     /// Name as stored and printed (`completed`, `nobody_accepted`, ...).
