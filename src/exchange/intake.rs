@@ -1,0 +1,255 @@
+//! Calls coming in: FXO lines (ringing, caller ID, answer), FXS phones (a lifted
+//! handset is a hotline call, or the answer of a ringing responder), and calls to the
+//! SIM — each finds its routing number in the current generation and becomes a call,
+//! or is refused with the reason.
+
+use std::time::Instant;
+
+use super::{
+    CallEvent, Carrier, Event, Exchange, LegFailure, Output, OverflowReason, PortIdx, Side, Side_,
+    Slot,
+};
+use crate::call::{Call, Intake};
+use crate::config::PortKind;
+use crate::line::{LineEvent, LineSignal};
+
+impl Exchange {
+    /// A signal from an analog line.
+    pub fn on_line_signal(&mut self, now: Instant, port: PortIdx, sig: LineSignal) {
+        if self
+            .ports
+            .get(port)
+            .is_some_and(|p| p.kind == PortKind::Fxs)
+        {
+            self.on_fxs_signal(now, port, sig);
+            self.run_pending(now);
+            return;
+        }
+        let Some(ev) = self
+            .ports
+            .get_mut(port)
+            .and_then(|p| p.line.as_mut())
+            .and_then(|l| l.on_signal(now, sig))
+        else {
+            return;
+        };
+        self.on_line_event(now, port, ev);
+        self.run_pending(now);
+    }
+
+    pub(super) fn on_line_event(&mut self, now: Instant, port: PortIdx, ev: LineEvent) {
+        match ev {
+            LineEvent::Incoming { caller_id } => {
+                let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
+                self.note(None, Some(port), format!("incoming call from {cid}"));
+                self.intake(
+                    now,
+                    port,
+                    Carrier::Line,
+                    Intake {
+                        caller_id,
+                        hotline: false,
+                    },
+                );
+            }
+            LineEvent::Abandoned => self.note(
+                None,
+                Some(port),
+                "ringing stopped before the call was answered",
+            ),
+            LineEvent::Disconnected => match self.ports[port].owner {
+                Some((call, Side::Caller)) => {
+                    self.pending.push_back((call, Event::CallerHangup));
+                }
+                Some((call, Side::Responder)) => {
+                    // the far end of a dial-out hung up (loop drop)
+                    let answered = self
+                        .slot(call)
+                        .and_then(|si| self.slots[si].leg.as_ref())
+                        .is_some_and(|l| l.answered);
+                    self.note(Some(call), Some(port), "the far end hung up the line");
+                    self.hangup_fxo(port);
+                    self.release_leg(call, now);
+                    let ev = if answered {
+                        Event::LegHangup
+                    } else {
+                        Event::LegFailed(LegFailure::Failed)
+                    };
+                    self.pending.push_back((call, ev));
+                    self.serve_waiting(now);
+                }
+                None => {}
+            },
+        }
+    }
+
+    /// An FXS phone's handset: a hotline call when idle, the answer of a ringing
+    /// responder, or a hang-up.
+    fn on_fxs_signal(&mut self, now: Instant, port: PortIdx, sig: LineSignal) {
+        match sig {
+            LineSignal::HandsetLifted => {
+                self.ports[port].handset_up = true;
+                match self.ports[port].owner {
+                    Some((call, Side::Responder)) => {
+                        self.stop_ringing(port);
+                        if let Some(si) = self.slot(call)
+                            && let Some(leg) = self.slots[si].leg.as_mut()
+                        {
+                            leg.answered = true;
+                        }
+                        self.note(Some(call), Some(port), "responder picked up");
+                        self.pending.push_back((call, Event::LegAnswered));
+                    }
+                    Some((_, Side::Caller)) => {}
+                    None => {
+                        let id = self.ports[port].id.clone();
+                        self.note(None, Some(port), "handset lifted");
+                        self.intake(
+                            now,
+                            port,
+                            Carrier::Line,
+                            Intake {
+                                caller_id: Some(id),
+                                hotline: true,
+                            },
+                        );
+                    }
+                }
+            }
+            LineSignal::HandsetDown => {
+                self.ports[port].handset_up = false;
+                match self.ports[port].owner {
+                    Some((call, Side::Caller)) => {
+                        self.pending.push_back((call, Event::CallerHangup));
+                    }
+                    Some((call, Side::Responder)) => {
+                        let answered = self
+                            .slot(call)
+                            .and_then(|si| self.slots[si].leg.as_ref())
+                            .is_some_and(|l| l.answered);
+                        if answered {
+                            self.note(Some(call), Some(port), "responder hung up");
+                            self.release_leg(call, now);
+                            self.pending.push_back((call, Event::LegHangup));
+                        }
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A call arrives on `port`: find its routing number in the current generation and
+    /// start the call (or say why not).
+    pub(super) fn intake(&mut self, now: Instant, port: PortIdx, carrier: Carrier, intake: Intake) {
+        let port_id = self.ports[port].id.clone();
+        let generation = self.generation.clone();
+        let Some(routing) = generation
+            .cfg
+            .routing_numbers
+            .iter()
+            .position(|r| r.serves_port(&port_id))
+        else {
+            self.note(
+                None,
+                Some(port),
+                "no routing number on this port; the call is not answered",
+            );
+            self.refuse(now, port, carrier);
+            return;
+        };
+        if self.stopping {
+            self.note(
+                None,
+                Some(port),
+                "service is stopping; the call is not answered",
+            );
+            self.refuse(now, port, carrier);
+            return;
+        }
+        let rn = &generation.cfg.routing_numbers[routing];
+        let in_progress = self
+            .slots
+            .iter()
+            .filter(|s| s.call.routing_id() == rn.key)
+            .count();
+        let threshold = rn
+            .overflow
+            .as_ref()
+            .and_then(|o| o.calls_in_progress.as_ref())
+            .map(|n| *n.get_ref() as usize);
+        let call_id = self.next_call;
+        self.next_call += 1;
+        let caller_id = intake.caller_id.clone();
+        let (mut call, actions) = Call::new(
+            call_id,
+            generation.cfg.clone(),
+            routing,
+            intake,
+            now,
+            self.wall(now),
+            self.seed.wrapping_add(call_id),
+        );
+        call.set_port(&port_id);
+        self.out.push_back(Output::Call(CallEvent::Started {
+            call: call_id,
+            routing_number: rn.key.clone(),
+            port: port_id,
+            caller_id,
+            generation: generation.number,
+            at: self.wall(now),
+        }));
+        self.ports[port].owner = Some((call_id, Side::Caller));
+        let overflow_on_answer = threshold.is_some_and(|t| in_progress >= t);
+        if overflow_on_answer {
+            self.note(
+                Some(call_id),
+                Some(port),
+                format!("{in_progress} calls of this routing number are already in progress"),
+            );
+        }
+        self.slots.push(Slot {
+            call,
+            generation,
+            caller: Side_ {
+                port,
+                carrier,
+                answered: false,
+                last_digit: None,
+                since: now,
+            },
+            leg: None,
+            wait: None,
+            modem_wait_over: false,
+            overflow_on_answer,
+            last_phase: "",
+            last_position: None,
+            voicemail: None,
+        });
+        self.apply(now, call_id, actions);
+    }
+
+    /// A call that is not taken: a modem call is rejected (the line simply rings on).
+    pub(super) fn refuse(&mut self, now: Instant, _port: PortIdx, carrier: Carrier) {
+        if let (Carrier::Modem(leg), Some(m)) = (carrier, self.modem.as_mut()) {
+            m.hangup(now, leg);
+        }
+    }
+
+    /// The caller's side is up: tell the call (and overflow at once if it must).
+    pub(super) fn caller_answered(&mut self, si: usize) {
+        let slot = &mut self.slots[si];
+        slot.caller.answered = true;
+        let id = slot.call.id();
+        self.pending.push_back((id, Event::CallerAnswered));
+        if std::mem::take(&mut self.slots[si].overflow_on_answer) {
+            self.out.push_back(Output::Call(CallEvent::Overflow {
+                call: id,
+                reason: OverflowReason::Threshold,
+            }));
+            self.pending
+                .push_back((id, Event::Overflow(OverflowReason::Threshold)));
+        }
+    }
+}
