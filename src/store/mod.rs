@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
@@ -201,29 +202,38 @@ pub fn insert_cdr_in(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
     insert_cdr_tx(tx, cdr)
 }
 
+/// The CDR's 15 main columns, in the order the insert and the finish name them.
+fn cdr_columns(cdr: &Cdr) -> [Value; 15] {
+    let text = |s: &str| Value::Text(s.to_string());
+    let opt_text = |s: Option<&str>| s.map_or(Value::Null, text);
+    [
+        Value::Integer(cdr.call_id as i64),
+        Value::Text(cdr.started_at.to_string()),
+        Value::Text(cdr.ended_at.to_string()),
+        text(&cdr.routing_number),
+        text(&cdr.port),
+        opt_text(cdr.caller_id.as_deref()),
+        cdr.option_key
+            .map_or(Value::Null, |k| Value::Integer(i64::from(k))),
+        opt_text(cdr.option_label.as_deref()),
+        opt_text(cdr.policy.as_deref()),
+        text(&cdr.digits),
+        opt_text(cdr.accepted_by.as_deref()),
+        cdr.bridge_started_at
+            .map_or(Value::Null, |t| Value::Text(t.to_string())),
+        cdr.bridge_seconds.map_or(Value::Null, Value::Real),
+        Value::Real(cdr.duration_seconds),
+        text(cdr.end_reason.as_str()),
+    ]
+}
+
 fn insert_cdr_tx(tx: &rusqlite::Transaction<'_>, cdr: &Cdr) -> Result<i64> {
     tx.execute(
         "INSERT INTO cdr (call_id, started_at, ended_at, routing_number, port, caller_id,
                 option_key, option_label, policy, digits, accepted_by, bridge_started_at,
                 bridge_seconds, duration_seconds, end_reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            cdr.call_id as i64,
-            cdr.started_at.to_string(),
-            cdr.ended_at.to_string(),
-            cdr.routing_number,
-            cdr.port,
-            cdr.caller_id,
-            cdr.option_key,
-            cdr.option_label,
-            cdr.policy,
-            cdr.digits,
-            cdr.accepted_by,
-            cdr.bridge_started_at.map(|t| t.to_string()),
-            cdr.bridge_seconds,
-            cdr.duration_seconds,
-            cdr.end_reason.as_str(),
-        ],
+        rusqlite::params_from_iter(cdr_columns(cdr)),
     )?;
     let id = tx.last_insert_rowid();
     update_cdr_tx(tx, id, cdr)?;
@@ -254,24 +264,7 @@ pub fn finish_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Resu
             port = ?5, caller_id = ?6, option_key = ?7, option_label = ?8, policy = ?9,
             digits = ?10, accepted_by = ?11, bridge_started_at = ?12, bridge_seconds = ?13,
             duration_seconds = ?14, end_reason = ?15, phase = 'ended' WHERE id = ?16",
-        params![
-            cdr.call_id as i64,
-            cdr.started_at.to_string(),
-            cdr.ended_at.to_string(),
-            cdr.routing_number,
-            cdr.port,
-            cdr.caller_id,
-            cdr.option_key,
-            cdr.option_label,
-            cdr.policy,
-            cdr.digits,
-            cdr.accepted_by,
-            cdr.bridge_started_at.map(|t| t.to_string()),
-            cdr.bridge_seconds,
-            cdr.duration_seconds,
-            cdr.end_reason.as_str(),
-            id
-        ],
+        rusqlite::params_from_iter(cdr_columns(cdr).into_iter().chain([Value::Integer(id)])),
     )?;
     tx.execute("DELETE FROM cdr_attempt WHERE cdr_id = ?1", [id])?;
     update_cdr_tx(tx, id, cdr)
