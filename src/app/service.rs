@@ -55,6 +55,12 @@ pub struct EngineRequest {
 pub struct EngineHandle {
     tx: crossbeam_channel::Sender<EngineRequest>,
     events: tokio::sync::broadcast::Sender<CallEvent>,
+    /// Results of sent SMS ([`Output::SmsSent`]): the engine pushes (dropping the
+    /// oldest when nobody reads), the alert sender's SMS path waits for its own.
+    sms_done: (
+        crossbeam_channel::Sender<(crate::modem::SmsId, Result<(), String>)>,
+        crossbeam_channel::Receiver<(crate::modem::SmsId, Result<(), String>)>,
+    ),
 }
 
 impl EngineHandle {
@@ -62,7 +68,26 @@ impl EngineHandle {
     pub fn new() -> (Self, crossbeam_channel::Receiver<EngineRequest>) {
         let (tx, rx) = crossbeam_channel::bounded(64);
         let (events, _) = tokio::sync::broadcast::channel(256);
-        (Self { tx, events }, rx)
+        let sms_done = crossbeam_channel::bounded(64);
+        (
+            Self {
+                tx,
+                events,
+                sms_done,
+            },
+            rx,
+        )
+    }
+
+    /// The engine reports an SMS's result (never blocks: the oldest unread result
+    /// makes room).
+    fn sms_result(&self, id: crate::modem::SmsId, result: Result<(), String>) {
+        if let Err(crossbeam_channel::TrySendError::Full(r)) =
+            self.sms_done.0.try_send((id, result))
+        {
+            let _ = self.sms_done.1.try_recv();
+            let _ = self.sms_done.0.try_send(r);
+        }
     }
 
     /// Sends a command and waits (up to `timeout`) for its result. Blocking: from async
@@ -86,6 +111,53 @@ impl EngineHandle {
     /// Typed call events from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CallEvent> {
         self.events.subscribe()
+    }
+}
+
+/// The alert sender's way to the modem in the service: `Command::SendSms` to the
+/// engine thread, then the wait for its [`Output::SmsSent`].
+pub struct EngineSms {
+    handle: EngineHandle,
+    /// How long one SMS may take (the modem's own timeout is 90 s per part).
+    pub timeout: Duration,
+}
+
+impl EngineSms {
+    /// A path through `handle`.
+    pub fn new(handle: EngineHandle) -> Self {
+        Self {
+            handle,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl crate::alerts::SmsPath for EngineSms {
+    fn send(&mut self, to: &str, text: &str) -> Result<(), String> {
+        let cmd = Command::SendSms {
+            to: to.to_string(),
+            text: text.to_string(),
+        };
+        let id = match self.handle.command(cmd, Duration::from_secs(5)) {
+            Ok(CommandResult::SmsQueued(id)) => id,
+            Ok(CommandResult::Rejected(why)) => return Err(why),
+            Ok(CommandResult::Done) => return Err("the engine did not queue the SMS".into()),
+            Err(e) => return Err(format!("{e:#}")),
+        };
+        let until = Instant::now() + self.timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.handle.sms_done.1.recv_timeout(left) {
+                Ok((got, result)) if got == id => return result,
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(format!(
+                        "the modem did not report the SMS within {:?}",
+                        self.timeout
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -212,6 +284,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         cdrs_stored,
         config_version,
         alerts_outbox,
+        sms_cap: Default::default(),
         exchange: Default::default(),
     }));
 
@@ -224,6 +297,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let writer_dir = voicemail_dir.clone();
     let retention_dir = voicemail_dir.clone();
     let retention = cfg.voicemail.clone();
+    let sms_cap = *cfg.sms.cap.get_ref();
+    let sms_cap_window = *cfg.sms.cap_window.get_ref();
     let (handle, cmd_rx) = EngineHandle::new();
     let store_handle = handle.clone();
     let store_thread = std::thread::Builder::new()
@@ -252,8 +327,17 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 // the outbox as the sender thread leaves it, for /api/status
                 if last_counts.elapsed() >= Duration::from_secs(2) {
                     last_counts = Instant::now();
-                    if let (Ok(c), Ok(mut s)) = (store.outbox_counts(), store_status.write()) {
+                    let now_ms = jiff::Timestamp::now().as_millisecond();
+                    let cap = store.sms_cap_status(
+                        now_ms,
+                        sms_cap_window.as_millis() as i64,
+                        sms_cap,
+                    );
+                    if let (Ok(c), Ok(cap), Ok(mut s)) =
+                        (store.outbox_counts(), cap, store_status.write())
+                    {
                         s.alerts_outbox = c;
+                        s.sms_cap = cap;
                     }
                 }
                 let msg = match cdr_rx.recv_timeout(Duration::from_secs(2)) {
@@ -283,7 +367,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
         cfg.clone(),
         voicemail_dir,
         jiff::Timestamp::now().as_nanosecond() as u64,
-    );
+    )
+    .with_sms(Box::new(EngineSms::new(handle.clone())));
     let sender_stop = Arc::new(AtomicBool::new(false));
     let sender_thread = {
         let stop = sender_stop.clone();
@@ -336,6 +421,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
     let web_cfg = cfg.clone();
     let engine_events = handle.events.clone();
+    let engine_handle = handle.clone();
     let engine_stop = stop.clone();
     let engine_status = status.clone();
     let engine_board = board.clone();
@@ -354,6 +440,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 cfg_rx,
                 cmd_rx,
                 events: engine_events,
+                handle: engine_handle,
             };
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
@@ -517,6 +604,8 @@ struct EngineCtx {
     cfg_rx: crossbeam_channel::Receiver<Arc<Config>>,
     cmd_rx: crossbeam_channel::Receiver<EngineRequest>,
     events: tokio::sync::broadcast::Sender<CallEvent>,
+    /// For SMS results (the alert sender waits for them).
+    handle: EngineHandle,
 }
 
 /// The engine thread's body, for any board.
@@ -554,6 +643,7 @@ fn run_engine<B: crate::hw::Board>(
     };
     let cdr_tx = ctx.cdr_tx;
     let events = ctx.events;
+    let handle = ctx.handle;
     let to_store = |msg: StoreMsg, lost: &str| {
         if cdr_tx.send(msg).is_err() {
             tracing::error!("store thread is gone; {lost}");
@@ -581,6 +671,7 @@ fn run_engine<B: crate::hw::Board>(
             // no listener is fine
             drop(events.send(ev));
         }
+        Output::SmsSent { id, result } => handle.sms_result(id, result),
         _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);

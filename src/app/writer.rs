@@ -321,6 +321,8 @@ impl CallWriter {
         at: &str,
     ) -> Result<()> {
         use crate::alerts::reply::{ReplyAction, parse};
+        // the SMS's own time (the network's clock; virtual time in scenarios)
+        let when = at_of(at, jiff::Timestamp::now());
         let user = self
             .cfg
             .users
@@ -336,6 +338,8 @@ impl CallWriter {
             tracing::warn!(sms = sms_id, %user, "SMS reply not understood; ignored");
             store.set_sms_action(sms_id, "ignored: not a reply code", None)?;
             self.confirm(
+                store,
+                when,
                 from,
                 "Not understood. Reply e.g. 12a to acknowledge alert 12 or 12c to close it.",
             );
@@ -351,7 +355,7 @@ impl CallWriter {
         };
         let (Some(alert), Some(status)) = (alert, status) else {
             store.set_sms_action(sms_id, "ignored: no such alert", None)?;
-            self.confirm(from, "No such open alert.");
+            self.confirm(store, when, from, "No such open alert.");
             return Ok(());
         };
         let (kind, word) = match reply.action {
@@ -366,12 +370,10 @@ impl CallWriter {
                 &format!("ignored: alert {alert} already {status}"),
                 Some(alert),
             )?;
-            self.confirm(from, &format!("Alert {alert} is already {status}."));
+            self.confirm(store, when, from, &format!("Alert {alert} is already {status}."));
             return Ok(());
         }
         let tx = store.conn.transaction()?;
-        // the SMS's own time (the network's clock; virtual time in scenarios)
-        let when = at_of(at, jiff::Timestamp::now());
         add_event(
             &tx,
             alert,
@@ -389,17 +391,30 @@ impl CallWriter {
         )?;
         tx.commit()?;
         tracing::info!(alert, %user, "alert {word} by SMS");
-        self.confirm(from, &format!("Alert {alert} {word} by {user}."));
+        self.confirm(store, when, from, &format!("Alert {alert} {word} by {user}."));
         self.poke();
         Ok(())
     }
 
-    fn confirm(&mut self, to: &str, text: &str) {
-        if crate::config::is_e164(to) {
-            self.commands.push(crate::exchange::Command::SendSms {
+    /// A confirmation SMS, within the SMS cap (a reply loop with another machine must
+    /// not run up a bill either).
+    fn confirm(&mut self, store: &mut Store, now: jiff::Timestamp, to: &str, text: &str) {
+        if !crate::config::is_e164(to) {
+            return;
+        }
+        let cap = *self.cfg.sms.cap.get_ref();
+        let window = self.cfg.sms.cap_window.get_ref().as_millis() as i64;
+        match store.take_sms_slot(ms(now), window, cap, to, "reply") {
+            Ok(true) => self.commands.push(crate::exchange::Command::SendSms {
                 to: to.to_string(),
                 text: text.to_string(),
-            });
+            }),
+            Ok(false) => tracing::error!(
+                %to,
+                "SMS cap reached ({cap} SMS within {}): confirmation not sent",
+                crate::alerts::sms::human(*self.cfg.sms.cap_window.get_ref())
+            ),
+            Err(e) => tracing::error!(%to, "SMS cap not checked, confirmation not sent: {e:#}"),
         }
     }
 

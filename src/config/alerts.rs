@@ -40,6 +40,17 @@ pub struct AlertTarget {
     /// PagerDuty severity (`critical`, `error`, `warning`, `info`; default `critical`).
     #[serde(default)]
     pub severity: Option<Spanned<String>>,
+    /// SMS: extra numbers (E.164) that get every alert SMS.
+    #[serde(default)]
+    pub numbers: Vec<Spanned<String>>,
+    /// SMS: also the responders of the alert's routing number (the users its options'
+    /// policies reach at that moment; health alerts have none).
+    #[serde(default)]
+    pub responders: bool,
+    /// SMS: send only when no data target delivered the event within this time (the
+    /// fallback when the data path is down). Without it every event goes out by SMS.
+    #[serde(default, deserialize_with = "super::opt_duration")]
+    pub fallback_after: Option<Spanned<Duration>>,
 }
 
 fn d10() -> Spanned<Duration> {
@@ -64,6 +75,8 @@ pub enum TargetKind {
     Ilert,
     /// Generic JSON webhook, HMAC-signed.
     Webhook,
+    /// SMS through the modem (capped, see `[sms]`).
+    Sms,
 }
 
 impl AlertTarget {
@@ -72,6 +85,7 @@ impl AlertTarget {
         match self.kind.get_ref().as_str() {
             "pagerduty" => TargetKind::Pagerduty,
             "ilert" => TargetKind::Ilert,
+            "sms" => TargetKind::Sms,
             _ => TargetKind::Webhook,
         }
     }
@@ -82,7 +96,7 @@ impl AlertTarget {
             (Some(u), _) => u.get_ref().clone(),
             (None, TargetKind::Pagerduty) => PAGERDUTY_URL.into(),
             (None, TargetKind::Ilert) => ILERT_URL.into(),
-            (None, TargetKind::Webhook) => String::new(),
+            (None, TargetKind::Webhook | TargetKind::Sms) => String::new(),
         }
     }
 }
@@ -135,6 +149,37 @@ pub struct HealthConfig {
     /// service restarted after an unclean stop).
     #[serde(default)]
     pub targets: Vec<Spanned<String>>,
+}
+
+/// The cap on SMS the box sends on its own (`[sms]`): alert SMS and reply
+/// confirmations together, counted durably in SQLite, so neither a fault nor a restart
+/// loop can run up a bill.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// At most this many SMS per window (default 100); one SMS per recipient, however
+    /// many parts a long text takes.
+    #[serde(default = "default_cap")]
+    pub cap: Spanned<u32>,
+    /// The sliding window (default 6 h).
+    #[serde(default = "d6h", deserialize_with = "duration")]
+    pub cap_window: Spanned<Duration>,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            cap: default_cap(),
+            cap_window: d6h(),
+        }
+    }
+}
+
+fn default_cap() -> Spanned<u32> {
+    Spanned::new(0..0, 100)
+}
+fn d6h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(6 * 3600))
 }
 
 /// Voicemail storage (`[voicemail]`).
@@ -254,13 +299,51 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                     );
                 }
             }
+            "sms" => {
+                if t.numbers.is_empty() && !t.responders {
+                    p.at(
+                        Some(t.kind.span()),
+                        format!("{key}.numbers"),
+                        "kind = \"sms\" needs `numbers = [\"+49...\"]` or `responders = true`",
+                    );
+                }
+                for (j, n) in t.numbers.iter().enumerate() {
+                    if !super::is_e164(n.get_ref()) {
+                        p.at(
+                            Some(n.span()),
+                            format!("{key}.numbers[{j}]"),
+                            format!(
+                                "`{}` is not an E.164 number: write it with + and country code, e.g. \"+491701234567\"",
+                                n.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
             other => p.at(
                 Some(t.kind.span()),
                 format!("{key}.kind"),
                 format!(
-                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\" or \"webhook\""
+                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\", \"webhook\" or \"sms\""
                 ),
             ),
+        }
+        if kind != "sms" {
+            if !t.numbers.is_empty() || t.responders || t.fallback_after.is_some() {
+                p.at(
+                    Some(t.kind.span()),
+                    format!("{key}.kind"),
+                    "`numbers`, `responders` and `fallback_after` belong to kind = \"sms\" targets",
+                );
+            }
+        } else if let Some(f) = &t.fallback_after
+            && (f.get_ref().is_zero() || f.get_ref().as_secs() > 86_400)
+        {
+            p.at(
+                Some(f.span()),
+                format!("{key}.fallback_after"),
+                "use 1s to 24h",
+            );
         }
         if let Some(u) = &t.url
             && !valid_url(u.get_ref())
@@ -294,6 +377,22 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                 "use 100ms to 120s",
             );
         }
+    }
+    let cap = *cfg.sms.cap.get_ref();
+    if !(1..=10_000).contains(&cap) {
+        p.at(
+            Some(cfg.sms.cap.span()),
+            "sms.cap",
+            format!("{cap}: use 1 to 10000 SMS per window"),
+        );
+    }
+    let w = cfg.sms.cap_window.get_ref().as_secs();
+    if !(60..=7 * 86_400).contains(&w) {
+        p.at(
+            Some(cfg.sms.cap_window.span()),
+            "sms.cap_window",
+            "use 1m to 7 days",
+        );
     }
     for (j, t) in cfg.health.targets.iter().enumerate() {
         if !names.contains(t.get_ref().as_str()) {

@@ -62,6 +62,9 @@ pub struct Config {
     /// The box's own health alerts.
     #[serde(default)]
     pub health: alerts::HealthConfig,
+    /// SMS the box sends on its own (alert SMS, reply confirmations): the cap.
+    #[serde(default)]
+    pub sms: alerts::SmsSettings,
     /// Schedules and support hours compiled for queries (built when parsing).
     #[serde(skip)]
     pub model: crate::routing::Model,
@@ -193,6 +196,10 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<Duration>, D::Err
     parse_duration(s.get_ref())
         .map(|v| Spanned::new(span, v))
         .map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Duration>>, D::Error> {
+    duration(d).map(Some)
 }
 
 /// Whether a number is in E.164 form: `+`, a non-zero digit, 7 to 15 digits in all.

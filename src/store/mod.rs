@@ -15,6 +15,7 @@ use crate::call::{AttemptRecord, Cdr};
 
 pub mod alerts;
 pub mod inbox;
+pub mod sms_log;
 pub mod voicemail;
 pub mod web;
 pub use voicemail::VoicemailRow;
@@ -139,6 +140,17 @@ const MIGRATIONS: &[M<'static>] = &[
         alert_id    INTEGER,
         UNIQUE (sender, sent_at, text)
     );",
+    ),
+    // issue 14 — sms_log: every SMS the box sends on its own, and the cap's refusals
+    M::up(
+        "CREATE TABLE sms_log (
+        id        INTEGER PRIMARY KEY,
+        at_ms     INTEGER NOT NULL,
+        to_number TEXT NOT NULL,
+        purpose   TEXT NOT NULL,
+        capped    INTEGER NOT NULL
+    );
+    CREATE INDEX sms_log_at ON sms_log(capped, at_ms);",
     ),
 ];
 

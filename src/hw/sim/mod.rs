@@ -5,6 +5,7 @@
 //! difference. Time comes from the engine: in the scenario runner it is virtual, in
 //! `switchboard run` it is real.
 
+pub mod alert_delivery;
 pub mod memlink;
 pub mod modem;
 pub mod party;

@@ -124,6 +124,10 @@ pub struct Scenario {
     /// target's URL is pointed at it: `/<target name>`).
     #[serde(default)]
     pub deliver_alerts: bool,
+    /// With `deliver_alerts`: targets whose receiver answers 503 throughout (a data path
+    /// that is down).
+    #[serde(default)]
+    pub refuse_targets: Vec<String>,
 }
 
 /// An SMS to the box at a point of the scenario.
@@ -386,6 +390,12 @@ pub struct Expect {
     pub sim_sms_left: Option<usize>,
     /// SMS the box sent through the modem, in order, as `number: text`.
     pub sms_sent: Option<Vec<String>>,
+    /// The call's alert deliveries, per target in event order, as `target:event:state`
+    /// (`sms:trigger:given_up`; states `pending`, `failing`, `delivered`, `given_up`,
+    /// `skipped`).
+    pub alert_deliveries: Option<Vec<String>>,
+    /// SMS the cap (`[sms] cap`) refused during the run.
+    pub sms_cap_refused: Option<i64>,
 }
 
 /// What the scenario runner found about a call's voicemail.
@@ -743,7 +753,14 @@ fn run_with(
         settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
     }
     let receiver = if sc.deliver_alerts {
-        Some(crate::alerts::test_receiver::TestReceiver::start()?)
+        let r = crate::alerts::test_receiver::TestReceiver::start()?;
+        for t in &sc.refuse_targets {
+            r.script(
+                &format!("/{t}"),
+                vec![crate::alerts::test_receiver::Reply::Status(503)],
+            );
+        }
+        Some(r)
     } else {
         None
     };
@@ -857,12 +874,9 @@ fn run_with(
         return Err(e.context("storing the CDR"));
     }
     if receiver.is_some() {
-        // the wall-clock time the run ended at; every event is due by then
-        let wall_end = wall.checked_add(jiff::SignedDuration::try_from(
-            end.saturating_duration_since(start),
-        )?)?;
+        // from the wall-clock time the run ended at; every call's event is due by then
         let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-        sender.deliver_due(&mut store, wall_end)?;
+        super::alert_delivery::deliver(&mut engine, &mut store, &mut sender, &cfg, start, wall, end)?;
     }
 
     let mut log = engine.board.take_log();
@@ -1007,6 +1021,26 @@ fn check_alerts(
         };
         if &got != want {
             f.push(format!("alert_events: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &x.alert_deliveries {
+        let got: Vec<String> = store
+            .alerts(10_000)?
+            .into_iter()
+            .filter(|a| Some(a.id) == alert)
+            .flat_map(|a| a.deliveries)
+            .map(|(t, k, st, _, _)| format!("{t}:{k}:{st}"))
+            .collect();
+        if &got != want {
+            f.push(format!("alert_deliveries: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = x.sms_cap_refused {
+        let got = store
+            .sms_cap_status(0, 0, *cfg.sms.cap.get_ref())?
+            .refused_total;
+        if got != want {
+            f.push(format!("sms_cap_refused: expected {want}, got {got}"));
         }
     }
     if let Some(want) = &x.delivered {
