@@ -422,3 +422,47 @@ fn alerts_list_shows_the_sms_cap_and_check_config_validates_sms_targets() {
         assert!(err.contains(want), "{want}\n{err}");
     }
 }
+
+/// A reload reaches the running sender thread: an event queued for a target whose
+/// endpoint is down goes to the endpoint of the new configuration once it is in force.
+#[test]
+fn the_sender_thread_takes_new_alert_settings_without_a_restart() {
+    let rx = TestReceiver::start().unwrap();
+    let old = config(&[("hook", "webhook", refused_url(), HOOK)]);
+    let new = config(&[("hook", "webhook", rx.url("/hook"), HOOK)]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchboard.db");
+    let mut store = Store::open(&db).unwrap();
+    let a = queue(
+        &mut store,
+        &["hook"],
+        jiff::Timestamp::now(),
+        &[EventKind::Trigger],
+    );
+    let (cfg_tx, cfg_rx) = crossbeam_channel::bounded(4);
+    let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = Sender::new(old, dir.path().join("voicemail"), 1).with_config_updates(cfg_rx);
+    let thread = {
+        let stop = stop.clone();
+        let store = Store::open(&db).unwrap();
+        std::thread::spawn(move || sender.run(store, stop, wake_rx, Duration::from_millis(50)))
+    };
+    // the first attempt fails (refused connection): it waits for its back-off
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.outbox_counts().unwrap().failing == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(store.outbox_counts().unwrap().failing, 1);
+    cfg_tx.send(new).unwrap();
+    store.retry_alert(a, 0).unwrap();
+    let _ = wake_tx.try_send(());
+    while rx.received().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(wake_tx);
+    thread.join().unwrap();
+    assert_eq!(rx.received().len(), 1, "delivered to the new endpoint");
+    assert_eq!(store.outbox_counts().unwrap().delivered, 1);
+}

@@ -89,6 +89,7 @@ pub struct Sender {
     agents: HashMap<String, ureq::Agent>,
     rng: StdRng,
     sms: Option<Box<dyn SmsPath + Send>>,
+    updates: Option<crossbeam_channel::Receiver<Arc<Config>>>,
 }
 
 fn unix_ms(t: jiff::Timestamp) -> i64 {
@@ -105,7 +106,14 @@ impl Sender {
             voicemail_dir,
             rng: StdRng::seed_from_u64(seed),
             sms: None,
+            updates: None,
         }
+    }
+
+    /// The sender thread takes new configurations from `rx` (reloads) before each pass.
+    pub fn with_config_updates(mut self, rx: crossbeam_channel::Receiver<Arc<Config>>) -> Self {
+        self.updates = Some(rx);
+        self
     }
 
     /// SMS targets send through `path` (the service: the engine thread's modem).
@@ -358,6 +366,11 @@ impl Sender {
         poll: Duration,
     ) {
         while !stop.load(Ordering::Relaxed) {
+            let newest = self.updates.as_ref().and_then(|rx| rx.try_iter().last());
+            if let Some(cfg) = newest {
+                self.set_config(cfg);
+                tracing::info!("alert targets of the new configuration in force");
+            }
             let now = jiff::Timestamp::now();
             if let Err(e) = self.deliver_due(&mut store, now) {
                 tracing::error!("alert sender: {e:#}");

@@ -296,9 +296,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let writer_cfg = cfg.clone();
     let writer_dir = voicemail_dir.clone();
     let retention_dir = voicemail_dir.clone();
-    let retention = cfg.voicemail.clone();
-    let sms_cap = *cfg.sms.cap.get_ref();
-    let sms_cap_window = *cfg.sms.cap_window.get_ref();
+
     let (handle, cmd_rx) = EngineHandle::new();
     let store_handle = handle.clone();
     let store_thread = std::thread::Builder::new()
@@ -311,6 +309,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             loop {
                 if Instant::now() >= next_prune {
                     next_prune = Instant::now() + Duration::from_secs(3600);
+                    let retention = writer.config().voicemail.clone();
                     match store.prune_voicemail(
                         &retention_dir,
                         jiff::Timestamp::now(),
@@ -328,6 +327,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 if last_counts.elapsed() >= Duration::from_secs(2) {
                     last_counts = Instant::now();
                     let now_ms = jiff::Timestamp::now().as_millisecond();
+                    let sms_cap = *writer.config().sms.cap.get_ref();
+                    let sms_cap_window = *writer.config().sms.cap_window.get_ref();
                     let cap = store.sms_cap_status(
                         now_ms,
                         sms_cap_window.as_millis() as i64,
@@ -370,6 +371,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
     )
     .with_sms(Box::new(EngineSms::new(handle.clone())));
     let sender_stop = Arc::new(AtomicBool::new(false));
+    // configurations that took effect (reloads, feed refreshes), for the sender's targets
+    let (sender_cfg_tx, sender_cfg_rx) = crossbeam_channel::bounded::<Arc<Config>>(4);
+    let sender = sender.with_config_updates(sender_cfg_rx);
     let sender_thread = {
         let stop = sender_stop.clone();
         std::thread::Builder::new()
@@ -422,6 +426,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let web_cfg = cfg.clone();
     let engine_events = handle.events.clone();
     let engine_handle = handle.clone();
+    let engine_sender_cfg = sender_cfg_tx;
     let engine_stop = stop.clone();
     let engine_status = status.clone();
     let engine_board = board.clone();
@@ -441,6 +446,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 cmd_rx,
                 events: engine_events,
                 handle: engine_handle,
+                alerts_cfg: engine_sender_cfg,
             };
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
@@ -606,6 +612,8 @@ struct EngineCtx {
     events: tokio::sync::broadcast::Sender<CallEvent>,
     /// For SMS results (the alert sender waits for them).
     handle: EngineHandle,
+    /// Configurations that took effect, for the alert sender.
+    alerts_cfg: crossbeam_channel::Sender<Arc<Config>>,
 }
 
 /// The engine thread's body, for any board.
@@ -644,6 +652,18 @@ fn run_engine<B: crate::hw::Board>(
     let cdr_tx = ctx.cdr_tx;
     let events = ctx.events;
     let handle = ctx.handle;
+    // alert settings follow the configuration in force: the store thread's writer
+    // (targets of new alerts, SMS cap, retention) and the sender (endpoints, keys)
+    let alerts_cfg = ctx.alerts_cfg;
+    let store_cfg = cdr_tx.clone();
+    let took_effect = move |cfg: Arc<Config>| {
+        if store_cfg.send(StoreMsg::Config(cfg.clone())).is_err() {
+            tracing::error!("store thread is gone; the new alert settings do not apply");
+        }
+        if alerts_cfg.try_send(cfg).is_err() {
+            tracing::warn!("the alert sender has not taken the previous configuration yet");
+        }
+    };
     let to_store = |msg: StoreMsg, lost: &str| {
         if cdr_tx.send(msg).is_err() {
             tracing::error!("store thread is gone; {lost}");
@@ -685,11 +705,19 @@ fn run_engine<B: crate::hw::Board>(
     engine.run_realtime(ctx.stop, &mut sink, |e| {
         extra(e);
         while let Ok(req) = cmd_rx.try_recv() {
+            let reload = match &req.cmd {
+                Command::Reload { cfg, .. } => Some(cfg.clone()),
+                _ => None,
+            };
             let result = e.exchange.command(Instant::now(), req.cmd);
+            if let (Some(cfg), CommandResult::Done) = (reload, &result) {
+                took_effect(cfg);
+            }
             let _ = req.reply.try_send(result);
         }
         if let Ok(cfg) = cfg_rx.try_recv() {
-            e.exchange.set_config(cfg);
+            e.exchange.set_config(cfg.clone());
+            took_effect(cfg);
             tracing::info!("schedules from refreshed feeds apply to new calls");
         }
         if let Some(every) = watchdog {

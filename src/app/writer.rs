@@ -37,6 +37,9 @@ pub enum StoreMsg {
         /// Storage indexes, deleted once the message is committed.
         indexes: Vec<u32>,
     },
+    /// A configuration took effect (a reload, refreshed feeds): alert targets, SMS cap
+    /// and voicemail retention of what is written from now on.
+    Config(Arc<Config>),
 }
 
 /// What the writer keeps about a call in progress.
@@ -95,6 +98,11 @@ impl CallWriter {
         self.cfg = cfg;
     }
 
+    /// The configuration in force.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
     fn poke(&self) {
         if let Some(w) = &self.wake {
             let _ = w.try_send(());
@@ -150,6 +158,10 @@ impl CallWriter {
                     // not stored: it stays on the SIM and is read again at the next start
                     Err(e) => tracing::error!("cannot store the SMS from {from}: {e:#}"),
                 }
+                None
+            }
+            StoreMsg::Config(cfg) => {
+                self.set_config(cfg);
                 None
             }
             StoreMsg::Cdr(cdr) => {
@@ -536,7 +548,13 @@ mod tests {
     use super::*;
 
     fn cfg() -> Arc<Config> {
-        let src = r#"
+        Arc::new(
+            Config::parse("t.toml", &cfg_src(), &crate::config::BoardProfile::sim()).unwrap(),
+        )
+    }
+
+    fn cfg_src() -> String {
+        r#"
 [[alert_target]]
 name = "hook"
 kind = "webhook"
@@ -559,8 +577,8 @@ port = "fxo1"
   policy = "p"
   [routing_number.alerts]
   targets = ["hook"]
-"#;
-        Arc::new(Config::parse("t.toml", src, &crate::config::BoardProfile::sim()).unwrap())
+"#
+        .to_string()
     }
 
     #[test]
@@ -606,5 +624,43 @@ port = "fxo1"
         assert_eq!(store.mark_interrupted().unwrap(), 1);
         let (_, cdr) = store.cdrs_between(None, None).unwrap().remove(0);
         assert_eq!(cdr.end_reason, EndReason::Interrupted);
+    }
+
+    #[test]
+    fn a_new_configuration_changes_the_targets_of_alerts_from_then_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let mut w = CallWriter::new(dir.path().join("voicemail"), cfg(), None);
+        let t: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let start = |w: &mut CallWriter, store: &mut Store, call| {
+            w.handle(
+                store,
+                StoreMsg::Call(CallEvent::Started {
+                    call,
+                    routing_number: "hotline".into(),
+                    port: "fxo1".into(),
+                    caller_id: None,
+                    generation: 0,
+                    at: t,
+                }),
+            );
+        };
+        start(&mut w, &mut store, 1);
+        // the reloaded configuration sends the hotline's alerts by SMS instead
+        let src = cfg_src().replace(
+            "targets = [\"hook\"]",
+            "targets = [\"sms\"]",
+        ) + "[[alert_target]]\nname = \"sms\"\nkind = \"sms\"\nnumbers = [\"+491709999999\"]\n";
+        let new = Config::parse("t.toml", &src, &crate::config::BoardProfile::sim()).unwrap();
+        w.handle(&mut store, StoreMsg::Config(Arc::new(new)));
+        start(&mut w, &mut store, 2);
+        let targets: Vec<String> = store
+            .alerts(10)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|a| a.deliveries.iter().map(|d| d.0.clone()).collect::<Vec<_>>().join(","))
+            .collect();
+        assert_eq!(targets, ["hook", "sms"]);
     }
 }
