@@ -11,6 +11,7 @@
 //! `give_up_after`. Time comes in as an argument, so tests drive back-off without
 //! waiting.
 
+pub mod health;
 pub mod payload;
 pub mod reply;
 pub mod sms;

@@ -202,11 +202,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
     let base_cfg = Arc::new(RwLock::new(cfg.clone()));
     let feed_cache = opts.data.join("feeds");
-    log_feeds(&super::feeds::load(
-        &mut cfg,
-        &config_dir,
-        Some(&feed_cache),
-    ));
+    // when each feed was last read fresh (for the stale-feed health alert)
+    let feed_fresh: FeedFresh = Arc::default();
+    let reports = super::feeds::load(&mut cfg, &config_dir, Some(&feed_cache));
+    log_feeds(&reports);
+    note_feeds(&feed_fresh, &reports);
     let cfg = Arc::new(cfg);
 
     let tts = Arc::new(Tts::new(Some(opts.data.join("tts"))));
@@ -299,11 +299,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
 
     let (handle, cmd_rx) = EngineHandle::new();
     let store_handle = handle.clone();
+    let health_data_dir = opts.data.clone();
+    let health_feeds = feed_fresh.clone();
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
+            let mut health = crate::alerts::health::HealthMonitor::new();
             let mut next_prune = Instant::now();
             let mut last_counts = Instant::now();
             loop {
@@ -339,6 +342,21 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     {
                         s.alerts_outbox = c;
                         s.sms_cap = cap;
+                    }
+                    // the box's own health, from the engine's last snapshot
+                    let obs = store_status.read().ok().filter(|s| s.engine_running).map(|s| {
+                        let mut o = crate::alerts::health::Observation::from_status(&s.exchange);
+                        o.disk_used_percent = disk_used_percent(&health_data_dir);
+                        o.feed_ages = feed_ages(&health_feeds);
+                        o
+                    });
+                    if let Some(obs) = obs {
+                        let now = jiff::Timestamp::now();
+                        let cfg = writer.config().clone();
+                        let changes = health.observe(now, &obs, &cfg.health, &cfg.site.name);
+                        if let Err(e) = writer.health(&mut store, &changes, now) {
+                            tracing::error!("cannot queue a health alert: {e:#}");
+                        }
                     }
                 }
                 let msg = match cdr_rx.recv_timeout(Duration::from_secs(2)) {
@@ -397,6 +415,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let base_cfg = base_cfg.clone();
         let config_dir = config_dir.clone();
         let feed_cache = feed_cache.clone();
+        let feed_fresh_thread = feed_fresh.clone();
         std::thread::Builder::new()
             .name("feeds".into())
             .spawn(move || {
@@ -411,11 +430,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     let Ok(mut fresh) = base_cfg.read().map(|c| c.clone()) else {
                         continue;
                     };
-                    log_feeds(&super::feeds::load(
-                        &mut fresh,
-                        &config_dir,
-                        Some(&feed_cache),
-                    ));
+                    let reports = super::feeds::load(&mut fresh, &config_dir, Some(&feed_cache));
+                    log_feeds(&reports);
+                    note_feeds(&feed_fresh_thread, &reports);
                     if cfg_tx.try_send(Arc::new(fresh)).is_err() {
                         tracing::warn!("the engine has not taken the previous feed refresh yet");
                     }
@@ -829,6 +846,43 @@ fn choose_config(
         }
         _ => Ok((from_file, last_file.map(|f| f.id))),
     }
+}
+
+/// When each feed schedule was last read fresh (or, never read fresh, when the service
+/// started).
+type FeedFresh = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+fn note_feeds(fresh: &FeedFresh, reports: &[super::feeds::FeedReport]) {
+    if let Ok(mut m) = fresh.lock() {
+        let now = Instant::now();
+        for r in reports {
+            if r.source == super::feeds::Source::Fresh {
+                m.insert(r.schedule.clone(), now);
+            } else {
+                m.entry(r.schedule.clone()).or_insert(now);
+            }
+        }
+    }
+}
+
+fn feed_ages(fresh: &FeedFresh) -> Vec<(String, Duration)> {
+    fresh
+        .lock()
+        .map(|m| m.iter().map(|(k, t)| (k.clone(), t.elapsed())).collect())
+        .unwrap_or_default()
+}
+
+/// Percent of the data directory's file system in use (what ordinary users can write).
+fn disk_used_percent(dir: &std::path::Path) -> Option<f64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    let total = st.blocks() as f64;
+    if total <= 0.0 {
+        return None;
+    }
+    // as df counts it: used / (used + available to unprivileged users)
+    let used = (st.blocks() - st.blocks_free()) as f64;
+    let avail = st.blocks_available() as f64;
+    Some(100.0 * used / (used + avail).max(1.0))
 }
 
 fn log_feeds(reports: &[super::feeds::FeedReport]) {

@@ -322,6 +322,77 @@ impl CallWriter {
         Ok(id)
     }
 
+    /// Raises and resolves the box's health alerts (`[health]`): a raised condition
+    /// becomes an alert `health:<key>` with a trigger, a cleared one resolves the open
+    /// alert of its key. Logged either way; queued only when `[health] targets` is set.
+    pub fn health(
+        &mut self,
+        store: &mut Store,
+        changes: &[crate::alerts::health::HealthChange],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let targets: Vec<String> = self
+            .cfg
+            .health
+            .targets
+            .iter()
+            .map(|t| t.get_ref().clone())
+            .collect();
+        for c in changes {
+            let routing_id = format!("health:{}", c.key);
+            if c.raised {
+                tracing::warn!(health = %c.key, "{}", c.summary);
+            } else {
+                tracing::info!(health = %c.key, "{}", c.summary);
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            let tx = store.conn.transaction()?;
+            if c.raised {
+                let id = create_alert(
+                    &tx,
+                    &NewAlert {
+                        cdr_id: None,
+                        routing_id,
+                        summary: c.summary.clone(),
+                        caller_id: None,
+                        targets: targets.clone(),
+                    },
+                    &now.to_string(),
+                )?;
+                add_event(
+                    &tx,
+                    id,
+                    &NewEvent {
+                        kind: EventKind::Trigger,
+                        at: now.to_string(),
+                        details: c.details.clone(),
+                        voicemail_id: None,
+                    },
+                    ms(now),
+                )?;
+            } else {
+                if let Some(id) = crate::store::alerts::open_alert_for(&tx, &routing_id)? {
+                    add_event(
+                        &tx,
+                        id,
+                        &NewEvent {
+                            kind: EventKind::Resolve,
+                            at: now.to_string(),
+                            details: c.details.clone(),
+                            voicemail_id: None,
+                        },
+                        ms(now),
+                    )?;
+                }
+            }
+            tx.commit()?;
+            self.poke();
+        }
+        Ok(())
+    }
+
     /// A responder's reply (`12a`, `12c`, `ack`, `close`) acts on an alert; anything
     /// else, or anyone else, is recorded and ignored.
     fn act_on_sms(

@@ -142,13 +142,57 @@ impl RoutingAlerts {
 }
 
 /// The box's own health alerts (`[health]`).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthConfig {
-    /// Names of `[[alert_target]]`s that get the box's health alerts (for now: the
-    /// service restarted after an unclean stop).
+    /// Names of `[[alert_target]]`s that get the box's health alerts.
     #[serde(default)]
     pub targets: Vec<Spanned<String>>,
+    /// The modem not registered, or its SIM not usable, for this long (default 5 min).
+    #[serde(default = "d5m", deserialize_with = "duration")]
+    pub registration_lost_after: Spanned<Duration>,
+    /// Alert when the signal stays below this many dBm (off by default; e.g. -105).
+    #[serde(default)]
+    pub signal_below_dbm: Option<Spanned<i32>>,
+    /// ... for this long (default 15 min).
+    #[serde(default = "d15m", deserialize_with = "duration")]
+    pub signal_low_for: Spanned<Duration>,
+    /// Alert when the data directory's file system is this full, in percent (default 90).
+    #[serde(default = "d90")]
+    pub disk_full_percent: Spanned<u8>,
+    /// A trunk (FXO line) out of service for this long (default 5 min).
+    #[serde(default = "d5m", deserialize_with = "duration")]
+    pub trunk_out_after: Spanned<Duration>,
+    /// An iCal feed not read successfully for this long (default 24 h).
+    #[serde(default = "d24h", deserialize_with = "duration")]
+    pub feed_stale_after: Spanned<Duration>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            registration_lost_after: d5m(),
+            signal_below_dbm: None,
+            signal_low_for: d15m(),
+            disk_full_percent: d90(),
+            trunk_out_after: d5m(),
+            feed_stale_after: d24h(),
+        }
+    }
+}
+
+fn d5m() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(300))
+}
+fn d15m() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(900))
+}
+fn d24h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(86_400))
+}
+fn d90() -> Spanned<u8> {
+    Spanned::new(0..0, 90)
 }
 
 /// The cap on SMS the box sends on its own (`[sms]`): alert SMS and reply
@@ -393,6 +437,37 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
             "sms.cap_window",
             "use 1m to 7 days",
         );
+    }
+    let h = &cfg.health;
+    if let Some(s) = &h.signal_below_dbm
+        && !(-140..=-40).contains(s.get_ref())
+    {
+        p.at(
+            Some(s.span()),
+            "health.signal_below_dbm",
+            format!("{}: use -140 to -40 dBm (e.g. -105)", s.get_ref()),
+        );
+    }
+    if !(50..=99).contains(h.disk_full_percent.get_ref()) {
+        p.at(
+            Some(h.disk_full_percent.span()),
+            "health.disk_full_percent",
+            format!("{}: use 50 to 99 (percent)", h.disk_full_percent.get_ref()),
+        );
+    }
+    for (name, d) in [
+        ("registration_lost_after", &h.registration_lost_after),
+        ("signal_low_for", &h.signal_low_for),
+        ("trunk_out_after", &h.trunk_out_after),
+        ("feed_stale_after", &h.feed_stale_after),
+    ] {
+        if d.get_ref().is_zero() || d.get_ref().as_secs() > 7 * 86_400 {
+            p.at(
+                Some(d.span()),
+                format!("health.{name}"),
+                "use 1s to 7 days",
+            );
+        }
     }
     for (j, t) in cfg.health.targets.iter().enumerate() {
         if !names.contains(t.get_ref().as_str()) {

@@ -262,6 +262,18 @@ pub fn add_event(tx: &Transaction<'_>, alert_id: i64, e: &NewEvent, now_ms: i64)
     Ok(event_id)
 }
 
+/// The newest alert of a routing id (`health:disk`) that is not resolved.
+pub fn open_alert_for(conn: &rusqlite::Connection, routing_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM alert WHERE routing_id = ?1 AND status != 'resolved'
+             ORDER BY id DESC LIMIT 1",
+            [routing_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 impl Store {
     /// Creates an alert with its first event, in one transaction (tests, CLI
     /// `alerts test`, benchmarks); calls go through the call writer instead.

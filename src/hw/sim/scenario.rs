@@ -177,7 +177,8 @@ pub struct ModemFaultSpec {
     /// When, after the scenario start.
     #[serde(deserialize_with = "dur")]
     pub at: Duration,
-    /// `reboot`, `hang`, `slow`, `garbage` or `unplug`.
+    /// `reboot`, `hang`, `slow`, `garbage`, `unplug` or `no_network` (registration
+    /// lost for `duration`, default 60 s).
     pub fault: String,
     /// Boot time (`reboot`, default 10 s), answer delay (`slow`), time gone (`unplug`,
     /// default 5 s).
@@ -204,7 +205,7 @@ impl ModemFaultSpec {
                     .collect(),
             }),
             other => bail!(
-                "modem_fault.fault: `{other}` is not a fault; use reboot, hang, slow, garbage or unplug"
+                "modem_fault.fault: `{other}` is not a fault; use reboot, hang, slow, garbage, unplug or no_network"
             ),
         })
     }
@@ -396,6 +397,9 @@ pub struct Expect {
     pub alert_deliveries: Option<Vec<String>>,
     /// SMS the cap (`[sms] cap`) refused during the run.
     pub sms_cap_refused: Option<i64>,
+    /// The box's health alerts, oldest first, as `condition: event, event`
+    /// (`registration: trigger, resolve`).
+    pub health_alerts: Option<Vec<String>>,
 }
 
 /// What the scenario runner found about a call's voicemail.
@@ -725,10 +729,18 @@ fn run_with(
             })?;
         sim.schedule_line_fault(start + f.at, port, f.dead);
     }
+    let mut settle_until = start;
     for f in &sc.modem_faults {
+        if f.fault == "no_network" {
+            // registration lost, back after `duration`; the run lasts until then
+            let back = f.at + f.duration.unwrap_or(Duration::from_secs(60));
+            sim.schedule_modem_fault(start + f.at, super::ModemFault::Registration(false));
+            sim.schedule_modem_fault(start + back, super::ModemFault::Registration(true));
+            settle_until = settle_until.max(start + back + Duration::from_secs(20));
+            continue;
+        }
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
-    let mut settle_until = start;
     for m in &sc.sms {
         let t = wall.checked_add(jiff::SignedDuration::try_from(m.at)?)?;
         let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
@@ -832,11 +844,14 @@ fn run_with(
     let expected_calls = sc.caller.len() as u64;
     let clock = std::cell::Cell::new(start);
     // commands of the store writer (delete a stored SMS) reach the engine every turn
+    // the box's health, watched once per virtual second as the store thread does
+    let health = std::cell::RefCell::new(super::health_watch::HealthWatch::new(start, wall));
     let feed = |e: &mut Engine<SimBoard>, now: Instant| {
         clock.set(now);
         for c in engine_cmds.borrow_mut().drain(..) {
             e.exchange.command(now, c);
         }
+        health.borrow_mut().turn(e, now, &cfg);
     };
     let all_done = |e: &Engine<SimBoard>| {
         clock.get() >= settle_until
@@ -872,6 +887,9 @@ fn run_with(
     let end = engine.run_virtual_with(ended, Duration::from_secs(1), &mut sink, feed, |_| false);
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
+    }
+    for (at, changes) in health.into_inner().changes {
+        writer.health(&mut store, &changes, at)?;
     }
     if receiver.is_some() {
         // from the wall-clock time the run ended at; every call's event is due by then
@@ -1012,6 +1030,17 @@ fn check_alerts(
     wall: jiff::Timestamp,
 ) -> Result<Vec<String>> {
     let mut f = Vec::new();
+    if let Some(want) = &x.health_alerts {
+        let mut got = Vec::new();
+        for a in store.alerts(10_000)?.into_iter().rev() {
+            if let Some(key) = a.routing_id.strip_prefix("health:") {
+                got.push(format!("{key}: {}", store.alert_event_kinds(a.id)?.join(", ")));
+            }
+        }
+        if &got != want {
+            f.push(format!("health_alerts: expected {want:?}, got {got:?}"));
+        }
+    }
     let Some(cdr) = cdr else { return Ok(f) };
     let alert = cdr.alert_id;
     if let Some(want) = &x.alert_events {
