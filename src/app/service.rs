@@ -141,7 +141,7 @@ impl crate::alerts::SmsPath for EngineSms {
         let id = match self.handle.command(cmd, Duration::from_secs(5)) {
             Ok(CommandResult::SmsQueued(id)) => id,
             Ok(CommandResult::Rejected(why)) => return Err(why),
-            Ok(CommandResult::Done) => return Err("the engine did not queue the SMS".into()),
+            Ok(other) => return Err(format!("the engine did not queue the SMS: {other:?}")),
             Err(e) => return Err(format!("{e:#}")),
         };
         let until = Instant::now() + self.timeout;

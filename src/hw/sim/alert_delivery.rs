@@ -35,7 +35,7 @@ impl SmsPath for VirtualSms<'_> {
         let id = match self.engine.exchange.command(self.now, cmd) {
             CommandResult::SmsQueued(id) => id,
             CommandResult::Rejected(why) => return Err(why),
-            CommandResult::Done => return Err("the SMS was not queued".into()),
+            other => return Err(format!("the SMS was not queued: {other:?}")),
         };
         let got: Rc<Cell<Option<Result<(), String>>>> = Rc::default();
         let seen = got.clone();
