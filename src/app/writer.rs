@@ -37,6 +37,8 @@ pub enum StoreMsg {
         /// Storage indexes, deleted once the message is committed.
         indexes: Vec<u32>,
     },
+    /// A self-test call ended.
+    TestCall(crate::exchange::TestCallResult, jiff::Timestamp),
     /// A configuration took effect (a reload, refreshed feeds): alert targets, SMS cap
     /// and voicemail retention of what is written from now on.
     Config(Arc<Config>),
@@ -162,6 +164,12 @@ impl CallWriter {
             }
             StoreMsg::Config(cfg) => {
                 self.set_config(cfg);
+                None
+            }
+            StoreMsg::TestCall(r, at) => {
+                if let Err(e) = self.test_call(store, &r, at) {
+                    tracing::error!("cannot record the test call: {e:#}");
+                }
                 None
             }
             StoreMsg::Cdr(cdr) => {
@@ -389,6 +397,47 @@ impl CallWriter {
             }
             tx.commit()?;
             self.poke();
+        }
+        Ok(())
+    }
+
+    /// Records a self-test call; a failure raises the `health:self_test` alert, the
+    /// next pass resolves it.
+    pub fn test_call(
+        &mut self,
+        store: &mut Store,
+        r: &crate::exchange::TestCallResult,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
+        let (passed, detail) = match &r.outcome {
+            Ok(p) => (
+                true,
+                format!(
+                    "answered after {:.1} s, tone {:.1} s",
+                    p.answered_after_ms as f64 / 1000.0,
+                    p.tone_ms as f64 / 1000.0
+                ),
+            ),
+            Err(why) => (false, why.clone()),
+        };
+        store.insert_self_test(ms(at), &r.number, passed, &detail)?;
+        let site = self.cfg.site.name.clone();
+        let change = crate::alerts::health::HealthChange {
+            key: "self_test".into(),
+            raised: !passed,
+            summary: if passed {
+                format!("Switchboard at {site}: the self-test call to {} passed ({detail})", r.number)
+            } else {
+                format!("Switchboard at {site}: the self-test call to {} failed: {detail}", r.number)
+            },
+            details: json!({ "health": "self_test", "number": r.number, "passed": passed, "detail": detail }),
+        };
+        // a failure while the last one's alert is still open is the same alert
+        let open = crate::store::alerts::open_alert_for(&store.conn, "health:self_test")?;
+        if passed || open.is_none() {
+            self.health(store, &[change], at)?;
+        } else {
+            tracing::warn!("{}", change.summary);
         }
         Ok(())
     }

@@ -166,6 +166,37 @@ pub struct HealthConfig {
     /// An iCal feed not read successfully for this long (default 24 h).
     #[serde(default = "d24h", deserialize_with = "duration")]
     pub feed_stale_after: Spanned<Duration>,
+    /// The periodic self-test call (`[health.self_test]`), off without it.
+    #[serde(default)]
+    pub self_test: Option<SelfTestConfig>,
+}
+
+/// `[health.self_test]`: every `every` the box calls `number`, plays a tone once it
+/// answers, and raises a health alert when that fails (EN 81-28 style).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfTestConfig {
+    /// E.164 number to call (an answering service, a second box, a person).
+    pub number: Spanned<String>,
+    /// How often (default 72 h).
+    #[serde(default = "d72h", deserialize_with = "duration")]
+    pub every: Spanned<Duration>,
+    /// How long the tone plays once answered (default 5 s).
+    #[serde(default = "d5s", deserialize_with = "duration")]
+    pub tone: Spanned<Duration>,
+    /// How long it may ring before the test fails (default 45 s).
+    #[serde(default = "d45s", deserialize_with = "duration")]
+    pub ring: Spanned<Duration>,
+}
+
+fn d72h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(72 * 3600))
+}
+fn d5s() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(5))
+}
+fn d45s() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(45))
 }
 
 impl Default for HealthConfig {
@@ -178,6 +209,7 @@ impl Default for HealthConfig {
             disk_full_percent: d90(),
             trunk_out_after: d5m(),
             feed_stale_after: d24h(),
+            self_test: None,
         }
     }
 }
@@ -467,6 +499,36 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                 format!("health.{name}"),
                 "use 1s to 7 days",
             );
+        }
+    }
+    if let Some(st) = &h.self_test {
+        if !super::is_e164(st.number.get_ref()) {
+            p.at(
+                Some(st.number.span()),
+                "health.self_test.number",
+                format!(
+                    "`{}` is not an E.164 number: write it with + and country code",
+                    st.number.get_ref()
+                ),
+            );
+        }
+        for (name, d, lo, hi) in [
+            ("every", &st.every, 3600, 90 * 86_400),
+            ("tone", &st.tone, 1, 60),
+            ("ring", &st.ring, 5, 180),
+        ] {
+            let secs = d.get_ref().as_secs();
+            if !(lo..=hi).contains(&secs) {
+                p.at(
+                    Some(d.span()),
+                    format!("health.self_test.{name}"),
+                    format!(
+                        "use {} to {}",
+                        crate::alerts::sms::human(Duration::from_secs(lo)),
+                        crate::alerts::sms::human(Duration::from_secs(hi))
+                    ),
+                );
+            }
         }
     }
     for (j, t) in cfg.health.targets.iter().enumerate() {

@@ -152,6 +152,16 @@ const MIGRATIONS: &[M<'static>] = &[
     );
     CREATE INDEX sms_log_at ON sms_log(capped, at_ms);",
     ),
+    // issue 14 — self_test: the periodic self-test calls and how they went
+    M::up(
+        "CREATE TABLE self_test (
+        id      INTEGER PRIMARY KEY,
+        at_ms   INTEGER NOT NULL,
+        number  TEXT NOT NULL,
+        passed  INTEGER NOT NULL,
+        detail  TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// The SQLite store.

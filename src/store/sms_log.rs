@@ -1,4 +1,4 @@
-//! The SMS cap: every SMS the box sends on its own (alert SMS, reply confirmations) takes
+//! The SMS cap, and the record of self-test calls. Every SMS the box sends on its own (alert SMS, reply confirmations) takes
 //! a slot in `sms_log` first; over the cap within the sliding window the slot is refused
 //! and the refusal is recorded too. The log is in SQLite, so a restart (or a restart
 //! loop) does not reset the count.
@@ -72,6 +72,30 @@ impl Store {
             refused_total: total,
             last_refused_ms: last,
         })
+    }
+}
+
+impl Store {
+    /// Records a self-test call's result.
+    pub fn insert_self_test(&mut self, at_ms: i64, number: &str, passed: bool, detail: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO self_test (at_ms, number, passed, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![at_ms, number, passed, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The last self-test call: when (unix ms), whether it passed, and the detail.
+    pub fn last_self_test(&self) -> Result<Option<(i64, bool, String)>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT at_ms, passed, detail FROM self_test ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
     }
 }
 

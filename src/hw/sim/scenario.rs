@@ -168,6 +168,8 @@ pub struct CommandSpec {
     pub reload: Option<PathBuf>,
     /// Hang up the call with this id (calls are numbered from 1 in order of arrival).
     pub hangup_call: Option<u64>,
+    /// Place a self-test call to this number (tone 5 s, rings at most 45 s).
+    pub test_call: Option<String>,
 }
 
 /// A modem fault at a point of the scenario.
@@ -397,6 +399,8 @@ pub struct Expect {
     pub alert_deliveries: Option<Vec<String>>,
     /// SMS the cap (`[sms] cap`) refused during the run.
     pub sms_cap_refused: Option<i64>,
+    /// Self-test calls, in order, as `number: passed` or `number: failed: reason`.
+    pub test_calls: Option<Vec<String>>,
     /// The box's health alerts, oldest first, as `condition: event, event`
     /// (`registration: trigger, resolve`).
     pub health_alerts: Option<Vec<String>>,
@@ -764,6 +768,10 @@ fn run_with(
         // time for the reading, storing, deleting and the confirmation SMS
         settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
     }
+    for c in sc.commands.iter().filter(|c| c.test_call.is_some()) {
+        // ringing, the tone and the hang-up
+        settle_until = settle_until.max(start + c.at + Duration::from_secs(60));
+    }
     let receiver = if sc.deliver_alerts {
         let r = crate::alerts::test_receiver::TestReceiver::start()?;
         for t in &sc.refuse_targets {
@@ -795,6 +803,7 @@ fn run_with(
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
+    let mut test_calls: Vec<String> = Vec::new();
     let mut store_err = None;
     let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
         Default::default();
@@ -827,6 +836,17 @@ fn run_with(
         }
         Output::Call(ev) => {
             writer.handle(&mut store, StoreMsg::Call(ev));
+        }
+        Output::TestCall(r) => {
+            let at = jiff::SignedDuration::try_from(t.saturating_duration_since(start))
+                .ok()
+                .and_then(|d| wall.checked_add(d).ok())
+                .unwrap_or(wall);
+            test_calls.push(match &r.outcome {
+                Ok(_) => format!("{}: passed", r.number),
+                Err(why) => format!("{}: failed: {why}", r.number),
+            });
+            writer.handle(&mut store, StoreMsg::TestCall(r, at));
         }
         Output::Note(n) => {
             let who = match (n.call, &n.port) {
@@ -867,14 +887,19 @@ fn run_with(
         if all_done(&engine) {
             break;
         }
-        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call) {
-            (Some(cfg), None) => {
+        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call, &c.test_call) {
+            (Some(cfg), None, None) => {
                 let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
                 Command::Reload { cfg, prompts }
             }
-            (None, Some(call)) => Command::Hangup { call },
+            (None, Some(call), None) => Command::Hangup { call },
+            (None, None, Some(number)) => Command::TestCall {
+                number: number.clone(),
+                tone: Duration::from_secs(5),
+                ring: Duration::from_secs(45),
+            },
             _ => bail!(
-                "command[{i}]: give exactly one of `reload = \"file.toml\"` or `hangup_call = N`"
+                "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N` or `test_call = \"+49...\"`"
             ),
         };
         let result = engine.exchange.command(now, cmd);
@@ -995,6 +1020,11 @@ fn run_with(
                     "sim_sms_left: expected {want} SMS left in the modem's storage, found {left}"
                 ));
             }
+        }
+        if let Some(want) = &expect.test_calls
+            && &test_calls != want
+        {
+            f.push(format!("test_calls: expected {want:?}, got {test_calls:?}"));
         }
         f.extend(check_alerts(
             expect,
