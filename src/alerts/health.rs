@@ -209,6 +209,15 @@ impl HealthMonitor {
     }
 }
 
+/// Whether the periodic self-test call is due: `every` after the last one, or (never
+/// made) a minute after the service started, so a fresh box proves its path early.
+pub fn self_test_due(last_ms: Option<i64>, started_ms: i64, now_ms: i64, every: Duration) -> bool {
+    match last_ms {
+        Some(l) => now_ms >= l.saturating_add(every.as_millis() as i64),
+        None => now_ms >= started_ms + 60_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +296,15 @@ mod tests {
         let weak = modem("home", "ready", -120);
         assert!(m.observe(t(0), &weak, &c, "A").is_empty());
         assert!(m.observe(t(100_000), &weak, &c, "A").is_empty());
+    }
+
+    #[test]
+    fn the_self_test_is_due_every_period_after_the_last_and_soon_after_a_first_start() {
+        let h72 = Duration::from_secs(72 * 3600);
+        assert!(!self_test_due(None, 0, 59_999, h72));
+        assert!(self_test_due(None, 0, 60_000, h72));
+        let last = 1_000_000;
+        assert!(!self_test_due(Some(last), 0, last + 72 * 3_600_000 - 1, h72));
+        assert!(self_test_due(Some(last), 0, last + 72 * 3_600_000, h72));
     }
 }

@@ -307,6 +307,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
             let mut health = crate::alerts::health::HealthMonitor::new();
+            let started_ms = jiff::Timestamp::now().as_millisecond();
+            let mut next_self_test_try = Instant::now();
             let mut next_prune = Instant::now();
             let mut last_counts = Instant::now();
             loop {
@@ -350,6 +352,31 @@ pub fn run(opts: RunOptions) -> Result<()> {
                         o.feed_ages = feed_ages(&health_feeds);
                         o
                     });
+                    // the periodic self-test call (`[health.self_test]`)
+                    let test_cfg = writer.config().health.self_test.clone();
+                    if let Some(st) = test_cfg
+                        && Instant::now() >= next_self_test_try
+                    {
+                        let now_ms = jiff::Timestamp::now().as_millisecond();
+                        let last = store.last_self_test().ok().flatten().map(|l| l.0);
+                        if crate::alerts::health::self_test_due(last, started_ms, now_ms, *st.every.get_ref()) {
+                            let cmd = Command::TestCall {
+                                number: st.number.get_ref().clone(),
+                                tone: *st.tone.get_ref(),
+                                ring: *st.ring.get_ref(),
+                            };
+                            // the result comes back as Output::TestCall; meanwhile (or
+                            // when the modem is busy now) try again in 5 minutes at most
+                            next_self_test_try = Instant::now() + Duration::from_secs(300);
+                            match store_handle.command(cmd, Duration::from_secs(2)) {
+                                Ok(CommandResult::TestCallStarted(id)) => {
+                                    tracing::info!(test_call = id, "periodic self-test call started")
+                                }
+                                Ok(other) => tracing::warn!("periodic self-test call not started, trying again in 5 min: {other:?}"),
+                                Err(e) => tracing::warn!("periodic self-test call not started: {e:#}"),
+                            }
+                        }
+                    }
                     if let Some(obs) = obs {
                         let now = jiff::Timestamp::now();
                         let cfg = writer.config().clone();
@@ -709,6 +736,10 @@ fn run_engine<B: crate::hw::Board>(
             drop(events.send(ev));
         }
         Output::SmsSent { id, result } => handle.sms_result(id, result),
+        Output::TestCall(r) => to_store(
+            StoreMsg::TestCall(r, jiff::Timestamp::now()),
+            "test call result not recorded",
+        ),
         _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);
