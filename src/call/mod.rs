@@ -504,6 +504,12 @@ impl Call {
                         hours.reason
                     )));
                     self.close(now, EndReason::Closed, Prompt::Closed, &mut out);
+                } else if hours.applies == Some(crate::routing::support::OutOfHours::Voicemail) {
+                    out.push(Action::Note(format!(
+                        "outside support hours ({:?}): voicemail",
+                        hours.reason
+                    )));
+                    self.start_voicemail("out_of_hours", &mut out);
                 } else if self.rn().pin.is_some() {
                     self.ask_pin(now, vec![Prompt::EnterPin], &mut out);
                 } else {

@@ -651,7 +651,7 @@ port = "fxo1"
   policy = "p"
   [routing_number.support_hours]
   time_zone = "Mars/Olympus"
-  out_of_hours = "voicemail"
+  out_of_hours = "answering-machine"
   window = [{ days = ["mon-fri"], from = "08:00", to = "25:00" }]
 "#;
         let s = parse(src).unwrap_err().to_string();
@@ -665,7 +665,7 @@ port = "fxo1"
             "schedule[0].override[0].to: the override ends before it starts",
             "policy[0].level[0].schedules[1]: no schedule with id `nope`",
             "routing_number[0].support_hours.time_zone: `Mars/Olympus`",
-            "routing_number[0].support_hours.out_of_hours: `voicemail`",
+            "routing_number[0].support_hours.out_of_hours: `answering-machine`",
             "routing_number[0].support_hours.window[0].to: `25:00`",
         ] {
             assert!(s.contains(want), "missing {want:?} in\n{s}");
