@@ -397,7 +397,9 @@ fn alerts_list_shows_the_sms_cap_and_check_config_validates_sms_targets() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("SMS cap: 3 of 3 sent within 6h; refused by the cap: 1 in the window, 1 in all"),
+        err.contains(
+            "SMS cap: 3 of 3 sent within 6h; refused by the cap: 1 in the window, 1 in all"
+        ),
         "{err}"
     );
 
@@ -413,7 +415,8 @@ fn alerts_list_shows_the_sms_cap_and_check_config_validates_sms_targets() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     for want in [
         "sms.cap: 0: use 1 to 10000",
         "alert_target[0].numbers[0]: `0170 123` is not an E.164 number",

@@ -113,7 +113,9 @@ impl HealthMonitor {
                 bad.push((
                     "registration".into(),
                     *cfg.registration_lost_after.get_ref(),
-                    format!("Switchboard at {site}: the modem is not registered to the network ({r})"),
+                    format!(
+                        "Switchboard at {site}: the modem is not registered to the network ({r})"
+                    ),
                     json!({ "registration": r }),
                 ));
             }
@@ -254,17 +256,44 @@ mod tests {
     fn registration_loss_is_raised_after_its_time_once_and_resolved_when_back() {
         let c = cfg("registration_lost_after = \"2m\"");
         let mut m = HealthMonitor::new();
-        assert!(m.observe(t(0), &modem("home", "ready", -70), &c, "A").is_empty());
-        assert!(m.observe(t(10), &modem("searching", "ready", -70), &c, "A").is_empty());
+        assert!(
+            m.observe(t(0), &modem("home", "ready", -70), &c, "A")
+                .is_empty()
+        );
+        assert!(
+            m.observe(t(10), &modem("searching", "ready", -70), &c, "A")
+                .is_empty()
+        );
         // a short loss that recovers raises nothing
-        assert!(m.observe(t(60), &modem("home", "ready", -70), &c, "A").is_empty());
-        assert!(m.observe(t(100), &modem("searching", "ready", -70), &c, "A").is_empty());
-        assert!(m.observe(t(219), &modem("searching", "ready", -70), &c, "A").is_empty());
+        assert!(
+            m.observe(t(60), &modem("home", "ready", -70), &c, "A")
+                .is_empty()
+        );
+        assert!(
+            m.observe(t(100), &modem("searching", "ready", -70), &c, "A")
+                .is_empty()
+        );
+        assert!(
+            m.observe(t(219), &modem("searching", "ready", -70), &c, "A")
+                .is_empty()
+        );
         let up = m.observe(t(220), &modem("searching", "ready", -70), &c, "A");
         assert_eq!(keys(&up), ["+registration"]);
-        assert!(up[0].summary.contains("not registered to the network (searching)"), "{}", up[0].summary);
-        assert!(m.observe(t(400), &modem("denied", "ready", -70), &c, "A").is_empty());
-        assert_eq!(keys(&m.observe(t(500), &modem("roaming", "ready", -70), &c, "A")), ["-registration"]);
+        assert!(
+            up[0]
+                .summary
+                .contains("not registered to the network (searching)"),
+            "{}",
+            up[0].summary
+        );
+        assert!(
+            m.observe(t(400), &modem("denied", "ready", -70), &c, "A")
+                .is_empty()
+        );
+        assert_eq!(
+            keys(&m.observe(t(500), &modem("roaming", "ready", -70), &c, "A")),
+            ["-registration"]
+        );
     }
 
     #[test]
@@ -277,7 +306,10 @@ mod tests {
         o.trunks_out = vec!["fxo2".into()];
         o.disk_used_percent = Some(93.4);
         o.feed_ages = vec![("oncall".into(), Duration::from_secs(7 * 3600))];
-        assert_eq!(keys(&m.observe(t(0), &o, &c, "A")), ["+disk", "+feed:oncall"]);
+        assert_eq!(
+            keys(&m.observe(t(0), &o, &c, "A")),
+            ["+disk", "+feed:oncall"]
+        );
         assert_eq!(keys(&m.observe(t(30), &o, &c, "A")), ["+trunk:fxo2"]);
         assert_eq!(keys(&m.observe(t(60), &o, &c, "A")), ["+sim"]);
         assert_eq!(keys(&m.observe(t(300), &o, &c, "A")), ["+signal"]);
@@ -285,7 +317,10 @@ mod tests {
         fine.disk_used_percent = Some(50.0);
         let mut cleared = keys(&m.observe(t(400), &fine, &c, "A"));
         cleared.sort();
-        assert_eq!(cleared, ["-disk", "-feed:oncall", "-signal", "-sim", "-trunk:fxo2"]);
+        assert_eq!(
+            cleared,
+            ["-disk", "-feed:oncall", "-signal", "-sim", "-trunk:fxo2"]
+        );
     }
 
     #[test]
@@ -304,7 +339,12 @@ mod tests {
         assert!(!self_test_due(None, 0, 59_999, h72));
         assert!(self_test_due(None, 0, 60_000, h72));
         let last = 1_000_000;
-        assert!(!self_test_due(Some(last), 0, last + 72 * 3_600_000 - 1, h72));
+        assert!(!self_test_due(
+            Some(last),
+            0,
+            last + 72 * 3_600_000 - 1,
+            h72
+        ));
         assert!(self_test_due(Some(last), 0, last + 72 * 3_600_000, h72));
     }
 }

@@ -19,7 +19,12 @@ pub trait SmsPath {
 /// The SMS text of an event: short, with the alert's number for replies.
 pub fn text(d: &Delivery, site: &str) -> String {
     let id = d.alert_id;
-    let detail = |k: &str| d.details.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let detail = |k: &str| {
+        d.details
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     match d.kind {
         EventKind::Trigger => format!(
             "ALERT {id} ({site}): {}. Reply {id}a to acknowledge, {id}c to close.",

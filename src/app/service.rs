@@ -48,6 +48,9 @@ pub struct EngineRequest {
     pub reply: crossbeam_channel::Sender<CommandResult>,
 }
 
+/// An SMS's result as the engine reported it.
+type SmsDone = (crate::modem::SmsId, Result<(), String>);
+
 /// How the rest of the service talks to the engine thread: commands in (taken every
 /// engine turn, at most 20 ms later), typed call events out (a broadcast that drops
 /// the oldest events for a listener that falls behind, never blocking the engine).
@@ -58,8 +61,8 @@ pub struct EngineHandle {
     /// Results of sent SMS ([`Output::SmsSent`]): the engine pushes (dropping the
     /// oldest when nobody reads), the alert sender's SMS path waits for its own.
     sms_done: (
-        crossbeam_channel::Sender<(crate::modem::SmsId, Result<(), String>)>,
-        crossbeam_channel::Receiver<(crate::modem::SmsId, Result<(), String>)>,
+        crossbeam_channel::Sender<SmsDone>,
+        crossbeam_channel::Receiver<SmsDone>,
     ),
 }
 

@@ -426,9 +426,15 @@ impl CallWriter {
             key: "self_test".into(),
             raised: !passed,
             summary: if passed {
-                format!("Switchboard at {site}: the self-test call to {} passed ({detail})", r.number)
+                format!(
+                    "Switchboard at {site}: the self-test call to {} passed ({detail})",
+                    r.number
+                )
             } else {
-                format!("Switchboard at {site}: the self-test call to {} failed: {detail}", r.number)
+                format!(
+                    "Switchboard at {site}: the self-test call to {} failed: {detail}",
+                    r.number
+                )
             },
             details: json!({ "health": "self_test", "number": r.number, "passed": passed, "detail": detail }),
         };
@@ -502,7 +508,12 @@ impl CallWriter {
                 &format!("ignored: alert {alert} already {status}"),
                 Some(alert),
             )?;
-            self.confirm(store, when, from, &format!("Alert {alert} is already {status}."));
+            self.confirm(
+                store,
+                when,
+                from,
+                &format!("Alert {alert} is already {status}."),
+            );
             return Ok(());
         }
         let tx = store.conn.transaction()?;
@@ -523,7 +534,12 @@ impl CallWriter {
         )?;
         tx.commit()?;
         tracing::info!(alert, %user, "alert {word} by SMS");
-        self.confirm(store, when, from, &format!("Alert {alert} {word} by {user}."));
+        self.confirm(
+            store,
+            when,
+            from,
+            &format!("Alert {alert} {word} by {user}."),
+        );
         self.poke();
         Ok(())
     }
@@ -668,9 +684,7 @@ mod tests {
     use super::*;
 
     fn cfg() -> Arc<Config> {
-        Arc::new(
-            Config::parse("t.toml", &cfg_src(), &crate::config::BoardProfile::sim()).unwrap(),
-        )
+        Arc::new(Config::parse("t.toml", &cfg_src(), &crate::config::BoardProfile::sim()).unwrap())
     }
 
     fn cfg_src() -> String {
@@ -767,10 +781,8 @@ port = "fxo1"
         };
         start(&mut w, &mut store, 1);
         // the reloaded configuration sends the hotline's alerts by SMS instead
-        let src = cfg_src().replace(
-            "targets = [\"hook\"]",
-            "targets = [\"sms\"]",
-        ) + "[[alert_target]]\nname = \"sms\"\nkind = \"sms\"\nnumbers = [\"+491709999999\"]\n";
+        let src = cfg_src().replace("targets = [\"hook\"]", "targets = [\"sms\"]")
+            + "[[alert_target]]\nname = \"sms\"\nkind = \"sms\"\nnumbers = [\"+491709999999\"]\n";
         let new = Config::parse("t.toml", &src, &crate::config::BoardProfile::sim()).unwrap();
         w.handle(&mut store, StoreMsg::Config(Arc::new(new)));
         start(&mut w, &mut store, 2);
@@ -779,7 +791,13 @@ port = "fxo1"
             .unwrap()
             .into_iter()
             .rev()
-            .map(|a| a.deliveries.iter().map(|d| d.0.clone()).collect::<Vec<_>>().join(","))
+            .map(|a| {
+                a.deliveries
+                    .iter()
+                    .map(|d| d.0.clone())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
             .collect();
         assert_eq!(targets, ["hook", "sms"]);
     }

@@ -494,11 +494,7 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
         ("feed_stale_after", &h.feed_stale_after),
     ] {
         if d.get_ref().is_zero() || d.get_ref().as_secs() > 7 * 86_400 {
-            p.at(
-                Some(d.span()),
-                format!("health.{name}"),
-                "use 1s to 7 days",
-            );
+            p.at(Some(d.span()), format!("health.{name}"), "use 1s to 7 days");
         }
     }
     if let Some(st) = &h.self_test {

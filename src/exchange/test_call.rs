@@ -89,7 +89,11 @@ impl Exchange {
             tone,
             deadline: now + ring,
         });
-        self.note(None, Some(port), format!("test call {id}: dialling {number}"));
+        self.note(
+            None,
+            Some(port),
+            format!("test call {id}: dialling {number}"),
+        );
         self.drain_modem(now);
         CommandResult::TestCallStarted(id)
     }
@@ -110,7 +114,11 @@ impl Exchange {
                 if let Some(p) = self.modem_port {
                     self.ports[p].player.play([tone.into()]);
                 }
-                self.note(None, self.modem_port, format!("test call {id}: answered; playing the test tone"));
+                self.note(
+                    None,
+                    self.modem_port,
+                    format!("test call {id}: answered; playing the test tone"),
+                );
             }
             LegState::Ended(end) => {
                 let why = match (t.answered, end) {

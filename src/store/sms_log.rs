@@ -77,7 +77,13 @@ impl Store {
 
 impl Store {
     /// Records a self-test call's result.
-    pub fn insert_self_test(&mut self, at_ms: i64, number: &str, passed: bool, detail: &str) -> Result<()> {
+    pub fn insert_self_test(
+        &mut self,
+        at_ms: i64,
+        number: &str,
+        passed: bool,
+        detail: &str,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO self_test (at_ms, number, passed, detail) VALUES (?1, ?2, ?3, ?4)",
             params![at_ms, number, passed, detail],
@@ -111,13 +117,22 @@ mod tests {
         {
             let mut s = Store::open(&db).unwrap();
             for i in 0..3 {
-                assert!(s.take_sms_slot(i * 1000, 6 * h, 3, "+491701111111", "alert").unwrap());
+                assert!(
+                    s.take_sms_slot(i * 1000, 6 * h, 3, "+491701111111", "alert")
+                        .unwrap()
+                );
             }
-            assert!(!s.take_sms_slot(5000, 6 * h, 3, "+491701111111", "alert").unwrap());
+            assert!(
+                !s.take_sms_slot(5000, 6 * h, 3, "+491701111111", "alert")
+                    .unwrap()
+            );
         }
         // a restart does not reset the count
         let mut s = Store::open(&db).unwrap();
-        assert!(!s.take_sms_slot(6000, 6 * h, 3, "+491702222222", "reply").unwrap());
+        assert!(
+            !s.take_sms_slot(6000, 6 * h, 3, "+491702222222", "reply")
+                .unwrap()
+        );
         let st = s.sms_cap_status(6000, 6 * h, 3).unwrap();
         assert_eq!(
             (st.sent_in_window, st.refused_in_window, st.refused_total),
@@ -125,7 +140,10 @@ mod tests {
         );
         assert_eq!(st.last_refused_ms, Some(6000));
         // the window slides: the first SMS (at 0) is out of it after 6 h
-        assert!(s.take_sms_slot(6 * h + 1, 6 * h, 3, "+491701111111", "alert").unwrap());
+        assert!(
+            s.take_sms_slot(6 * h + 1, 6 * h, 3, "+491701111111", "alert")
+                .unwrap()
+        );
         let st = s.sms_cap_status(6 * h + 1, 6 * h, 3).unwrap();
         assert_eq!((st.sent_in_window, st.refused_in_window), (3, 2));
     }

@@ -81,7 +81,10 @@ pub fn deliver(
             t.saturating_duration_since(start),
         )?)?)
     };
-    let has_sms = cfg.alert_targets.iter().any(|t| t.kind() == TargetKind::Sms);
+    let has_sms = cfg
+        .alert_targets
+        .iter()
+        .any(|t| t.kind() == TargetKind::Sms);
     let longest_fallback = cfg
         .alert_targets
         .iter()

@@ -887,7 +887,11 @@ fn run_with(
         if all_done(&engine) {
             break;
         }
-        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call, &c.test_call) {
+        let cmd = match (
+            reloads.get(i).cloned().flatten(),
+            c.hangup_call,
+            &c.test_call,
+        ) {
             (Some(cfg), None, None) => {
                 let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
                 Command::Reload { cfg, prompts }
@@ -919,7 +923,15 @@ fn run_with(
     if receiver.is_some() {
         // from the wall-clock time the run ended at; every call's event is due by then
         let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-        super::alert_delivery::deliver(&mut engine, &mut store, &mut sender, &cfg, start, wall, end)?;
+        super::alert_delivery::deliver(
+            &mut engine,
+            &mut store,
+            &mut sender,
+            &cfg,
+            start,
+            wall,
+            end,
+        )?;
     }
 
     let mut log = engine.board.take_log();
@@ -1064,7 +1076,10 @@ fn check_alerts(
         let mut got = Vec::new();
         for a in store.alerts(10_000)?.into_iter().rev() {
             if let Some(key) = a.routing_id.strip_prefix("health:") {
-                got.push(format!("{key}: {}", store.alert_event_kinds(a.id)?.join(", ")));
+                got.push(format!(
+                    "{key}: {}",
+                    store.alert_event_kinds(a.id)?.join(", ")
+                ));
             }
         }
         if &got != want {
