@@ -647,4 +647,38 @@ port = "fxo1"
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
     }
+
+    #[test]
+    fn check_config_validates_health_and_the_self_test() {
+        let src = r#"
+[health]
+targets = ["nope"]
+signal_below_dbm = -20
+disk_full_percent = 100
+registration_lost_after = "0s"
+  [health.self_test]
+  number = "0800 123"
+  every = "10m"
+  tone = "2m"
+"#;
+        let e = super::super::Config::parse("h.toml", src, &super::super::BoardProfile::sim())
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "health.targets[0]: no alert target `nope`",
+            "health.signal_below_dbm: -20: use -140 to -40 dBm",
+            "health.disk_full_percent: 100: use 50 to 99",
+            "health.registration_lost_after: use 1s to 7 days",
+            "health.self_test.number: `0800 123` is not an E.164 number",
+            "health.self_test.every: use 1h to 2160h",
+            "health.self_test.tone: use 1s to 1m",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+        let ok = "[health.self_test]\nnumber = \"+498912345678\"\n";
+        let c =
+            super::super::Config::parse("h.toml", ok, &super::super::BoardProfile::sim()).unwrap();
+        let st = c.health.self_test.unwrap();
+        assert_eq!(st.every.get_ref().as_secs(), 72 * 3600);
+    }
 }
