@@ -9,7 +9,6 @@ pub mod memlink;
 pub mod modem;
 pub mod modem_rig;
 pub mod party;
-pub mod scenario;
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;

@@ -30,14 +30,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Deserializer};
 
-use super::modem::FarEnd;
-use super::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
-use super::{Responder, SimBoard};
 use crate::app::engine::Engine;
 use crate::app::service::{CallWriter, StoreMsg};
 use crate::call::{Cdr, EndReason};
 use crate::config::{BoardProfile, Config, parse_duration};
 use crate::exchange::{Command, CommandResult, Exchange, Output};
+use crate::hw::sim::modem::FarEnd;
+use crate::hw::sim::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
+use crate::hw::sim::{Responder, SimBoard};
 use crate::media::tts::Tts;
 use crate::store::Store;
 
@@ -184,8 +184,8 @@ pub struct ModemFaultSpec {
 }
 
 impl ModemFaultSpec {
-    fn to_fault(&self) -> Result<super::ModemFault> {
-        use super::ModemFault as F;
+    fn to_fault(&self) -> Result<crate::hw::sim::ModemFault> {
+        use crate::hw::sim::ModemFault as F;
         let d = |default: u64| self.duration.unwrap_or(Duration::from_secs(default));
         Ok(match self.fault.as_str() {
             "reboot" => F::Reboot(d(10)),
@@ -733,7 +733,7 @@ fn run_with(
         };
         sim.schedule_modem_fault(
             start + m.at,
-            super::ModemFault::IncomingSms {
+            crate::hw::sim::ModemFault::IncomingSms {
                 from: m.from.clone(),
                 text: m.text.clone(),
                 at,
@@ -1139,8 +1139,8 @@ fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -
         ));
     }
     if let Some(want) = x.voicemail_marker {
-        let level = super::party::marker_level_dbm0(&vm.samples, CALLER_MARKER_HZ);
-        let sent = super::party::MARKER_LEVEL_DBM0;
+        let level = crate::hw::sim::party::marker_level_dbm0(&vm.samples, CALLER_MARKER_HZ);
+        let sent = crate::hw::sim::party::MARKER_LEVEL_DBM0;
         let ok = level.is_some_and(|l| (l - sent).abs() <= 3.0);
         if ok != want {
             f.push(format!(
