@@ -30,15 +30,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Deserializer};
 
-use crate::app::engine::Engine;
-use crate::app::service::{CallWriter, StoreMsg};
+mod check;
+pub mod sim_rig;
+
+use check::{check, check_alerts, check_voicemail};
+pub use sim_rig::SimRig;
+
 use crate::call::{Cdr, EndReason};
 use crate::config::{BoardProfile, Config, parse_duration};
-use crate::exchange::{Command, CommandResult, Exchange, Output};
-use crate::hw::sim::modem::FarEnd;
-use crate::hw::sim::party::{Act, CALLER_MARKER_HZ, Party, RESPONDER_MARKER_HZ, Step, Trigger};
-use crate::hw::sim::{Responder, SimBoard};
-use crate::media::tts::Tts;
+use crate::hw::sim::party::{Act, Step, Trigger};
 use crate::store::Store;
 
 /// A data directory for one scenario run (voicemail files), removed afterwards.
@@ -422,6 +422,58 @@ impl Outcome {
     }
 }
 
+/// What a scenario needs from the world it runs in. [`SimRig`] is the simulated
+/// board with the box in the same process, in virtual time; a hardware rig (phones
+/// and a line simulator wired to a real box) implements the same: play the people,
+/// faults and commands of the scenario, then report what it observed. The checks
+/// ([`run_on`]) are the same for every rig. See `hil-tests/README.md`.
+pub trait Rig {
+    /// Plays `sc` against a box configured with `cfg` (`reloads[i]` is what
+    /// `command[i]` reloads) until every call has ended or `max_duration` passed.
+    fn play(
+        &mut self,
+        sc: &Scenario,
+        cfg: Arc<Config>,
+        reloads: Vec<Option<Arc<Config>>>,
+    ) -> Result<Observed>;
+}
+
+/// What a rig observed during a run.
+pub struct Observed {
+    /// The timeline: what people did and heard, what the box noted, `[  s.mmm] …`.
+    pub transcript: Vec<String>,
+    /// Every call detail record the box wrote, as read back from its store.
+    pub records: Vec<Cdr>,
+    /// Per caller, in the scenario's order: milliseconds they heard the other side.
+    pub caller_heard_ms: Vec<u32>,
+    /// The most any responder heard of a caller, in milliseconds.
+    pub responder_heard_ms: u32,
+    /// The box's store (voicemail index, SMS inbox, alert outbox).
+    pub store: Store,
+    /// Where the box keeps voicemail files.
+    pub voicemail_dir: PathBuf,
+    /// SMS the modem sent, as `number: text`.
+    pub sms_sent: Vec<String>,
+    /// SMS left in the modem's storage at the end.
+    pub sim_sms_left: usize,
+    /// The alert receiver, when the scenario delivers alerts.
+    pub receiver: Option<crate::alerts::test_receiver::TestReceiver>,
+    /// The configuration as run (alert targets pointed at the receiver).
+    pub cfg: Arc<Config>,
+    /// The box's wall clock at the start.
+    pub wall: jiff::Timestamp,
+    /// Time the scenario took on the box's clock.
+    pub virtual_time: Duration,
+    /// Wall time the run took.
+    pub real_time: Duration,
+    /// AT commands the modem received, in order (empty when the rig cannot see them).
+    pub modem_commands: Vec<String>,
+    /// Serial PCM boards: frames the modem streamed (to the box, from the box).
+    pub pcm_frames: Option<(u64, u64)>,
+    /// Keeps the run's data directory until the checks are done.
+    _scratch: ScratchDir,
+}
+
 /// Loads a scenario file.
 pub fn load(path: &Path) -> Result<Scenario> {
     let src =
@@ -554,7 +606,8 @@ pub fn run(
     run_with(sc, cfg, board, tts_cache, Vec::new())
 }
 
-/// Runs a scenario; `reloads[i]` is the configuration `command[i]` reloads.
+/// Runs a scenario on the simulated rig; `reloads[i]` is the configuration
+/// `command[i]` reloads.
 fn run_with(
     sc: &Scenario,
     cfg: Arc<Config>,
@@ -562,324 +615,29 @@ fn run_with(
     tts_cache: Option<PathBuf>,
     reloads: Vec<Option<Arc<Config>>>,
 ) -> Result<Outcome> {
-    let real_start = Instant::now();
-    let tts = Tts::new(tts_cache);
-    let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
-    let start = Instant::now();
-    let wall = sc
-        .start
-        .unwrap_or_else(|| "2026-03-02T09:00:00Z".parse().expect("valid literal"));
+    let mut rig = SimRig {
+        board: board.clone(),
+        tts_cache,
+    };
+    run_on(&mut rig, sc, cfg, reloads)
+}
 
-    let mut sim = SimBoard::new_virtual(board)?;
-    let mut callers = Vec::new();
-    for (i, c) in sc.caller.iter().enumerate() {
-        let key = if sc.caller.len() == 1 {
-            "caller".to_string()
-        } else {
-            format!("caller[{i}]")
-        };
-        let port = board
-            .ports
-            .iter()
-            .position(|p| *p.id.get_ref() == c.port)
-            .or_else(|| {
-                board
-                    .modem
-                    .as_ref()
-                    .filter(|m| m.id == c.port)
-                    .map(|_| board.ports.len())
-            })
-            .ok_or_else(|| {
-                anyhow!(
-                    "{key}.port: the board has no port `{}`; use one of {}",
-                    c.port,
-                    board.port_ids().join(", ")
-                )
-            })?;
-        let steps = c
-            .step
-            .iter()
-            .enumerate()
-            .map(|(j, s)| s.to_step().map_err(|e| anyhow!("{key}.step[{j}]: {e}")))
-            .collect::<Result<Vec<_>>>()?;
-        let name = if sc.caller.len() == 1 {
-            "caller".to_string()
-        } else {
-            format!("caller {}", i + 1)
-        };
-        let party = Party::new(
-            &name,
-            steps,
-            CALLER_MARKER_HZ,
-            RESPONDER_MARKER_HZ,
-            !c.silent,
-        );
-        let idx = sim.schedule_call(
-            start + c.ring_at.unwrap_or(Duration::from_millis(500)),
-            port,
-            c.caller_id.clone(),
-            party,
-        );
-        callers.push(idx);
-    }
+/// Plays a scenario on any rig and checks what it observed against the scenario's
+/// expectations.
+pub fn run_on(
+    rig: &mut dyn Rig,
+    sc: &Scenario,
+    cfg: Arc<Config>,
+    reloads: Vec<Option<Arc<Config>>>,
+) -> Result<Outcome> {
+    let o = rig.play(sc, cfg, reloads)?;
+    judge(sc, o)
+}
 
-    for (i, r) in sc.responders.iter().enumerate() {
-        let (name, number) = match (&r.user, &r.number) {
-            (Some(u), None) => {
-                let user = cfg.user(u).ok_or_else(|| {
-                    anyhow!("responder[{i}].user: no user `{u}` in the configuration")
-                })?;
-                let number = user
-                    .phone
-                    .first()
-                    .map(|p| p.get_ref().clone())
-                    .ok_or_else(|| anyhow!("responder[{i}]: user `{u}` has no phone number"))?;
-                (u.clone(), number)
-            }
-            (None, Some(n)) => (n.clone(), n.clone()),
-            _ => bail!("responder[{i}]: give exactly one of `user` or `number`"),
-        };
-        let mut steps = Vec::new();
-        let mut greeting = Vec::new();
-        let (far, talks) = match r.behaviour {
-            Behaviour::Accept | Behaviour::Decline => {
-                let key = if r.behaviour == Behaviour::Accept {
-                    "1"
-                } else {
-                    "2"
-                };
-                steps.push(Step {
-                    trigger: Trigger::PromptEnd,
-                    delay: Duration::from_millis(300),
-                    act: Act::Press(key.into()),
-                });
-                (
-                    FarEnd::Rings {
-                        answer_after: Some(r.answer_after.unwrap_or(Duration::from_secs(4))),
-                    },
-                    true,
-                )
-            }
-            Behaviour::NeverAnswer => (FarEnd::Rings { answer_after: None }, false),
-            Behaviour::Busy => (FarEnd::Busy, false),
-            Behaviour::Unreachable => (FarEnd::Unreachable, false),
-            Behaviour::AnsweringMachine => {
-                greeting = tts.render(
-                    "en",
-                    &format!("Hi, you have reached {name}. I can't take your call right now. Please leave a message after the tone."),
-                )?;
-                let mut beep = vec![0i16; 4000];
-                crate::dsp::tone::ToneGen::single(1000.0, -12.0).fill(&mut beep[..3200]);
-                greeting.extend(beep);
-                (
-                    FarEnd::Rings {
-                        answer_after: Some(r.answer_after.unwrap_or(Duration::from_secs(8))),
-                    },
-                    false,
-                )
-            }
-        };
-        for s in &r.step {
-            steps.push(s.to_step()?);
-        }
-        let greeting: Arc<[i16]> = greeting.into();
-        sim.add_responder(
-            &number,
-            Responder {
-                far,
-                make: Box::new(move || {
-                    let mut p = Party::new(
-                        &name,
-                        steps.clone(),
-                        RESPONDER_MARKER_HZ,
-                        CALLER_MARKER_HZ,
-                        talks,
-                    );
-                    p.queue_audio(&greeting);
-                    p
-                }),
-            },
-        );
-    }
-
-    for (i, f) in sc.line_faults.iter().enumerate() {
-        let port = board
-            .ports
-            .iter()
-            .position(|p| *p.id.get_ref() == f.port)
-            .ok_or_else(|| {
-                anyhow!(
-                    "line_fault[{i}].port: the board has no analog port `{}`",
-                    f.port
-                )
-            })?;
-        sim.schedule_line_fault(start + f.at, port, f.dead);
-    }
-    for f in &sc.modem_faults {
-        sim.schedule_modem_fault(start + f.at, f.to_fault()?);
-    }
-    let mut settle_until = start;
-    for m in &sc.sms {
-        let t = wall.checked_add(jiff::SignedDuration::try_from(m.at)?)?;
-        let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
-        let at = crate::modem::sms::SmsTimestamp {
-            year: dt.year() as u16,
-            month: dt.month() as u8,
-            day: dt.day() as u8,
-            hour: dt.hour() as u8,
-            minute: dt.minute() as u8,
-            second: dt.second() as u8,
-            tz_quarters: 0,
-        };
-        sim.schedule_modem_fault(
-            start + m.at,
-            crate::hw::sim::ModemFault::IncomingSms {
-                from: m.from.clone(),
-                text: m.text.clone(),
-                at,
-            },
-        );
-        // time for the reading, storing, deleting and the confirmation SMS
-        settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
-    }
-    let receiver = if sc.deliver_alerts {
-        Some(crate::alerts::test_receiver::TestReceiver::start()?)
-    } else {
-        None
-    };
-    let cfg = match &receiver {
-        Some(r) => {
-            let mut c = (*cfg).clone();
-            for t in &mut c.alert_targets {
-                let url = r.url(&format!("/{}", t.name.get_ref()));
-                t.url = Some(toml::Spanned::new(0..0, url));
-            }
-            Arc::new(c)
-        }
-        None => cfg,
-    };
-    let exchange = Exchange::new(board, cfg.clone(), prompts, start, wall, sc.seed);
-    let mut engine = Engine::new(exchange, sim, start)?;
-    let mut store = Store::in_memory()?;
-    let data = ScratchDir::new()?;
-    let mut writer = CallWriter::new(data.0.join("voicemail"), cfg.clone(), None);
-    let mut notes: Vec<(Instant, String)> = Vec::new();
-    let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
-    let mut cdr_ids = Vec::new();
-    let mut store_err = None;
-    let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
-        Default::default();
-    let cmds = engine_cmds.clone();
-    let mut sink = |t: Instant, out: Output| match out {
-        Output::SmsReceived {
-            from,
-            text,
-            at,
-            indexes,
-        } => {
-            writer.handle(
-                &mut store,
-                StoreMsg::Sms {
-                    from,
-                    text,
-                    at,
-                    indexes,
-                },
-            );
-            cmds.borrow_mut().extend(writer.take_commands());
-        }
-        Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
-            Some(Ok(id)) => cdr_ids.push(id),
-            Some(Err(e)) => store_err = Some(e),
-            None => {}
-        },
-        Output::Voicemail(vm) => {
-            writer.handle(&mut store, StoreMsg::Voicemail(vm));
-        }
-        Output::Call(ev) => {
-            writer.handle(&mut store, StoreMsg::Call(ev));
-        }
-        Output::Note(n) => {
-            let who = match (n.call, &n.port) {
-                (Some(c), Some(p)) => format!("box call {c} {p}: "),
-                (Some(c), None) => format!("box call {c}: "),
-                (None, Some(p)) => format!("box {p}: "),
-                (None, None) => "box: ".into(),
-            };
-            notes.push((t, format!("{who}{}", n.text)));
-        }
-        _ => {}
-    };
-    // Run until the call has ended, then one more virtual second so everyone settles
-    // (the caller hears the line go dead, the last modem commands are answered).
-    let expected_calls = sc.caller.len() as u64;
-    let clock = std::cell::Cell::new(start);
-    // commands of the store writer (delete a stored SMS) reach the engine every turn
-    let feed = |e: &mut Engine<SimBoard>, now: Instant| {
-        clock.set(now);
-        for c in engine_cmds.borrow_mut().drain(..) {
-            e.exchange.command(now, c);
-        }
-    };
-    let all_done = |e: &Engine<SimBoard>| {
-        clock.get() >= settle_until
-            && e.exchange.calls_started() >= expected_calls
-            && e.exchange.active_calls() == 0
-    };
-    let mut now = start;
-    let mut commands: Vec<(usize, &CommandSpec)> = sc.commands.iter().enumerate().collect();
-    commands.sort_by_key(|(_, c)| c.at);
-    for (i, c) in commands {
-        let at = (start + c.at).max(now);
-        now = engine.run_virtual_with(now, at - now, &mut sink, feed, all_done);
-        if all_done(&engine) {
-            break;
-        }
-        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call) {
-            (Some(cfg), None) => {
-                let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
-                Command::Reload { cfg, prompts }
-            }
-            (None, Some(call)) => Command::Hangup { call },
-            _ => bail!(
-                "command[{i}]: give exactly one of `reload = \"file.toml\"` or `hangup_call = N`"
-            ),
-        };
-        let result = engine.exchange.command(now, cmd);
-        if let CommandResult::Rejected(why) = result {
-            cmd_notes.push((now, format!("box: command {i} rejected: {why}")));
-        }
-    }
-    let left = (start + sc.max_duration).saturating_duration_since(now);
-    let ended = engine.run_virtual_with(now, left, &mut sink, feed, all_done);
-    let end = engine.run_virtual_with(ended, Duration::from_secs(1), &mut sink, feed, |_| false);
-    if let Some(e) = store_err {
-        return Err(e.context("storing the CDR"));
-    }
-    if receiver.is_some() {
-        // the wall-clock time the run ended at; every event is due by then
-        let wall_end = wall.checked_add(jiff::SignedDuration::try_from(
-            end.saturating_duration_since(start),
-        )?)?;
-        let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-        sender.deliver_due(&mut store, wall_end)?;
-    }
-
-    let mut log = engine.board.take_log();
-    log.extend(notes);
-    log.extend(cmd_notes);
-    log.sort_by_key(|(t, _)| *t);
-    let transcript: Vec<String> = log
-        .iter()
-        .map(|(t, s)| format!("{} {s}", fmt_t(start, *t)))
-        .collect();
-    let mut stored = Vec::new();
-    for id in &cdr_ids {
-        if let Some(c) = store.cdr(*id)? {
-            stored.push(Some(c));
-        }
-    }
+/// The expectations of every caller against what was observed.
+fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
     // each caller's record: the first unclaimed one on their port (and number)
+    let mut stored: Vec<Option<Cdr>> = o.records.drain(..).map(Some).collect();
     let mut cdrs = Vec::new();
     for c in &sc.caller {
         let found = stored.iter_mut().find(|slot| {
@@ -892,15 +650,6 @@ fn run_with(
         });
         cdrs.push(found.and_then(Option::take));
     }
-    let responder_heard = engine
-        .board
-        .parties()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !callers.contains(i))
-        .map(|(_, p)| p.heard_other_ms)
-        .max()
-        .unwrap_or(0);
     let mut failures = Vec::new();
     for (i, c) in sc.caller.iter().enumerate() {
         let expect = match (i, &c.expect) {
@@ -913,10 +662,9 @@ fn run_with(
         } else {
             format!("caller[{i}]: ")
         };
-        let caller = engine.board.party(callers[i]);
         let vm = match cdrs[i].as_ref().and_then(|c| c.voicemail_id) {
             Some(id) => {
-                let (row, bytes) = store.voicemail_audio(&data.0.join("voicemail"), id)?;
+                let (row, bytes) = o.store.voicemail_audio(&o.voicemail_dir, id)?;
                 let samples = crate::media::ogg_opus::decode(&bytes)?;
                 Some(VoicemailFound { row, samples })
             }
@@ -925,13 +673,13 @@ fn run_with(
         let mut f = check(
             expect,
             cdrs[i].as_ref(),
-            &transcript,
-            caller.heard_other_ms,
-            responder_heard,
+            &o.transcript,
+            o.caller_heard_ms[i],
+            o.responder_heard_ms,
         );
         f.extend(check_voicemail(expect, cdrs[i].as_ref(), vm.as_ref()));
         if let Some(want) = &expect.sms_inbox {
-            let mut rows = store.inbox(10_000)?;
+            let mut rows = o.store.inbox(10_000)?;
             rows.reverse();
             let got: Vec<String> = rows
                 .iter()
@@ -942,22 +690,13 @@ fn run_with(
             }
         }
         if let Some(want) = &expect.sms_sent {
-            let got: Vec<String> = engine
-                .board
-                .sim_modem()
-                .map(|m| {
-                    m.sms_sent
-                        .iter()
-                        .map(|s| format!("{}: {}", s.to, s.text))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if &got != want {
+            let got = &o.sms_sent;
+            if got != want {
                 f.push(format!("sms_sent: expected {want:?}, got {got:?}"));
             }
         }
         if let Some(want) = expect.sim_sms_left {
-            let left = engine.board.sim_modem().map_or(0, |m| m.stored_sms());
+            let left = o.sim_sms_left;
             if left != want {
                 f.push(format!(
                     "sim_sms_left: expected {want} SMS left in the modem's storage, found {left}"
@@ -967,293 +706,23 @@ fn run_with(
         f.extend(check_alerts(
             expect,
             cdrs[i].as_ref(),
-            &store,
-            &cfg,
-            receiver.as_ref(),
+            &o.store,
+            &o.cfg,
+            o.receiver.as_ref(),
             vm.as_ref(),
-            wall,
+            o.wall,
         )?);
         failures.extend(f.into_iter().map(|f| format!("{who}{f}")));
     }
     let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
-        transcript,
+        transcript: o.transcript,
         cdr,
         cdrs,
         failures,
-        virtual_time: end.saturating_duration_since(start),
-        real_time: real_start.elapsed(),
-        modem_commands: engine.board.modem_commands().to_vec(),
-        pcm_frames: engine.board.pcm_stats().map(|s| s.0),
+        virtual_time: o.virtual_time,
+        real_time: o.real_time,
+        modem_commands: o.modem_commands,
+        pcm_frames: o.pcm_frames,
     })
-}
-
-fn check_alerts(
-    x: &Expect,
-    cdr: Option<&Cdr>,
-    store: &Store,
-    cfg: &Config,
-    receiver: Option<&crate::alerts::test_receiver::TestReceiver>,
-    vm: Option<&VoicemailFound>,
-    wall: jiff::Timestamp,
-) -> Result<Vec<String>> {
-    let mut f = Vec::new();
-    let Some(cdr) = cdr else { return Ok(f) };
-    let alert = cdr.alert_id;
-    if let Some(want) = &x.alert_events {
-        let got: Vec<String> = match alert {
-            Some(id) => store.alert_event_kinds(id)?,
-            None => Vec::new(),
-        };
-        if &got != want {
-            f.push(format!("alert_events: expected {want:?}, got {got:?}"));
-        }
-    }
-    if let Some(want) = &x.delivered {
-        let Some(r) = receiver else {
-            f.push("delivered: set deliver_alerts = true in the scenario".into());
-            return Ok(f);
-        };
-        let key = match alert {
-            Some(id) => store
-                .alerts(10_000)?
-                .into_iter()
-                .find(|a| a.id == id)
-                .map(|a| a.dedup_key),
-            None => None,
-        };
-        let mut got = Vec::new();
-        for req in r.received() {
-            let target = req.path.trim_start_matches('/').to_string();
-            let Some(body) = req.json() else { continue };
-            // PagerDuty: dedup_key/event_action; ilert: alertKey/eventType; webhook: alert.key
-            let (k, kind) = if let Some(k) = body["dedup_key"].as_str() {
-                (
-                    k.to_string(),
-                    body["event_action"].as_str().unwrap_or("").to_string(),
-                )
-            } else if let Some(k) = body["alertKey"].as_str() {
-                (
-                    k.to_string(),
-                    body["eventType"].as_str().unwrap_or("").to_string(),
-                )
-            } else {
-                (
-                    body["alert"]["key"].as_str().unwrap_or("").to_string(),
-                    body["event"]["kind"].as_str().unwrap_or("").to_string(),
-                )
-            };
-            if Some(&k) != key.as_ref() {
-                continue;
-            }
-            if let Some(t) = cfg.alert_target(&target)
-                && t.kind() == crate::config::alerts::TargetKind::Webhook
-            {
-                let secret = t.secret.as_ref().map_or("", |s| s.get_ref().as_str());
-                let sig = req
-                    .headers
-                    .get("x-switchboard-signature")
-                    .cloned()
-                    .unwrap_or_default();
-                let json_bytes = match req.part("event") {
-                    Some(p) => p,
-                    None => req.body.clone(),
-                };
-                let t_s = sig
-                    .split(',')
-                    .find_map(|p| p.strip_prefix("t="))
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-                if !crate::alerts::payload::verify(secret, &sig, &json_bytes, t_s, 0)
-                    || (t_s - wall.as_second()).abs() > 86_400
-                {
-                    f.push(format!("delivered: bad webhook signature on {kind}"));
-                }
-                if let Some(audio) = req.part("voicemail") {
-                    let sha = crate::store::voicemail::sha256_hex(&audio);
-                    if body["voicemail"]["sha256"].as_str() != Some(sha.as_str())
-                        || vm.is_some_and(|v| v.row.sha256 != sha)
-                    {
-                        f.push(
-                            "delivered: the attached voicemail does not match its sha256".into(),
-                        );
-                    }
-                }
-            }
-            got.push(format!("{target}:{kind}"));
-        }
-        if &got != want {
-            f.push(format!("delivered: expected {want:?}, got {got:?}"));
-        }
-    }
-    Ok(f)
-}
-
-fn check_voicemail(x: &Expect, cdr: Option<&Cdr>, vm: Option<&VoicemailFound>) -> Vec<String> {
-    let mut f = Vec::new();
-    let Some(cdr) = cdr else { return f };
-    if let Some(want) = &x.voicemail {
-        let got = cdr.voicemail.clone().unwrap_or_default();
-        if &got != want {
-            f.push(format!("voicemail: expected {want:?}, got {got:?}"));
-        }
-    }
-    let wants_file = x.voicemail_empty.is_some()
-        || x.voicemail_seconds.is_some()
-        || x.voicemail_marker.is_some()
-        || x.voicemail_ended_by.is_some();
-    let Some(vm) = vm else {
-        if wants_file {
-            f.push("voicemail: no voicemail was stored for the call".into());
-        }
-        return f;
-    };
-    if let Some(e) = x.voicemail_empty
-        && vm.row.empty != e
-    {
-        f.push(format!(
-            "voicemail_empty: expected {e}, got {}",
-            vm.row.empty
-        ));
-    }
-    if let Some(by) = &x.voicemail_ended_by
-        && &vm.row.ended_by != by
-    {
-        f.push(format!(
-            "voicemail_ended_by: expected {by:?}, got {:?}",
-            vm.row.ended_by
-        ));
-    }
-    let decoded = vm.samples.len() as f64 / f64::from(crate::dsp::SAMPLE_RATE);
-    if (decoded - vm.row.seconds).abs() > 0.05 {
-        f.push(format!(
-            "voicemail: the file decodes to {decoded:.2} s but the index says {:.2} s",
-            vm.row.seconds
-        ));
-    }
-    if let Some([lo, hi]) = x.voicemail_seconds
-        && !(lo..=hi).contains(&decoded)
-    {
-        f.push(format!(
-            "voicemail_seconds: expected {lo} to {hi} s, the file has {decoded:.2} s"
-        ));
-    }
-    if let Some(want) = x.voicemail_marker {
-        let level = crate::hw::sim::party::marker_level_dbm0(&vm.samples, CALLER_MARKER_HZ);
-        let sent = crate::hw::sim::party::MARKER_LEVEL_DBM0;
-        let ok = level.is_some_and(|l| (l - sent).abs() <= 3.0);
-        if ok != want {
-            f.push(format!(
-                "voicemail_marker: expected {want}, the caller's {CALLER_MARKER_HZ} Hz marker was sent at {sent} dBm0 and the file has it at {level:?} dBm0"
-            ));
-        }
-    }
-    f
-}
-
-fn check(
-    x: &Expect,
-    cdr: Option<&Cdr>,
-    transcript: &[String],
-    caller_heard_ms: u32,
-    responder_heard_ms: u32,
-) -> Vec<String> {
-    let mut f = Vec::new();
-    let Some(cdr) = cdr else {
-        f.push("no call detail record was written".into());
-        return f;
-    };
-    if let Some(r) = &x.end_reason {
-        if cdr.end_reason.as_str() != r {
-            f.push(format!(
-                "end_reason: expected {r}, got {}",
-                cdr.end_reason.as_str()
-            ));
-        }
-    }
-    if let Some(o) = x.option {
-        if cdr.option_key != Some(o) {
-            f.push(format!("option: expected {o}, got {:?}", cdr.option_key));
-        }
-    }
-    if let Some(a) = &x.accepted_by {
-        let got = cdr.accepted_by.clone().unwrap_or_default();
-        if &got != a {
-            f.push(format!("accepted_by: expected {a:?}, got {got:?}"));
-        }
-    }
-    if let Some(want) = &x.attempts {
-        let got: Vec<String> = cdr
-            .attempts
-            .iter()
-            .map(|a| format!("{}:{}", a.user, a.outcome.as_str()))
-            .collect();
-        if &got != want {
-            f.push(format!("attempts: expected {want:?}, got {got:?}"));
-        }
-    }
-    if let Some(d) = &x.digits {
-        if &cdr.digits != d {
-            f.push(format!("digits: expected {d:?}, got {:?}", cdr.digits));
-        }
-    }
-    let this_call = format!("box call {} ", cdr.call_id);
-    for h in &x.caller_heard {
-        let heard = transcript.iter().any(|l| {
-            l.contains(&this_call) && l.contains("caller hears: \"") && l.contains(h.as_str())
-        });
-        if !heard {
-            f.push(format!("caller_heard: the caller never heard {h:?}"));
-        }
-    }
-    if let Some(b) = x.bridged_audio {
-        let both = caller_heard_ms >= 1000 && responder_heard_ms >= 1000;
-        if both != b {
-            f.push(format!(
-                "bridged_audio: expected {b}, but the caller heard the responder for {caller_heard_ms} ms and the responder heard the caller for {responder_heard_ms} ms"
-            ));
-        }
-    }
-    for want in &x.transcript {
-        if !transcript.iter().any(|l| l.contains(want.as_str())) {
-            f.push(format!("transcript: no line contains {want:?}"));
-        }
-    }
-    if let Some(o) = &x.overflow {
-        let got = cdr.overflow.clone().unwrap_or_default();
-        if &got != o {
-            f.push(format!("overflow: expected {o:?}, got {got:?}"));
-        }
-    }
-    if let Some(p) = &x.pin {
-        if cdr.pin.as_ref() != Some(p) {
-            f.push(format!("pin: expected {p:?}, got {:?}", cdr.pin));
-        }
-    }
-    if let Some(q) = x.queued {
-        let waited = cdr.queue_seconds.is_some_and(|s| s > 0.0);
-        if waited != q {
-            f.push(format!(
-                "queued: expected {q}, but the caller waited {:?} s for a line",
-                cdr.queue_seconds
-            ));
-        }
-    }
-    if let Some(r) = &x.routing_id {
-        if &cdr.routing_id != r {
-            f.push(format!(
-                "routing_id: expected {r:?}, got {:?}",
-                cdr.routing_id
-            ));
-        }
-    }
-    if let Some(m) = x.max_call_duration {
-        if cdr.duration_seconds > m.as_secs_f64() {
-            f.push(format!(
-                "max_call_duration: the call took {:.1} s",
-                cdr.duration_seconds
-            ));
-        }
-    }
-    f
 }
