@@ -14,8 +14,8 @@ use switchboard::config::{BoardProfile, Config};
 use switchboard::exchange::{Exchange, Output};
 use switchboard::hw::modem_link::ModemLink;
 use switchboard::hw::sim::modem::SimModemConfig;
-use switchboard::hw::sim::modem::{FarEnd, Network, SimModem};
-use switchboard::hw::sim::modem_rig::ModemRig;
+use switchboard::hw::sim::modem::{NoNetwork, SimModem};
+use switchboard::hw::sim::modem_rig::{ModemRig, pty_run_until};
 use switchboard::hw::sim::{ModemFault, SimBoard};
 use switchboard::media::tts::Tts;
 use switchboard::modem::health::Stage;
@@ -128,17 +128,7 @@ fn a_port_missing_at_start_is_retried_and_the_box_starts_anyway() {
     assert!(st.ready && st.recovery.link_up, "{st:?}");
 }
 
-struct NoCalls;
-impl Network for NoCalls {
-    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
-        FarEnd::Unreachable
-    }
-    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
-    fn answered(&mut self, _: Instant, _: &str) {}
-}
-
-/// Runs driver and simulator against each other over the pty until `done` holds,
-/// through the engine's modem I/O step.
+/// Runs driver and simulator against each other over the pty until `done` holds.
 fn run(
     sim: &mut SimModem,
     link: &mut ModemLink,
@@ -146,20 +136,10 @@ fn run(
     events: &mut Vec<ModemEvent>,
     done: impl Fn(&[ModemEvent]) -> bool,
 ) {
-    let start = Instant::now();
-    while !done(events) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "stuck: {events:?}"
-        );
-        link.pump(Instant::now(), m).unwrap();
-        sim.step(Instant::now(), &mut NoCalls);
-        // bytes on a pseudo-terminal cross through the kernel: give it a moment
-        std::thread::sleep(Duration::from_millis(2));
-        while link.pump(Instant::now(), m).unwrap() {}
-        m.handle_timeout(Instant::now());
-        events.extend(std::iter::from_fn(|| m.poll_event()));
-    }
+    pty_run_until(sim, link, m, events, Duration::from_secs(20), |e, _| {
+        done(e)
+    })
+    .unwrap();
 }
 
 /// Garbage is the driver's logic (the AT codec), not the serial edge: virtual time.
@@ -169,7 +149,7 @@ fn garbage_long_and_partial_lines_mid_response_do_not_break_the_command_in_fligh
         SimModemConfig::default(),
         ModemConfig::default(),
         ModemTiming::default(),
-        Box::new(NoCalls),
+        Box::new(NoNetwork),
         Instant::now(),
     )
     .unwrap();
@@ -230,10 +210,10 @@ fn soft_reset_of_the_simulated_modem_reboots_it_with_boot_urcs() {
     // the driver's own soft reset command, as the ladder sends it
     link.write_all(b"AT+CFUN=1,1\r").unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    sim.step(Instant::now(), &mut NoCalls);
+    sim.step(Instant::now(), &mut NoNetwork);
     assert_eq!(sim.reboots(), 1);
     // the boot URCs come once the boot time has passed (stepped with a later clock)
-    sim.step(Instant::now() + Duration::from_secs(30), &mut NoCalls);
+    sim.step(Instant::now() + Duration::from_secs(30), &mut NoNetwork);
     let mut got = Vec::new();
     let start = Instant::now();
     let mut buf = [0u8; 256];

@@ -997,8 +997,9 @@ impl SimModem {
     }
 }
 
-/// A network that nobody listens to (for releases the far end caused).
-struct NoNetwork;
+/// A network that nobody listens to: every number is unreachable (for releases the
+/// far end caused, and for tests that place no calls).
+pub struct NoNetwork;
 
 impl Network for NoNetwork {
     fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {

@@ -146,3 +146,31 @@ impl ModemRig {
         std::mem::take(&mut self.events)
     }
 }
+
+/// Runs a driver against the simulated modem over a real pseudo-terminal until `done`
+/// holds, through the same I/O step ([`ModemLink::pump`]): for the serial-edge tests,
+/// where the bytes cross the kernel (hence a short wait per turn). Events go to
+/// `events`. An error when the port fails or `limit` of wall time passes first.
+pub fn pty_run_until(
+    sim: &mut SimModem,
+    link: &mut ModemLink,
+    m: &mut Modem,
+    events: &mut Vec<ModemEvent>,
+    limit: Duration,
+    done: impl Fn(&[ModemEvent], &SimModem) -> bool,
+) -> Result<()> {
+    let start = Instant::now();
+    while !done(events, sim) {
+        if start.elapsed() >= limit {
+            anyhow::bail!("nothing came within {limit:?}: events {events:?}");
+        }
+        link.pump(Instant::now(), m)?;
+        sim.step(Instant::now(), &mut super::modem::NoNetwork);
+        // bytes on a pseudo-terminal cross through the kernel: give it a moment
+        std::thread::sleep(Duration::from_millis(2));
+        while link.pump(Instant::now(), m)? {}
+        m.handle_timeout(Instant::now());
+        events.extend(std::iter::from_fn(|| m.poll_event()));
+    }
+    Ok(())
+}

@@ -2,19 +2,10 @@
 
 use super::*;
 use crate::hw::modem_link::ModemLink;
+use crate::hw::sim::modem_rig::pty_run_until;
 use crate::modem::{Modem, ModemEvent, ModemTiming};
 
-struct NoCalls;
-impl Network for NoCalls {
-    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
-        FarEnd::Unreachable
-    }
-    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
-    fn answered(&mut self, _: Instant, _: &str) {}
-}
-
-/// Runs driver and simulator against each other over the pty until `done` holds,
-/// through the engine's modem I/O step.
+/// Runs driver and simulator against each other over the pty until `done` holds.
 fn run(
     sim: &mut SimModem,
     link: &mut ModemLink,
@@ -22,22 +13,7 @@ fn run(
     events: &mut Vec<ModemEvent>,
     done: impl Fn(&[ModemEvent], &SimModem) -> bool,
 ) {
-    let start = Instant::now();
-    while !done(events, sim) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "stuck: {events:?}"
-        );
-        link.pump(Instant::now(), m).unwrap();
-        sim.step(Instant::now(), &mut NoCalls);
-        // bytes on a pseudo-terminal cross through the kernel: give it a moment
-        std::thread::sleep(Duration::from_millis(2));
-        while link.pump(Instant::now(), m).unwrap() {}
-        m.handle_timeout(Instant::now());
-        while let Some(e) = m.poll_event() {
-            events.push(e);
-        }
-    }
+    pty_run_until(sim, link, m, events, Duration::from_secs(10), done).unwrap();
 }
 
 #[test]
