@@ -19,6 +19,8 @@ use crate::dsp::SAMPLE_RATE;
 pub struct Tts {
     cache_dir: Option<PathBuf>,
     program: String,
+    /// Keep what the disk cache gives in memory for the rest of the process.
+    memo: bool,
 }
 
 /// Stable 64-bit FNV-1a (the cache key must not change between builds).
@@ -34,9 +36,10 @@ fn fnv1a(parts: &[&str]) -> u64 {
 }
 
 /// Prompts read from a disk cache, kept in memory for the rest of the process: the
-/// scenario runner and the benchmarks render the same texts for every run, and reading
-/// and parsing the WAV files dominated short scenarios. Only renderers with a disk
-/// cache use it (what it returns is what the disk cache would return).
+/// scenario runner renders the same texts for every run, and reading and parsing the
+/// WAV files dominated short scenarios. Only renderers made with [`Tts::memoised`] and
+/// a disk cache use it (what it returns is what the disk cache would return); the
+/// service does not (it would hold a second copy of its prompts).
 static MEMO: Mutex<Option<HashMap<String, Arc<[i16]>>>> = Mutex::new(None);
 /// The memo is emptied when it would hold more samples than this (32 MB).
 const MEMO_MAX_SAMPLES: usize = 16 << 20;
@@ -62,7 +65,15 @@ impl Tts {
         Self {
             cache_dir,
             program: std::env::var("SWITCHBOARD_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
+            memo: false,
         }
+    }
+
+    /// The same renderer, also keeping rendered prompts in memory across renderers in
+    /// this process (for runs that render the same prompts again and again).
+    pub fn memoised(mut self) -> Self {
+        self.memo = true;
+        self
     }
 
     /// Speech for `text` in `voice` (espeak-ng voice name), 8 kHz mono.
@@ -72,7 +83,10 @@ impl Tts {
             .cache_dir
             .as_ref()
             .map(|d| d.join(format!("{key}.wav")));
-        let memo_key = cached.as_ref().map(|p| p.display().to_string());
+        let memo_key = cached
+            .as_ref()
+            .filter(|_| self.memo)
+            .map(|p| p.display().to_string());
         if let Some(s) = memo_key.as_deref().and_then(memo_get) {
             return Ok(s.to_vec());
         }
@@ -286,6 +300,7 @@ mod tests {
         let tts = Tts {
             cache_dir: None,
             program: "/nonexistent/espeak".into(),
+            memo: false,
         };
         let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
         assert!(e.to_string().contains("at most 4000"), "{e}");

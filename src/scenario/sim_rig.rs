@@ -37,7 +37,7 @@ impl Rig for SimRig {
         let board = &self.board;
         let tts_cache = self.tts_cache.clone();
         let real_start = Instant::now();
-        let tts = Tts::new(tts_cache);
+        let tts = Tts::new(tts_cache).memoised();
         let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
         let start = Instant::now();
         let wall = sc
