@@ -146,8 +146,7 @@ fn scenario(c: &mut Criterion) {
         "accepted by first responder (43 s of call, virtual time)",
         |b| {
             b.iter(|| {
-                let (_, out) =
-                    switchboard::hw::sim::scenario::run_file(&f, Some(cache.clone())).unwrap();
+                let (_, out) = switchboard::scenario::run_file(&f, Some(cache.clone())).unwrap();
                 assert!(out.passed());
             })
         },

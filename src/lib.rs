@@ -18,5 +18,6 @@ pub mod line;
 pub mod media;
 pub mod modem;
 pub mod routing;
+pub mod scenario;
 pub mod store;
 pub mod web;

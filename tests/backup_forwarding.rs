@@ -1,6 +1,6 @@
 //! The backup box: the SIM's calls are forwarded (busy, no reply, not reachable) to the
 //! configured number, set when the modem is ready and after a reload, and verified by
-//! reading it back — against the simulated modem through the real serial driver.
+//! reading it back — against the simulated modem over its in-memory line, in virtual time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ fn forwarding_is_set_verified_and_follows_a_reload() {
         jiff::Timestamp::UNIX_EPOCH,
         1,
     );
-    let mut e = Engine::new(ex, SimBoard::new(&board).unwrap(), start).unwrap();
+    let mut e = Engine::new(ex, SimBoard::new_virtual(&board).unwrap(), start).unwrap();
     let mut seen = Vec::new();
     let mut sink = |_: Instant, o: Output| {
         if let Output::Backup(b) = o {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use switchboard::config::{BoardProfile, Config};
-use switchboard::hw::sim::scenario;
+use switchboard::scenario;
 
 fn tts_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("tts-cache")

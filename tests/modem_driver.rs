@@ -1,13 +1,13 @@
-//! The modem state machine against the simulated modem, through the real serial code
-//! on a pseudo-terminal: dialect detection, the SIM PIN rules, vendor URCs moving call
+//! The modem state machine against the simulated modem, in virtual time over the
+//! in-memory line (the serial edge has its own pty tests): dialect detection, the SIM PIN rules, vendor URCs moving call
 //! state, modem-reported DTMF, registration loss, call waiting and simpler modems.
 
 use std::time::{Duration, Instant};
 
 use switchboard::hw::sim::modem::{FarEnd, Network, Quirks, SimLock, SimModem, SimModemConfig};
-use switchboard::modem::serial::SerialLink;
+use switchboard::hw::sim::modem_rig::ModemRig;
 use switchboard::modem::{
-    Dialect, DialectSetting, LegEnd, LegState, Modem, ModemConfig, ModemEvent, ModemTiming,
+    Dialect, DialectSetting, LegEnd, LegState, ModemConfig, ModemEvent, ModemTiming,
 };
 
 struct Net {
@@ -24,77 +24,44 @@ impl Network for Net {
     fn answered(&mut self, _: Instant, _: &str) {}
 }
 
-struct Rig {
-    sim: SimModem,
-    link: SerialLink,
-    m: Modem,
-    net: Net,
-    events: Vec<ModemEvent>,
+/// The driver against the simulated modem in virtual time (`ModemRig`), with the
+/// waits these tests use.
+struct Rig(ModemRig);
+
+impl std::ops::Deref for Rig {
+    type Target = ModemRig;
+    fn deref(&self) -> &ModemRig {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut ModemRig {
+        &mut self.0
+    }
 }
 
 impl Rig {
     fn new(sim: SimModemConfig, cfg: ModemConfig, timing: ModemTiming) -> Self {
-        let sim = SimModem::open_with(sim).unwrap();
-        let link = SerialLink::open(sim.path(), 115_200).unwrap();
-        Self {
-            sim,
-            link,
-            m: Modem::with_config(Instant::now(), timing, cfg),
-            net: Net {
-                answer_after: Some(Duration::from_millis(1200)),
-            },
-            events: Vec::new(),
-        }
+        let net = Net {
+            answer_after: Some(Duration::from_millis(1200)),
+        };
+        Self(ModemRig::new(sim, cfg, timing, Box::new(net), Instant::now()).unwrap())
     }
 
-    /// Runs driver and simulator against each other until `done` holds (20 s at most).
+    /// Runs driver and simulator against each other until `done` holds (20 s of
+    /// virtual time at most).
     fn run_until(&mut self, what: &str, done: impl Fn(&[ModemEvent], &SimModem) -> bool) {
-        let start = Instant::now();
-        while !done(&self.events, &self.sim) {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "waiting for {what}: {:?}\nsim saw {:?}",
-                self.events,
-                self.sim.commands
-            );
-            self.turn();
-        }
-    }
-
-    /// Runs for a while (to show that something does not happen).
-    fn run_for(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            self.turn();
-        }
-    }
-
-    fn turn(&mut self) {
-        let mut buf = [0u8; 1024];
-        while let Some(tx) = self.m.poll_transmit() {
-            self.link.write_all(&tx).unwrap();
-        }
-        self.sim.step(Instant::now(), &mut self.net);
-        std::thread::sleep(Duration::from_millis(2));
-        loop {
-            let n = self.link.read_available(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            self.m.handle_input(Instant::now(), &buf[..n]);
-        }
-        self.m.handle_timeout(Instant::now());
-        while let Some(e) = self.m.poll_event() {
-            self.events.push(e);
+        if let Err(e) = self
+            .0
+            .run_until(what, Duration::from_secs(20), |r| done(&r.events, &r.sim))
+        {
+            panic!("{e}");
         }
     }
 
     fn ready(&mut self) {
         self.run_until("Ready", |e, _| e.contains(&ModemEvent::Ready));
-    }
-
-    fn take(&mut self) -> Vec<ModemEvent> {
-        std::mem::take(&mut self.events)
     }
 }
 
@@ -122,8 +89,8 @@ fn dialect_detected_for_all_three_and_vendor_init_sent() {
     ] {
         let mut r = Rig::new(sim_cfg(d), ModemConfig::default(), ModemTiming::default());
         r.ready();
-        assert_eq!(r.m.dialect(), d);
-        assert_eq!(r.m.status().dialect, Some(d.as_str()));
+        assert_eq!(r.modem.dialect(), d);
+        assert_eq!(r.modem.status().dialect, Some(d.as_str()));
         let vendor: Vec<&String> = r
             .sim
             .commands
@@ -144,7 +111,7 @@ fn dialect_detected_for_all_three_and_vendor_init_sent() {
     };
     let mut r = Rig::new(sim_cfg(Dialect::Simcom), cfg, ModemTiming::default());
     r.ready();
-    assert_eq!(r.m.dialect(), Dialect::Generic);
+    assert_eq!(r.modem.dialect(), Dialect::Generic);
     assert!(!r.sim.commands.iter().any(|c| c == "AT+DDET=1"));
 }
 
@@ -164,8 +131,8 @@ fn sim_pin_sent_exactly_once_and_never_when_ready() {
     let mut r = Rig::new(locked, pin("2468"), ModemTiming::default());
     r.ready();
     assert_eq!(r.sim.pin_entries, 1);
-    assert_eq!(r.m.status().sim, Some("ready"));
-    assert_eq!(r.m.status().registration, Some("home"));
+    assert_eq!(r.modem.status().sim, Some("ready"));
+    assert_eq!(r.modem.status().registration, Some("home"));
 
     let mut r = Rig::new(
         SimModemConfig::default(),
@@ -189,7 +156,7 @@ fn wrong_pin_once_then_a_clear_fault_and_puk_is_never_touched() {
     r.run_for(Duration::from_millis(500));
     assert_eq!(r.sim.pin_entries, 1);
     assert_eq!(r.sim.sim_state(), "SIM PIN", "two attempts left");
-    assert_eq!(r.m.status().sim, Some("pin_rejected"));
+    assert_eq!(r.modem.status().sim, Some("pin_rejected"));
     assert!(!r.events.contains(&ModemEvent::Ready));
     assert!(
         r.events.iter().any(
@@ -206,7 +173,7 @@ fn wrong_pin_once_then_a_clear_fault_and_puk_is_never_touched() {
         e.iter().any(|e| matches!(e, ModemEvent::Fault(_)))
     });
     assert_eq!(r.sim.pin_entries, 0);
-    assert_eq!(r.m.status().sim, Some("puk_required"));
+    assert_eq!(r.modem.status().sim, Some("puk_required"));
     assert!(
         r.events
             .iter()
@@ -223,7 +190,7 @@ fn quectel_ccinfo_moves_the_leg_and_tonedet_gives_dtmf() {
     );
     r.ready();
     r.take();
-    let leg = r.m.dial(Instant::now(), "+491701234567");
+    let leg = r.0.modem.dial(r.0.now, "+491701234567");
     r.run_until("answer", |e, _| {
         e.iter().any(|e| {
             matches!(
@@ -277,7 +244,7 @@ fn simcom_voice_call_begin_end_and_rxdtmf() {
     let mut r = Rig::new(sim_cfg(Dialect::Simcom), ModemConfig::default(), no_polls());
     r.ready();
     r.take();
-    let leg = r.m.dial(Instant::now(), "+491701234567");
+    let leg = r.0.modem.dial(r.0.now, "+491701234567");
     r.run_until("answer", |e, _| !e.is_empty());
     // without polling, only VOICE CALL: BEGIN can report the answer
     assert_eq!(
@@ -320,7 +287,7 @@ fn registration_loss_and_return_are_events() {
             state: "searching"
         }]
     );
-    assert_eq!(r.m.status().registration, Some("searching"));
+    assert_eq!(r.modem.status().registration, Some("searching"));
     r.sim.set_registered(true);
     r.run_until("return", |e, _| !e.is_empty());
     assert_eq!(
@@ -347,11 +314,11 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
     };
     let mut r = Rig::new(simple, ModemConfig::default(), ModemTiming::default());
     r.ready();
-    assert_eq!(r.m.status().registration, Some("home"));
+    assert_eq!(r.modem.status().registration, Some("home"));
     // +CEREG=2 failed once, so +CEREG? is never asked
     assert!(!r.sim.commands.iter().any(|c| c == "AT+CEREG?"));
     r.take();
-    assert!(r.sim.incoming_call(Instant::now(), "+15550001111"));
+    assert!(r.0.sim.incoming_call(r.0.now, "+15550001111"));
     r.run_until("the call", |e, _| !e.is_empty());
     let first = match r.take().as_slice() {
         [ModemEvent::Incoming { leg, caller_id }] => {
@@ -360,7 +327,7 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
         }
         other => panic!("{other:?}"),
     };
-    assert!(r.m.answer(Instant::now(), first));
+    assert!(r.0.modem.answer(r.0.now, first));
     r.run_until("answered", |e, _| !e.is_empty());
     assert_eq!(
         r.take(),
@@ -370,7 +337,7 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
         }]
     );
     // a national number (type 129) waits behind it
-    assert!(r.sim.incoming_call(Instant::now(), "05550002222"));
+    assert!(r.0.sim.incoming_call(r.0.now, "05550002222"));
     r.run_until("waiting", |e, _| !e.is_empty());
     let second = match r.take().as_slice() {
         [ModemEvent::CallWaiting { leg, caller_id }] => {
@@ -379,7 +346,7 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
         }
         other => panic!("{other:?}"),
     };
-    assert!(r.m.answer(Instant::now(), second));
+    assert!(r.0.modem.answer(r.0.now, second));
     r.run_until("swap", |e, _| e.len() >= 2);
     assert_eq!(
         r.take(),
@@ -396,7 +363,7 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
     );
     assert!(r.sim.commands.iter().any(|c| c == "AT+CHLD=2"));
     // the first caller gives up while on hold: the CLCC poll notices
-    assert!(r.sim.caller_hangup(Instant::now(), "+15550001111"));
+    assert!(r.0.sim.caller_hangup(r.0.now, "+15550001111"));
     r.run_until("first ended", |e, _| !e.is_empty());
     assert_eq!(
         r.take(),
@@ -405,7 +372,7 @@ fn simple_modem_with_slow_answers_incoming_call_and_waiting_call() {
             state: LegState::Ended(LegEnd::NoCarrier)
         }]
     );
-    r.m.hangup(Instant::now(), second);
+    r.0.modem.hangup(r.0.now, second);
     r.run_until("released", |_, s| !s.in_call());
 }
 
@@ -427,7 +394,7 @@ fn quectel_volte_read_and_set_and_urc_port() {
             .any(|c| c.starts_with("AT+QCFG=\"ims\","))
     );
     assert!(!r.sim.commands.iter().any(|c| c.starts_with("AT+QURCCFG")));
-    assert_eq!(r.m.status().ims, Some("enabled"));
+    assert_eq!(r.modem.status().ims, Some("enabled"));
     assert!(r.events.iter().all(|e| !matches!(e, ModemEvent::Fault(_))));
 
     // configured: URC port and VoLTE set, then read back
@@ -448,8 +415,8 @@ fn quectel_volte_read_and_set_and_urc_port() {
     r.ready();
     assert_eq!(r.sim.extras.urc_port.as_deref(), Some("usbmodem"));
     assert_eq!(r.sim.extras.ims_cfg, 1);
-    assert_eq!(r.m.status().ims, Some("enabled"));
-    let json = serde_json::to_value(r.m.status()).unwrap();
+    assert_eq!(r.modem.status().ims, Some("enabled"));
+    let json = serde_json::to_value(r.modem.status()).unwrap();
     assert_eq!(json["ims"], "enabled");
 
     // a carrier profile that locks VoLTE off: a clear fault, the status says so
@@ -466,9 +433,9 @@ fn quectel_volte_read_and_set_and_urc_port() {
         .expect("a fault about VoLTE");
     assert!(fault.contains("refused to switch VoLTE on"), "{fault}");
     assert!(fault.contains("MBN"), "{fault}");
-    assert_eq!(r.m.status().ims, Some("unknown"));
+    assert_eq!(r.modem.status().ims, Some("unknown"));
     // the modem is usable anyway
-    assert!(r.m.status().ready);
+    assert!(r.modem.status().ready);
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Modem-reported DTMF in a real call flow: the exchange, its modem driver and the
-//! simulated Quectel modem on a pseudo-terminal through the real serial code. The
+//! simulated Quectel modem over the in-memory line, through the engine's modem I/O
+//! step (`ModemLink::pump`). The
 //! responder's key reaches the box only as a modem URC (`+QTONEDET`, the call audio
 //! carries no tone) and still accepts the call; a key that arrives both as a URC and
 //! as a tone in the audio counts once.
 //!
-//! The exchange runs on a virtual clock that advances 20 ms per audio frame and keeps
-//! pace with real time (the simulated modem's far end answers in real time), so the
-//! de-duplication window is measured in frames, never in how fast this machine is.
+//! Everything runs on one virtual clock that advances 20 ms per audio frame (the
+//! simulated modem's far end answers in virtual time too), so the de-duplication
+//! window is measured in frames, never in how fast this machine is.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use switchboard::config::{BoardProfile, Config};
 use switchboard::exchange::{Exchange, Output, PortIdx};
+use switchboard::hw::modem_link::ModemLink;
 use switchboard::hw::sim::modem::{FarEnd, Network, SimModem, SimModemConfig};
 use switchboard::line::LineSignal;
 use switchboard::media::{Frame, PromptLibrary, SILENCE};
 use switchboard::modem::Dialect;
-use switchboard::modem::serial::SerialLink;
 
 struct Net;
 impl Network for Net {
@@ -34,8 +35,7 @@ impl Network for Net {
 struct Rig {
     ex: Exchange,
     sim: SimModem,
-    link: SerialLink,
-    real_start: Instant,
+    link: ModemLink,
     start: Instant,
     /// Virtual time of the exchange.
     vt: Instant,
@@ -51,8 +51,9 @@ impl Rig {
             dialect: Some(Dialect::Quectel),
             ..SimModemConfig::default()
         })
-        .unwrap();
-        let link = SerialLink::open(sim.path(), 115_200).unwrap();
+        .unwrap()
+        .in_memory();
+        let link = ModemLink::memory(sim.mem_link().unwrap());
         let mut board = BoardProfile::sim();
         if let Some(m) = board.modem.as_mut() {
             m.dialect = "auto".into();
@@ -74,7 +75,6 @@ impl Rig {
             ex,
             sim,
             link,
-            real_start: Instant::now(),
             start,
             vt: start,
             input: vec![VecDeque::new(); ports],
@@ -84,19 +84,16 @@ impl Rig {
         }
     }
 
-    /// Moves modem bytes both ways (no audio tick).
+    /// Moves modem bytes both ways until both sides are quiet (no audio tick).
     fn io(&mut self) {
-        let mut buf = [0u8; 1024];
-        while let Some(tx) = self.ex.poll_modem_transmit() {
-            self.link.write_all(&tx).unwrap();
-        }
-        self.sim.step(Instant::now(), &mut Net);
         loop {
-            let n = self.link.read_available(&mut buf).unwrap();
-            if n == 0 {
+            let mut moved = self.link.pump(self.vt, &mut self.ex).unwrap();
+            let before = self.sim.written;
+            self.sim.step(self.vt, &mut Net);
+            moved |= self.sim.written != before;
+            if !moved {
                 break;
             }
-            self.ex.on_modem_bytes(self.vt, &buf[..n]);
         }
         while let Some(o) = self.ex.poll_output() {
             if let Output::Note(n) = o {
@@ -105,35 +102,33 @@ impl Rig {
         }
     }
 
-    /// One loop turn: modem I/O, then the audio frames real time has made due.
+    /// One loop turn: modem I/O, then one 20 ms audio frame.
     fn turn(&mut self) {
         self.io();
-        std::thread::sleep(Duration::from_millis(2));
-        let real = self.real_start.elapsed();
-        while self.vt.duration_since(self.start) < real {
-            self.vt += Duration::from_millis(20);
-            if self.ex.poll_timeout().is_some_and(|t| t <= self.vt) {
-                self.ex.handle_timeout(self.vt);
-            }
-            for p in 0..self.ex.port_count() {
-                let mut f: Frame = SILENCE;
-                for s in f.iter_mut() {
-                    *s = self.input[p].pop_front().unwrap_or(0);
-                }
-                self.ex.on_audio(self.vt, p, &f);
-                let mut out = SILENCE;
-                self.ex.fill_audio(self.vt, p, &mut out);
-            }
-            self.io();
+        self.vt += Duration::from_millis(20);
+        if self.ex.poll_timeout().is_some_and(|t| t <= self.vt) {
+            self.ex.handle_timeout(self.vt);
         }
+        for p in 0..self.ex.port_count() {
+            let mut f: Frame = SILENCE;
+            for s in f.iter_mut() {
+                *s = self.input[p].pop_front().unwrap_or(0);
+            }
+            self.ex.on_audio(self.vt, p, &f);
+            let mut out = SILENCE;
+            self.ex.fill_audio(self.vt, p, &mut out);
+        }
+        self.io();
     }
 
+    /// Turns until `done` holds (60 s of virtual time at most).
     fn until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
-        let t = Instant::now();
+        let limit = self.vt + Duration::from_secs(60);
         while !done(self) {
             assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "waiting for {what}: {:#?}\nthe modem saw {:?}",
+                self.vt < limit,
+                "waiting for {what} since {:?}: {:#?}\nthe modem saw {:?}",
+                self.vt - self.start,
                 self.notes,
                 self.sim.commands
             );

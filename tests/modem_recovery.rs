@@ -1,6 +1,7 @@
-//! Modem recovery through the real serial code against the simulated modem on a
-//! pseudo-terminal: a port that vanishes and comes back under a new name behind the
-//! same symlink, and garbage / overlong / partial lines in the middle of a response.
+//! Modem recovery against the simulated modem. Through the real serial code on a
+//! pseudo-terminal (the serial edge): a port that vanishes and comes back under a new
+//! name behind the same symlink, and a soft reset's boot URCs. In virtual time over the
+//! in-memory line: garbage / overlong / partial lines in the middle of a response.
 //! (The call-level cases — reboot mid-call, a hung modem power-cycled — are scenario
 //! files in hil-tests/scenarios/, run by tests/scenarios.rs.)
 
@@ -11,12 +12,14 @@ use std::time::{Duration, Instant};
 use switchboard::app::engine::Engine;
 use switchboard::config::{BoardProfile, Config};
 use switchboard::exchange::{Exchange, Output};
-use switchboard::hw::sim::modem::{FarEnd, Network, SimModem};
+use switchboard::hw::modem_link::ModemLink;
+use switchboard::hw::sim::modem::SimModemConfig;
+use switchboard::hw::sim::modem::{NoNetwork, SimModem};
+use switchboard::hw::sim::modem_rig::{ModemRig, pty_run_until};
 use switchboard::hw::sim::{ModemFault, SimBoard};
 use switchboard::media::tts::Tts;
 use switchboard::modem::health::Stage;
-use switchboard::modem::serial::SerialLink;
-use switchboard::modem::{Modem, ModemEvent, ModemTiming};
+use switchboard::modem::{Modem, ModemConfig, ModemEvent, ModemTiming};
 
 #[test]
 fn a_vanished_port_is_found_again_behind_the_symlink_and_reinitialised() {
@@ -125,71 +128,50 @@ fn a_port_missing_at_start_is_retried_and_the_box_starts_anyway() {
     assert!(st.ready && st.recovery.link_up, "{st:?}");
 }
 
-struct NoCalls;
-impl Network for NoCalls {
-    fn place_call(&mut self, _: Instant, _: &str) -> FarEnd {
-        FarEnd::Unreachable
-    }
-    fn modem_hung_up(&mut self, _: Instant, _: &str) {}
-    fn answered(&mut self, _: Instant, _: &str) {}
-}
-
 /// Runs driver and simulator against each other over the pty until `done` holds.
 fn run(
     sim: &mut SimModem,
-    link: &mut SerialLink,
+    link: &mut ModemLink,
     m: &mut Modem,
     events: &mut Vec<ModemEvent>,
     done: impl Fn(&[ModemEvent]) -> bool,
 ) {
-    let start = Instant::now();
-    let mut buf = [0u8; 1024];
-    while !done(events) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "stuck: {events:?}"
-        );
-        while let Some(tx) = m.poll_transmit() {
-            link.write_all(&tx).unwrap();
-        }
-        sim.step(Instant::now(), &mut NoCalls);
-        std::thread::sleep(Duration::from_millis(2));
-        loop {
-            let n = link.read_available(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            m.handle_input(Instant::now(), &buf[..n]);
-        }
-        m.handle_timeout(Instant::now());
-        events.extend(std::iter::from_fn(|| m.poll_event()));
-    }
+    pty_run_until(sim, link, m, events, Duration::from_secs(20), |e, _| {
+        done(e)
+    })
+    .unwrap();
 }
 
+/// Garbage is the driver's logic (the AT codec), not the serial edge: virtual time.
 #[test]
 fn garbage_long_and_partial_lines_mid_response_do_not_break_the_command_in_flight() {
-    let mut sim = SimModem::open().unwrap();
-    let mut link = SerialLink::open(sim.path(), 115_200).unwrap();
-    let mut m = Modem::new(Instant::now(), ModemTiming::default());
-    let mut ev = Vec::new();
-    run(&mut sim, &mut link, &mut m, &mut ev, |e| {
-        e.contains(&ModemEvent::Ready)
-    });
+    let mut r = ModemRig::new(
+        SimModemConfig::default(),
+        ModemConfig::default(),
+        ModemTiming::default(),
+        Box::new(NoNetwork),
+        Instant::now(),
+    )
+    .unwrap();
+    let limit = Duration::from_secs(20);
+    r.run_until("Ready", limit, |r| r.events.contains(&ModemEvent::Ready))
+        .unwrap();
     // answers now come 300 ms late; meanwhile the line is full of noise
-    sim.set_slow(Duration::from_millis(300));
-    let q = m.query(Instant::now(), "AT+CGSN");
-    while let Some(tx) = m.poll_transmit() {
-        link.write_all(&tx).unwrap();
-    }
-    sim.step(Instant::now(), &mut NoCalls);
+    r.sim.set_slow(Duration::from_millis(300));
+    let q = r.modem.query(r.now, "AT+CGSN");
+    r.settle();
     let mut noise: Vec<u8> = b"\r\n\x00\xff\xfe\x1b[31mline noise\x07\r\n".to_vec();
     noise.extend(std::iter::repeat_n(b'A', 10_000)); // far beyond the codec's limit
     noise.extend_from_slice(b"\r\n+CS"); // and a partial line, ended by the response
-    sim.inject_garbage(&noise);
-    run(&mut sim, &mut link, &mut m, &mut ev, |e| {
-        e.iter().any(|e| matches!(e, ModemEvent::Response { .. }))
-    });
-    let resp = ev
+    r.sim.inject_garbage(&noise);
+    r.run_until("the answer", limit, |r| {
+        r.events
+            .iter()
+            .any(|e| matches!(e, ModemEvent::Response { .. }))
+    })
+    .unwrap();
+    let resp = r
+        .events
         .iter()
         .find_map(|e| match e {
             ModemEvent::Response { id, ok, lines, .. } if *id == q => Some((*ok, lines.clone())),
@@ -199,19 +181,25 @@ fn garbage_long_and_partial_lines_mid_response_do_not_break_the_command_in_fligh
     assert!(resp.0, "{resp:?}");
     assert!(resp.1.iter().any(|l| l == "356938035643809"), "{resp:?}");
     // no reset, no lost command
-    assert!(!ev.iter().any(|e| matches!(e, ModemEvent::Reset { .. })));
-    sim.set_slow(Duration::ZERO);
-    let q2 = m.query(Instant::now(), "AT+CGMI");
-    run(&mut sim, &mut link, &mut m, &mut ev, |e| {
-        e.iter()
+    assert!(
+        !r.events
+            .iter()
+            .any(|e| matches!(e, ModemEvent::Reset { .. }))
+    );
+    r.sim.set_slow(Duration::ZERO);
+    let q2 = r.modem.query(r.now, "AT+CGMI");
+    r.run_until("the second answer", limit, |r| {
+        r.events
+            .iter()
             .any(|e| matches!(e, ModemEvent::Response { id, ok: true, .. } if *id == q2))
-    });
+    })
+    .unwrap();
 }
 
 #[test]
 fn soft_reset_of_the_simulated_modem_reboots_it_with_boot_urcs() {
     let mut sim = SimModem::open().unwrap();
-    let mut link = SerialLink::open(sim.path(), 115_200).unwrap();
+    let mut link = ModemLink::open_serial(sim.path(), 115_200).unwrap();
     let t = Instant::now();
     let timing = ModemTiming::default();
     let mut m = Modem::new(t, timing);
@@ -222,10 +210,10 @@ fn soft_reset_of_the_simulated_modem_reboots_it_with_boot_urcs() {
     // the driver's own soft reset command, as the ladder sends it
     link.write_all(b"AT+CFUN=1,1\r").unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    sim.step(Instant::now(), &mut NoCalls);
+    sim.step(Instant::now(), &mut NoNetwork);
     assert_eq!(sim.reboots(), 1);
     // the boot URCs come once the boot time has passed (stepped with a later clock)
-    sim.step(Instant::now() + Duration::from_secs(30), &mut NoCalls);
+    sim.step(Instant::now() + Duration::from_secs(30), &mut NoNetwork);
     let mut got = Vec::new();
     let start = Instant::now();
     let mut buf = [0u8; 256];

@@ -23,7 +23,7 @@ fn every_scenario_passes() {
     );
     let mut failures = Vec::new();
     for f in &files {
-        let (sc, out) = switchboard::hw::sim::scenario::run_file(f, Some(tts_cache())).unwrap();
+        let (sc, out) = switchboard::scenario::run_file(f, Some(tts_cache())).unwrap();
         assert!(out.cdr.is_some(), "{}: no CDR", sc.name);
         if !out.passed() {
             failures.push(format!(
@@ -48,7 +48,7 @@ fn a_wrong_expectation_fails() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("neg.toml");
     std::fs::write(&f, src).unwrap();
-    let (_, out) = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
+    let (_, out) = switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();
     assert_eq!(
         out.failures,
         vec!["accepted_by: expected \"alice\", got \"bob\"".to_string()]
@@ -60,8 +60,8 @@ fn a_call_runs_much_faster_than_real_time() {
     let f = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("hil-tests/scenarios/01-accepted-by-first-responder.toml");
     // warm the prompt cache first so only the call itself is measured
-    switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
-    let (_, out) = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
+    switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();
+    let (_, out) = switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();
     assert!(
         out.virtual_time.as_secs() >= 40,
         "the call lasted {:?}",
@@ -83,7 +83,7 @@ fn a_call_runs_much_faster_than_real_time() {
 fn simcom_serial_pcm_scenario_streams_through_the_pty_deterministically() {
     let f =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("hil-tests/scenarios/15-simcom-serial-pcm.toml");
-    let (_, a) = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
+    let (_, a) = switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();
     assert!(a.passed(), "{:?}\n{}", a.failures, a.transcript.join("\n"));
     let (down, up) = a.pcm_frames.expect("the board has serial PCM");
     // alice talks for ~27 s: well over a thousand 20 ms frames each way
@@ -99,7 +99,7 @@ fn simcom_serial_pcm_scenario_streams_through_the_pty_deterministically() {
     assert!(pos("AT+DDET=1").is_some_and(|d| d < on));
     // the transcript (every timed action, incl. the key alice presses after hearing
     // the announcement through the PCM port) is identical on a second run
-    let (_, b) = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache())).unwrap();
+    let (_, b) = switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();
     assert_eq!(a.transcript, b.transcript);
     assert_eq!(a.pcm_frames, b.pcm_frames);
 }
@@ -128,7 +128,7 @@ fn scenario_file_errors_name_the_key() {
     for (i, (src, want)) in cases.iter().enumerate() {
         let f = dir.path().join(format!("bad{i}.toml"));
         std::fs::write(&f, src).unwrap();
-        let err = switchboard::hw::sim::scenario::run_file(&f, Some(tts_cache()))
+        let err = switchboard::scenario::run_file(&f, Some(tts_cache()))
             .err()
             .unwrap_or_else(|| panic!("case {i} was accepted"));
         assert!(format!("{err:#}").contains(want), "case {i}: {err:#}");

@@ -683,7 +683,7 @@ pub fn main() -> ExitCode {
             init_logging(cli.log_format, "warn");
             let mut failed = 0;
             for f in &files {
-                match crate::hw::sim::scenario::run_file(f, Some(tts_cache.clone())) {
+                match crate::scenario::run_file(f, Some(tts_cache.clone())) {
                     Ok((sc, out)) => {
                         if !quiet {
                             println!("== {} ({})", sc.name, f.display());

@@ -24,61 +24,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use crate::dsp::FRAME_SAMPLES;
 use crate::exchange::{Exchange, Output};
 use crate::hw::Board;
-use crate::hw::sim::memlink::MemLink;
+use crate::hw::modem_link::ModemLink;
+use crate::hw::sim::InProcessPeers;
 use crate::media::{Frame, SILENCE};
-use crate::modem::serial::SerialLink;
-
-/// The engine's end of the modem's AT port: the real serial driver, or the simulated
-/// modem's in-memory line in virtual time.
-enum ModemLink {
-    Serial(SerialLink),
-    Memory(MemLink),
-}
-
-impl ModemLink {
-    /// Opens the board's AT port: its in-memory line if it has one, else the device.
-    fn open<B: Board>(board: &B) -> Option<Result<(Self, String)>> {
-        if board.modem_in_memory() {
-            return Some(match board.modem_memory() {
-                Some(l) => Ok((ModemLink::Memory(l), "the simulated modem's line".into())),
-                None => Err(anyhow::anyhow!(
-                    "the simulated modem's port is gone (unplugged)"
-                )),
-            });
-        }
-        let (path, baud) = board.modem_serial()?;
-        Some(SerialLink::open(&path, baud).map(|l| (ModemLink::Serial(l), path)))
-    }
-
-    fn read_available(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self {
-            ModemLink::Serial(s) => s.read_available(buf),
-            ModemLink::Memory(m) => m.read(buf),
-        }
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        match self {
-            ModemLink::Serial(s) => s.write_all(bytes),
-            ModemLink::Memory(m) => m.write(bytes),
-        }
-    }
-
-    /// Bytes read and written by the engine so far.
-    fn counts(&self) -> (u64, u64) {
-        match self {
-            ModemLink::Serial(s) => (s.read, s.written),
-            ModemLink::Memory(m) => m.box_counts(),
-        }
-    }
-
-    fn raw_fd(&self) -> Option<i32> {
-        match self {
-            ModemLink::Serial(s) => Some(s.raw_fd()),
-            ModemLink::Memory(_) => None,
-        }
-    }
-}
 
 /// One audio period.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -88,7 +36,7 @@ const REOPEN_FIRST: Duration = Duration::from_secs(1);
 const REOPEN_MAX: Duration = Duration::from_secs(30);
 
 /// Drives an [`Exchange`] over a [`Board`].
-pub struct Engine<B: Board> {
+pub struct Engine<B: Board + InProcessPeers> {
     /// The exchange (public so drivers can read status and shut it down).
     pub exchange: Exchange,
     /// The board.
@@ -107,15 +55,15 @@ pub struct Engine<B: Board> {
 /// for it (a timer that is never handled is a bug; the engine must not spin on it).
 const STUCK_TURNS: u32 = 64;
 
-impl<B: Board> Engine<B> {
+impl<B: Board + InProcessPeers> Engine<B> {
     /// Wires an exchange to a board, opening the modem's AT port through the real
     /// serial driver. A port that cannot be opened is not fatal: the box starts without
     /// the modem (analog lines work), logs the error, and keeps trying with back-off —
     /// the recovery ladder power-cycles a modem whose port never appears.
     pub fn new(exchange: Exchange, board: B, now: Instant) -> Result<Self> {
         let mut missing = None;
-        let serial = match ModemLink::open(&board) {
-            Some(Ok((link, _))) => Some(link),
+        let serial = match board.open_modem_port() {
+            Some(Ok(link)) => Some(link),
             Some(Err(e)) => {
                 missing = Some(e);
                 None
@@ -198,15 +146,16 @@ impl<B: Board> Engine<B> {
         if now < at {
             return;
         }
-        let Some(opened) = ModemLink::open(&self.board) else {
+        let Some(opened) = self.board.open_modem_port() else {
             return;
         };
         self.reopen_attempts += 1;
         match opened {
-            Ok((link, path)) => {
+            Ok(link) => {
                 tracing::info!(
                     attempt = self.reopen_attempts,
-                    "modem: AT port {path} open again"
+                    "modem: AT port {} open again",
+                    link.name()
                 );
                 self.serial = Some(link);
                 self.reopen = None;
@@ -229,28 +178,12 @@ impl<B: Board> Engine<B> {
         for _ in 0..64 {
             let mut moved = false;
             if let Some(s) = self.serial.as_mut() {
-                let mut buf = [0u8; 1024];
-                let mut lost = None;
-                match s.read_available(&mut buf) {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        self.exchange.on_modem_bytes(now, &buf[..n]);
+                match s.pump(now, &mut self.exchange) {
+                    Ok(m) => moved |= m,
+                    Err(e) => {
+                        self.lose_link(now, e);
                         moved = true;
                     }
-                    Err(e) => lost = Some(e),
-                }
-                while lost.is_none() {
-                    let Some(tx) = self.exchange.poll_modem_transmit() else {
-                        break;
-                    };
-                    if let Err(e) = s.write_all(&tx) {
-                        lost = Some(e);
-                    }
-                    moved = true;
-                }
-                if let Some(e) = lost {
-                    self.lose_link(now, e);
-                    moved = true;
                 }
             }
             while let Some((port, sig)) = self.board.poll_line_signal() {
@@ -386,7 +319,7 @@ impl<B: Board> Engine<B> {
             // Let the pseudo-terminal settle: virtual time must not pass while the modem
             // and the driver are still talking.
             let t0 = Instant::now();
-            let in_memory = self.board.modem_in_memory();
+            let in_memory = self.serial.as_ref().is_some_and(ModemLink::is_memory);
             while self.link_busy() && t0.elapsed() < Duration::from_secs(2) {
                 if !in_memory {
                     // bytes on the pseudo-terminal: give the kernel a moment
@@ -471,13 +404,9 @@ mod tests {
         fn modem_serial(&self) -> Option<(String, u32)> {
             None
         }
-        fn wake_fds(&self) -> Vec<std::os::fd::RawFd> {
-            Vec::new()
-        }
-        fn modem_link_counts(&self) -> Option<(u64, u64)> {
-            None
-        }
     }
+
+    impl InProcessPeers for StuckBoard {}
 
     fn engine(start: Instant) -> Engine<StuckBoard> {
         let cfg = Arc::new(Config::demo());

@@ -1,5 +1,5 @@
 //! `switchboard modem …`: bring-up tool driving the real [`Modem`] state machine over
-//! the real [`SerialLink`] in a small real-time loop, and `switchboard sim modem`,
+//! the real serial driver ([`ModemLink::pump`]) in a small real-time loop, and `switchboard sim modem`,
 //! the simulated modem on a pseudo-terminal for testing it.
 
 use std::io::Write;
@@ -11,8 +11,8 @@ use clap::Subcommand;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde_json::json;
 
+use crate::hw::modem_link::ModemLink;
 use crate::hw::sim::modem::{FarEnd, Network, Quirks, SimLock, SimModem, SimModemConfig};
-use crate::modem::serial::SerialLink;
 use crate::modem::{
     DialectSetting, ForwardReason, LegEnd, LegId, LegState, Modem, ModemConfig, ModemEvent,
     ModemTiming, sms,
@@ -103,13 +103,13 @@ pub enum SmsCommand {
 const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Driver {
-    link: SerialLink,
+    link: ModemLink,
     modem: Modem,
 }
 
 impl Driver {
     fn open(port: &str, baud: u32, cfg: ModemConfig) -> Result<Self> {
-        let link = SerialLink::open(port, baud)?;
+        let link = ModemLink::open_serial(port, baud)?;
         Ok(Self {
             link,
             modem: Modem::with_config(Instant::now(), ModemTiming::default(), cfg),
@@ -118,11 +118,11 @@ impl Driver {
 
     /// Runs the loop until an event comes or `deadline` passes.
     fn next_event(&mut self, deadline: Instant) -> Result<Option<ModemEvent>> {
-        let mut buf = [0u8; 1024];
+        let Some(raw_fd) = self.link.raw_fd() else {
+            bail!("the modem tool needs a serial port");
+        };
         loop {
-            while let Some(tx) = self.modem.poll_transmit() {
-                self.link.write_all(&tx)?;
-            }
+            while self.link.pump(Instant::now(), &mut self.modem)? {}
             if let Some(ev) = self.modem.poll_event() {
                 return Ok(Some(ev));
             }
@@ -139,19 +139,13 @@ impl Driver {
                 .as_millis()
                 .clamp(1, 1000) as u16;
             // SAFETY: the fd belongs to self.link, which outlives this borrow.
-            let fd = unsafe { BorrowedFd::borrow_raw(self.link.raw_fd()) };
+            let fd = unsafe { BorrowedFd::borrow_raw(raw_fd) };
             let mut pfd = [PollFd::new(fd, PollFlags::POLLIN)];
             let _ = poll(&mut pfd, PollTimeout::from(ms));
             let hup = pfd[0]
                 .revents()
                 .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR));
-            loop {
-                let n = self.link.read_available(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                self.modem.handle_input(Instant::now(), &buf[..n]);
-            }
+            while self.link.pump(Instant::now(), &mut self.modem)? {}
             if hup {
                 bail!("the modem's AT port hung up");
             }

@@ -664,7 +664,7 @@ struct EngineCtx {
 }
 
 /// The engine thread's body, for any board.
-fn run_engine<B: crate::hw::Board>(
+fn run_engine<B: crate::hw::Board + crate::hw::sim::InProcessPeers>(
     make_board: impl FnOnce() -> Result<B>,
     ctx: EngineCtx,
     mut extra: impl FnMut(&mut Engine<B>),

@@ -506,6 +506,32 @@ impl Config {
     }
 }
 
+impl crate::routing::Directory for Config {
+    fn model(&self) -> &crate::routing::Model {
+        &self.model
+    }
+
+    fn policy_levels(&self, policy: &str) -> Option<Vec<(Vec<&str>, Vec<&str>)>> {
+        let pol = self.policy(policy)?;
+        Some(
+            pol.levels
+                .iter()
+                .map(|l| {
+                    (
+                        l.users.iter().map(|u| u.get_ref().as_str()).collect(),
+                        l.schedules.iter().map(|s| s.get_ref().as_str()).collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn first_phone(&self, user: &str) -> Option<Option<&str>> {
+        self.user(user)
+            .map(|u| u.phone.first().map(|p| p.get_ref().as_str()))
+    }
+}
+
 fn check_language(p: &mut Problems<'_>, lang: &Spanned<String>, key: &str) {
     if !valid_language(lang.get_ref()) {
         p.at(

@@ -13,7 +13,6 @@
 //!   [`ModemPower`] on its own thread when the recovery ladder asks for a power cycle.
 
 use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -388,14 +387,6 @@ impl Board for HwBoard {
 
     fn modem_serial(&self) -> Option<(String, u32)> {
         self.modem_serial.clone()
-    }
-
-    fn wake_fds(&self) -> Vec<RawFd> {
-        Vec::new()
-    }
-
-    fn modem_link_counts(&self) -> Option<(u64, u64)> {
-        None
     }
 
     fn modem_power_cycle(&mut self, _now: Instant) -> Result<bool> {

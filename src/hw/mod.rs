@@ -7,11 +7,11 @@
 pub mod alsa;
 pub mod board;
 pub mod gpio;
+pub mod modem_link;
 pub mod serial_pcm;
 pub mod sim;
 pub mod slic;
 
-use std::os::fd::RawFd;
 use std::time::Instant;
 
 use crate::exchange::PortIdx;
@@ -34,22 +34,14 @@ pub trait Board {
     fn poll_timeout(&self) -> Option<Instant>;
     /// The modem's AT port: device path and baud rate.
     fn modem_serial(&self) -> Option<(String, u32)>;
-    /// The simulated modem's in-memory line, when the board runs it in virtual time
-    /// (then it is used instead of [`Board::modem_serial`]); `None` while the simulated
-    /// port is unplugged, and always on hardware.
-    fn modem_memory(&self) -> Option<sim::memlink::MemLink> {
-        None
+    /// Opens the modem's AT port: by default the serial device of
+    /// [`Board::modem_serial`] (the simulated board may give an in-memory line
+    /// instead). `None` when the board has no modem; an error when the port cannot be
+    /// opened right now (the engine tries again with back-off).
+    fn open_modem_port(&self) -> Option<anyhow::Result<modem_link::ModemLink>> {
+        let (path, baud) = self.modem_serial()?;
+        Some(modem_link::ModemLink::open_serial(&path, baud))
     }
-    /// Whether the modem is reached over an in-memory line (virtual time).
-    fn modem_in_memory(&self) -> bool {
-        false
-    }
-    /// File descriptors whose readiness should wake the engine (the simulated modem's
-    /// side of its pseudo-terminal).
-    fn wake_fds(&self) -> Vec<RawFd>;
-    /// For virtual time: bytes the board's end of the modem link has written and read
-    /// so far. `None` on real hardware.
-    fn modem_link_counts(&self) -> Option<(u64, u64)>;
     /// Pulses the modem's power key (or reset line) to power-cycle a modem that no
     /// longer answers (the recovery ladder's hard step). Must not block the engine for
     /// long. Returns `Ok(false)` when the board has no way to do it (the default).

@@ -4,8 +4,10 @@
 //! `<data>/tts/<hash>.wav`, so each text is rendered once per box. This is I/O at the
 //! edge: the call flow only ever sees the rendered samples.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 
@@ -17,6 +19,8 @@ use crate::dsp::SAMPLE_RATE;
 pub struct Tts {
     cache_dir: Option<PathBuf>,
     program: String,
+    /// Keep what the disk cache gives in memory for the rest of the process.
+    memo: bool,
 }
 
 /// Stable 64-bit FNV-1a (the cache key must not change between builds).
@@ -31,13 +35,45 @@ fn fnv1a(parts: &[&str]) -> u64 {
     h
 }
 
+/// Prompts read from a disk cache, kept in memory for the rest of the process: the
+/// scenario runner renders the same texts for every run, and reading and parsing the
+/// WAV files dominated short scenarios. Only renderers made with [`Tts::memoised`] and
+/// a disk cache use it (what it returns is what the disk cache would return); the
+/// service does not (it would hold a second copy of its prompts).
+static MEMO: Mutex<Option<HashMap<String, Arc<[i16]>>>> = Mutex::new(None);
+/// The memo is emptied when it would hold more samples than this (32 MB).
+const MEMO_MAX_SAMPLES: usize = 16 << 20;
+
+fn memo_get(key: &str) -> Option<Arc<[i16]>> {
+    let memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    memo.as_ref().and_then(|m| m.get(key).cloned())
+}
+
+fn memo_put(key: String, samples: &[i16]) {
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let m = memo.get_or_insert_with(HashMap::new);
+    let held: usize = m.values().map(|s| s.len()).sum();
+    if held + samples.len() > MEMO_MAX_SAMPLES {
+        m.clear();
+    }
+    m.insert(key, samples.into());
+}
+
 impl Tts {
     /// A renderer caching under `cache_dir` (None: no cache).
     pub fn new(cache_dir: Option<PathBuf>) -> Self {
         Self {
             cache_dir,
             program: std::env::var("SWITCHBOARD_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
+            memo: false,
         }
+    }
+
+    /// The same renderer, also keeping rendered prompts in memory across renderers in
+    /// this process (for runs that render the same prompts again and again).
+    pub fn memoised(mut self) -> Self {
+        self.memo = true;
+        self
     }
 
     /// Speech for `text` in `voice` (espeak-ng voice name), 8 kHz mono.
@@ -47,8 +83,18 @@ impl Tts {
             .cache_dir
             .as_ref()
             .map(|d| d.join(format!("{key}.wav")));
+        let memo_key = cached
+            .as_ref()
+            .filter(|_| self.memo)
+            .map(|p| p.display().to_string());
+        if let Some(s) = memo_key.as_deref().and_then(memo_get) {
+            return Ok(s.to_vec());
+        }
         if let Some(path) = &cached {
             if let Ok(samples) = read_wav_8k(path) {
+                if let Some(k) = memo_key {
+                    memo_put(k, &samples);
+                }
                 return Ok(samples);
             }
         }
@@ -60,6 +106,8 @@ impl Tts {
         if let Some(path) = &cached {
             if let Err(e) = write_wav_8k(path, &samples) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot cache rendered prompt");
+            } else if let Some(k) = memo_key {
+                memo_put(k, &samples);
             }
         }
         Ok(samples)
@@ -252,6 +300,7 @@ mod tests {
         let tts = Tts {
             cache_dir: None,
             program: "/nonexistent/espeak".into(),
+            memo: false,
         };
         let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
         assert!(e.to_string().contains("at most 4000"), "{e}");

@@ -28,9 +28,34 @@ use jiff::Timestamp;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::config::Config;
 pub use schedule::{Handoff, OnCall, Reason, Schedule};
 pub use support::{HoursStatus, OutOfHours, SupportHours};
+
+/// What routing reads from the configuration: the compiled [`Model`], policies and
+/// users' phone numbers. `config::Config` implements it, so routing does not depend on
+/// the configuration module (which depends on routing to compile the model).
+pub trait Directory {
+    /// The compiled schedules and support hours.
+    fn model(&self) -> &Model;
+    /// The levels of a policy, each as (user ids, schedule ids); `None` for an unknown
+    /// policy.
+    fn policy_levels(&self, policy: &str) -> Option<Vec<(Vec<&str>, Vec<&str>)>>;
+    /// A user's first phone number: `None` for an unknown user, `Some(None)` for a
+    /// user without a phone.
+    fn first_phone(&self, user: &str) -> Option<Option<&str>>;
+}
+
+impl<T: Directory + ?Sized> Directory for std::sync::Arc<T> {
+    fn model(&self) -> &Model {
+        (**self).model()
+    }
+    fn policy_levels(&self, policy: &str) -> Option<Vec<(Vec<&str>, Vec<&str>)>> {
+        (**self).policy_levels(policy)
+    }
+    fn first_phone(&self, user: &str) -> Option<Option<&str>> {
+        (**self).first_phone(user)
+    }
+}
 
 /// The configuration's schedules and support hours, compiled for queries (time zones
 /// resolved, times parsed, feed events attached). Built by `Config::parse`; feed
@@ -84,8 +109,8 @@ impl HuntPlan {
 }
 
 /// Who is on call on a schedule at `at` (empty for an unknown schedule or a gap).
-pub fn on_call(cfg: &Config, schedule: &str, at: Timestamp) -> Vec<OnCall> {
-    cfg.model
+pub fn on_call(cfg: &impl Directory, schedule: &str, at: Timestamp) -> Vec<OnCall> {
+    cfg.model()
         .schedule(schedule)
         .map(|s| s.on_call(at))
         .unwrap_or_default()
@@ -95,32 +120,31 @@ pub fn on_call(cfg: &Config, schedule: &str, at: Timestamp) -> Vec<OnCall> {
 /// call on its schedules, each once per level, in configuration order. Also returns the
 /// schedules with nobody on call. Unknown policy: no levels.
 pub fn resolved_levels(
-    cfg: &Config,
+    cfg: &impl Directory,
     policy: &str,
     at: Timestamp,
 ) -> (Vec<Vec<String>>, Vec<(usize, String)>) {
     let mut gaps = Vec::new();
-    let Some(pol) = cfg.policy(policy) else {
+    let Some(levels) = cfg.policy_levels(policy) else {
         return (Vec::new(), gaps);
     };
-    let levels = pol
-        .levels
+    let levels = levels
         .iter()
         .enumerate()
-        .map(|(i, level)| {
+        .map(|(i, (level_users, level_schedules))| {
             let mut users: Vec<String> = Vec::new();
             let mut add = |u: &str| {
                 if !users.iter().any(|x| x == u) {
                     users.push(u.to_string());
                 }
             };
-            for u in &level.users {
-                add(u.get_ref());
+            for u in level_users {
+                add(u);
             }
-            for s in &level.schedules {
-                let who = on_call(cfg, s.get_ref(), at);
+            for s in level_schedules {
+                let who = on_call(cfg, s, at);
                 if who.is_empty() {
-                    gaps.push((i + 1, s.get_ref().clone()));
+                    gaps.push((i + 1, s.to_string()));
                 }
                 for o in who {
                     add(&o.user);
@@ -134,7 +158,12 @@ pub fn resolved_levels(
 
 /// Builds the hunt plan of a policy at the instant `at`. `rng` orders users within a
 /// level (seed it for reproducible tests). An unknown policy gives an empty plan.
-pub fn hunt_plan(cfg: &Config, policy: &str, at: Timestamp, rng: &mut impl Rng) -> HuntPlan {
+pub fn hunt_plan(
+    cfg: &impl Directory,
+    policy: &str,
+    at: Timestamp,
+    rng: &mut impl Rng,
+) -> HuntPlan {
     let (levels, gaps) = resolved_levels(cfg, policy, at);
     let mut plan = HuntPlan {
         gaps,
@@ -147,16 +176,16 @@ pub fn hunt_plan(cfg: &Config, policy: &str, at: Timestamp, rng: &mut impl Rng) 
             if called.contains(&id) {
                 continue;
             }
-            match cfg.user(&id).and_then(|u| u.phone.first()) {
-                Some(number) => plan.attempts.push(PlannedAttempt {
+            match cfg.first_phone(&id) {
+                Some(Some(number)) => plan.attempts.push(PlannedAttempt {
                     level: i + 1,
                     user: id.clone(),
-                    number: number.get_ref().clone(),
+                    number: number.to_string(),
                 }),
-                None if cfg.user(&id).is_none() => plan
+                None => plan
                     .skipped
                     .push((id.clone(), "not a configured user".to_string())),
-                None => plan
+                Some(None) => plan
                     .skipped
                     .push((id.clone(), "no phone number".to_string())),
             }
@@ -167,8 +196,8 @@ pub fn hunt_plan(cfg: &Config, policy: &str, at: Timestamp, rng: &mut impl Rng) 
 }
 
 /// Is the routing number (by index) in support hours at `at`, and what applies.
-pub fn support_status(cfg: &Config, routing_number: usize, at: Timestamp) -> HoursStatus {
-    match cfg.model.support_hours.get(routing_number) {
+pub fn support_status(cfg: &impl Directory, routing_number: usize, at: Timestamp) -> HoursStatus {
+    match cfg.model().support_hours.get(routing_number) {
         Some(Some(sh)) => sh.status(at),
         _ => support::always(),
     }
@@ -177,11 +206,11 @@ pub fn support_status(cfg: &Config, routing_number: usize, at: Timestamp) -> Hou
 /// When the routing number's (by index) support-hours answer at `at` changes next;
 /// `None` without support hours or without a change within a year.
 pub fn support_next_change(
-    cfg: &Config,
+    cfg: &impl Directory,
     routing_number: usize,
     at: Timestamp,
 ) -> Option<Timestamp> {
-    match cfg.model.support_hours.get(routing_number) {
+    match cfg.model().support_hours.get(routing_number) {
         Some(Some(sh)) => sh.next_change(at),
         _ => None,
     }
@@ -191,7 +220,7 @@ pub fn support_next_change(
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
 mod tests {
     use super::*;
-    use crate::config::BoardProfile;
+    use crate::config::{BoardProfile, Config};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 

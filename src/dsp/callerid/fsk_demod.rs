@@ -192,6 +192,10 @@ pub struct FskDemodulator {
     level_acc: f64,
     level_n: u32,
     samples: u64,
+    /// Nothing but digital silence (exact zeros) heard so far: every filter and
+    /// correlator state is exactly zero, so more zeros only move the counters (see
+    /// [`FskDemodulator::push`]).
+    pristine: bool,
 }
 
 impl FskDemodulator {
@@ -248,6 +252,7 @@ impl FskDemodulator {
             level_acc: 0.0,
             level_n: 0,
             samples: 0,
+            pristine: true,
             p,
         }
     }
@@ -269,7 +274,24 @@ impl FskDemodulator {
 
     /// Feeds audio; reports messages and errors.
     pub fn push(&mut self, samples: &[i16], mut on_event: impl FnMut(CallerIdEvent)) {
-        for &x in samples {
+        let mut rest = samples;
+        if self.pristine {
+            // Digital silence on a demodulator that heard nothing else (an idle line
+            // of the simulated board; every on-hook FXO port is listened to): zero in,
+            // zero out of every filter and correlator, mark decided, no carrier. What
+            // `sample` would do per zero is only this.
+            let zeros = samples.iter().take_while(|&&x| x == 0).count();
+            self.samples += zeros as u64;
+            self.same_run = self
+                .same_run
+                .saturating_add(u32::try_from(zeros).unwrap_or(u32::MAX));
+            self.mark_run = 0;
+            rest = &samples[zeros..];
+            if !rest.is_empty() {
+                self.pristine = false;
+            }
+        }
+        for &x in rest {
             self.sample(f32::from(x), &mut on_event);
         }
     }

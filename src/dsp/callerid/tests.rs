@@ -586,6 +586,26 @@ fn streaming_in_odd_chunks_gives_the_same_result() {
     assert_eq!(ev, whole);
 }
 
+#[test]
+fn leading_digital_silence_takes_the_shortcut_and_decodes_the_same() {
+    let p = FskGenParams {
+        level_dbm0: -20.0,
+        ..FskGenParams::new(FskStandard::Bell202)
+    };
+    let msg = ts::quantize(&mdmf_audio(&p));
+    let mut a = vec![0i16; 8000];
+    a.extend(&msg);
+    a.extend(vec![0i16; 800]);
+    // the shortcut over the leading zeros, against the per-sample path over the same
+    // second of silence: a first sample of one LSB leaves the shortcut at once
+    let fast = decode_with(Signalling::Bell202, &a);
+    let mut slow_in = a.clone();
+    slow_in[0] = 1;
+    let slow = decode_with(Signalling::Bell202, &slow_in);
+    assert_eq!(fsk_messages(&fast).len(), 1, "{fast:?}");
+    assert_eq!(fast, slow);
+}
+
 fn decoded_ok(audio: &[i16], std: FskStandard) -> bool {
     let ev = decode(audio);
     let m = fsk_messages(&ev);

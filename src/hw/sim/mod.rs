@@ -5,12 +5,10 @@
 //! difference. Time comes from the engine: in the scenario runner it is virtual, in
 //! `switchboard run` it is real.
 
-pub mod alert_delivery;
-pub mod health_watch;
 pub mod memlink;
 pub mod modem;
+pub mod modem_rig;
 pub mod party;
-pub mod scenario;
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
@@ -1049,24 +1047,20 @@ impl Board for SimBoard {
         self.modem.as_ref().map(|m| (m.device(), 115_200))
     }
 
-    fn modem_memory(&self) -> Option<memlink::MemLink> {
-        self.modem.as_ref().and_then(|m| m.mem_link())
-    }
-
-    fn modem_in_memory(&self) -> bool {
-        self.modem.as_ref().is_some_and(|m| m.is_in_memory())
-    }
-
-    fn wake_fds(&self) -> Vec<RawFd> {
-        self.modem
-            .iter()
-            .filter(|m| !m.unplugged() && !m.is_in_memory())
-            .map(|m| m.raw_fd())
-            .collect()
-    }
-
-    fn modem_link_counts(&self) -> Option<(u64, u64)> {
-        self.modem.as_ref().map(|m| (m.written, m.read))
+    fn open_modem_port(&self) -> Option<Result<crate::hw::modem_link::ModemLink>> {
+        let m = self.modem.as_ref()?;
+        if m.is_in_memory() {
+            return Some(match m.mem_link() {
+                Some(l) => Ok(crate::hw::modem_link::ModemLink::memory(l)),
+                None => Err(anyhow::anyhow!(
+                    "the simulated modem's port is gone (unplugged)"
+                )),
+            });
+        }
+        Some(crate::hw::modem_link::ModemLink::open_serial(
+            &m.device(),
+            115_200,
+        ))
     }
 
     /// The simulated power key: the modem reboots (a hung one too).
@@ -1079,6 +1073,38 @@ impl Board for SimBoard {
             .push((now, "network: the modem's power key is pulsed".into()));
         m.reboot(now, modem::POWER_ON_BOOT, &mut self.world);
         Ok(true)
+    }
+}
+
+/// What a board whose far ends run in this process (the simulated modem on a
+/// pseudo-terminal) tells the engine beyond [`Board`]: which descriptors should wake
+/// it (the simulated modem has bytes to answer), and how many bytes the far end has
+/// written and read (virtual time must not move while bytes are in flight). Hardware
+/// has no such far end: the defaults say so.
+pub trait InProcessPeers {
+    /// Descriptors whose readiness should wake the engine.
+    fn wake_fds(&self) -> Vec<RawFd> {
+        Vec::new()
+    }
+    /// Bytes the far end of the modem link has written and read so far.
+    fn modem_link_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+impl InProcessPeers for crate::hw::board::HwBoard {}
+
+impl InProcessPeers for SimBoard {
+    fn wake_fds(&self) -> Vec<RawFd> {
+        self.modem
+            .iter()
+            .filter(|m| !m.unplugged() && !m.is_in_memory())
+            .map(|m| m.raw_fd())
+            .collect()
+    }
+
+    fn modem_link_counts(&self) -> Option<(u64, u64)> {
+        self.modem.as_ref().map(|m| (m.written, m.read))
     }
 }
 

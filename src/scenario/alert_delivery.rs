@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::SimBoard;
+use crate::hw::sim::SimBoard;
 use crate::alerts::{Sender, SmsPath};
 use crate::app::engine::Engine;
 use crate::config::Config;

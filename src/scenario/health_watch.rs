@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::SimBoard;
+use crate::hw::sim::SimBoard;
 use crate::alerts::health::{HealthChange, HealthMonitor, Observation};
 use crate::app::engine::Engine;
 use crate::config::Config;
