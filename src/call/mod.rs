@@ -8,6 +8,7 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod cdr;
+pub mod flow;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
