@@ -200,6 +200,7 @@ impl CallWriter {
                     voicemail: None,
                     voicemail_id: None,
                     alert_id: None,
+                    path: Vec::new(),
                 };
                 let tx = store.conn.transaction()?;
                 let cdr_id = store::begin_cdr_tx(&tx, &cdr)?;

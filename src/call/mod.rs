@@ -9,6 +9,7 @@
 
 pub mod cdr;
 pub mod flow;
+mod walk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +73,13 @@ pub enum Prompt {
     Beep,
     /// "Thank you, your message has been recorded. Goodbye."
     MessageRecorded,
+    /// The `say` text of the call flow's step with this index (menu prompt, message,
+    /// hang-up message, voicemail or route prompt).
+    Step(u16),
+    /// A menu step's `invalid` text.
+    StepInvalid(u16),
+    /// A menu step's `timeout_say` text.
+    StepTimeout(u16),
 }
 
 impl Prompt {
@@ -238,6 +246,14 @@ enum State {
     Recording {
         deadline: Instant,
     },
+    /// A flow's message step playing; then its next step.
+    Message {
+        next: flow::StepIdx,
+    },
+    /// Between two rounds of a flow's route step (hold music until the deadline).
+    Pause {
+        deadline: Instant,
+    },
     /// Playing a last message; hang up when done (or at the deadline, as a safety net).
     Closing {
         deadline: Instant,
@@ -270,6 +286,15 @@ pub struct Call {
     overflowed: bool,
     /// The attempt in progress connects without the accept prompt (overflow to a number).
     direct: bool,
+    /// The step of an explicit call flow the call is in.
+    step: Option<flow::StepIdx>,
+    /// Menus left by a key, for `*` (back).
+    menu_stack: Vec<flow::StepIdx>,
+    /// Round of the current route step (1-based).
+    round: u32,
+    /// Why the call would end if the flow hangs up now (set by the failure branches:
+    /// closed, blocked, wrong PIN, menu failed, nobody accepted).
+    flow_reason: Option<EndReason>,
 }
 
 /// How a call came in.
@@ -310,6 +335,7 @@ impl Call {
             voicemail: None,
             voicemail_id: None,
             alert_id: None,
+            path: Vec::new(),
             port: rn.port.get_ref().clone(),
             caller_id,
             option_key: None,
@@ -343,6 +369,10 @@ impl Call {
             queued_since: None,
             overflowed: false,
             direct: false,
+            step: None,
+            menu_stack: Vec::new(),
+            round: 0,
+            flow_reason: None,
         };
         (call, vec![Action::AnswerCaller])
     }
@@ -416,6 +446,8 @@ impl Call {
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
             State::VoicemailPrompt => "voicemail prompt",
+            State::Message { .. } => "message",
+            State::Pause { .. } => "pause between rounds",
             State::Recording { .. } => "recording voicemail",
             State::Closing { .. } => "closing",
             State::Done => "done",
@@ -437,6 +469,7 @@ impl Call {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Menu { deadline }
+            | State::Pause { deadline }
             | State::Closing { deadline }
             | State::Recording { deadline }
             | State::Pin { deadline, .. } => Some(*deadline),
@@ -455,8 +488,13 @@ impl Call {
                 out.push(Action::Note(
                     "no key pressed before the menu timeout".into(),
                 ));
-                self.menu_retry(now, Vec::new(), &mut out);
+                if self.explicit() {
+                    self.flow_menu_retry(now, false, &mut out);
+                } else {
+                    self.menu_retry(now, Vec::new(), &mut out);
+                }
             }
+            State::Pause { deadline } if now >= deadline => self.next_round(now, &mut out),
             State::Closing { deadline } if now >= deadline => {
                 self.finish(now, &mut out);
             }
@@ -491,25 +529,12 @@ impl Call {
         match (self.state.clone(), event) {
             (State::Done, _) => {}
             (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
+            (State::Answering, Event::CallerAnswered) if self.explicit() => {
+                let start = self.rn().flow.start;
+                self.enter(now, start, &mut out);
+            }
             (State::Answering, Event::CallerAnswered) => {
-                let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
-                if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
-                    out.push(Action::Note(format!(
-                        "caller {} is on the block list",
-                        self.cdr.caller_id.as_deref().unwrap_or("anonymous")
-                    )));
-                    self.close(now, EndReason::Blocked, Prompt::Blocked, &mut out);
-                } else if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
-                    out.push(Action::Note(format!(
-                        "outside support hours ({:?}): closed",
-                        hours.reason
-                    )));
-                    self.close(now, EndReason::Closed, Prompt::Closed, &mut out);
-                } else if self.rn().pin.is_some() {
-                    self.ask_pin(now, vec![Prompt::EnterPin], &mut out);
-                } else {
-                    self.start_flow(now, &mut out);
-                }
+                self.classic_intake(now, &mut out);
             }
             (State::Pin { .. }, Event::CallerPromptDone) => {}
             (
@@ -519,12 +544,7 @@ impl Call {
                 },
                 Event::CallerDigit(d),
             ) => {
-                let want = self
-                    .rn()
-                    .pin
-                    .as_ref()
-                    .map(|p| p.get_ref().clone())
-                    .unwrap_or_default();
+                let want = self.pin_wanted();
                 if d == '#' || (d.is_ascii_digit() && entered.len() + 1 >= want.len()) {
                     if d.is_ascii_digit() {
                         entered.push(d);
@@ -532,7 +552,11 @@ impl Call {
                     if entered == want {
                         out.push(Action::Note("PIN correct".into()));
                         self.cdr.pin = Some("ok".into());
-                        self.start_flow(now, &mut out);
+                        if let Some(next) = self.pin_next() {
+                            self.enter(now, next, &mut out);
+                        } else {
+                            self.start_flow(now, &mut out);
+                        }
                     } else {
                         out.push(Action::Note("wrong PIN".into()));
                         self.pin_wrong(now, &mut out);
@@ -542,6 +566,17 @@ impl Call {
                     self.state = State::Pin { deadline, entered };
                 }
             }
+            (State::Greeting, Event::CallerPromptDone) if self.explicit() => {
+                self.state = State::Menu {
+                    deadline: now + self.menu_step().map_or(Duration::from_secs(10), |m| m.timeout),
+                };
+            }
+            (State::Greeting | State::Menu { .. }, Event::CallerDigit(d)) if self.explicit() => {
+                self.cdr.digits.push(d);
+                self.flow_menu_key(now, d, &mut out);
+            }
+            (State::Message { next }, Event::CallerPromptDone) => self.enter(now, next, &mut out),
+            (State::Pause { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::Greeting, Event::CallerPromptDone) => {
                 if self.rn().options.len() == 1 {
                     let key = *self.rn().options[0].key.get_ref();
@@ -563,7 +598,11 @@ impl Call {
                 }
             }
             (
-                State::Hunting { .. } | State::Bridged | State::Closing { .. },
+                State::Hunting { .. }
+                | State::Bridged
+                | State::Closing { .. }
+                | State::Message { .. }
+                | State::Pause { .. },
                 Event::CallerDigit(d),
             ) => {
                 self.cdr.digits.push(d);
@@ -605,6 +644,9 @@ impl Call {
                 if self.direct {
                     out.push(Action::Note("overflow number answered: connecting".into()));
                     self.accept(now, None, &mut out);
+                } else if self.current_is_number() {
+                    out.push(Action::Note("the number answered: connecting".into()));
+                    self.accept(now, None, &mut out);
                 } else {
                     self.state = State::Hunting {
                         leg: Leg::Announcing,
@@ -631,7 +673,7 @@ impl Call {
                 self.end_wait(now);
                 self.state = State::Hunting {
                     leg: Leg::Ringing {
-                        deadline: now + *self.rn().answer_timeout.get_ref(),
+                        deadline: now + self.answer_timeout(),
                     },
                 };
             }
@@ -720,9 +762,47 @@ impl Call {
         out
     }
 
+    /// The classic routing number's intake: block list, support hours, PIN, then the
+    /// greeting (also after an overflow or a goto into such a number).
+    fn classic_intake(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.rn().blocked.is_empty() {
+            self.path_push("block");
+        }
+        let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
+        if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
+            out.push(Action::Note(format!(
+                "caller {} is on the block list",
+                self.cdr.caller_id.as_deref().unwrap_or("anonymous")
+            )));
+            self.close(now, EndReason::Blocked, Prompt::Blocked, out);
+            return;
+        }
+        if self.rn().support_hours.is_some() {
+            self.path_push("hours");
+        }
+        if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
+            self.path_push("closed");
+            out.push(Action::Note(format!(
+                "outside support hours ({:?}): closed",
+                hours.reason
+            )));
+            self.close(now, EndReason::Closed, Prompt::Closed, out);
+        } else if self.rn().pin.is_some() {
+            self.path_push("pin");
+            self.ask_pin(now, vec![Prompt::EnterPin], out);
+        } else {
+            self.start_flow(now, out);
+        }
+    }
+
     /// After the intake checks: a hotline goes straight to its option; a number with a
     /// single option or a menu plays its greeting.
     fn start_flow(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.explicit() {
+            let start = self.rn().flow.start;
+            self.enter(now, start, out);
+            return;
+        }
         if self.rn().voicemail.only {
             out.push(Action::Note(
                 "voicemail-only number: recording at once".into(),
@@ -734,6 +814,7 @@ impl Call {
                 None => self.close(now, EndReason::Error, Prompt::Goodbye, out),
             }
         } else {
+            self.path_push("menu");
             self.state = State::Greeting;
             out.push(Action::PlayCaller(vec![Prompt::Greeting]));
         }
@@ -749,7 +830,9 @@ impl Call {
 
     fn pin_wrong(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.pin_tries += 1;
-        if self.pin_tries < PIN_TRIES {
+        if self.explicit() {
+            self.flow_pin_wrong(now, out);
+        } else if self.pin_tries < PIN_TRIES {
             self.ask_pin(now, vec![Prompt::WrongPin, Prompt::EnterPin], out);
         } else {
             self.cdr.pin = Some("failed".into());
@@ -803,6 +886,8 @@ impl Call {
                 self.plan = HuntPlan::default();
                 self.next_attempt = 0;
                 self.hotline = false;
+                self.step = None;
+                self.menu_stack.clear();
                 self.start_flow(now, out);
             }
             Some(OverflowTo::Number(number)) => {
@@ -852,6 +937,7 @@ impl Call {
             return;
         };
         let policy = opt.policy.get_ref().clone();
+        self.path_push(&format!("option-{key}"));
         out.push(Action::Note(format!(
             "option {key}: {} (policy {policy})",
             opt.label
@@ -889,6 +975,10 @@ impl Call {
             out.push(Action::Note(
                 "every responder was tried; nobody accepted".into(),
             ));
+            if self.explicit() && !self.direct {
+                self.route_exhausted(now, out);
+                return;
+            }
             if self.rn().voicemail.enabled && !self.direct {
                 self.start_voicemail("nobody_accepted", out);
             } else {
@@ -904,7 +994,7 @@ impl Call {
         self.current = Some((next, now));
         self.state = State::Hunting {
             leg: Leg::Ringing {
-                deadline: now + *self.rn().answer_timeout.get_ref(),
+                deadline: now + self.answer_timeout(),
             },
         };
     }
@@ -979,6 +1069,9 @@ impl Call {
     /// Sends the caller to voicemail: prompt, beep, then recording. `why` goes into the
     /// CDR.
     fn start_voicemail(&mut self, why: &str, out: &mut Vec<Action>) {
+        if !self.explicit() {
+            self.path_push("voicemail");
+        }
         self.cdr.voicemail = Some(why.to_string());
         self.state = State::VoicemailPrompt;
         out.push(Action::PlayCaller(vec![Prompt::LeaveMessage, Prompt::Beep]));
@@ -990,6 +1083,9 @@ impl Call {
     }
 
     fn close(&mut self, now: Instant, reason: EndReason, prompt: Prompt, out: &mut Vec<Action>) {
+        if prompt == Prompt::NobodyAvailable && !self.explicit() {
+            self.path_push("nobody-available");
+        }
         self.end_reason = Some(reason);
         self.state = State::Closing {
             deadline: now + Duration::from_secs(30),

@@ -486,7 +486,14 @@ fn compile_route(
         None | Some("levels") => Order::Levels,
         Some("random") => Order::Random,
         Some("sequential") => Order::Sequential,
-        Some("parallel") => Order::Parallel,
+        Some("parallel") => {
+            p.at(
+                s.order.as_ref().map(Spanned::span),
+                format!("{path}.order"),
+                "order = \"parallel\" is not supported yet: use levels, random or sequential",
+            );
+            Order::Parallel
+        }
         Some(other) => {
             p.at(
                 s.order.as_ref().map(Spanned::span),
@@ -734,9 +741,14 @@ fn classic(cfg: &Config, i: usize) -> Flow {
         ));
         entry = steps.len() - 1;
     }
-    if rn.support_hours.is_some() {
-        steps.push(mk("closed", StepKind::Hangup, crate::media::phrase(crate::call::Prompt::Closed)));
-        let closed = steps.len() - 1;
+    if let Some(sh) = &rn.support_hours {
+        let closed = if sh.out_of_hours.get_ref() == "closed" {
+            steps.push(mk("closed", StepKind::Hangup, crate::media::phrase(crate::call::Prompt::Closed)));
+            steps.len() - 1
+        } else {
+            // out_of_hours = "route": the hours are informational
+            entry
+        };
         steps.push(mk("hours", StepKind::Hours { open: entry, closed }, None));
         entry = steps.len() - 1;
     }
