@@ -380,8 +380,8 @@ impl Call {
             out.push(Action::Note(format!("skipping {user}: {why}")));
         }
         if self.plan.is_empty() {
-            out.push(Action::Note("nobody to call in this route".into()));
-            self.route_failed(now, EndReason::NobodyOnCall, out);
+            out.push(Action::Note("nobody to call in this round".into()));
+            self.round_over(now, EndReason::NobodyOnCall, out);
             return;
         }
         if r.rounds > 1 {
@@ -396,6 +396,10 @@ impl Call {
     /// Every responder of the round was tried: pause and walk the plan again, or the
     /// route's `then`.
     pub(super) fn route_exhausted(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.round_over(now, EndReason::NobodyAccepted, out);
+    }
+
+    fn round_over(&mut self, now: Instant, reason: EndReason, out: &mut Vec<Action>) {
         let Some(r) = self.route_step().cloned() else {
             self.close(now, EndReason::NobodyAccepted, Prompt::NobodyAvailable, out);
             return;
@@ -412,7 +416,7 @@ impl Call {
             out.push(Action::HoldMusic);
             return;
         }
-        self.route_failed(now, EndReason::NobodyAccepted, out);
+        self.route_failed(now, reason, out);
     }
 
     /// The pause between rounds is over.

@@ -386,6 +386,8 @@ pub struct Expect {
     pub sim_sms_left: Option<usize>,
     /// SMS the box sent through the modem, in order, as `number: text`.
     pub sms_sent: Option<Vec<String>>,
+    /// The call-flow steps the caller went through, in order, as in the CDR.
+    pub path: Option<Vec<String>>,
 }
 
 /// What the scenario runner found about a call's voicemail.
@@ -1228,6 +1230,11 @@ fn check(
     if let Some(p) = &x.pin {
         if cdr.pin.as_ref() != Some(p) {
             f.push(format!("pin: expected {p:?}, got {:?}", cdr.pin));
+        }
+    }
+    if let Some(want) = &x.path {
+        if &cdr.path != want {
+            f.push(format!("path: expected {want:?}, got {:?}", cdr.path));
         }
     }
     if let Some(q) = x.queued {
