@@ -9,6 +9,7 @@
 
 pub mod cdr;
 pub mod flow;
+mod parallel;
 mod walk;
 
 use std::sync::Arc;
@@ -131,6 +132,10 @@ pub enum Event {
     /// While recording: the caller has been silent for the routing number's
     /// `voicemail.silence`.
     RecordingSilence,
+    /// An event of one leg of a parallel ring (its index in the group, as in
+    /// [`Action::DialMember`]): `LegAlerting`, `LegAnswered`, `LegFailed`, `LegHangup`,
+    /// `ResponderPromptDone` or `ResponderDigit`.
+    Member(usize, Box<Event>),
 }
 
 /// Where a waiting caller stands.
@@ -186,6 +191,23 @@ pub enum Action {
     },
     /// Play a prompt to the responder; `ResponderPromptDone` follows.
     PlayResponder(Prompt),
+    /// Parallel ringing: dial one more responder at once, as member `index` of the
+    /// group, on a free trunk (no queue: with none free it fails as `LineBusy`).
+    DialMember {
+        /// Index in the group; the member's events come back as [`Event::Member`].
+        index: usize,
+        /// E.164 number (or `port:<id>`).
+        number: String,
+        /// User id, for logs.
+        user: String,
+    },
+    /// Play a prompt to a member; its `ResponderPromptDone` follows.
+    PlayMember(usize, Prompt),
+    /// Hang up a member (another accepted, or its time is up).
+    HangupMember(usize),
+    /// The member accepted: it becomes the call's responder leg (`Bridge`,
+    /// `HangupLeg` apply to it from now on).
+    AdoptMember(usize),
     /// Hang up (or cancel) the responder leg.
     HangupLeg,
     /// Cross-connect caller and responder audio.
@@ -221,6 +243,8 @@ enum Leg {
     Announcing,
     /// Announcement done; waiting for a key until the deadline.
     AwaitAccept { deadline: Instant },
+    /// Several legs ring at once ([`Call::members`]).
+    Parallel,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -295,6 +319,8 @@ pub struct Call {
     /// Why the call would end if the flow hangs up now (set by the failure branches:
     /// closed, blocked, wrong PIN, menu failed, nobody accepted).
     flow_reason: Option<EndReason>,
+    /// The legs of a parallel ring, by index.
+    members: Vec<parallel::Member>,
 }
 
 /// How a call came in.
@@ -373,6 +399,7 @@ impl Call {
             menu_stack: Vec::new(),
             round: 0,
             flow_reason: None,
+            members: Vec::new(),
         };
         (call, vec![Action::AnswerCaller])
     }
@@ -443,6 +470,9 @@ impl Call {
             State::Hunting {
                 leg: Leg::Ringing { .. },
             } => "ringing responder",
+            State::Hunting {
+                leg: Leg::Parallel,
+            } => "ringing responders in parallel",
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
             State::VoicemailPrompt => "voicemail prompt",
@@ -476,6 +506,7 @@ impl Call {
             State::Hunting {
                 leg: Leg::Ringing { deadline } | Leg::AwaitAccept { deadline },
             } => Some(*deadline),
+            State::Hunting { leg: Leg::Parallel } => self.members_deadline(),
             _ => None,
         }
     }
@@ -495,6 +526,7 @@ impl Call {
                 }
             }
             State::Pause { deadline } if now >= deadline => self.next_round(now, &mut out),
+            State::Hunting { leg: Leg::Parallel } => self.members_timeout(now, &mut out),
             State::Closing { deadline } if now >= deadline => {
                 self.finish(now, &mut out);
             }
@@ -529,6 +561,9 @@ impl Call {
         match (self.state.clone(), event) {
             (State::Done, _) => {}
             (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
+            (State::Hunting { leg: Leg::Parallel }, Event::Member(i, ev)) => {
+                self.member_event(now, i, *ev, &mut out);
+            }
             (State::Answering, Event::CallerAnswered) if self.explicit() => {
                 let start = self.rn().flow.start;
                 self.enter(now, start, &mut out);
@@ -750,6 +785,7 @@ impl Call {
         if self.state == State::Done {
             return out;
         }
+        self.cancel_members(now, &mut out);
         if self.current.is_some() {
             out.push(Action::HangupLeg);
             self.record_attempt(now, AttemptOutcome::Cancelled);
@@ -1056,6 +1092,7 @@ impl Call {
         } else {
             EndReason::CallerAbandoned
         };
+        self.cancel_members(now, out);
         if self.current.is_some() || self.state == State::Bridged {
             out.push(Action::HangupLeg);
         }

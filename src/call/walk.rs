@@ -387,6 +387,10 @@ impl Call {
         if r.rounds > 1 {
             out.push(Action::Note(format!("round {} of {}", self.round, r.rounds)));
         }
+        if r.order == Order::Parallel {
+            self.start_parallel(now, out);
+            return;
+        }
         self.state = State::Hunting {
             leg: super::Leg::Idle,
         };

@@ -486,14 +486,7 @@ fn compile_route(
         None | Some("levels") => Order::Levels,
         Some("random") => Order::Random,
         Some("sequential") => Order::Sequential,
-        Some("parallel") => {
-            p.at(
-                s.order.as_ref().map(Spanned::span),
-                format!("{path}.order"),
-                "order = \"parallel\" is not supported yet: use levels, random or sequential",
-            );
-            Order::Parallel
-        }
+        Some("parallel") => Order::Parallel,
         Some(other) => {
             p.at(
                 s.order.as_ref().map(Spanned::span),
