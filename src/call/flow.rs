@@ -229,9 +229,11 @@ impl StepKind {
                 .map(|t| vec![("then".into(), t, false)])
                 .unwrap_or_default(),
             StepKind::Pin { next, then, .. } => {
+                // the right PIN is a caller action; the wrong-PIN branch is also taken
+                // after timeouts, without one
                 let mut v = vec![("next".into(), *next, true)];
                 if let Some(t) = then {
-                    v.push(("then".into(), *t, true));
+                    v.push(("then".into(), *t, false));
                 }
                 v
             }
