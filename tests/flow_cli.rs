@@ -114,3 +114,46 @@ fn flow_show_prints_the_compiled_tree() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no routing number `nope`"));
 }
+
+const GOTO_LOOP: &str = r#"[[user]]
+id = "alice"
+phone = ["+491701111111"]
+
+[[routing_number]]
+id = "a"
+name = "A"
+port = "fxo1"
+  [[routing_number.step]]
+  name = "hello"
+  type = "message"
+  say = "A."
+  next = "to-b"
+  [[routing_number.step]]
+  name = "to-b"
+  type = "goto"
+  routing_number = "b"
+
+[[routing_number]]
+id = "b"
+name = "B"
+port = "fxo2"
+  [[routing_number.step]]
+  name = "to-a"
+  type = "goto"
+  routing_number = "a"
+"#;
+
+#[test]
+fn gotos_that_go_round_without_a_caller_action_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("goto-loop.toml");
+    std::fs::write(&f, GOTO_LOOP).unwrap();
+    let out = bin().arg("check-config").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}:15:10: routing_number[0].step[1] (step `to-b`).routing_number: goto loop without a caller action: a → b → a",
+        f.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+}

@@ -177,3 +177,149 @@ impl Call {
         self.members.clear();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::call::{EndReason, Intake};
+    use crate::config::{BoardProfile, Config};
+
+    const CFG: &str = r#"
+[[user]]
+id = "alice"
+phone = ["+491701111111"]
+[[user]]
+id = "bob"
+phone = ["+491702222222"]
+[[user]]
+id = "carol"
+phone = ["+491703333333"]
+
+[[routing_number]]
+id = "all"
+name = "All"
+port = "fxo1"
+  [[routing_number.step]]
+  name = "everyone"
+  type = "route"
+  targets = ["user:alice", "user:bob", "user:carol"]
+  order = "parallel"
+  then = "sorry"
+  [[routing_number.step]]
+  name = "sorry"
+  type = "hangup"
+  say = "Sorry."
+"#;
+
+    fn start() -> (Call, Instant) {
+        let cfg = Config::parse("t.toml", CFG, &BoardProfile::sim()).unwrap();
+        let now = Instant::now();
+        let (mut c, _) = Call::new(
+            1,
+            Arc::new(cfg),
+            0,
+            Intake::default(),
+            now,
+            jiff::Timestamp::UNIX_EPOCH,
+            1,
+        );
+        let a = c.handle(now, Event::CallerAnswered);
+        let dials: Vec<usize> = a
+            .iter()
+            .filter_map(|x| match x {
+                Action::DialMember { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dials, vec![0, 1, 2], "{a:?}");
+        (c, now)
+    }
+
+    fn member(i: usize, e: Event) -> Event {
+        Event::Member(i, Box::new(e))
+    }
+
+    fn finished(a: &[Action]) -> Option<&crate::call::Cdr> {
+        a.iter().find_map(|x| match x {
+            Action::Finished(c) => Some(&**c),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_first_to_accept_wins_and_the_others_are_hung_up_at_once() {
+        let (mut c, t) = start();
+        c.handle(t, member(2, Event::LegAnswered));
+        c.handle(t, member(1, Event::LegAnswered));
+        assert_eq!(c.handle(t, member(1, Event::ResponderPromptDone)), vec![]);
+        let a = c.handle(t + Duration::from_secs(3), member(1, Event::ResponderDigit('5')));
+        assert!(a.contains(&Action::HangupMember(0)));
+        assert!(a.contains(&Action::HangupMember(2)));
+        assert!(!a.contains(&Action::HangupMember(1)));
+        let adopt = a.iter().position(|x| *x == Action::AdoptMember(1)).unwrap();
+        let bridge = a.iter().position(|x| *x == Action::Bridge).unwrap();
+        assert!(adopt < bridge);
+        assert_eq!(c.accepted_by(), Some("bob"));
+        // late events of the others change nothing
+        assert!(c.handle(t, member(2, Event::ResponderDigit('1'))).is_empty());
+        let a = c.handle(t + Duration::from_secs(9), Event::CallerHangup);
+        assert!(a.contains(&Action::HangupLeg));
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::Completed);
+        let got: Vec<_> = cdr
+            .attempts
+            .iter()
+            .map(|a| (a.user.as_str(), a.outcome))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("alice", AttemptOutcome::Cancelled),
+                ("carol", AttemptOutcome::Cancelled),
+                ("bob", AttemptOutcome::Accepted)
+            ]
+        );
+    }
+
+    #[test]
+    fn when_every_member_fails_the_route_takes_then() {
+        let (mut c, t) = start();
+        c.handle(t, member(0, Event::LegFailed(LegFailure::Busy)));
+        c.handle(t, member(1, Event::LegAnswered));
+        let a = c.handle(t, member(1, Event::ResponderDigit('2')));
+        assert_eq!(a.first(), Some(&Action::HangupMember(1)));
+        // carol rings out: the answer timeout hangs her up, then `then` plays
+        let due = c.poll_timeout().unwrap();
+        let a = c.handle_timeout(due);
+        assert!(a.contains(&Action::HangupMember(2)));
+        assert!(a.iter().any(|x| matches!(x, Action::PlayCaller(p) if p == &vec![Prompt::Step(1)])));
+        let a = c.handle(due, Event::CallerPromptDone);
+        let cdr = finished(&a).unwrap();
+        assert_eq!(cdr.end_reason, EndReason::NobodyAccepted);
+        assert_eq!(cdr.path, vec!["everyone", "sorry"]);
+        let got: Vec<_> = cdr.attempts.iter().map(|a| a.outcome).collect();
+        assert_eq!(
+            got,
+            vec![
+                AttemptOutcome::Busy,
+                AttemptOutcome::Declined,
+                AttemptOutcome::NoAnswer
+            ]
+        );
+    }
+
+    #[test]
+    fn a_caller_who_hangs_up_cancels_every_member() {
+        let (mut c, t) = start();
+        c.handle(t, member(0, Event::LegFailed(LegFailure::NoAnswer)));
+        let a = c.handle(t, Event::CallerHangup);
+        assert!(a.contains(&Action::HangupMember(1)));
+        assert!(a.contains(&Action::HangupMember(2)));
+        assert!(!a.contains(&Action::HangupMember(0)));
+        assert_eq!(finished(&a).unwrap().end_reason, EndReason::CallerAbandoned);
+    }
+}
