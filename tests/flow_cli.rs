@@ -60,16 +60,28 @@ fn an_invalid_flow_is_rejected_with_the_step_and_its_location() {
     let file = f.display().to_string();
     for want in [
         // an unknown step name, at the key's value
-        format!("{file}:13:18: routing_number[0].step[0] (step `main`).keys.\"1\": no step named `suport`"),
+        format!(
+            "{file}:13:18: routing_number[0].step[0] (step `main`).keys.\"1\": no step named `suport`"
+        ),
         // a loop without a caller action, at the step that closes it
-        format!("{file}:22:10: routing_number[0].step[2] (step `pong`).next: loop without a caller action: ping → pong → ping"),
+        format!(
+            "{file}:22:10: routing_number[0].step[2] (step `pong`).next: loop without a caller action: ping → pong → ping"
+        ),
         // unreachable steps
-        format!("{file}:28:10: routing_number[0].step[3] (step `orphan`): step `orphan` is unreachable"),
+        format!(
+            "{file}:28:10: routing_number[0].step[3] (step `orphan`): step `orphan` is unreachable"
+        ),
         // a silent message
-        format!("{file}:32:10: routing_number[0].step[4] (step `mute`).say: a message step without `say` is silent"),
+        format!(
+            "{file}:32:10: routing_number[0].step[4] (step `mute`).say: a message step without `say` is silent"
+        ),
         // a bad target and a bad order
-        format!("{file}:39:28: routing_number[0].step[5] (step `call`).targets[1]: `team:ops` is not a target"),
-        format!("{file}:40:11: routing_number[0].step[5] (step `call`).order: `sideways` is not an order"),
+        format!(
+            "{file}:39:28: routing_number[0].step[5] (step `call`).targets[1]: `team:ops` is not a target"
+        ),
+        format!(
+            "{file}:40:11: routing_number[0].step[5] (step `call`).order: `sideways` is not an order"
+        ),
     ] {
         assert!(err.contains(&want), "missing {want:?} in:\n{err}");
     }
@@ -88,7 +100,11 @@ fn flow_show_prints_the_compiled_tree() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
         "Acme Support (support) on fxo1 — [[routing_number.step]]",
@@ -101,13 +117,13 @@ fn flow_show_prints_the_compiled_tree() {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
     // the classic shorthand compiles into a flow too
-    let out = bin()
-        .args(["flow", "show", "fxo2"])
-        .output()
-        .unwrap();
+    let out = bin().args(["flow", "show", "fxo2"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("compiled from greeting, options and settings"), "{text}");
+    assert!(
+        text.contains("compiled from greeting, options and settings"),
+        "{text}"
+    );
     assert!(text.contains("key 1: option-1 [route] policy:"), "{text}");
     // an unknown number says which exist
     let out = bin().args(["flow", "show", "nope"]).output().unwrap();

@@ -49,7 +49,15 @@ port = "fxo1"
 "#;
 
 const TYPES: [&str; 9] = [
-    "menu", "message", "hours", "route", "voicemail", "pin", "block", "hangup", "goto",
+    "menu",
+    "message",
+    "hours",
+    "route",
+    "voicemail",
+    "pin",
+    "block",
+    "hangup",
+    "goto",
 ];
 
 /// One generated step: a type, references to other steps (an index past the end is a
@@ -72,7 +80,10 @@ fn gen_step(n: usize) -> impl Strategy<Value = GenStep> {
         [ref_to(n), ref_to(n), ref_to(n)],
         prop::bool::weighted(0.9),
         prop::collection::vec(
-            (prop::sample::select(vec!['0', '1', '2', '3', '*', '#']), ref_to(n)),
+            (
+                prop::sample::select(vec!['0', '1', '2', '3', '*', '#']),
+                ref_to(n),
+            ),
             0..4,
         ),
         any::<bool>(),
@@ -100,7 +111,11 @@ fn gen_flow() -> impl Strategy<Value = Vec<GenStep>> {
 }
 
 fn name(i: usize, n: usize) -> String {
-    if i < n { format!("s{i}") } else { "nowhere".into() }
+    if i < n {
+        format!("s{i}")
+    } else {
+        "nowhere".into()
+    }
 }
 
 fn toml_of(steps: &[GenStep]) -> String {
@@ -263,13 +278,22 @@ fn run(cfg: Arc<Config>, caller: Option<&str>, keys: &[char], fars: &[Far]) -> (
             continue;
         }
         let Some(due) = call.poll_timeout() else {
-            panic!("the call is stuck in {} with nothing to wait for", call.phase());
+            panic!(
+                "the call is stuck in {} with nothing to wait for",
+                call.phase()
+            );
         };
         now = now.max(due);
         actions.extend(call.handle_timeout(now));
-        assert!(now - t0 < Duration::from_secs(3600), "the call runs for an hour");
+        assert!(
+            now - t0 < Duration::from_secs(3600),
+            "the call runs for an hour"
+        );
     }
-    panic!("the call did not end within 5000 steps (phase {})", call.phase());
+    panic!(
+        "the call did not end within 5000 steps (phase {})",
+        call.phase()
+    );
 }
 
 #[test]
@@ -327,8 +351,20 @@ fn random_flows_are_rejected_with_locations_or_end_audibly() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    eprintln!("{} valid flows ran, {} were rejected", ran.get(), rejected.get());
+    eprintln!(
+        "{} valid flows ran, {} were rejected",
+        ran.get(),
+        rejected.get()
+    );
     // the generator must produce both kinds, or the property says little
-    assert!(ran.get() >= 80, "only {} of 1000 flows were valid", ran.get());
-    assert!(rejected.get() >= 100, "only {} of 1000 flows were invalid", rejected.get());
+    assert!(
+        ran.get() >= 80,
+        "only {} of 1000 flows were valid",
+        ran.get()
+    );
+    assert!(
+        rejected.get() >= 100,
+        "only {} of 1000 flows were invalid",
+        rejected.get()
+    );
 }

@@ -274,7 +274,12 @@ impl Flow {
             return;
         }
         shown[i] = true;
-        out.push_str(&format!("{pad}{label}{} [{}]{}\n", s.name, s.kind.type_name(), self.detail(s)));
+        out.push_str(&format!(
+            "{pad}{label}{} [{}]{}\n",
+            s.name,
+            s.kind.type_name(),
+            self.detail(s)
+        ));
         for (l, j, _) in s.kind.edges() {
             self.tree_at(j, &format!("{l}: "), depth + 1, shown, out);
         }
@@ -300,7 +305,11 @@ impl Flow {
                 }
             }
             StepKind::Menu(m) => {
-                d.push_str(&format!(" tries={} timeout={}s", m.tries, m.timeout.as_secs()));
+                d.push_str(&format!(
+                    " tries={} timeout={}s",
+                    m.tries,
+                    m.timeout.as_secs()
+                ));
             }
             StepKind::Pin { tries, .. } => d.push_str(&format!(" tries={tries}")),
             StepKind::Block { numbers, .. } => d.push_str(&format!(" {}", numbers.join(", "))),

@@ -470,9 +470,7 @@ impl Call {
             State::Hunting {
                 leg: Leg::Ringing { .. },
             } => "ringing responder",
-            State::Hunting {
-                leg: Leg::Parallel,
-            } => "ringing responders in parallel",
+            State::Hunting { leg: Leg::Parallel } => "ringing responders in parallel",
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
             State::VoicemailPrompt => "voicemail prompt",
@@ -603,7 +601,10 @@ impl Call {
             }
             (State::Greeting, Event::CallerPromptDone) if self.explicit() => {
                 self.state = State::Menu {
-                    deadline: now + self.menu_step().map_or(Duration::from_secs(10), |m| m.timeout),
+                    deadline: now
+                        + self
+                            .menu_step()
+                            .map_or(Duration::from_secs(10), |m| m.timeout),
                 };
             }
             (State::Greeting | State::Menu { .. }, Event::CallerDigit(d)) if self.explicit() => {

@@ -82,7 +82,13 @@ impl Call {
     }
 
     /// An event of member `i`.
-    pub(super) fn member_event(&mut self, now: Instant, i: usize, ev: Event, out: &mut Vec<Action>) {
+    pub(super) fn member_event(
+        &mut self,
+        now: Instant,
+        i: usize,
+        ev: Event,
+        out: &mut Vec<Action>,
+    ) {
         let Some(m) = self.members.get(i).filter(|m| !m.done) else {
             return;
         };
@@ -128,7 +134,13 @@ impl Call {
         }
     }
 
-    fn record_member(&mut self, now: Instant, i: usize, outcome: AttemptOutcome, out: &mut Vec<Action>) {
+    fn record_member(
+        &mut self,
+        now: Instant,
+        i: usize,
+        outcome: AttemptOutcome,
+        out: &mut Vec<Action>,
+    ) {
         let m = &mut self.members[i];
         m.done = true;
         out.push(Action::Note(format!(
@@ -142,7 +154,13 @@ impl Call {
     }
 
     /// Member `i` is over without accepting; when all are, so is the round.
-    fn member_over(&mut self, now: Instant, i: usize, outcome: AttemptOutcome, out: &mut Vec<Action>) {
+    fn member_over(
+        &mut self,
+        now: Instant,
+        i: usize,
+        outcome: AttemptOutcome,
+        out: &mut Vec<Action>,
+    ) {
         self.record_member(now, i, outcome, out);
         if self.members.iter().all(|m| m.done) {
             self.members.clear();
@@ -256,7 +274,10 @@ port = "fxo1"
         c.handle(t, member(2, Event::LegAnswered));
         c.handle(t, member(1, Event::LegAnswered));
         assert_eq!(c.handle(t, member(1, Event::ResponderPromptDone)), vec![]);
-        let a = c.handle(t + Duration::from_secs(3), member(1, Event::ResponderDigit('5')));
+        let a = c.handle(
+            t + Duration::from_secs(3),
+            member(1, Event::ResponderDigit('5')),
+        );
         assert!(a.contains(&Action::HangupMember(0)));
         assert!(a.contains(&Action::HangupMember(2)));
         assert!(!a.contains(&Action::HangupMember(1)));
@@ -265,7 +286,10 @@ port = "fxo1"
         assert!(adopt < bridge);
         assert_eq!(c.accepted_by(), Some("bob"));
         // late events of the others change nothing
-        assert!(c.handle(t, member(2, Event::ResponderDigit('1'))).is_empty());
+        assert!(
+            c.handle(t, member(2, Event::ResponderDigit('1')))
+                .is_empty()
+        );
         let a = c.handle(t + Duration::from_secs(9), Event::CallerHangup);
         assert!(a.contains(&Action::HangupLeg));
         let cdr = finished(&a).unwrap();
@@ -296,7 +320,10 @@ port = "fxo1"
         let due = c.poll_timeout().unwrap();
         let a = c.handle_timeout(due);
         assert!(a.contains(&Action::HangupMember(2)));
-        assert!(a.iter().any(|x| matches!(x, Action::PlayCaller(p) if p == &vec![Prompt::Step(1)])));
+        assert!(
+            a.iter()
+                .any(|x| matches!(x, Action::PlayCaller(p) if p == &vec![Prompt::Step(1)]))
+        );
         let a = c.handle(due, Event::CallerPromptDone);
         let cdr = finished(&a).unwrap();
         assert_eq!(cdr.end_reason, EndReason::NobodyAccepted);

@@ -211,7 +211,9 @@ impl Call {
                     self.close(now, EndReason::Error, Prompt::Goodbye, out);
                     return;
                 };
-                out.push(Action::Note(format!("continuing in routing number {routing}")));
+                out.push(Action::Note(format!(
+                    "continuing in routing number {routing}"
+                )));
                 self.routing = idx;
                 self.step = None;
                 self.menu_stack.clear();
@@ -272,7 +274,9 @@ impl Call {
             self.state = State::Greeting;
             out.push(Action::PlayCaller(prompts));
         } else if let Some(d) = m.default {
-            out.push(Action::Note("menu tries used up: taking the default step".into()));
+            out.push(Action::Note(
+                "menu tries used up: taking the default step".into(),
+            ));
             self.enter(now, d, out);
         } else {
             self.close(now, EndReason::MenuFailed, Prompt::Goodbye, out);
@@ -385,7 +389,10 @@ impl Call {
             return;
         }
         if r.rounds > 1 {
-            out.push(Action::Note(format!("round {} of {}", self.round, r.rounds)));
+            out.push(Action::Note(format!(
+                "round {} of {}",
+                self.round, r.rounds
+            )));
         }
         if r.order == Order::Parallel {
             self.start_parallel(now, out);

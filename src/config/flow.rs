@@ -108,16 +108,14 @@ pub fn valid_block_pattern(pat: &str) -> bool {
 
 /// Whether a caller matches one of the block-list patterns.
 pub fn blocked_by<S: AsRef<str>>(patterns: &[S], caller: Option<&str>) -> bool {
-    patterns
-        .iter()
-        .any(|b| match (b.as_ref(), caller) {
-            ("anonymous", None) => true,
-            (_, None) => false,
-            (pat, Some(c)) => match pat.strip_suffix('*') {
-                Some(prefix) => c.starts_with(prefix),
-                None => c == pat,
-            },
-        })
+    patterns.iter().any(|b| match (b.as_ref(), caller) {
+        ("anonymous", None) => true,
+        (_, None) => false,
+        (pat, Some(c)) => match pat.strip_suffix('*') {
+            Some(prefix) => c.starts_with(prefix),
+            None => c == pat,
+        },
+    })
 }
 
 /// Compiles a routing number's steps (index `i`); problems go to `p`. A routing number
@@ -160,7 +158,11 @@ pub(super) fn compile(cfg: &Config, i: usize, p: &mut Problems<'_>) -> Flow {
             if let Some(say) = &s.say
                 && let Err(e) = crate::media::tts::check_prompt_text(say.get_ref())
             {
-                p.at(Some(say.span()), format!("{path}.say"), format!("{e}: shorten it"));
+                p.at(
+                    Some(say.span()),
+                    format!("{path}.say"),
+                    format!("{e}: shorten it"),
+                );
             }
             Step {
                 name: s.name.get_ref().clone(),
@@ -218,10 +220,26 @@ fn compile_step(
     let kind = s.kind.get_ref().as_str();
     // which optional fields each type takes
     let allowed: &[&str] = match kind {
-        "menu" => &["say", "keys", "tries", "timeout", "invalid", "timeout_say", "default"],
+        "menu" => &[
+            "say",
+            "keys",
+            "tries",
+            "timeout",
+            "invalid",
+            "timeout_say",
+            "default",
+        ],
         "message" => &["say", "next"],
         "hours" => &["open", "closed"],
-        "route" => &["say", "targets", "order", "answer_timeout", "rounds", "pause", "then"],
+        "route" => &[
+            "say",
+            "targets",
+            "order",
+            "answer_timeout",
+            "rounds",
+            "pause",
+            "then",
+        ],
         "voicemail" => &["say"],
         "pin" => &["say", "pin", "tries", "next", "then"],
         "block" => &["numbers", "then", "next"],
@@ -248,14 +266,32 @@ fn compile_step(
         ("open", s.open.as_ref().map(Spanned::span)),
         ("closed", s.closed.as_ref().map(Spanned::span)),
         ("then", s.then.as_ref().map(Spanned::span)),
-        ("targets", s.targets.as_ref().and_then(|t| t.first()).map(Spanned::span)),
+        (
+            "targets",
+            s.targets
+                .as_ref()
+                .and_then(|t| t.first())
+                .map(Spanned::span),
+        ),
         ("order", s.order.as_ref().map(Spanned::span)),
-        ("answer_timeout", s.answer_timeout.as_ref().map(Spanned::span)),
+        (
+            "answer_timeout",
+            s.answer_timeout.as_ref().map(Spanned::span),
+        ),
         ("rounds", s.rounds.as_ref().map(Spanned::span)),
         ("pause", s.pause.as_ref().map(Spanned::span)),
         ("pin", s.pin.as_ref().map(Spanned::span)),
-        ("numbers", s.numbers.as_ref().and_then(|t| t.first()).map(Spanned::span)),
-        ("routing_number", s.routing_number.as_ref().map(Spanned::span)),
+        (
+            "numbers",
+            s.numbers
+                .as_ref()
+                .and_then(|t| t.first())
+                .map(Spanned::span),
+        ),
+        (
+            "routing_number",
+            s.routing_number.as_ref().map(Spanned::span),
+        ),
     ];
     for (field, span) in present {
         if let Some(span) = span
@@ -264,7 +300,10 @@ fn compile_step(
             p.at(
                 Some(span),
                 format!("{path}.{field}"),
-                format!("`{field}` does not apply to a {kind} step: it takes {}", allowed.join(", ")),
+                format!(
+                    "`{field}` does not apply to a {kind} step: it takes {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -331,12 +370,18 @@ fn compile_step(
                     "a menu needs keys, e.g. keys = { \"1\" = \"network\", \"2\" = \"facilities\" }",
                 ),
             }
-            let timeout = s.timeout.as_ref().map_or(*rn.menu_timeout.get_ref(), |t| *t.get_ref());
+            let timeout = s
+                .timeout
+                .as_ref()
+                .map_or(*rn.menu_timeout.get_ref(), |t| *t.get_ref());
             if !(1..=60).contains(&timeout.as_secs()) {
                 p.at(
                     s.timeout.as_ref().map(Spanned::span),
                     format!("{path}.timeout"),
-                    format!("{} s is out of range: use 1 s to 60 s", timeout.as_secs_f64()),
+                    format!(
+                        "{} s is out of range: use 1 s to 60 s",
+                        timeout.as_secs_f64()
+                    ),
                 );
             }
             StepKind::Menu(Menu {
@@ -370,7 +415,11 @@ fn compile_step(
         "route" => StepKind::Route(compile_route(cfg, rn, s, path, index, names, p)),
         "voicemail" => StepKind::Voicemail,
         "pin" => {
-            let pin = s.pin.as_ref().map(|x| x.get_ref().clone()).unwrap_or_default();
+            let pin = s
+                .pin
+                .as_ref()
+                .map(|x| x.get_ref().clone())
+                .unwrap_or_default();
             if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|c| c.is_ascii_digit()) {
                 p.at(
                     Some(s.pin.as_ref().map_or(s.name.span(), Spanned::span)),
@@ -425,7 +474,10 @@ fn compile_step(
                 p.at(
                     Some(span),
                     format!("{path}.routing_number"),
-                    format!("no routing number with id `{id}`: use one of {}", ids.join(", ")),
+                    format!(
+                        "no routing number with id `{id}`: use one of {}",
+                        ids.join(", ")
+                    ),
                 );
             }
             StepKind::Goto { routing: id }
@@ -504,7 +556,10 @@ fn compile_route(
         p.at(
             s.answer_timeout.as_ref().map(Spanned::span),
             format!("{path}.answer_timeout"),
-            format!("{} s is out of range: use 5 s to 120 s", answer_timeout.as_secs_f64()),
+            format!(
+                "{} s is out of range: use 5 s to 120 s",
+                answer_timeout.as_secs_f64()
+            ),
         );
     }
     let rounds = s.rounds.as_ref().map_or(1, |r| *r.get_ref());
@@ -515,7 +570,10 @@ fn compile_route(
             format!("{rounds} rounds: use 1 to 10"),
         );
     }
-    let pause = s.pause.as_ref().map_or(Duration::from_secs(10), |d| *d.get_ref());
+    let pause = s
+        .pause
+        .as_ref()
+        .map_or(Duration::from_secs(10), |d| *d.get_ref());
     if pause.as_secs() > 600 {
         p.at(
             s.pause.as_ref().map(Spanned::span),
@@ -567,7 +625,13 @@ fn check(flow: &Flow, p: &mut Problems<'_>) {
     }
 }
 
-fn cycle_from(flow: &Flow, i: StepIdx, colour: &mut [u8], trail: &mut Vec<StepIdx>, p: &mut Problems<'_>) {
+fn cycle_from(
+    flow: &Flow,
+    i: StepIdx,
+    colour: &mut [u8],
+    trail: &mut Vec<StepIdx>,
+    p: &mut Problems<'_>,
+) {
     colour[i] = 1;
     trail.push(i);
     for (label, j, key) in flow.steps[i].kind.edges() {
@@ -625,7 +689,11 @@ pub(super) fn check_gotos(cfg: &Config, flows: &[Flow], p: &mut Problems<'_>) {
         let mut trail = vec![start];
         let mut at = start;
         // follow the first automatic goto chain (enough to catch A → B → A)
-        while let Some((to, _)) = flows.get(at).map(auto_gotos).and_then(|g| g.into_iter().next()) {
+        while let Some((to, _)) = flows
+            .get(at)
+            .map(auto_gotos)
+            .and_then(|g| g.into_iter().next())
+        {
             let Some(j) = cfg.routing_numbers.iter().position(|r| r.key == to) else {
                 break;
             };
@@ -677,7 +745,11 @@ fn classic(cfg: &Config, i: usize) -> Flow {
         crate::media::phrase(crate::call::Prompt::NobodyAvailable),
     ));
     let after_route = if rn.voicemail.enabled {
-        steps.push(mk("voicemail", StepKind::Voicemail, rn.voicemail.prompt.clone()));
+        steps.push(mk(
+            "voicemail",
+            StepKind::Voicemail,
+            rn.voicemail.prompt.clone(),
+        ));
         steps.len() - 1
     } else {
         nobody
@@ -700,7 +772,11 @@ fn classic(cfg: &Config, i: usize) -> Flow {
         keys.push((char::from(b'0' + k), steps.len() - 1));
     }
     let mut entry = if rn.voicemail.only {
-        steps.push(mk("voicemail", StepKind::Voicemail, rn.voicemail.prompt.clone()));
+        steps.push(mk(
+            "voicemail",
+            StepKind::Voicemail,
+            rn.voicemail.prompt.clone(),
+        ));
         steps.len() - 1
     } else {
         steps.push(mk(
@@ -736,13 +812,24 @@ fn classic(cfg: &Config, i: usize) -> Flow {
     }
     if let Some(sh) = &rn.support_hours {
         let closed = if sh.out_of_hours.get_ref() == "closed" {
-            steps.push(mk("closed", StepKind::Hangup, crate::media::phrase(crate::call::Prompt::Closed)));
+            steps.push(mk(
+                "closed",
+                StepKind::Hangup,
+                crate::media::phrase(crate::call::Prompt::Closed),
+            ));
             steps.len() - 1
         } else {
             // out_of_hours = "route": the hours are informational
             entry
         };
-        steps.push(mk("hours", StepKind::Hours { open: entry, closed }, None));
+        steps.push(mk(
+            "hours",
+            StepKind::Hours {
+                open: entry,
+                closed,
+            },
+            None,
+        ));
         entry = steps.len() - 1;
     }
     if !rn.blocked.is_empty() {

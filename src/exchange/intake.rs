@@ -120,15 +120,13 @@ impl Exchange {
                     Some((call, Side::Caller)) => {
                         self.pending.push_back((call, Event::CallerHangup));
                     }
-                    Some((call, Side::Responder)) => {
-                        if self.responder_answered(call, port) {
-                            self.note(Some(call), Some(port), "responder hung up");
-                            let ev = self.responder_event(call, Some(port), Event::LegHangup);
-                            self.release_responder(call, port, now);
-                            self.pending.push_back((call, ev));
-                        }
+                    Some((call, Side::Responder)) if self.responder_answered(call, port) => {
+                        self.note(Some(call), Some(port), "responder hung up");
+                        let ev = self.responder_event(call, Some(port), Event::LegHangup);
+                        self.release_responder(call, port, now);
+                        self.pending.push_back((call, ev));
                     }
-                    None => {}
+                    Some((_, Side::Responder)) | None => {}
                 }
             }
             _ => {}

@@ -185,7 +185,14 @@ impl Exchange {
             && p.out_of_service_until.is_none_or(|t| now >= t)
     }
 
-    pub(super) fn start_on(&mut self, now: Instant, si: usize, port: PortIdx, number: String, user: String) {
+    pub(super) fn start_on(
+        &mut self,
+        now: Instant,
+        si: usize,
+        port: PortIdx,
+        number: String,
+        user: String,
+    ) {
         if Some(port) == self.modem_port {
             self.start_modem_leg(now, si, &number, &user);
         } else {
@@ -366,7 +373,9 @@ impl Exchange {
             let call = self.ports[port].owner.map(|(c, _)| c);
             self.hangup_fxo(port);
             if let Some(call) = call {
-                if let Event::Member(i, _) = self.responder_event(call, Some(port), Event::LegDialled) {
+                if let Event::Member(i, _) =
+                    self.responder_event(call, Some(port), Event::LegDialled)
+                {
                     // a parallel member does not move to another line: it failed
                     self.release_responder(call, port, now);
                     self.pending.push_back((

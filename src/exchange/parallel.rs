@@ -64,7 +64,11 @@ impl Exchange {
     /// The far end ended the responder leg on `port`.
     pub(super) fn release_responder(&mut self, call: CallId, port: PortIdx, now: Instant) {
         let Some(si) = self.slot(call) else { return };
-        match self.slots[si].members.iter().position(|(_, l)| l.port == port) {
+        match self.slots[si]
+            .members
+            .iter()
+            .position(|(_, l)| l.port == port)
+        {
             Some(pos) => {
                 let (_, leg) = self.slots[si].members.remove(pos);
                 self.record_leg_hold(leg.port, leg.since, now);

@@ -143,7 +143,8 @@ pub fn prompts_of(rn: &crate::config::RoutingNumber) -> Vec<Prompt> {
         v.extend([Prompt::LeaveMessage, Prompt::MessageRecorded]);
     }
     if rn.flow.explicit {
-        let kinds = |f: fn(&crate::call::flow::StepKind) -> bool| rn.flow.steps.iter().any(|s| f(&s.kind));
+        let kinds =
+            |f: fn(&crate::call::flow::StepKind) -> bool| rn.flow.steps.iter().any(|s| f(&s.kind));
         use crate::call::flow::StepKind as K;
         if kinds(|k| matches!(k, K::Block { .. })) && !v.contains(&Prompt::Blocked) {
             v.push(Prompt::Blocked);
