@@ -984,14 +984,7 @@ impl Call {
         self.cdr.policy = Some(policy.clone());
         let at = self.wall(now);
         self.plan = hunt_plan(&self.cfg, &policy, at, &mut self.rng);
-        for (level, schedule) in &self.plan.gaps {
-            out.push(Action::Note(format!(
-                "level {level}: nobody on call on schedule {schedule}"
-            )));
-        }
-        for (user, why) in &self.plan.skipped {
-            out.push(Action::Note(format!("skipping {user}: {why}")));
-        }
+        self.plan_notes("level", out);
         if self.plan.is_empty() {
             out.push(Action::Note(format!("nobody on call for policy {policy}")));
             if self.rn().voicemail.enabled {
@@ -1005,6 +998,19 @@ impl Call {
         self.state = State::Hunting { leg: Leg::Idle };
         out.push(Action::PlayCaller(vec![Prompt::PleaseHold]));
         self.dial_next(now, out);
+    }
+
+    /// Notes on the plan just built: schedule gaps (by `what`: level or target) and
+    /// users skipped.
+    fn plan_notes(&self, what: &str, out: &mut Vec<Action>) {
+        for (level, schedule) in &self.plan.gaps {
+            out.push(Action::Note(format!(
+                "{what} {level}: nobody on call on schedule {schedule}"
+            )));
+        }
+        for (user, why) in &self.plan.skipped {
+            out.push(Action::Note(format!("skipping {user}: {why}")));
+        }
     }
 
     fn dial_next(&mut self, now: Instant, out: &mut Vec<Action>) {

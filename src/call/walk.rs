@@ -375,14 +375,7 @@ impl Call {
         };
         self.plan = self.route_plan(&r, now);
         self.next_attempt = 0;
-        for (level, schedule) in &self.plan.gaps {
-            out.push(Action::Note(format!(
-                "target {level}: nobody on call on schedule {schedule}"
-            )));
-        }
-        for (user, why) in &self.plan.skipped {
-            out.push(Action::Note(format!("skipping {user}: {why}")));
-        }
+        self.plan_notes("target", out);
         if self.plan.is_empty() {
             out.push(Action::Note("nobody to call in this round".into()));
             self.round_over(now, EndReason::NobodyOnCall, out);

@@ -229,16 +229,7 @@ impl Exchange {
         let p = &mut self.ports[port];
         p.owner = Some((id, Side::Responder));
         p.dialout = Some(Box::new(DialOut::new(plan, now, digits, number, user)));
-        self.set_responder(
-            si,
-            Side_ {
-                port,
-                carrier: Carrier::Line,
-                answered: false,
-                last_digit: None,
-                since: now,
-            },
-        );
+        self.set_responder(si, Side_::line(port, now));
     }
 
     /// A frame heard on a line that is dialling out.
@@ -454,16 +445,7 @@ impl Exchange {
             port,
             cmd: LineCommand::RingStart,
         });
-        self.set_responder(
-            si,
-            Side_ {
-                port,
-                carrier: Carrier::Line,
-                answered: false,
-                last_digit: None,
-                since: now,
-            },
-        );
+        self.set_responder(si, Side_::line(port, now));
         self.note(Some(id), Some(port), format!("ringing {user}'s phone"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
             call: id,

@@ -325,6 +325,19 @@ struct Side_ {
     since: Instant,
 }
 
+impl Side_ {
+    /// A responder leg on an analog line (FXO dial-out or FXS phone), not answered yet.
+    fn line(port: PortIdx, now: Instant) -> Self {
+        Side_ {
+            port,
+            carrier: Carrier::Line,
+            answered: false,
+            last_digit: None,
+            since: now,
+        }
+    }
+}
+
 struct Slot {
     call: Call,
     generation: Arc<Generation>,
