@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use switchboard::call::{Action, Call, EndReason, Event, Intake, LegFailure};
-use switchboard::config::{BoardProfile, Config};
+use switchboard::config::{BoardProfile, Config, OverflowReason};
 
 const HEAD: &str = r#"
 [[user]]
@@ -48,7 +48,8 @@ port = "fxo1"
   window = [{ days = ["mon-fri"], from = "08:00", to = "18:00" }]
 "#;
 
-const TYPES: [&str; 9] = [
+const TYPES: [&str; 10] = [
+    "queue",
     "menu",
     "message",
     "hours",
@@ -175,6 +176,7 @@ fn toml_of(steps: &[GenStep]) -> String {
                 r(1)
             )),
             "goto" => t.push_str("  routing_number = \"other\"\n"),
+            "queue" => t.push_str(&format!("  next = \"{}\"\n  then = \"{}\"\n", r(0), r(1))),
             _ => {}
         }
     }
@@ -237,7 +239,12 @@ fn run(cfg: Arc<Config>, caller: Option<&str>, keys: &[char], fars: &[Far]) -> (
                 Action::Dial { .. } => match fars.next().unwrap_or(Far::NoAnswer) {
                     Far::NoAnswer => {} // the answer timeout fires
                     Far::Busy => events.push_back(Event::LegFailed(LegFailure::Busy)),
-                    Far::Accept | Far::Decline => events.push_back(Event::LegAnswered),
+                    Far::Accept => events.push_back(Event::LegAnswered),
+                    // every line busy: the caller waits, then overflows (max_wait)
+                    Far::Decline => {
+                        events.push_back(Event::LegQueued { position: None });
+                        events.push_back(Event::Overflow(OverflowReason::MaxWait));
+                    }
                 },
                 Action::DialMember { index, .. } => {
                     let ev = match fars.next().unwrap_or(Far::NoAnswer) {

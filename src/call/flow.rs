@@ -84,6 +84,14 @@ pub enum StepKind {
         /// Everybody else goes here.
         next: StepIdx,
     },
+    /// From here on, a caller who overflows while waiting for a line (the routing
+    /// number's `[queue]` limits) goes to `then`; then `next`.
+    Queue {
+        /// The next step (a route, usually).
+        next: StepIdx,
+        /// Where an overflowing caller goes (`None`: the routing number's `[overflow]`).
+        then: Option<StepIdx>,
+    },
     /// Say the step's message (or goodbye) and hang up.
     Hangup,
     /// Continue in another routing number's flow (by id).
@@ -197,6 +205,7 @@ impl StepKind {
             StepKind::Voicemail => "voicemail",
             StepKind::Pin { .. } => "pin",
             StepKind::Block { .. } => "block",
+            StepKind::Queue { .. } => "queue",
             StepKind::Hangup => "hangup",
             StepKind::Goto { .. } => "goto",
         }
@@ -234,6 +243,13 @@ impl StepKind {
                 let mut v = vec![("next".into(), *next, true)];
                 if let Some(t) = then {
                     v.push(("then".into(), *t, false));
+                }
+                v
+            }
+            StepKind::Queue { next, then } => {
+                let mut v = vec![("next".into(), *next, false)];
+                if let Some(t) = then {
+                    v.push(("overflow".into(), *t, false));
                 }
                 v
             }

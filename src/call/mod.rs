@@ -321,6 +321,8 @@ pub struct Call {
     flow_reason: Option<EndReason>,
     /// The legs of a parallel ring, by index.
     members: Vec<parallel::Member>,
+    /// A flow's queue step: where an overflowing caller goes.
+    queue_then: Option<flow::StepIdx>,
 }
 
 /// How a call came in.
@@ -400,6 +402,7 @@ impl Call {
             round: 0,
             flow_reason: None,
             members: Vec::new(),
+            queue_then: None,
         };
         (call, vec![Action::AnswerCaller])
     }
@@ -892,6 +895,23 @@ impl Call {
         if self.current.is_some() {
             out.push(Action::HangupLeg);
             self.record_attempt(now, AttemptOutcome::Cancelled);
+        }
+        if let Some(step) = self.queue_then.take().filter(|_| self.explicit()) {
+            let name = self
+                .rn()
+                .flow
+                .steps
+                .get(step)
+                .map_or("", |s| s.name.as_str());
+            out.push(Action::Note(format!(
+                "overflow ({}): step {name}",
+                reason.as_str()
+            )));
+            self.cdr.overflow = Some(format!("{} -> step {name}", reason.as_str()));
+            self.overflowed = true;
+            self.flow_reason = Some(EndReason::Overflow);
+            self.enter(now, step, out);
+            return;
         }
         let to = if self.overflowed {
             None

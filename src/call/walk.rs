@@ -202,6 +202,10 @@ impl Call {
                     self.enter_hop(now, *next, hops + 1, out);
                 }
             }
+            StepKind::Queue { next, then } => {
+                self.queue_then = *then;
+                self.enter_hop(now, *next, hops + 1, out);
+            }
             StepKind::Hangup => {
                 let reason = self.flow_reason.take().unwrap_or(EndReason::FlowHangup);
                 self.close(now, reason, if said { p } else { Prompt::Goodbye }, out);
@@ -217,6 +221,7 @@ impl Call {
                 self.routing = idx;
                 self.step = None;
                 self.menu_stack.clear();
+                self.queue_then = None;
                 self.tries = 0;
                 self.pin_tries = 0;
                 if self.explicit() {

@@ -56,7 +56,8 @@ pub struct StepConfig {
     /// hours: out of support hours.
     #[serde(default)]
     pub closed: Option<Spanned<String>>,
-    /// route: nobody accepted; pin: PIN wrong every try; block: the caller is blocked.
+    /// route: nobody accepted; pin: PIN wrong every try; block: the caller is blocked;
+    /// queue: the caller overflows.
     #[serde(default)]
     pub then: Option<Spanned<String>>,
     /// route: `user:ID`, `schedule:ID`, `policy:ID` or an E.164 number.
@@ -93,7 +94,7 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Durati
         .map_err(serde::de::Error::custom)
 }
 
-const TYPES: &str = "menu, message, hours, route, voicemail, pin, block, hangup, goto";
+const TYPES: &str = "menu, message, hours, route, queue, voicemail, pin, block, hangup, goto";
 
 /// Whether a block-list pattern is valid: an E.164 number, a `+digits*` prefix or
 /// `anonymous`.
@@ -241,6 +242,7 @@ fn compile_step(
             "then",
         ],
         "voicemail" => &["say"],
+        "queue" => &["next", "then"],
         "pin" => &["say", "pin", "tries", "next", "then"],
         "block" => &["numbers", "then", "next"],
         "hangup" => &["say"],
@@ -414,6 +416,10 @@ fn compile_step(
         }
         "route" => StepKind::Route(compile_route(cfg, rn, s, path, index, names, p)),
         "voicemail" => StepKind::Voicemail,
+        "queue" => StepKind::Queue {
+            next: need(&s.next, "next", p),
+            then: resolve(&s.then, "then", path, index, names, p),
+        },
         "pin" => {
             let pin = s
                 .pin
