@@ -277,6 +277,7 @@ fn run(cfg: Arc<Config>, caller: Option<&str>, keys: &[char], fars: &[Far]) -> (
                 | Action::HangupMember(_)
                 | Action::AdoptMember(_)
                 | Action::StopRecording(_)
+                | Action::Alert { .. }
                 | Action::Note(_) => {}
             }
         }

@@ -64,6 +64,11 @@ pub enum StepKind {
     Route(Route),
     /// Record a voicemail (the routing number's `[voicemail]` limits); the call ends there.
     Voicemail,
+    /// Create the call's alert here (or, when it has one, send an update), then go on.
+    Alert {
+        /// The next step.
+        next: StepIdx,
+    },
     /// Ask for a PIN.
     Pin {
         /// The digits.
@@ -206,6 +211,7 @@ impl StepKind {
             StepKind::Pin { .. } => "pin",
             StepKind::Block { .. } => "block",
             StepKind::Queue { .. } => "queue",
+            StepKind::Alert { .. } => "alert",
             StepKind::Hangup => "hangup",
             StepKind::Goto { .. } => "goto",
         }
@@ -226,7 +232,7 @@ impl StepKind {
                 }
                 v
             }
-            StepKind::Message { next } => {
+            StepKind::Message { next } | StepKind::Alert { next } => {
                 vec![("next".into(), *next, false)]
             }
             StepKind::Hours { open, closed } => vec![

@@ -224,6 +224,11 @@ pub enum Action {
     },
     /// Stop recording; the recording goes out with the call's record.
     StopRecording(RecordEnd),
+    /// A flow's alert step: create the call's alert now (or update it).
+    Alert {
+        /// The step's name.
+        step: String,
+    },
     /// Something worth a transcript line / log line.
     Note(String),
     /// The call is over; store this record. Always the last action.

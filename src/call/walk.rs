@@ -202,6 +202,12 @@ impl Call {
                     self.enter_hop(now, *next, hops + 1, out);
                 }
             }
+            StepKind::Alert { next } => {
+                out.push(Action::Alert {
+                    step: step.name.clone(),
+                });
+                self.enter_hop(now, *next, hops + 1, out);
+            }
             StepKind::Queue { next, then } => {
                 self.queue_then = *then;
                 self.enter_hop(now, *next, hops + 1, out);

@@ -47,7 +47,7 @@ pub struct StepConfig {
     /// menu: the step after the last failed try.
     #[serde(default)]
     pub default: Option<Spanned<String>>,
-    /// message, pin, block: the next step.
+    /// message, pin, block, queue, alert: the next step.
     #[serde(default)]
     pub next: Option<Spanned<String>>,
     /// hours: in support hours.
@@ -94,7 +94,8 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Durati
         .map_err(serde::de::Error::custom)
 }
 
-const TYPES: &str = "menu, message, hours, route, queue, voicemail, pin, block, hangup, goto";
+const TYPES: &str =
+    "menu, message, hours, route, queue, voicemail, alert, pin, block, hangup, goto";
 
 /// Whether a block-list pattern is valid: an E.164 number, a `+digits*` prefix or
 /// `anonymous`.
@@ -243,6 +244,7 @@ fn compile_step(
         ],
         "voicemail" => &["say"],
         "queue" => &["next", "then"],
+        "alert" => &["next"],
         "pin" => &["say", "pin", "tries", "next", "then"],
         "block" => &["numbers", "then", "next"],
         "hangup" => &["say"],
@@ -416,6 +418,18 @@ fn compile_step(
         }
         "route" => StepKind::Route(compile_route(cfg, rn, s, path, index, names, p)),
         "voicemail" => StepKind::Voicemail,
+        "alert" => {
+            if rn.alerts.targets.is_empty() {
+                p.at(
+                    Some(s.kind.span()),
+                    format!("{path}.type"),
+                    "an alert step needs somewhere to send the alert: add [routing_number.alerts] with targets = [\"...\"] (an [[alert_target]] name)",
+                );
+            }
+            StepKind::Alert {
+                next: need(&s.next, "next", p),
+            }
+        }
         "queue" => StepKind::Queue {
             next: need(&s.next, "next", p),
             then: resolve(&s.then, "then", path, index, names, p),

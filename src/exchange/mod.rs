@@ -208,6 +208,15 @@ pub enum CallEvent {
         /// Why.
         reason: OverflowReason,
     },
+    /// The call reached an alert step of its flow: its alert is created (or updated).
+    AlertStep {
+        /// Call id.
+        call: CallId,
+        /// The step's name.
+        step: String,
+        /// When (wall clock).
+        at: Timestamp,
+    },
     /// The call ended (its CDR follows).
     Ended {
         /// Call id.
@@ -1269,6 +1278,13 @@ impl Exchange {
                 }
                 Action::StopRecording(why) => self.stop_recording(si, why),
                 Action::Note(text) => self.note(Some(id), None, text),
+                Action::Alert { step } => {
+                    self.out.push_back(Output::Call(CallEvent::AlertStep {
+                        call: id,
+                        step,
+                        at: self.wall(now),
+                    }));
+                }
                 Action::Finished(cdr) => {
                     if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
                         // The call SM always hangs up its leg first; be defensive anyway.
