@@ -96,6 +96,10 @@ pub enum StepKind {
         next: StepIdx,
         /// Where an overflowing caller goes (`None`: the routing number's `[overflow]`).
         then: Option<StepIdx>,
+        /// Callers of this routing number that may wait at once (`None`: its `[queue]`).
+        max_callers: Option<u32>,
+        /// Longest wait for a line (`None`: its `[queue]`).
+        max_wait: Option<Duration>,
     },
     /// Say the step's message (or goodbye) and hang up.
     Hangup,
@@ -252,7 +256,7 @@ impl StepKind {
                 }
                 v
             }
-            StepKind::Queue { next, then } => {
+            StepKind::Queue { next, then, .. } => {
                 let mut v = vec![("next".into(), *next, false)];
                 if let Some(t) = then {
                     v.push(("overflow".into(), *t, false));
@@ -334,6 +338,18 @@ impl Flow {
                 ));
             }
             StepKind::Pin { tries, .. } => d.push_str(&format!(" tries={tries}")),
+            StepKind::Queue {
+                max_callers,
+                max_wait,
+                ..
+            } => {
+                if let Some(m) = max_callers {
+                    d.push_str(&format!(" max_callers={m}"));
+                }
+                if let Some(w) = max_wait {
+                    d.push_str(&format!(" max_wait={}s", w.as_secs()));
+                }
+            }
             StepKind::Block { numbers, .. } => d.push_str(&format!(" {}", numbers.join(", "))),
             StepKind::Goto { routing } => d.push_str(&format!(" → routing number {routing}")),
             _ => {}

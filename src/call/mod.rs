@@ -326,8 +326,9 @@ pub struct Call {
     flow_reason: Option<EndReason>,
     /// The legs of a parallel ring, by index.
     members: Vec<parallel::Member>,
-    /// A flow's queue step: where an overflowing caller goes.
+    /// A flow's queue step passed: where an overflowing caller goes, and its limits.
     queue_then: Option<flow::StepIdx>,
+    queue_limits: (Option<u32>, Option<Duration>),
 }
 
 /// How a call came in.
@@ -408,6 +409,7 @@ impl Call {
             flow_reason: None,
             members: Vec::new(),
             queue_then: None,
+            queue_limits: (None, None),
         };
         (call, vec![Action::AnswerCaller])
     }

@@ -30,6 +30,12 @@ impl Call {
         self.rn().flow.explicit
     }
 
+    /// The queue limits a flow's queue step set for this call: callers that may wait,
+    /// longest wait (each `None`: the routing number's `[queue]`).
+    pub fn queue_limits(&self) -> (Option<u32>, Option<Duration>) {
+        self.queue_limits
+    }
+
     /// The steps the caller went through so far.
     pub fn path(&self) -> &[String] {
         &self.cdr.path
@@ -208,8 +214,14 @@ impl Call {
                 });
                 self.enter_hop(now, *next, hops + 1, out);
             }
-            StepKind::Queue { next, then } => {
+            StepKind::Queue {
+                next,
+                then,
+                max_callers,
+                max_wait,
+            } => {
                 self.queue_then = *then;
+                self.queue_limits = (*max_callers, *max_wait);
                 self.enter_hop(now, *next, hops + 1, out);
             }
             StepKind::Hangup => {
@@ -228,6 +240,7 @@ impl Call {
                 self.step = None;
                 self.menu_stack.clear();
                 self.queue_then = None;
+                self.queue_limits = (None, None);
                 self.tries = 0;
                 self.pin_tries = 0;
                 if self.explicit() {

@@ -81,6 +81,12 @@ pub struct StepConfig {
     /// block: number patterns.
     #[serde(default)]
     pub numbers: Option<Vec<Spanned<String>>>,
+    /// queue: callers that may wait at once (default: the routing number's `[queue]`).
+    #[serde(default)]
+    pub max_callers: Option<Spanned<u32>>,
+    /// queue: longest wait for a line (default: the routing number's `[queue]`).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_wait: Option<Spanned<Duration>>,
     /// goto: routing number id.
     #[serde(default)]
     pub routing_number: Option<Spanned<String>>,
@@ -243,7 +249,7 @@ fn compile_step(
             "then",
         ],
         "voicemail" => &["say"],
-        "queue" => &["next", "then"],
+        "queue" => &["next", "then", "max_callers", "max_wait"],
         "alert" => &["next"],
         "pin" => &["say", "pin", "tries", "next", "then"],
         "block" => &["numbers", "then", "next"],
@@ -258,7 +264,7 @@ fn compile_step(
             return StepKind::Hangup;
         }
     };
-    let present: [(&str, Option<std::ops::Range<usize>>); 19] = [
+    let present: [(&str, Option<std::ops::Range<usize>>); 21] = [
         ("say", s.say.as_ref().map(Spanned::span)),
         ("keys", s.keys.as_ref().map(Spanned::span)),
         ("tries", s.tries.as_ref().map(Spanned::span)),
@@ -296,6 +302,8 @@ fn compile_step(
             "routing_number",
             s.routing_number.as_ref().map(Spanned::span),
         ),
+        ("max_callers", s.max_callers.as_ref().map(Spanned::span)),
+        ("max_wait", s.max_wait.as_ref().map(Spanned::span)),
     ];
     for (field, span) in present {
         if let Some(span) = span
@@ -430,10 +438,35 @@ fn compile_step(
                 next: need(&s.next, "next", p),
             }
         }
-        "queue" => StepKind::Queue {
-            next: need(&s.next, "next", p),
-            then: resolve(&s.then, "then", path, index, names, p),
-        },
+        "queue" => {
+            if let Some(m) = &s.max_callers
+                && !(1..=50).contains(m.get_ref())
+            {
+                p.at(
+                    Some(m.span()),
+                    format!("{path}.max_callers"),
+                    format!("{} callers: use 1 to 50", m.get_ref()),
+                );
+            }
+            if let Some(w) = &s.max_wait
+                && !(10..=3600).contains(&w.get_ref().as_secs())
+            {
+                p.at(
+                    Some(w.span()),
+                    format!("{path}.max_wait"),
+                    format!(
+                        "{} s is out of range: use 10 s to 3600 s",
+                        w.get_ref().as_secs_f64()
+                    ),
+                );
+            }
+            StepKind::Queue {
+                next: need(&s.next, "next", p),
+                then: resolve(&s.then, "then", path, index, names, p),
+                max_callers: s.max_callers.as_ref().map(|m| *m.get_ref()),
+                max_wait: s.max_wait.as_ref().map(|w| *w.get_ref()),
+            }
+        }
         "pin" => {
             let pin = s
                 .pin

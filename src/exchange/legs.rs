@@ -486,8 +486,10 @@ impl Exchange {
         let id = self.slots[si].call.id();
         let routing_id = self.slots[si].call.routing_id().to_string();
         let rn = &self.slots[si].call.config().routing_numbers[self.slots[si].call.routing()];
-        let max = *rn.queue.max_callers.get_ref() as usize;
-        let max_wait = *rn.queue.max_wait.get_ref();
+        // a flow's queue step may set its own limits
+        let (step_max, step_wait) = self.slots[si].call.queue_limits();
+        let max = step_max.unwrap_or(*rn.queue.max_callers.get_ref()) as usize;
+        let max_wait = step_wait.unwrap_or(*rn.queue.max_wait.get_ref());
         let every = *rn.queue.announce_every.get_ref();
         let waiting = self
             .slots
