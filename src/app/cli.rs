@@ -430,16 +430,7 @@ pub fn main() -> ExitCode {
         }
         Command::SetupToken { data } => {
             init_logging(cli.log_format, "warn");
-            match super::web_cli::setup_token(&data) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_or_fail(super::web_cli::setup_token(&data))
         }
         Command::ResetPassword { data } => {
             init_logging(cli.log_format, "warn");
@@ -499,18 +490,10 @@ pub fn main() -> ExitCode {
                 },
         } => {
             init_logging(cli.log_format, "warn");
-            match service::load(board.as_ref(), config.as_ref())
-                .and_then(|(_, cfg)| flow_show(&cfg, &number))
-            {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_or_fail(
+                service::load(board.as_ref(), config.as_ref())
+                    .and_then(|(_, cfg)| flow_show(&cfg, &number)),
+            )
         }
         Command::CheckConfig { file, board } => {
             init_logging(cli.log_format, "warn");
@@ -892,6 +875,20 @@ fn callerid(command: CallerIdCommand) -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+    }
+}
+
+/// Prints a command's text, or its error (exit 1).
+fn print_or_fail(r: anyhow::Result<String>) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
