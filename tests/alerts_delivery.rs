@@ -369,3 +369,103 @@ fn sigkill_during_delivery_50_times() {
     let c = store.outbox_counts().unwrap();
     assert_eq!((c.delivered, c.pending, c.failing), (total as i64, 0, 0));
 }
+
+/// `switchboard alerts list` shows the SMS cap (what the durable log holds), and
+/// check-config refuses a bad SMS target with a message naming the fix.
+#[test]
+fn alerts_list_shows_the_sms_cap_and_check_config_validates_sms_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("c.toml");
+    std::fs::write(&cfg_path, "[sms]\ncap = 3\ncap_window = \"6h\"\n").unwrap();
+    {
+        let mut store = Store::open(&dir.path().join("switchboard.db")).unwrap();
+        let now = jiff::Timestamp::now().as_millisecond();
+        for _ in 0..4 {
+            store
+                .take_sms_slot(now, 6 * 3_600_000, 3, "+491701111111", "alert")
+                .unwrap();
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["alerts", "--data"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&cfg_path)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "SMS cap: 3 of 3 sent within 6h; refused by the cap: 1 in the window, 1 in all"
+        ),
+        "{err}"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[sms]\ncap = 0\n[[alert_target]]\nname = \"s\"\nkind = \"sms\"\nnumbers = [\"0170 123\"]\nfallback_after = \"0s\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "sms.cap: 0: use 1 to 10000",
+        "alert_target[0].numbers[0]: `0170 123` is not an E.164 number",
+        "alert_target[0].fallback_after: use 1s to 24h",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+}
+
+/// A reload reaches the running sender thread: an event queued for a target whose
+/// endpoint is down goes to the endpoint of the new configuration once it is in force.
+#[test]
+fn the_sender_thread_takes_new_alert_settings_without_a_restart() {
+    let rx = TestReceiver::start().unwrap();
+    let old = config(&[("hook", "webhook", refused_url(), HOOK)]);
+    let new = config(&[("hook", "webhook", rx.url("/hook"), HOOK)]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("switchboard.db");
+    let mut store = Store::open(&db).unwrap();
+    let a = queue(
+        &mut store,
+        &["hook"],
+        jiff::Timestamp::now(),
+        &[EventKind::Trigger],
+    );
+    let (cfg_tx, cfg_rx) = crossbeam_channel::bounded(4);
+    let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = Sender::new(old, dir.path().join("voicemail"), 1).with_config_updates(cfg_rx);
+    let thread = {
+        let stop = stop.clone();
+        let store = Store::open(&db).unwrap();
+        std::thread::spawn(move || sender.run(store, stop, wake_rx, Duration::from_millis(50)))
+    };
+    // the first attempt fails (refused connection): it waits for its back-off
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.outbox_counts().unwrap().failing == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(store.outbox_counts().unwrap().failing, 1);
+    cfg_tx.send(new).unwrap();
+    store.retry_alert(a, 0).unwrap();
+    let _ = wake_tx.try_send(());
+    while rx.received().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(wake_tx);
+    thread.join().unwrap();
+    assert_eq!(rx.received().len(), 1, "delivered to the new endpoint");
+    assert_eq!(store.outbox_counts().unwrap().delivered, 1);
+}

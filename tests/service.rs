@@ -344,3 +344,45 @@ fn a_restart_after_kill_9_raises_a_health_alert_a_clean_stop_does_not() {
         "stopped"
     );
 }
+
+/// The alert sender's SMS path in the running service: the unclean-restart health alert
+/// goes to an SMS target, through the engine thread to the simulated modem, and is
+/// marked delivered once the modem reported the SMS sent; the cap counts it.
+#[test]
+fn a_health_alert_goes_out_by_sms_through_the_running_engine() {
+    use switchboard::store::Store;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("box.toml");
+    std::fs::write(
+        &config,
+        "[site]\nname = \"Test Box\"\n[health]\ntargets = [\"duty\"]\n[[alert_target]]\nname = \"duty\"\nkind = \"sms\"\nnumbers = [\"+491709999999\"]\n",
+    )
+    .unwrap();
+    // the last run did not stop cleanly (its pid is still in the lock file)
+    std::fs::write(data.path().join("switchboard.lock"), "999999").unwrap();
+    let mut c = start_service(data.path(), &config);
+    let db = data.path().join("switchboard.db");
+    let t0 = Instant::now();
+    let delivered = loop {
+        let n = Store::open(&db).unwrap().outbox_counts().unwrap().delivered;
+        if n > 0 || t0.elapsed() > Duration::from_secs(90) {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(c.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = c.wait();
+    assert_eq!(delivered, 1, "the SMS was reported sent by the modem");
+    let store = Store::open(&db).unwrap();
+    let a = store.alerts(10).unwrap().remove(0);
+    assert_eq!(a.routing_id, "health");
+    assert_eq!(a.deliveries[0].0, "duty");
+    assert_eq!(a.deliveries[0].2, "delivered");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let cap = store.sms_cap_status(now, 6 * 3_600_000, 100).unwrap();
+    assert_eq!((cap.sent_in_window, cap.refused_total), (1, 0));
+}

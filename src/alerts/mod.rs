@@ -11,8 +11,10 @@
 //! `give_up_after`. Time comes in as an argument, so tests drive back-off without
 //! waiting.
 
+pub mod health;
 pub mod payload;
 pub mod reply;
+pub mod sms;
 pub mod test_receiver;
 
 use std::collections::HashMap;
@@ -27,8 +29,11 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::config::alerts::{AlertTarget, TargetKind};
 use crate::store::Store;
 use crate::store::alerts::Delivery;
+
+pub use sms::SmsPath;
 
 /// First retry after about this long.
 pub const BACKOFF_BASE_MS: i64 = 5_000;
@@ -64,6 +69,18 @@ pub struct PassStats {
     pub retrying: u32,
     /// Given up.
     pub given_up: u32,
+    /// SMS fallbacks not needed (a data target delivered in time).
+    pub skipped: u32,
+}
+
+/// What an SMS target does with a due event.
+enum SmsStep {
+    /// Sent, retry or refused.
+    Done(Attempt),
+    /// A fallback waiting for the data targets until then (unix ms).
+    Defer(i64),
+    /// Not needed: a data target delivered it.
+    Skip(String),
 }
 
 /// The sender: one per service (a thread), or driven directly by tests and the CLI.
@@ -72,6 +89,8 @@ pub struct Sender {
     voicemail_dir: PathBuf,
     agents: HashMap<String, ureq::Agent>,
     rng: StdRng,
+    sms: Option<Box<dyn SmsPath + Send>>,
+    updates: Option<crossbeam_channel::Receiver<Arc<Config>>>,
 }
 
 fn unix_ms(t: jiff::Timestamp) -> i64 {
@@ -82,9 +101,39 @@ impl Sender {
     /// A sender for the targets of `cfg`; voicemail files are read from
     /// `voicemail_dir`.
     pub fn new(cfg: Arc<Config>, voicemail_dir: PathBuf, seed: u64) -> Self {
-        let agents = cfg
-            .alert_targets
+        Self {
+            agents: Self::agents(&cfg),
+            cfg,
+            voicemail_dir,
+            rng: StdRng::seed_from_u64(seed),
+            sms: None,
+            updates: None,
+        }
+    }
+
+    /// The sender thread takes new configurations from `rx` (reloads) before each pass.
+    pub fn with_config_updates(mut self, rx: crossbeam_channel::Receiver<Arc<Config>>) -> Self {
+        self.updates = Some(rx);
+        self
+    }
+
+    /// SMS targets send through `path` (the service: the engine thread's modem).
+    pub fn with_sms(mut self, path: Box<dyn SmsPath + Send>) -> Self {
+        self.sms = Some(path);
+        self
+    }
+
+    /// Uses the targets of a new configuration (after a reload); queued events keep
+    /// their target names, and a target no longer configured is given up.
+    pub fn set_config(&mut self, cfg: Arc<Config>) {
+        self.agents = Self::agents(&cfg);
+        self.cfg = cfg;
+    }
+
+    fn agents(cfg: &Config) -> HashMap<String, ureq::Agent> {
+        cfg.alert_targets
             .iter()
+            .filter(|t| t.kind() != TargetKind::Sms)
             .map(|t| {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .timeout_global(Some(*t.timeout.get_ref()))
@@ -94,13 +143,60 @@ impl Sender {
                     .into();
                 (t.name.get_ref().clone(), agent)
             })
-            .collect();
-        Self {
-            cfg,
-            voicemail_dir,
-            agents,
-            rng: StdRng::seed_from_u64(seed),
+            .collect()
+    }
+
+    /// An SMS target's step for a due event: wait for the data targets (fallback), skip
+    /// (a data target delivered), or send to each recipient within the cap.
+    fn sms_step(
+        &self,
+        store: &mut Store,
+        d: &Delivery,
+        t: &AlertTarget,
+        now: jiff::Timestamp,
+        path: Option<&mut dyn SmsPath>,
+    ) -> Result<SmsStep> {
+        let now_ms = unix_ms(now);
+        if let Some(f) = &t.fallback_after {
+            let data = sms::data_targets(&self.cfg);
+            if let Some(by) = store.delivered_by(d.event_id, &data)? {
+                return Ok(SmsStep::Skip(format!("not needed: delivered by {by}")));
+            }
+            let at = d.created_ms + f.get_ref().as_millis() as i64;
+            if now_ms < at {
+                return Ok(SmsStep::Defer(at));
+            }
         }
+        let Some(path) = path else {
+            return Ok(SmsStep::Done(Attempt::Retry(
+                "no modem in this process: SMS go out from the running service".into(),
+            )));
+        };
+        let to = sms::recipients(&self.cfg, t, &d.routing_id, now);
+        if to.is_empty() {
+            return Ok(SmsStep::Done(Attempt::Refused(
+                "no recipient: nobody with an E.164 number is on call and `numbers` is empty"
+                    .into(),
+            )));
+        }
+        let text = sms::text(d, &self.cfg.site.name);
+        let cap = *self.cfg.sms.cap.get_ref();
+        let window = *self.cfg.sms.cap_window.get_ref();
+        for n in &to {
+            if !store.take_sms_slot(now_ms, window.as_millis() as i64, cap, n, "alert")? {
+                let why = format!(
+                    "SMS cap reached: {cap} SMS within {} already sent; not sent to {n} (raise [sms] cap, or `switchboard alerts retry {}` later)",
+                    sms::human(window),
+                    d.alert_id
+                );
+                tracing::error!(alert = d.alert_id, target = %d.target, to = %n, "{why}");
+                return Ok(SmsStep::Done(Attempt::Refused(why)));
+            }
+            if let Err(e) = path.send(n, &text) {
+                return Ok(SmsStep::Done(Attempt::Retry(format!("SMS to {n}: {e}"))));
+            }
+        }
+        Ok(SmsStep::Done(Attempt::Delivered(0)))
     }
 
     /// Makes one attempt (no store changes).
@@ -111,6 +207,11 @@ impl Sender {
                 d.target
             ));
         };
+        if target.kind() == TargetKind::Sms {
+            return Attempt::Retry(
+                "an SMS target sends through the modem of the running service".into(),
+            );
+        }
         let vm = match d.voicemail_id {
             Some(id) => match store.voicemail_audio(&self.voicemail_dir, id) {
                 Ok(x) => Some(x),
@@ -162,6 +263,24 @@ impl Sender {
     /// before the next; repeats while deliveries make further events of the same
     /// alerts due. Returns the counts.
     pub fn deliver_due(&mut self, store: &mut Store, now: jiff::Timestamp) -> Result<PassStats> {
+        let mut sms = self.sms.take();
+        let r = self.deliver_due_with(
+            store,
+            now,
+            sms.as_mut().map(|p| &mut **p as &mut dyn SmsPath),
+        );
+        self.sms = sms;
+        r
+    }
+
+    /// [`Self::deliver_due`] with SMS going through `sms` (the scenario runner's virtual
+    /// engine); without a path, SMS targets retry later.
+    pub fn deliver_due_with(
+        &mut self,
+        store: &mut Store,
+        now: jiff::Timestamp,
+        mut sms: Option<&mut dyn SmsPath>,
+    ) -> Result<PassStats> {
         let now_ms = unix_ms(now);
         let mut stats = PassStats::default();
         loop {
@@ -171,7 +290,30 @@ impl Sender {
             }
             let mut progressed = false;
             for d in due {
-                match self.attempt(store, &d, now) {
+                let target = self.cfg.alert_target(&d.target).cloned();
+                let attempt = match target.filter(|t| t.kind() == TargetKind::Sms) {
+                    Some(t) => match self.sms_step(
+                        store,
+                        &d,
+                        &t,
+                        now,
+                        sms.as_mut().map(|p| &mut **p as &mut dyn SmsPath),
+                    )? {
+                        SmsStep::Done(a) => a,
+                        SmsStep::Defer(at) => {
+                            store.defer_delivery(d.event_id, &d.target, at)?;
+                            continue;
+                        }
+                        SmsStep::Skip(why) => {
+                            store.mark_skipped(d.event_id, &d.target, &why)?;
+                            stats.skipped += 1;
+                            progressed = true;
+                            continue;
+                        }
+                    },
+                    None => self.attempt(store, &d, now),
+                };
+                match attempt {
                     Attempt::Delivered(code) => {
                         store.mark_delivered(d.event_id, &d.target, &now.to_string())?;
                         tracing::info!(
@@ -225,6 +367,11 @@ impl Sender {
         poll: Duration,
     ) {
         while !stop.load(Ordering::Relaxed) {
+            let newest = self.updates.as_ref().and_then(|rx| rx.try_iter().last());
+            if let Some(cfg) = newest {
+                self.set_config(cfg);
+                tracing::info!("alert targets of the new configuration in force");
+            }
             let now = jiff::Timestamp::now();
             if let Err(e) = self.deliver_due(&mut store, now) {
                 tracing::error!("alert sender: {e:#}");

@@ -193,7 +193,8 @@ pub fn build(
             });
             json_request(url, body)
         }
-        TargetKind::Webhook => {
+        // SMS targets never get here (the sender sends their text through the modem)
+        TargetKind::Webhook | TargetKind::Sms => {
             let json = webhook_json(d, site, vm).to_string().into_bytes();
             let secret = target.secret.as_ref().map_or("", |s| s.get_ref().as_str());
             let headers = vec![

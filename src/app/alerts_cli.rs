@@ -79,6 +79,25 @@ fn inner(args: AlertsArgs) -> Result<()> {
             for a in store.alerts(limit)? {
                 println!("{}", serde_json::to_string(&a)?);
             }
+            // the cap on stderr, so stdout stays one alert per line
+            let window = *cfg.sms.cap_window.get_ref();
+            let c = store.sms_cap_status(
+                now.as_millisecond(),
+                window.as_millis() as i64,
+                *cfg.sms.cap.get_ref(),
+            )?;
+            let last = c
+                .last_refused_ms
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map_or_else(|| "never".to_string(), |t| t.to_string());
+            eprintln!(
+                "SMS cap: {} of {} sent within {}; refused by the cap: {} in the window, {} in all (last: {last})",
+                c.sent_in_window,
+                c.cap,
+                crate::alerts::sms::human(window),
+                c.refused_in_window,
+                c.refused_total
+            );
             Ok(())
         }
         AlertsCommand::Retry { id } => {

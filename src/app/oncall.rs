@@ -84,6 +84,7 @@ fn hours_text(st: &HoursStatus, next: Option<Timestamp>, tz: Option<&TimeZone>) 
     match st.applies {
         Some(OutOfHours::Route) => out.push_str(", calls are routed as in hours"),
         Some(OutOfHours::Closed) => out.push_str(", closed"),
+        Some(OutOfHours::Voicemail) => out.push_str(", callers leave a voicemail"),
         None => {}
     }
     match (next, tz) {

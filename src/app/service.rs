@@ -48,6 +48,9 @@ pub struct EngineRequest {
     pub reply: crossbeam_channel::Sender<CommandResult>,
 }
 
+/// An SMS's result as the engine reported it.
+type SmsDone = (crate::modem::SmsId, Result<(), String>);
+
 /// How the rest of the service talks to the engine thread: commands in (taken every
 /// engine turn, at most 20 ms later), typed call events out (a broadcast that drops
 /// the oldest events for a listener that falls behind, never blocking the engine).
@@ -55,6 +58,12 @@ pub struct EngineRequest {
 pub struct EngineHandle {
     tx: crossbeam_channel::Sender<EngineRequest>,
     events: tokio::sync::broadcast::Sender<CallEvent>,
+    /// Results of sent SMS ([`Output::SmsSent`]): the engine pushes (dropping the
+    /// oldest when nobody reads), the alert sender's SMS path waits for its own.
+    sms_done: (
+        crossbeam_channel::Sender<SmsDone>,
+        crossbeam_channel::Receiver<SmsDone>,
+    ),
 }
 
 impl EngineHandle {
@@ -62,7 +71,26 @@ impl EngineHandle {
     pub fn new() -> (Self, crossbeam_channel::Receiver<EngineRequest>) {
         let (tx, rx) = crossbeam_channel::bounded(64);
         let (events, _) = tokio::sync::broadcast::channel(256);
-        (Self { tx, events }, rx)
+        let sms_done = crossbeam_channel::bounded(64);
+        (
+            Self {
+                tx,
+                events,
+                sms_done,
+            },
+            rx,
+        )
+    }
+
+    /// The engine reports an SMS's result (never blocks: the oldest unread result
+    /// makes room).
+    fn sms_result(&self, id: crate::modem::SmsId, result: Result<(), String>) {
+        if let Err(crossbeam_channel::TrySendError::Full(r)) =
+            self.sms_done.0.try_send((id, result))
+        {
+            let _ = self.sms_done.1.try_recv();
+            let _ = self.sms_done.0.try_send(r);
+        }
     }
 
     /// Sends a command and waits (up to `timeout`) for its result. Blocking: from async
@@ -86,6 +114,53 @@ impl EngineHandle {
     /// Typed call events from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CallEvent> {
         self.events.subscribe()
+    }
+}
+
+/// The alert sender's way to the modem in the service: `Command::SendSms` to the
+/// engine thread, then the wait for its [`Output::SmsSent`].
+pub struct EngineSms {
+    handle: EngineHandle,
+    /// How long one SMS may take (the modem's own timeout is 90 s per part).
+    pub timeout: Duration,
+}
+
+impl EngineSms {
+    /// A path through `handle`.
+    pub fn new(handle: EngineHandle) -> Self {
+        Self {
+            handle,
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl crate::alerts::SmsPath for EngineSms {
+    fn send(&mut self, to: &str, text: &str) -> Result<(), String> {
+        let cmd = Command::SendSms {
+            to: to.to_string(),
+            text: text.to_string(),
+        };
+        let id = match self.handle.command(cmd, Duration::from_secs(5)) {
+            Ok(CommandResult::SmsQueued(id)) => id,
+            Ok(CommandResult::Rejected(why)) => return Err(why),
+            Ok(other) => return Err(format!("the engine did not queue the SMS: {other:?}")),
+            Err(e) => return Err(format!("{e:#}")),
+        };
+        let until = Instant::now() + self.timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.handle.sms_done.1.recv_timeout(left) {
+                Ok((got, result)) if got == id => return result,
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(format!(
+                        "the modem did not report the SMS within {:?}",
+                        self.timeout
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -130,11 +205,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
     let base_cfg = Arc::new(RwLock::new(cfg.clone()));
     let feed_cache = opts.data.join("feeds");
-    log_feeds(&super::feeds::load(
-        &mut cfg,
-        &config_dir,
-        Some(&feed_cache),
-    ));
+    // when each feed was last read fresh (for the stale-feed health alert)
+    let feed_fresh: FeedFresh = Arc::default();
+    let reports = super::feeds::load(&mut cfg, &config_dir, Some(&feed_cache));
+    log_feeds(&reports);
+    note_feeds(&feed_fresh, &reports);
     let cfg = Arc::new(cfg);
 
     let tts = Arc::new(Tts::new(Some(opts.data.join("tts"))));
@@ -212,6 +287,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         cdrs_stored,
         config_version,
         alerts_outbox,
+        sms_cap: Default::default(),
         exchange: Default::default(),
     }));
 
@@ -223,19 +299,25 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let writer_cfg = cfg.clone();
     let writer_dir = voicemail_dir.clone();
     let retention_dir = voicemail_dir.clone();
-    let retention = cfg.voicemail.clone();
+
     let (handle, cmd_rx) = EngineHandle::new();
     let store_handle = handle.clone();
+    let health_data_dir = opts.data.clone();
+    let health_feeds = feed_fresh.clone();
     let store_thread = std::thread::Builder::new()
         .name("store".into())
         .spawn(move || {
             let mut store = store;
             let mut writer = CallWriter::new(writer_dir, writer_cfg, Some(wake_tx));
+            let mut health = crate::alerts::health::HealthMonitor::new();
+            let started_ms = jiff::Timestamp::now().as_millisecond();
+            let mut next_self_test_try = Instant::now();
             let mut next_prune = Instant::now();
             let mut last_counts = Instant::now();
             loop {
                 if Instant::now() >= next_prune {
                     next_prune = Instant::now() + Duration::from_secs(3600);
+                    let retention = writer.config().voicemail.clone();
                     match store.prune_voicemail(
                         &retention_dir,
                         jiff::Timestamp::now(),
@@ -252,8 +334,59 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 // the outbox as the sender thread leaves it, for /api/status
                 if last_counts.elapsed() >= Duration::from_secs(2) {
                     last_counts = Instant::now();
-                    if let (Ok(c), Ok(mut s)) = (store.outbox_counts(), store_status.write()) {
+                    let now_ms = jiff::Timestamp::now().as_millisecond();
+                    let sms_cap = *writer.config().sms.cap.get_ref();
+                    let sms_cap_window = *writer.config().sms.cap_window.get_ref();
+                    let cap = store.sms_cap_status(
+                        now_ms,
+                        sms_cap_window.as_millis() as i64,
+                        sms_cap,
+                    );
+                    if let (Ok(c), Ok(cap), Ok(mut s)) =
+                        (store.outbox_counts(), cap, store_status.write())
+                    {
                         s.alerts_outbox = c;
+                        s.sms_cap = cap;
+                    }
+                    // the box's own health, from the engine's last snapshot
+                    let obs = store_status.read().ok().filter(|s| s.engine_running).map(|s| {
+                        let mut o = crate::alerts::health::Observation::from_status(&s.exchange);
+                        o.disk_used_percent = disk_used_percent(&health_data_dir);
+                        o.feed_ages = feed_ages(&health_feeds);
+                        o
+                    });
+                    // the periodic self-test call (`[health.self_test]`)
+                    let test_cfg = writer.config().health.self_test.clone();
+                    if let Some(st) = test_cfg
+                        && Instant::now() >= next_self_test_try
+                    {
+                        let now_ms = jiff::Timestamp::now().as_millisecond();
+                        let last = store.last_self_test().ok().flatten().map(|l| l.0);
+                        if crate::alerts::health::self_test_due(last, started_ms, now_ms, *st.every.get_ref()) {
+                            let cmd = Command::TestCall {
+                                number: st.number.get_ref().clone(),
+                                tone: *st.tone.get_ref(),
+                                ring: *st.ring.get_ref(),
+                            };
+                            // the result comes back as Output::TestCall; meanwhile (or
+                            // when the modem is busy now) try again in 5 minutes at most
+                            next_self_test_try = Instant::now() + Duration::from_secs(300);
+                            match store_handle.command(cmd, Duration::from_secs(2)) {
+                                Ok(CommandResult::TestCallStarted(id)) => {
+                                    tracing::info!(test_call = id, "periodic self-test call started")
+                                }
+                                Ok(other) => tracing::warn!("periodic self-test call not started, trying again in 5 min: {other:?}"),
+                                Err(e) => tracing::warn!("periodic self-test call not started: {e:#}"),
+                            }
+                        }
+                    }
+                    if let Some(obs) = obs {
+                        let now = jiff::Timestamp::now();
+                        let cfg = writer.config().clone();
+                        let changes = health.observe(now, &obs, &cfg.health, &cfg.site.name);
+                        if let Err(e) = writer.health(&mut store, &changes, now) {
+                            tracing::error!("cannot queue a health alert: {e:#}");
+                        }
                     }
                 }
                 let msg = match cdr_rx.recv_timeout(Duration::from_secs(2)) {
@@ -283,8 +416,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
         cfg.clone(),
         voicemail_dir,
         jiff::Timestamp::now().as_nanosecond() as u64,
-    );
+    )
+    .with_sms(Box::new(EngineSms::new(handle.clone())));
     let sender_stop = Arc::new(AtomicBool::new(false));
+    // configurations that took effect (reloads, feed refreshes), for the sender's targets
+    let (sender_cfg_tx, sender_cfg_rx) = crossbeam_channel::bounded::<Arc<Config>>(4);
+    let sender = sender.with_config_updates(sender_cfg_rx);
     let sender_thread = {
         let stop = sender_stop.clone();
         std::thread::Builder::new()
@@ -308,6 +445,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let base_cfg = base_cfg.clone();
         let config_dir = config_dir.clone();
         let feed_cache = feed_cache.clone();
+        let feed_fresh_thread = feed_fresh.clone();
         std::thread::Builder::new()
             .name("feeds".into())
             .spawn(move || {
@@ -322,11 +460,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     let Ok(mut fresh) = base_cfg.read().map(|c| c.clone()) else {
                         continue;
                     };
-                    log_feeds(&super::feeds::load(
-                        &mut fresh,
-                        &config_dir,
-                        Some(&feed_cache),
-                    ));
+                    let reports = super::feeds::load(&mut fresh, &config_dir, Some(&feed_cache));
+                    log_feeds(&reports);
+                    note_feeds(&feed_fresh_thread, &reports);
                     if cfg_tx.try_send(Arc::new(fresh)).is_err() {
                         tracing::warn!("the engine has not taken the previous feed refresh yet");
                     }
@@ -336,6 +472,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
     let web_cfg = cfg.clone();
     let engine_events = handle.events.clone();
+    let engine_handle = handle.clone();
+    let engine_sender_cfg = sender_cfg_tx;
     let engine_stop = stop.clone();
     let engine_status = status.clone();
     let engine_board = board.clone();
@@ -354,6 +492,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 cfg_rx,
                 cmd_rx,
                 events: engine_events,
+                handle: engine_handle,
+                alerts_cfg: engine_sender_cfg,
             };
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
@@ -517,6 +657,10 @@ struct EngineCtx {
     cfg_rx: crossbeam_channel::Receiver<Arc<Config>>,
     cmd_rx: crossbeam_channel::Receiver<EngineRequest>,
     events: tokio::sync::broadcast::Sender<CallEvent>,
+    /// For SMS results (the alert sender waits for them).
+    handle: EngineHandle,
+    /// Configurations that took effect, for the alert sender.
+    alerts_cfg: crossbeam_channel::Sender<Arc<Config>>,
 }
 
 /// The engine thread's body, for any board.
@@ -554,6 +698,19 @@ fn run_engine<B: crate::hw::Board>(
     };
     let cdr_tx = ctx.cdr_tx;
     let events = ctx.events;
+    let handle = ctx.handle;
+    // alert settings follow the configuration in force: the store thread's writer
+    // (targets of new alerts, SMS cap, retention) and the sender (endpoints, keys)
+    let alerts_cfg = ctx.alerts_cfg;
+    let store_cfg = cdr_tx.clone();
+    let took_effect = move |cfg: Arc<Config>| {
+        if store_cfg.send(StoreMsg::Config(cfg.clone())).is_err() {
+            tracing::error!("store thread is gone; the new alert settings do not apply");
+        }
+        if alerts_cfg.try_send(cfg).is_err() {
+            tracing::warn!("the alert sender has not taken the previous configuration yet");
+        }
+    };
     let to_store = |msg: StoreMsg, lost: &str| {
         if cdr_tx.send(msg).is_err() {
             tracing::error!("store thread is gone; {lost}");
@@ -581,6 +738,11 @@ fn run_engine<B: crate::hw::Board>(
             // no listener is fine
             drop(events.send(ev));
         }
+        Output::SmsSent { id, result } => handle.sms_result(id, result),
+        Output::TestCall(r) => to_store(
+            StoreMsg::TestCall(r, jiff::Timestamp::now()),
+            "test call result not recorded",
+        ),
         _ => {}
     };
     let mut last_publish = Instant::now() - Duration::from_secs(1);
@@ -594,11 +756,19 @@ fn run_engine<B: crate::hw::Board>(
     engine.run_realtime(ctx.stop, &mut sink, |e| {
         extra(e);
         while let Ok(req) = cmd_rx.try_recv() {
+            let reload = match &req.cmd {
+                Command::Reload { cfg, .. } => Some(cfg.clone()),
+                _ => None,
+            };
             let result = e.exchange.command(Instant::now(), req.cmd);
+            if let (Some(cfg), CommandResult::Done) = (reload, &result) {
+                took_effect(cfg);
+            }
             let _ = req.reply.try_send(result);
         }
         if let Ok(cfg) = cfg_rx.try_recv() {
-            e.exchange.set_config(cfg);
+            e.exchange.set_config(cfg.clone());
+            took_effect(cfg);
             tracing::info!("schedules from refreshed feeds apply to new calls");
         }
         if let Some(every) = watchdog {
@@ -710,6 +880,43 @@ fn choose_config(
         }
         _ => Ok((from_file, last_file.map(|f| f.id))),
     }
+}
+
+/// When each feed schedule was last read fresh (or, never read fresh, when the service
+/// started).
+type FeedFresh = Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>;
+
+fn note_feeds(fresh: &FeedFresh, reports: &[super::feeds::FeedReport]) {
+    if let Ok(mut m) = fresh.lock() {
+        let now = Instant::now();
+        for r in reports {
+            if r.source == super::feeds::Source::Fresh {
+                m.insert(r.schedule.clone(), now);
+            } else {
+                m.entry(r.schedule.clone()).or_insert(now);
+            }
+        }
+    }
+}
+
+fn feed_ages(fresh: &FeedFresh) -> Vec<(String, Duration)> {
+    fresh
+        .lock()
+        .map(|m| m.iter().map(|(k, t)| (k.clone(), t.elapsed())).collect())
+        .unwrap_or_default()
+}
+
+/// Percent of the data directory's file system in use (what ordinary users can write).
+fn disk_used_percent(dir: &std::path::Path) -> Option<f64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    let total = st.blocks() as f64;
+    if total <= 0.0 {
+        return None;
+    }
+    // as df counts it: used / (used + available to unprivileged users)
+    let used = (st.blocks() - st.blocks_free()) as f64;
+    let avail = st.blocks_available() as f64;
+    Some(100.0 * used / (used + avail).max(1.0))
 }
 
 fn log_feeds(reports: &[super::feeds::FeedReport]) {

@@ -37,6 +37,11 @@ pub enum StoreMsg {
         /// Storage indexes, deleted once the message is committed.
         indexes: Vec<u32>,
     },
+    /// A self-test call ended.
+    TestCall(crate::exchange::TestCallResult, jiff::Timestamp),
+    /// A configuration took effect (a reload, refreshed feeds): alert targets, SMS cap
+    /// and voicemail retention of what is written from now on.
+    Config(Arc<Config>),
 }
 
 /// What the writer keeps about a call in progress.
@@ -95,6 +100,11 @@ impl CallWriter {
         self.cfg = cfg;
     }
 
+    /// The configuration in force.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
     fn poke(&self) {
         if let Some(w) = &self.wake {
             let _ = w.try_send(());
@@ -149,6 +159,16 @@ impl CallWriter {
                     }
                     // not stored: it stays on the SIM and is read again at the next start
                     Err(e) => tracing::error!("cannot store the SMS from {from}: {e:#}"),
+                }
+                None
+            }
+            StoreMsg::Config(cfg) => {
+                self.set_config(cfg);
+                None
+            }
+            StoreMsg::TestCall(r, at) => {
+                if let Err(e) = self.test_call(store, &r, at) {
+                    tracing::error!("cannot record the test call: {e:#}");
                 }
                 None
             }
@@ -369,6 +389,124 @@ impl CallWriter {
         Ok(id)
     }
 
+    /// Raises and resolves the box's health alerts (`[health]`): a raised condition
+    /// becomes an alert `health:<key>` with a trigger, a cleared one resolves the open
+    /// alert of its key. Logged either way; queued only when `[health] targets` is set.
+    pub fn health(
+        &mut self,
+        store: &mut Store,
+        changes: &[crate::alerts::health::HealthChange],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let targets: Vec<String> = self
+            .cfg
+            .health
+            .targets
+            .iter()
+            .map(|t| t.get_ref().clone())
+            .collect();
+        for c in changes {
+            let routing_id = format!("health:{}", c.key);
+            if c.raised {
+                tracing::warn!(health = %c.key, "{}", c.summary);
+            } else {
+                tracing::info!(health = %c.key, "{}", c.summary);
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            let tx = store.conn.transaction()?;
+            if c.raised {
+                let id = create_alert(
+                    &tx,
+                    &NewAlert {
+                        cdr_id: None,
+                        routing_id,
+                        summary: c.summary.clone(),
+                        caller_id: None,
+                        targets: targets.clone(),
+                    },
+                    &now.to_string(),
+                )?;
+                add_event(
+                    &tx,
+                    id,
+                    &NewEvent {
+                        kind: EventKind::Trigger,
+                        at: now.to_string(),
+                        details: c.details.clone(),
+                        voicemail_id: None,
+                    },
+                    ms(now),
+                )?;
+            } else {
+                if let Some(id) = crate::store::alerts::open_alert_for(&tx, &routing_id)? {
+                    add_event(
+                        &tx,
+                        id,
+                        &NewEvent {
+                            kind: EventKind::Resolve,
+                            at: now.to_string(),
+                            details: c.details.clone(),
+                            voicemail_id: None,
+                        },
+                        ms(now),
+                    )?;
+                }
+            }
+            tx.commit()?;
+            self.poke();
+        }
+        Ok(())
+    }
+
+    /// Records a self-test call; a failure raises the `health:self_test` alert, the
+    /// next pass resolves it.
+    pub fn test_call(
+        &mut self,
+        store: &mut Store,
+        r: &crate::exchange::TestCallResult,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
+        let (passed, detail) = match &r.outcome {
+            Ok(p) => (
+                true,
+                format!(
+                    "answered after {:.1} s, tone {:.1} s",
+                    p.answered_after_ms as f64 / 1000.0,
+                    p.tone_ms as f64 / 1000.0
+                ),
+            ),
+            Err(why) => (false, why.clone()),
+        };
+        store.insert_self_test(ms(at), &r.number, passed, &detail)?;
+        let site = self.cfg.site.name.clone();
+        let change = crate::alerts::health::HealthChange {
+            key: "self_test".into(),
+            raised: !passed,
+            summary: if passed {
+                format!(
+                    "Switchboard at {site}: the self-test call to {} passed ({detail})",
+                    r.number
+                )
+            } else {
+                format!(
+                    "Switchboard at {site}: the self-test call to {} failed: {detail}",
+                    r.number
+                )
+            },
+            details: json!({ "health": "self_test", "number": r.number, "passed": passed, "detail": detail }),
+        };
+        // a failure while the last one's alert is still open is the same alert
+        let open = crate::store::alerts::open_alert_for(&store.conn, "health:self_test")?;
+        if passed || open.is_none() {
+            self.health(store, &[change], at)?;
+        } else {
+            tracing::warn!("{}", change.summary);
+        }
+        Ok(())
+    }
+
     /// A responder's reply (`12a`, `12c`, `ack`, `close`) acts on an alert; anything
     /// else, or anyone else, is recorded and ignored.
     fn act_on_sms(
@@ -380,6 +518,8 @@ impl CallWriter {
         at: &str,
     ) -> Result<()> {
         use crate::alerts::reply::{ReplyAction, parse};
+        // the SMS's own time (the network's clock; virtual time in scenarios)
+        let when = at_of(at, jiff::Timestamp::now());
         let user = self
             .cfg
             .users
@@ -395,6 +535,8 @@ impl CallWriter {
             tracing::warn!(sms = sms_id, %user, "SMS reply not understood; ignored");
             store.set_sms_action(sms_id, "ignored: not a reply code", None)?;
             self.confirm(
+                store,
+                when,
                 from,
                 "Not understood. Reply e.g. 12a to acknowledge alert 12 or 12c to close it.",
             );
@@ -410,7 +552,7 @@ impl CallWriter {
         };
         let (Some(alert), Some(status)) = (alert, status) else {
             store.set_sms_action(sms_id, "ignored: no such alert", None)?;
-            self.confirm(from, "No such open alert.");
+            self.confirm(store, when, from, "No such open alert.");
             return Ok(());
         };
         let (kind, word) = match reply.action {
@@ -425,12 +567,15 @@ impl CallWriter {
                 &format!("ignored: alert {alert} already {status}"),
                 Some(alert),
             )?;
-            self.confirm(from, &format!("Alert {alert} is already {status}."));
+            self.confirm(
+                store,
+                when,
+                from,
+                &format!("Alert {alert} is already {status}."),
+            );
             return Ok(());
         }
         let tx = store.conn.transaction()?;
-        // the SMS's own time (the network's clock; virtual time in scenarios)
-        let when = at_of(at, jiff::Timestamp::now());
         add_event(
             &tx,
             alert,
@@ -448,17 +593,35 @@ impl CallWriter {
         )?;
         tx.commit()?;
         tracing::info!(alert, %user, "alert {word} by SMS");
-        self.confirm(from, &format!("Alert {alert} {word} by {user}."));
+        self.confirm(
+            store,
+            when,
+            from,
+            &format!("Alert {alert} {word} by {user}."),
+        );
         self.poke();
         Ok(())
     }
 
-    fn confirm(&mut self, to: &str, text: &str) {
-        if crate::config::is_e164(to) {
-            self.commands.push(crate::exchange::Command::SendSms {
+    /// A confirmation SMS, within the SMS cap (a reply loop with another machine must
+    /// not run up a bill either).
+    fn confirm(&mut self, store: &mut Store, now: jiff::Timestamp, to: &str, text: &str) {
+        if !crate::config::is_e164(to) {
+            return;
+        }
+        let cap = *self.cfg.sms.cap.get_ref();
+        let window = self.cfg.sms.cap_window.get_ref().as_millis() as i64;
+        match store.take_sms_slot(ms(now), window, cap, to, "reply") {
+            Ok(true) => self.commands.push(crate::exchange::Command::SendSms {
                 to: to.to_string(),
                 text: text.to_string(),
-            });
+            }),
+            Ok(false) => tracing::error!(
+                %to,
+                "SMS cap reached ({cap} SMS within {}): confirmation not sent",
+                crate::alerts::sms::human(*self.cfg.sms.cap_window.get_ref())
+            ),
+            Err(e) => tracing::error!(%to, "SMS cap not checked, confirmation not sent: {e:#}"),
         }
     }
 
@@ -580,7 +743,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> Arc<Config> {
-        let src = r#"
+        Arc::new(Config::parse("t.toml", &cfg_src(), &crate::config::BoardProfile::sim()).unwrap())
+    }
+
+    fn cfg_src() -> String {
+        r#"
 [[alert_target]]
 name = "hook"
 kind = "webhook"
@@ -603,8 +770,8 @@ port = "fxo1"
   policy = "p"
   [routing_number.alerts]
   targets = ["hook"]
-"#;
-        Arc::new(Config::parse("t.toml", src, &crate::config::BoardProfile::sim()).unwrap())
+"#
+        .to_string()
     }
 
     #[test]
@@ -650,5 +817,47 @@ port = "fxo1"
         assert_eq!(store.mark_interrupted().unwrap(), 1);
         let (_, cdr) = store.cdrs_between(None, None).unwrap().remove(0);
         assert_eq!(cdr.end_reason, EndReason::Interrupted);
+    }
+
+    #[test]
+    fn a_new_configuration_changes_the_targets_of_alerts_from_then_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let mut w = CallWriter::new(dir.path().join("voicemail"), cfg(), None);
+        let t: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let start = |w: &mut CallWriter, store: &mut Store, call| {
+            w.handle(
+                store,
+                StoreMsg::Call(CallEvent::Started {
+                    call,
+                    routing_number: "hotline".into(),
+                    port: "fxo1".into(),
+                    caller_id: None,
+                    generation: 0,
+                    at: t,
+                }),
+            );
+        };
+        start(&mut w, &mut store, 1);
+        // the reloaded configuration sends the hotline's alerts by SMS instead
+        let src = cfg_src().replace("targets = [\"hook\"]", "targets = [\"sms\"]")
+            + "[[alert_target]]\nname = \"sms\"\nkind = \"sms\"\nnumbers = [\"+491709999999\"]\n";
+        let new = Config::parse("t.toml", &src, &crate::config::BoardProfile::sim()).unwrap();
+        w.handle(&mut store, StoreMsg::Config(Arc::new(new)));
+        start(&mut w, &mut store, 2);
+        let targets: Vec<String> = store
+            .alerts(10)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|a| {
+                a.deliveries
+                    .iter()
+                    .map(|d| d.0.clone())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        assert_eq!(targets, ["hook", "sms"]);
     }
 }

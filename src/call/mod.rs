@@ -834,6 +834,12 @@ impl Call {
                 hours.reason
             )));
             self.close(now, EndReason::Closed, Prompt::Closed, out);
+        } else if hours.applies == Some(crate::routing::support::OutOfHours::Voicemail) {
+            out.push(Action::Note(format!(
+                "outside support hours ({:?}): voicemail",
+                hours.reason
+            )));
+            self.start_voicemail("out_of_hours", out);
         } else if self.rn().pin.is_some() {
             self.path_push("pin");
             self.ask_pin(now, vec![Prompt::EnterPin], out);

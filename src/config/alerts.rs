@@ -40,6 +40,17 @@ pub struct AlertTarget {
     /// PagerDuty severity (`critical`, `error`, `warning`, `info`; default `critical`).
     #[serde(default)]
     pub severity: Option<Spanned<String>>,
+    /// SMS: extra numbers (E.164) that get every alert SMS.
+    #[serde(default)]
+    pub numbers: Vec<Spanned<String>>,
+    /// SMS: also the responders of the alert's routing number (the users its options'
+    /// policies reach at that moment; health alerts have none).
+    #[serde(default)]
+    pub responders: bool,
+    /// SMS: send only when no data target delivered the event within this time (the
+    /// fallback when the data path is down). Without it every event goes out by SMS.
+    #[serde(default, deserialize_with = "super::opt_duration")]
+    pub fallback_after: Option<Spanned<Duration>>,
 }
 
 fn d10() -> Spanned<Duration> {
@@ -64,6 +75,8 @@ pub enum TargetKind {
     Ilert,
     /// Generic JSON webhook, HMAC-signed.
     Webhook,
+    /// SMS through the modem (capped, see `[sms]`).
+    Sms,
 }
 
 impl AlertTarget {
@@ -72,6 +85,7 @@ impl AlertTarget {
         match self.kind.get_ref().as_str() {
             "pagerduty" => TargetKind::Pagerduty,
             "ilert" => TargetKind::Ilert,
+            "sms" => TargetKind::Sms,
             _ => TargetKind::Webhook,
         }
     }
@@ -82,7 +96,7 @@ impl AlertTarget {
             (Some(u), _) => u.get_ref().clone(),
             (None, TargetKind::Pagerduty) => PAGERDUTY_URL.into(),
             (None, TargetKind::Ilert) => ILERT_URL.into(),
-            (None, TargetKind::Webhook) => String::new(),
+            (None, TargetKind::Webhook | TargetKind::Sms) => String::new(),
         }
     }
 }
@@ -128,13 +142,120 @@ impl RoutingAlerts {
 }
 
 /// The box's own health alerts (`[health]`).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthConfig {
-    /// Names of `[[alert_target]]`s that get the box's health alerts (for now: the
-    /// service restarted after an unclean stop).
+    /// Names of `[[alert_target]]`s that get the box's health alerts.
     #[serde(default)]
     pub targets: Vec<Spanned<String>>,
+    /// The modem not registered, or its SIM not usable, for this long (default 5 min).
+    #[serde(default = "d5m", deserialize_with = "duration")]
+    pub registration_lost_after: Spanned<Duration>,
+    /// Alert when the signal stays below this many dBm (off by default; e.g. -105).
+    #[serde(default)]
+    pub signal_below_dbm: Option<Spanned<i32>>,
+    /// ... for this long (default 15 min).
+    #[serde(default = "d15m", deserialize_with = "duration")]
+    pub signal_low_for: Spanned<Duration>,
+    /// Alert when the data directory's file system is this full, in percent (default 90).
+    #[serde(default = "d90")]
+    pub disk_full_percent: Spanned<u8>,
+    /// A trunk (FXO line) out of service for this long (default 5 min).
+    #[serde(default = "d5m", deserialize_with = "duration")]
+    pub trunk_out_after: Spanned<Duration>,
+    /// An iCal feed not read successfully for this long (default 24 h).
+    #[serde(default = "d24h", deserialize_with = "duration")]
+    pub feed_stale_after: Spanned<Duration>,
+    /// The periodic self-test call (`[health.self_test]`), off without it.
+    #[serde(default)]
+    pub self_test: Option<SelfTestConfig>,
+}
+
+/// `[health.self_test]`: every `every` the box calls `number`, plays a tone once it
+/// answers, and raises a health alert when that fails (EN 81-28 style).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfTestConfig {
+    /// E.164 number to call (an answering service, a second box, a person).
+    pub number: Spanned<String>,
+    /// How often (default 72 h).
+    #[serde(default = "d72h", deserialize_with = "duration")]
+    pub every: Spanned<Duration>,
+    /// How long the tone plays once answered (default 5 s).
+    #[serde(default = "d5s", deserialize_with = "duration")]
+    pub tone: Spanned<Duration>,
+    /// How long it may ring before the test fails (default 45 s).
+    #[serde(default = "d45s", deserialize_with = "duration")]
+    pub ring: Spanned<Duration>,
+}
+
+fn d72h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(72 * 3600))
+}
+fn d5s() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(5))
+}
+fn d45s() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(45))
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            registration_lost_after: d5m(),
+            signal_below_dbm: None,
+            signal_low_for: d15m(),
+            disk_full_percent: d90(),
+            trunk_out_after: d5m(),
+            feed_stale_after: d24h(),
+            self_test: None,
+        }
+    }
+}
+
+fn d5m() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(300))
+}
+fn d15m() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(900))
+}
+fn d24h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(86_400))
+}
+fn d90() -> Spanned<u8> {
+    Spanned::new(0..0, 90)
+}
+
+/// The cap on SMS the box sends on its own (`[sms]`): alert SMS and reply
+/// confirmations together, counted durably in SQLite, so neither a fault nor a restart
+/// loop can run up a bill.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// At most this many SMS per window (default 100); one SMS per recipient, however
+    /// many parts a long text takes.
+    #[serde(default = "default_cap")]
+    pub cap: Spanned<u32>,
+    /// The sliding window (default 6 h).
+    #[serde(default = "d6h", deserialize_with = "duration")]
+    pub cap_window: Spanned<Duration>,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            cap: default_cap(),
+            cap_window: d6h(),
+        }
+    }
+}
+
+fn default_cap() -> Spanned<u32> {
+    Spanned::new(0..0, 100)
+}
+fn d6h() -> Spanned<Duration> {
+    Spanned::new(0..0, Duration::from_secs(6 * 3600))
 }
 
 /// Voicemail storage (`[voicemail]`).
@@ -254,13 +375,51 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                     );
                 }
             }
+            "sms" => {
+                if t.numbers.is_empty() && !t.responders {
+                    p.at(
+                        Some(t.kind.span()),
+                        format!("{key}.numbers"),
+                        "kind = \"sms\" needs `numbers = [\"+49...\"]` or `responders = true`",
+                    );
+                }
+                for (j, n) in t.numbers.iter().enumerate() {
+                    if !super::is_e164(n.get_ref()) {
+                        p.at(
+                            Some(n.span()),
+                            format!("{key}.numbers[{j}]"),
+                            format!(
+                                "`{}` is not an E.164 number: write it with + and country code, e.g. \"+491701234567\"",
+                                n.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
             other => p.at(
                 Some(t.kind.span()),
                 format!("{key}.kind"),
                 format!(
-                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\" or \"webhook\""
+                    "`{other}` is not a target kind: use \"pagerduty\", \"ilert\", \"webhook\" or \"sms\""
                 ),
             ),
+        }
+        if kind != "sms" {
+            if !t.numbers.is_empty() || t.responders || t.fallback_after.is_some() {
+                p.at(
+                    Some(t.kind.span()),
+                    format!("{key}.kind"),
+                    "`numbers`, `responders` and `fallback_after` belong to kind = \"sms\" targets",
+                );
+            }
+        } else if let Some(f) = &t.fallback_after
+            && (f.get_ref().is_zero() || f.get_ref().as_secs() > 86_400)
+        {
+            p.at(
+                Some(f.span()),
+                format!("{key}.fallback_after"),
+                "use 1s to 24h",
+            );
         }
         if let Some(u) = &t.url
             && !valid_url(u.get_ref())
@@ -293,6 +452,79 @@ pub(super) fn validate(cfg: &super::Config, p: &mut Problems<'_>) {
                 format!("{key}.timeout"),
                 "use 100ms to 120s",
             );
+        }
+    }
+    let cap = *cfg.sms.cap.get_ref();
+    if !(1..=10_000).contains(&cap) {
+        p.at(
+            Some(cfg.sms.cap.span()),
+            "sms.cap",
+            format!("{cap}: use 1 to 10000 SMS per window"),
+        );
+    }
+    let w = cfg.sms.cap_window.get_ref().as_secs();
+    if !(60..=7 * 86_400).contains(&w) {
+        p.at(
+            Some(cfg.sms.cap_window.span()),
+            "sms.cap_window",
+            "use 1m to 7 days",
+        );
+    }
+    let h = &cfg.health;
+    if let Some(s) = &h.signal_below_dbm
+        && !(-140..=-40).contains(s.get_ref())
+    {
+        p.at(
+            Some(s.span()),
+            "health.signal_below_dbm",
+            format!("{}: use -140 to -40 dBm (e.g. -105)", s.get_ref()),
+        );
+    }
+    if !(50..=99).contains(h.disk_full_percent.get_ref()) {
+        p.at(
+            Some(h.disk_full_percent.span()),
+            "health.disk_full_percent",
+            format!("{}: use 50 to 99 (percent)", h.disk_full_percent.get_ref()),
+        );
+    }
+    for (name, d) in [
+        ("registration_lost_after", &h.registration_lost_after),
+        ("signal_low_for", &h.signal_low_for),
+        ("trunk_out_after", &h.trunk_out_after),
+        ("feed_stale_after", &h.feed_stale_after),
+    ] {
+        if d.get_ref().is_zero() || d.get_ref().as_secs() > 7 * 86_400 {
+            p.at(Some(d.span()), format!("health.{name}"), "use 1s to 7 days");
+        }
+    }
+    if let Some(st) = &h.self_test {
+        if !super::is_e164(st.number.get_ref()) {
+            p.at(
+                Some(st.number.span()),
+                "health.self_test.number",
+                format!(
+                    "`{}` is not an E.164 number: write it with + and country code",
+                    st.number.get_ref()
+                ),
+            );
+        }
+        for (name, d, lo, hi) in [
+            ("every", &st.every, 3600, 90 * 86_400),
+            ("tone", &st.tone, 1, 60),
+            ("ring", &st.ring, 5, 180),
+        ] {
+            let secs = d.get_ref().as_secs();
+            if !(lo..=hi).contains(&secs) {
+                p.at(
+                    Some(d.span()),
+                    format!("health.self_test.{name}"),
+                    format!(
+                        "use {} to {}",
+                        crate::alerts::sms::human(Duration::from_secs(lo)),
+                        crate::alerts::sms::human(Duration::from_secs(hi))
+                    ),
+                );
+            }
         }
     }
     for (j, t) in cfg.health.targets.iter().enumerate() {
@@ -414,5 +646,39 @@ port = "fxo1"
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
+    }
+
+    #[test]
+    fn check_config_validates_health_and_the_self_test() {
+        let src = r#"
+[health]
+targets = ["nope"]
+signal_below_dbm = -20
+disk_full_percent = 100
+registration_lost_after = "0s"
+  [health.self_test]
+  number = "0800 123"
+  every = "10m"
+  tone = "2m"
+"#;
+        let e = super::super::Config::parse("h.toml", src, &super::super::BoardProfile::sim())
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "health.targets[0]: no alert target `nope`",
+            "health.signal_below_dbm: -20: use -140 to -40 dBm",
+            "health.disk_full_percent: 100: use 50 to 99",
+            "health.registration_lost_after: use 1s to 7 days",
+            "health.self_test.number: `0800 123` is not an E.164 number",
+            "health.self_test.every: use 1h to 2160h",
+            "health.self_test.tone: use 1s to 1m",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
+        let ok = "[health.self_test]\nnumber = \"+498912345678\"\n";
+        let c =
+            super::super::Config::parse("h.toml", ok, &super::super::BoardProfile::sim()).unwrap();
+        let st = c.health.self_test.unwrap();
+        assert_eq!(st.every.get_ref().as_secs(), 72 * 3600);
     }
 }

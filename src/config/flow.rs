@@ -864,16 +864,28 @@ fn classic(cfg: &Config, i: usize) -> Flow {
         entry = steps.len() - 1;
     }
     if let Some(sh) = &rn.support_hours {
-        let closed = if sh.out_of_hours.get_ref() == "closed" {
-            steps.push(mk(
-                "closed",
-                StepKind::Hangup,
-                crate::media::phrase(crate::call::Prompt::Closed),
-            ));
-            steps.len() - 1
-        } else {
+        let closed = match sh.out_of_hours.get_ref().as_str() {
+            "closed" => {
+                steps.push(mk(
+                    "closed",
+                    StepKind::Hangup,
+                    crate::media::phrase(crate::call::Prompt::Closed),
+                ));
+                steps.len() - 1
+            }
+            "voicemail" => match steps.iter().position(|s| s.name == "voicemail") {
+                Some(v) => v,
+                None => {
+                    steps.push(mk(
+                        "voicemail",
+                        StepKind::Voicemail,
+                        rn.voicemail.prompt.clone(),
+                    ));
+                    steps.len() - 1
+                }
+            },
             // out_of_hours = "route": the hours are informational
-            entry
+            _ => entry,
         };
         steps.push(mk(
             "hours",

@@ -63,6 +63,9 @@ pub struct Config {
     /// The box's own health alerts.
     #[serde(default)]
     pub health: alerts::HealthConfig,
+    /// SMS the box sends on its own (alert SMS, reply confirmations): the cap.
+    #[serde(default)]
+    pub sms: alerts::SmsSettings,
     /// Schedules and support hours compiled for queries (built when parsing).
     #[serde(skip)]
     pub model: crate::routing::Model,
@@ -194,6 +197,10 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<Duration>, D::Err
     parse_duration(s.get_ref())
         .map(|v| Spanned::new(span, v))
         .map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Duration>>, D::Error> {
+    duration(d).map(Some)
 }
 
 /// Whether a number is in E.164 form: `+`, a non-zero digit, 7 to 15 digits in all.
@@ -652,7 +659,7 @@ port = "fxo1"
   policy = "p"
   [routing_number.support_hours]
   time_zone = "Mars/Olympus"
-  out_of_hours = "voicemail"
+  out_of_hours = "answering-machine"
   window = [{ days = ["mon-fri"], from = "08:00", to = "25:00" }]
 "#;
         let s = parse(src).unwrap_err().to_string();
@@ -666,7 +673,7 @@ port = "fxo1"
             "schedule[0].override[0].to: the override ends before it starts",
             "policy[0].level[0].schedules[1]: no schedule with id `nope`",
             "routing_number[0].support_hours.time_zone: `Mars/Olympus`",
-            "routing_number[0].support_hours.out_of_hours: `voicemail`",
+            "routing_number[0].support_hours.out_of_hours: `answering-machine`",
             "routing_number[0].support_hours.window[0].to: `25:00`",
         ] {
             assert!(s.contains(want), "missing {want:?} in\n{s}");

@@ -674,8 +674,9 @@ pub(crate) fn build_support(
     let out_of_hours = match sh.out_of_hours.get_ref().as_str() {
         "route" => OutOfHours::Route,
         "closed" => OutOfHours::Closed,
+        "voicemail" => OutOfHours::Voicemail,
         other => {
-            p.at(span_of(&sh.out_of_hours), format!("{key}.out_of_hours"), format!("`{other}`: use \"route\" (calls go through as in hours) or \"closed\" (closed message, hang up)"));
+            p.at(span_of(&sh.out_of_hours), format!("{key}.out_of_hours"), format!("`{other}`: use \"route\" (calls go through as in hours), \"closed\" (closed message, hang up) or \"voicemail\" (the caller leaves a message)"));
             OutOfHours::Route
         }
     };

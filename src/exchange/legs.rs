@@ -178,7 +178,8 @@ impl Exchange {
             return false;
         }
         if Some(port) == self.modem_port {
-            return self.modem.as_ref().is_some_and(|m| m.status().ready);
+            return !self.modem_in_test_call()
+                && self.modem.as_ref().is_some_and(|m| m.status().ready);
         }
         p.kind == PortKind::Fxo
             && p.line.as_ref().is_some_and(|l| l.state_name() == "idle")

@@ -23,9 +23,11 @@ pub use backup::{BackupStatus, ForwardState};
 mod legs;
 mod parallel;
 mod status;
+mod test_call;
 mod voicemail;
 
 pub use status::{CallStatus, PortStatus, Status};
+pub use test_call::{TestCallPassed, TestCallResult};
 
 use voicemail::PortRecorder;
 pub use voicemail::VoicemailOut;
@@ -148,6 +150,8 @@ pub enum Output {
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
     /// the board.
     ModemPowerCycle,
+    /// A self-test call ([`Command::TestCall`]) ended.
+    TestCall(TestCallResult),
 }
 
 /// A typed change in a call's life.
@@ -254,6 +258,16 @@ pub enum Command {
         /// Text (GSM-7 or UCS-2, split into parts as needed).
         text: String,
     },
+    /// A self-test call through the modem: ring `number` for at most `ring`, play a
+    /// tone for `tone` once answered, hang up; [`Output::TestCall`] tells how it went.
+    TestCall {
+        /// E.164 number.
+        number: String,
+        /// How long the tone plays.
+        tone: Duration,
+        /// How long it may ring.
+        ring: Duration,
+    },
 }
 
 /// What became of a [`Command`].
@@ -263,6 +277,8 @@ pub enum CommandResult {
     Done,
     /// The SMS is queued; [`Output::SmsSent`] with this id follows.
     SmsQueued(SmsId),
+    /// The test call is dialling; [`Output::TestCall`] with this id follows.
+    TestCallStarted(u64),
     /// Refused, with the reason.
     Rejected(String),
 }
@@ -399,6 +415,10 @@ pub struct Exchange {
     /// How long a trunk stays busy with one responder leg, on average (exponential
     /// moving average; the queue's expected-wait estimate).
     leg_hold: Option<Duration>,
+    /// The self-test call in progress.
+    test_call: Option<test_call::TestCall>,
+    /// Self-test calls started (their ids).
+    test_calls_started: u64,
 }
 
 impl Exchange {
@@ -458,6 +478,8 @@ impl Exchange {
             country: board.country.clone(),
             backup: backup::Backup::default(),
             leg_hold: None,
+            test_call: None,
+            test_calls_started: 0,
         }
     }
 
@@ -582,6 +604,9 @@ impl Exchange {
                 )),
                 None => CommandResult::Rejected("this board has no modem".into()),
             },
+            Command::TestCall { number, tone, ring } => {
+                self.start_test_call(now, &number, tone, ring)
+            }
         };
         self.run_pending(now);
         result
@@ -693,7 +718,8 @@ impl Exchange {
                         format!("incoming modem call from {cid}"),
                     );
                     let port = self.modem_port;
-                    let busy = port.is_some_and(|p| self.ports[p].owner.is_some());
+                    let busy = port.is_some_and(|p| self.ports[p].owner.is_some())
+                        || self.modem_in_test_call();
                     match port {
                         Some(p) if !busy => self.intake(
                             now,
@@ -762,6 +788,9 @@ impl Exchange {
     /// A modem voice call changed state: the caller's side of a call to the SIM, or a
     /// responder leg.
     fn on_modem_leg(&mut self, now: Instant, leg: LegId, state: LegState) {
+        if self.test_call_leg(now, leg, &state) {
+            return;
+        }
         if let Some(si) = self
             .slots
             .iter()
@@ -1055,6 +1084,7 @@ impl Exchange {
             .chain(dialouts)
             .chain(self.out_of_service_timeout())
             .chain(self.backup.poll_timeout())
+            .chain(self.test_call_timeout())
             .min()
     }
 
@@ -1075,6 +1105,7 @@ impl Exchange {
         }
         self.wait_timers(now);
         self.dialout_timers(now);
+        self.test_call_timers(now);
         self.recheck_backup(now);
         let due: Vec<CallId> = self
             .slots

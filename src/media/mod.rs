@@ -200,6 +200,10 @@ pub fn uses_voicemail(rn: &crate::config::RoutingNumber) -> bool {
             .overflow
             .as_ref()
             .is_some_and(|o| o.action.get_ref() == "voicemail")
+        || rn
+            .support_hours
+            .as_ref()
+            .is_some_and(|h| h.out_of_hours.get_ref() == "voicemail")
 }
 
 /// Every prompt of every routing number: its text, voice and rendered audio, keyed by

@@ -62,6 +62,8 @@ pub enum OutOfHours {
     Route,
     /// Play the closed message and hang up.
     Closed,
+    /// Record a voicemail at once (skip greeting and menu).
+    Voicemail,
 }
 
 /// The support hours of a routing number.

@@ -96,6 +96,8 @@ pub enum DeliveryState {
     /// Refused for good (a 4xx other than 408/429) or not delivered within the target's
     /// `give_up_after`.
     GivenUp,
+    /// Not needed: an SMS fallback whose event a data target delivered in time.
+    Skipped,
 }
 
 impl DeliveryState {
@@ -106,6 +108,7 @@ impl DeliveryState {
             DeliveryState::Failing => "failing",
             DeliveryState::Delivered => "delivered",
             DeliveryState::GivenUp => "given_up",
+            DeliveryState::Skipped => "skipped",
         }
     }
 }
@@ -154,6 +157,8 @@ pub struct OutboxCounts {
     pub delivered: i64,
     /// Given up.
     pub given_up: i64,
+    /// Not needed (SMS fallbacks of events a data target delivered).
+    pub skipped: i64,
 }
 
 /// An alert as listed.
@@ -255,6 +260,18 @@ pub fn add_event(tx: &Transaction<'_>, alert_id: i64, e: &NewEvent, now_ms: i64)
         )?;
     }
     Ok(event_id)
+}
+
+/// The newest alert of a routing id (`health:disk`) that is not resolved.
+pub fn open_alert_for(conn: &rusqlite::Connection, routing_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM alert WHERE routing_id = ?1 AND status != 'resolved'
+             ORDER BY id DESC LIMIT 1",
+            [routing_id],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 impl Store {
@@ -376,6 +393,36 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a delivery as not needed (an SMS fallback after a data target delivered).
+    pub fn mark_skipped(&mut self, event_id: i64, target: &str, why: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET state = 'skipped', last_error = ?1 WHERE event_id = ?2 AND target = ?3",
+            params![why, event_id, target],
+        )?;
+        Ok(())
+    }
+
+    /// Makes a delivery due later without counting an attempt (an SMS fallback waits
+    /// for the data targets).
+    pub fn defer_delivery(&mut self, event_id: i64, target: &str, next_at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET next_at_ms = ?1 WHERE event_id = ?2 AND target = ?3",
+            params![next_at_ms, event_id, target],
+        )?;
+        Ok(())
+    }
+
+    /// The first of `targets` that has delivered the event, if any.
+    pub fn delivered_by(&self, event_id: i64, targets: &[String]) -> Result<Option<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT target FROM outbox WHERE event_id = ?1 AND state = 'delivered'",
+        )?;
+        let done = stmt
+            .query_map([event_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(targets.iter().find(|t| done.contains(t)).cloned())
+    }
+
     /// Delivery state of one event at one target: state, attempts, last error.
     pub fn delivery_state(
         &self,
@@ -405,6 +452,7 @@ impl Store {
                 "pending" => c.pending = n,
                 "failing" => c.failing = n,
                 "delivered" => c.delivered = n,
+                "skipped" => c.skipped = n,
                 _ => c.given_up = n,
             }
         }

@@ -15,6 +15,7 @@ use crate::call::{AttemptRecord, Cdr};
 
 pub mod alerts;
 pub mod inbox;
+pub mod sms_log;
 pub mod voicemail;
 pub mod web;
 pub use voicemail::VoicemailRow;
@@ -138,6 +139,27 @@ const MIGRATIONS: &[M<'static>] = &[
         action      TEXT NOT NULL,
         alert_id    INTEGER,
         UNIQUE (sender, sent_at, text)
+    );",
+    ),
+    // issue 14 — sms_log: every SMS the box sends on its own, and the cap's refusals
+    M::up(
+        "CREATE TABLE sms_log (
+        id        INTEGER PRIMARY KEY,
+        at_ms     INTEGER NOT NULL,
+        to_number TEXT NOT NULL,
+        purpose   TEXT NOT NULL,
+        capped    INTEGER NOT NULL
+    );
+    CREATE INDEX sms_log_at ON sms_log(capped, at_ms);",
+    ),
+    // issue 14 — self_test: the periodic self-test calls and how they went
+    M::up(
+        "CREATE TABLE self_test (
+        id      INTEGER PRIMARY KEY,
+        at_ms   INTEGER NOT NULL,
+        number  TEXT NOT NULL,
+        passed  INTEGER NOT NULL,
+        detail  TEXT NOT NULL
     );",
     ),
     // issue 13 — cdr: the call-flow steps the caller went through, `a > b > c`

@@ -60,6 +60,8 @@ pub struct ServiceStatus {
     pub config_version: Option<i64>,
     /// The alert outbox: event deliveries by state.
     pub alerts_outbox: crate::store::alerts::OutboxCounts,
+    /// The SMS cap (`[sms]`): sent and refused within the window.
+    pub sms_cap: crate::store::sms_log::SmsCapStatus,
     /// Ports, modem and active calls.
     #[serde(flatten)]
     pub exchange: Status,

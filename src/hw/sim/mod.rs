@@ -5,6 +5,8 @@
 //! difference. Time comes from the engine: in the scenario runner it is virtual, in
 //! `switchboard run` it is real.
 
+pub mod alert_delivery;
+pub mod health_watch;
 pub mod memlink;
 pub mod modem;
 pub mod party;
@@ -156,6 +158,8 @@ pub enum ModemFault {
     /// The USB device goes away for this long and comes back as a new pseudo-terminal
     /// behind the same symlink.
     Unplug(Duration),
+    /// The network registration is lost (`false`) or back (`true`).
+    Registration(bool),
     /// Not a fault: the network delivers an SMS (stored, announced with `+CMTI`).
     IncomingSms {
         /// Sender.
@@ -314,6 +318,7 @@ impl SimBoard {
                 }
                 ModemFault::Reboot(boot) => m.reboot(now, boot, &mut self.world),
                 ModemFault::Hang => m.hang(),
+                ModemFault::Registration(on) => m.set_registered(on),
                 ModemFault::Slow(d) => m.set_slow(d),
                 ModemFault::Garbage(b) => m.inject_garbage(&b),
                 ModemFault::Unplug(d) => {

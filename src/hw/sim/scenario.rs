@@ -124,6 +124,10 @@ pub struct Scenario {
     /// target's URL is pointed at it: `/<target name>`).
     #[serde(default)]
     pub deliver_alerts: bool,
+    /// With `deliver_alerts`: targets whose receiver answers 503 throughout (a data path
+    /// that is down).
+    #[serde(default)]
+    pub refuse_targets: Vec<String>,
 }
 
 /// An SMS to the box at a point of the scenario.
@@ -164,6 +168,8 @@ pub struct CommandSpec {
     pub reload: Option<PathBuf>,
     /// Hang up the call with this id (calls are numbered from 1 in order of arrival).
     pub hangup_call: Option<u64>,
+    /// Place a self-test call to this number (tone 5 s, rings at most 45 s).
+    pub test_call: Option<String>,
 }
 
 /// A modem fault at a point of the scenario.
@@ -173,7 +179,8 @@ pub struct ModemFaultSpec {
     /// When, after the scenario start.
     #[serde(deserialize_with = "dur")]
     pub at: Duration,
-    /// `reboot`, `hang`, `slow`, `garbage` or `unplug`.
+    /// `reboot`, `hang`, `slow`, `garbage`, `unplug` or `no_network` (registration
+    /// lost for `duration`, default 60 s).
     pub fault: String,
     /// Boot time (`reboot`, default 10 s), answer delay (`slow`), time gone (`unplug`,
     /// default 5 s).
@@ -200,7 +207,7 @@ impl ModemFaultSpec {
                     .collect(),
             }),
             other => bail!(
-                "modem_fault.fault: `{other}` is not a fault; use reboot, hang, slow, garbage or unplug"
+                "modem_fault.fault: `{other}` is not a fault; use reboot, hang, slow, garbage, unplug or no_network"
             ),
         })
     }
@@ -386,6 +393,17 @@ pub struct Expect {
     pub sim_sms_left: Option<usize>,
     /// SMS the box sent through the modem, in order, as `number: text`.
     pub sms_sent: Option<Vec<String>>,
+    /// The call's alert deliveries, per target in event order, as `target:event:state`
+    /// (`sms:trigger:given_up`; states `pending`, `failing`, `delivered`, `given_up`,
+    /// `skipped`).
+    pub alert_deliveries: Option<Vec<String>>,
+    /// SMS the cap (`[sms] cap`) refused during the run.
+    pub sms_cap_refused: Option<i64>,
+    /// Self-test calls, in order, as `number: passed` or `number: failed: reason`.
+    pub test_calls: Option<Vec<String>>,
+    /// The box's health alerts, oldest first, as `condition: event, event`
+    /// (`registration: trigger, resolve`).
+    pub health_alerts: Option<Vec<String>>,
     /// The call-flow steps the caller went through, in order, as in the CDR.
     pub path: Option<Vec<String>>,
 }
@@ -717,10 +735,18 @@ fn run_with(
             })?;
         sim.schedule_line_fault(start + f.at, port, f.dead);
     }
+    let mut settle_until = start;
     for f in &sc.modem_faults {
+        if f.fault == "no_network" {
+            // registration lost, back after `duration`; the run lasts until then
+            let back = f.at + f.duration.unwrap_or(Duration::from_secs(60));
+            sim.schedule_modem_fault(start + f.at, super::ModemFault::Registration(false));
+            sim.schedule_modem_fault(start + back, super::ModemFault::Registration(true));
+            settle_until = settle_until.max(start + back + Duration::from_secs(20));
+            continue;
+        }
         sim.schedule_modem_fault(start + f.at, f.to_fault()?);
     }
-    let mut settle_until = start;
     for m in &sc.sms {
         let t = wall.checked_add(jiff::SignedDuration::try_from(m.at)?)?;
         let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
@@ -744,8 +770,19 @@ fn run_with(
         // time for the reading, storing, deleting and the confirmation SMS
         settle_until = settle_until.max(start + m.at + Duration::from_secs(20));
     }
+    for c in sc.commands.iter().filter(|c| c.test_call.is_some()) {
+        // ringing, the tone and the hang-up
+        settle_until = settle_until.max(start + c.at + Duration::from_secs(60));
+    }
     let receiver = if sc.deliver_alerts {
-        Some(crate::alerts::test_receiver::TestReceiver::start()?)
+        let r = crate::alerts::test_receiver::TestReceiver::start()?;
+        for t in &sc.refuse_targets {
+            r.script(
+                &format!("/{t}"),
+                vec![crate::alerts::test_receiver::Reply::Status(503)],
+            );
+        }
+        Some(r)
     } else {
         None
     };
@@ -768,6 +805,7 @@ fn run_with(
     let mut notes: Vec<(Instant, String)> = Vec::new();
     let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
     let mut cdr_ids = Vec::new();
+    let mut test_calls: Vec<String> = Vec::new();
     let mut store_err = None;
     let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
         Default::default();
@@ -801,6 +839,17 @@ fn run_with(
         Output::Call(ev) => {
             writer.handle(&mut store, StoreMsg::Call(ev));
         }
+        Output::TestCall(r) => {
+            let at = jiff::SignedDuration::try_from(t.saturating_duration_since(start))
+                .ok()
+                .and_then(|d| wall.checked_add(d).ok())
+                .unwrap_or(wall);
+            test_calls.push(match &r.outcome {
+                Ok(_) => format!("{}: passed", r.number),
+                Err(why) => format!("{}: failed: {why}", r.number),
+            });
+            writer.handle(&mut store, StoreMsg::TestCall(r, at));
+        }
         Output::Note(n) => {
             let who = match (n.call, &n.port) {
                 (Some(c), Some(p)) => format!("box call {c} {p}: "),
@@ -817,11 +866,14 @@ fn run_with(
     let expected_calls = sc.caller.len() as u64;
     let clock = std::cell::Cell::new(start);
     // commands of the store writer (delete a stored SMS) reach the engine every turn
+    // the box's health, watched once per virtual second as the store thread does
+    let health = std::cell::RefCell::new(super::health_watch::HealthWatch::new(start, wall));
     let feed = |e: &mut Engine<SimBoard>, now: Instant| {
         clock.set(now);
         for c in engine_cmds.borrow_mut().drain(..) {
             e.exchange.command(now, c);
         }
+        health.borrow_mut().turn(e, now, &cfg);
     };
     let all_done = |e: &Engine<SimBoard>| {
         clock.get() >= settle_until
@@ -837,14 +889,23 @@ fn run_with(
         if all_done(&engine) {
             break;
         }
-        let cmd = match (reloads.get(i).cloned().flatten(), c.hangup_call) {
-            (Some(cfg), None) => {
+        let cmd = match (
+            reloads.get(i).cloned().flatten(),
+            c.hangup_call,
+            &c.test_call,
+        ) {
+            (Some(cfg), None, None) => {
                 let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
                 Command::Reload { cfg, prompts }
             }
-            (None, Some(call)) => Command::Hangup { call },
+            (None, Some(call), None) => Command::Hangup { call },
+            (None, None, Some(number)) => Command::TestCall {
+                number: number.clone(),
+                tone: Duration::from_secs(5),
+                ring: Duration::from_secs(45),
+            },
             _ => bail!(
-                "command[{i}]: give exactly one of `reload = \"file.toml\"` or `hangup_call = N`"
+                "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N` or `test_call = \"+49...\"`"
             ),
         };
         let result = engine.exchange.command(now, cmd);
@@ -858,13 +919,21 @@ fn run_with(
     if let Some(e) = store_err {
         return Err(e.context("storing the CDR"));
     }
+    for (at, changes) in health.into_inner().changes {
+        writer.health(&mut store, &changes, at)?;
+    }
     if receiver.is_some() {
-        // the wall-clock time the run ended at; every event is due by then
-        let wall_end = wall.checked_add(jiff::SignedDuration::try_from(
-            end.saturating_duration_since(start),
-        )?)?;
+        // from the wall-clock time the run ended at; every call's event is due by then
         let mut sender = crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-        sender.deliver_due(&mut store, wall_end)?;
+        super::alert_delivery::deliver(
+            &mut engine,
+            &mut store,
+            &mut sender,
+            &cfg,
+            start,
+            wall,
+            end,
+        )?;
     }
 
     let mut log = engine.board.take_log();
@@ -966,6 +1035,11 @@ fn run_with(
                 ));
             }
         }
+        if let Some(want) = &expect.test_calls
+            && &test_calls != want
+        {
+            f.push(format!("test_calls: expected {want:?}, got {test_calls:?}"));
+        }
         f.extend(check_alerts(
             expect,
             cdrs[i].as_ref(),
@@ -1000,6 +1074,20 @@ fn check_alerts(
     wall: jiff::Timestamp,
 ) -> Result<Vec<String>> {
     let mut f = Vec::new();
+    if let Some(want) = &x.health_alerts {
+        let mut got = Vec::new();
+        for a in store.alerts(10_000)?.into_iter().rev() {
+            if let Some(key) = a.routing_id.strip_prefix("health:") {
+                got.push(format!(
+                    "{key}: {}",
+                    store.alert_event_kinds(a.id)?.join(", ")
+                ));
+            }
+        }
+        if &got != want {
+            f.push(format!("health_alerts: expected {want:?}, got {got:?}"));
+        }
+    }
     let Some(cdr) = cdr else { return Ok(f) };
     let alert = cdr.alert_id;
     if let Some(want) = &x.alert_events {
@@ -1009,6 +1097,26 @@ fn check_alerts(
         };
         if &got != want {
             f.push(format!("alert_events: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = &x.alert_deliveries {
+        let got: Vec<String> = store
+            .alerts(10_000)?
+            .into_iter()
+            .filter(|a| Some(a.id) == alert)
+            .flat_map(|a| a.deliveries)
+            .map(|(t, k, st, _, _)| format!("{t}:{k}:{st}"))
+            .collect();
+        if &got != want {
+            f.push(format!("alert_deliveries: expected {want:?}, got {got:?}"));
+        }
+    }
+    if let Some(want) = x.sms_cap_refused {
+        let got = store
+            .sms_cap_status(0, 0, *cfg.sms.cap.get_ref())?
+            .refused_total;
+        if got != want {
+            f.push(format!("sms_cap_refused: expected {want}, got {got}"));
         }
     }
     if let Some(want) = &x.delivered {
