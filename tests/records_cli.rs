@@ -39,6 +39,7 @@ fn cdr(call_id: u64, at: &str, voicemail_id: Option<i64>) -> Cdr {
         voicemail: Some("nobody_accepted".into()),
         voicemail_id,
         alert_id: None,
+        path: vec!["menu".into(), "option-1".into(), "voicemail".into()],
     }
 }
 
@@ -131,6 +132,11 @@ fn voicemail_list_export_delete_and_cdr_csv() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+    // the call-flow path of each record, as stored
+    let out = bin().args(["cdr", "--data", d, "list"]).output().unwrap();
+    assert!(out.status.success());
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(list.contains("path menu > option-1 > voicemail"), "{list}");
 
     let out = bin()
         .args(["voicemail", "--data", d, "delete", &vm_id.to_string()])

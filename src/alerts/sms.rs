@@ -67,13 +67,36 @@ pub fn recipients(
     if t.responders
         && let Some((_, rn)) = cfg.routing_number(routing_id)
     {
-        for o in &rn.options {
-            let (levels, _) = crate::routing::resolved_levels(cfg, o.policy.get_ref(), at);
-            for u in levels.iter().flatten() {
-                if let Some(user) = cfg.user(u) {
-                    for p in &user.phone {
-                        add(p.get_ref());
+        // everyone the number's call flow can route to, in the flow's order (the
+        // options' policies of a classic routing number compile into route steps too)
+        use crate::call::flow::{StepKind, Target};
+        for step in &rn.flow.steps {
+            let StepKind::Route(r) = &step.kind else {
+                continue;
+            };
+            for t in &r.targets {
+                let users: Vec<String> = match t {
+                    Target::Policy(p) => crate::routing::resolved_levels(cfg, p, at)
+                        .0
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                    Target::User(u) => vec![u.clone()],
+                    Target::Schedule(s) => crate::routing::on_call(cfg, s, at)
+                        .into_iter()
+                        .map(|o| o.user)
+                        .collect(),
+                    Target::Number(n) => {
+                        add(n);
+                        Vec::new()
                     }
+                };
+                for p in users
+                    .iter()
+                    .filter_map(|u| cfg.user(u))
+                    .flat_map(|u| &u.phone)
+                {
+                    add(p.get_ref());
                 }
             }
         }

@@ -26,6 +26,21 @@ enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+enum FlowCommand {
+    /// Print the compiled flow of a routing number (by id, name or port) as a tree.
+    Show {
+        /// Routing number: its id, its name or one of its ports.
+        number: String,
+        /// Configuration file (TOML); default: the built-in demo configuration.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Board profile (TOML); default: the simulated board.
+        #[arg(long)]
+        board: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service (default: simulated board, built-in demo configuration).
     Run {
@@ -60,6 +75,11 @@ enum Command {
         /// Data directory of the service.
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
+    },
+    /// Call flows: `flow show NUMBER` prints a routing number's compiled flow as a tree.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
     },
     /// Validate a configuration file; exits non-zero and names each problem.
     CheckConfig {
@@ -410,16 +430,7 @@ pub fn main() -> ExitCode {
         }
         Command::SetupToken { data } => {
             init_logging(cli.log_format, "warn");
-            match super::web_cli::setup_token(&data) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            print_or_fail(super::web_cli::setup_token(&data))
         }
         Command::ResetPassword { data } => {
             init_logging(cli.log_format, "warn");
@@ -469,6 +480,20 @@ pub fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        Command::Flow {
+            command:
+                FlowCommand::Show {
+                    number,
+                    config,
+                    board,
+                },
+        } => {
+            init_logging(cli.log_format, "warn");
+            print_or_fail(
+                service::load(board.as_ref(), config.as_ref())
+                    .and_then(|(_, cfg)| flow_show(&cfg, &number)),
+            )
         }
         Command::CheckConfig { file, board } => {
             init_logging(cli.log_format, "warn");
@@ -852,4 +877,45 @@ fn callerid(command: CallerIdCommand) -> ExitCode {
             }
         }
     }
+}
+
+/// Prints a command's text, or its error (exit 1).
+fn print_or_fail(r: anyhow::Result<String>) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchboard flow show`: the routing number (by id, name or port) and its flow tree.
+fn flow_show(cfg: &crate::config::Config, number: &str) -> anyhow::Result<String> {
+    let rn = cfg
+        .routing_numbers
+        .iter()
+        .find(|r| r.key == number || r.name == number || r.serves_port(number))
+        .ok_or_else(|| {
+            let ids: Vec<&str> = cfg.routing_numbers.iter().map(|r| r.key.as_str()).collect();
+            anyhow::anyhow!(
+                "no routing number `{number}`: use an id, a name or a port; the ids are {}",
+                ids.join(", ")
+            )
+        })?;
+    let shape = if rn.flow.explicit {
+        "[[routing_number.step]]"
+    } else {
+        "compiled from greeting, options and settings"
+    };
+    Ok(format!(
+        "{} ({}) on {} — {shape}\n{}",
+        rn.name,
+        rn.key,
+        rn.port.get_ref(),
+        rn.flow.tree()
+    ))
 }

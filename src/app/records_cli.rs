@@ -236,7 +236,7 @@ fn cdr_inner(args: CdrArgs) -> Result<()> {
             for (id, c) in store.cdrs_between(from, to)? {
                 writeln!(
                     out,
-                    "{id:>5}  {}  {:<18}  {:<16}  {:<16}  {:>6.1} s  {}{}",
+                    "{id:>5}  {}  {:<18}  {:<16}  {:<16}  {:>6.1} s  {}{}{}",
                     c.started_at,
                     c.routing_id,
                     c.caller_id.as_deref().unwrap_or("anonymous"),
@@ -249,6 +249,11 @@ fn cdr_inner(args: CdrArgs) -> Result<()> {
                     c.voicemail_id
                         .map(|v| format!(" voicemail {v}"))
                         .unwrap_or_default(),
+                    if c.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  path {}", c.path.join(" > "))
+                    },
                 )?;
             }
             Ok(())

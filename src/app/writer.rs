@@ -220,6 +220,7 @@ impl CallWriter {
                     voicemail: None,
                     voicemail_id: None,
                     alert_id: None,
+                    path: Vec::new(),
                 };
                 let tx = store.conn.transaction()?;
                 let cdr_id = store::begin_cdr_tx(&tx, &cdr)?;
@@ -282,8 +283,66 @@ impl CallWriter {
                     }
                 }
             }
+            CallEvent::AlertStep { call, step, at } => self.alert_step(store, *call, step, *at)?,
             _ => {}
         }
+        Ok(())
+    }
+
+    /// A flow's alert step: the call's alert is created now, or, when it has one, gets a
+    /// new trigger (an update at the receivers) saying which step.
+    fn alert_step(
+        &mut self,
+        store: &mut Store,
+        call: crate::call::CallId,
+        step: &str,
+        at: jiff::Timestamp,
+    ) -> Result<()> {
+        let Some(o) = self.open.get(&call) else {
+            return Ok(());
+        };
+        let (cdr_id, existing) = (o.cdr_id, o.alert_id);
+        let Some(cdr) = store.cdr(cdr_id)? else {
+            return Ok(());
+        };
+        let Some(a) = self
+            .cfg
+            .routing_number(&cdr.routing_id)
+            .map(|(_, rn)| rn.alerts.clone())
+            .filter(|a| !a.targets.is_empty())
+        else {
+            return Ok(());
+        };
+        let tx = store.conn.transaction()?;
+        let id = match existing {
+            Some(id) => {
+                add_event(
+                    &tx,
+                    id,
+                    &NewEvent {
+                        kind: EventKind::Trigger,
+                        at: at.to_string(),
+                        details: json!({ "step": step, "caller_id": cdr.caller_id }),
+                        voicemail_id: None,
+                    },
+                    ms(at),
+                )?;
+                id
+            }
+            None => {
+                let id = self.new_alert(&tx, cdr_id, &cdr, &a, None, at)?;
+                tx.execute(
+                    "UPDATE cdr SET alert_id = ?1 WHERE id = ?2",
+                    rusqlite::params![id, cdr_id],
+                )?;
+                id
+            }
+        };
+        tx.commit()?;
+        if let Some(o) = self.open.get_mut(&call) {
+            o.alert_id = Some(id);
+        }
+        self.poke();
         Ok(())
     }
 

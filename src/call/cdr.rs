@@ -31,6 +31,9 @@ pub enum EndReason {
     /// The caller was sent to voicemail (nobody accepted, voicemail-only mode, or an
     /// overflow to voicemail) and the call ended there.
     Voicemail,
+    /// The call flow ended in a `hangup` step (after its message or goodbye) that no
+    /// failure led to.
+    FlowHangup,
     /// An internal fault ended the call (the caller heard a goodbye).
     Error,
     /// The call is still in progress (the record written at its start).
@@ -51,6 +54,7 @@ impl EndReason {
         EndReason::Closed,
         EndReason::Shutdown,
         EndReason::Error,
+        EndReason::FlowHangup,
         EndReason::Blocked,
         EndReason::PinFailed,
         EndReason::Overflow,
@@ -74,6 +78,7 @@ impl EndReason {
             EndReason::Overflow => "overflow",
             EndReason::Voicemail => "voicemail",
             EndReason::Error => "error",
+            EndReason::FlowHangup => "flow_hangup",
             EndReason::InProgress => "in_progress",
             EndReason::Interrupted => "interrupted",
         }
@@ -196,4 +201,8 @@ pub struct Cdr {
     /// Id of the alert this call raised (set by the store).
     #[serde(default)]
     pub alert_id: Option<i64>,
+    /// The steps of the call flow the caller went through, in order (a step entered
+    /// twice appears twice; after a `goto`, steps are written `routing-id/step`).
+    #[serde(default)]
+    pub path: Vec<String>,
 }

@@ -8,6 +8,9 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod cdr;
+pub mod flow;
+mod parallel;
+mod walk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +74,13 @@ pub enum Prompt {
     Beep,
     /// "Thank you, your message has been recorded. Goodbye."
     MessageRecorded,
+    /// The `say` text of the call flow's step with this index (menu prompt, message,
+    /// hang-up message, voicemail or route prompt).
+    Step(u16),
+    /// A menu step's `invalid` text.
+    StepInvalid(u16),
+    /// A menu step's `timeout_say` text.
+    StepTimeout(u16),
 }
 
 impl Prompt {
@@ -122,6 +132,10 @@ pub enum Event {
     /// While recording: the caller has been silent for the routing number's
     /// `voicemail.silence`.
     RecordingSilence,
+    /// An event of one leg of a parallel ring (its index in the group, as in
+    /// [`Action::DialMember`]): `LegAlerting`, `LegAnswered`, `LegFailed`, `LegHangup`,
+    /// `ResponderPromptDone` or `ResponderDigit`.
+    Member(usize, Box<Event>),
 }
 
 /// Where a waiting caller stands.
@@ -177,6 +191,23 @@ pub enum Action {
     },
     /// Play a prompt to the responder; `ResponderPromptDone` follows.
     PlayResponder(Prompt),
+    /// Parallel ringing: dial one more responder at once, as member `index` of the
+    /// group, on a free trunk (no queue: with none free it fails as `LineBusy`).
+    DialMember {
+        /// Index in the group; the member's events come back as [`Event::Member`].
+        index: usize,
+        /// E.164 number (or `port:<id>`).
+        number: String,
+        /// User id, for logs.
+        user: String,
+    },
+    /// Play a prompt to a member; its `ResponderPromptDone` follows.
+    PlayMember(usize, Prompt),
+    /// Hang up a member (another accepted, or its time is up).
+    HangupMember(usize),
+    /// The member accepted: it becomes the call's responder leg (`Bridge`,
+    /// `HangupLeg` apply to it from now on).
+    AdoptMember(usize),
     /// Hang up (or cancel) the responder leg.
     HangupLeg,
     /// Cross-connect caller and responder audio.
@@ -193,6 +224,11 @@ pub enum Action {
     },
     /// Stop recording; the recording goes out with the call's record.
     StopRecording(RecordEnd),
+    /// A flow's alert step: create the call's alert now (or update it).
+    Alert {
+        /// The step's name.
+        step: String,
+    },
     /// Something worth a transcript line / log line.
     Note(String),
     /// The call is over; store this record. Always the last action.
@@ -212,6 +248,8 @@ enum Leg {
     Announcing,
     /// Announcement done; waiting for a key until the deadline.
     AwaitAccept { deadline: Instant },
+    /// Several legs ring at once ([`Call::members`]).
+    Parallel,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +273,14 @@ enum State {
     /// Recording the caller until `#`, silence, the deadline (maximum length) or a
     /// hang-up.
     Recording {
+        deadline: Instant,
+    },
+    /// A flow's message step playing; then its next step.
+    Message {
+        next: flow::StepIdx,
+    },
+    /// Between two rounds of a flow's route step (hold music until the deadline).
+    Pause {
         deadline: Instant,
     },
     /// Playing a last message; hang up when done (or at the deadline, as a safety net).
@@ -269,6 +315,20 @@ pub struct Call {
     overflowed: bool,
     /// The attempt in progress connects without the accept prompt (overflow to a number).
     direct: bool,
+    /// The step of an explicit call flow the call is in.
+    step: Option<flow::StepIdx>,
+    /// Menus left by a key, for `*` (back).
+    menu_stack: Vec<flow::StepIdx>,
+    /// Round of the current route step (1-based).
+    round: u32,
+    /// Why the call would end if the flow hangs up now (set by the failure branches:
+    /// closed, blocked, wrong PIN, menu failed, nobody accepted).
+    flow_reason: Option<EndReason>,
+    /// The legs of a parallel ring, by index.
+    members: Vec<parallel::Member>,
+    /// A flow's queue step passed: where an overflowing caller goes, and its limits.
+    queue_then: Option<flow::StepIdx>,
+    queue_limits: (Option<u32>, Option<Duration>),
 }
 
 /// How a call came in.
@@ -309,6 +369,7 @@ impl Call {
             voicemail: None,
             voicemail_id: None,
             alert_id: None,
+            path: Vec::new(),
             port: rn.port.get_ref().clone(),
             caller_id,
             option_key: None,
@@ -342,6 +403,13 @@ impl Call {
             queued_since: None,
             overflowed: false,
             direct: false,
+            step: None,
+            menu_stack: Vec::new(),
+            round: 0,
+            flow_reason: None,
+            members: Vec::new(),
+            queue_then: None,
+            queue_limits: (None, None),
         };
         (call, vec![Action::AnswerCaller])
     }
@@ -412,9 +480,12 @@ impl Call {
             State::Hunting {
                 leg: Leg::Ringing { .. },
             } => "ringing responder",
+            State::Hunting { leg: Leg::Parallel } => "ringing responders in parallel",
             State::Hunting { .. } => "awaiting accept",
             State::Bridged => "bridged",
             State::VoicemailPrompt => "voicemail prompt",
+            State::Message { .. } => "message",
+            State::Pause { .. } => "pause between rounds",
             State::Recording { .. } => "recording voicemail",
             State::Closing { .. } => "closing",
             State::Done => "done",
@@ -436,12 +507,14 @@ impl Call {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Menu { deadline }
+            | State::Pause { deadline }
             | State::Closing { deadline }
             | State::Recording { deadline }
             | State::Pin { deadline, .. } => Some(*deadline),
             State::Hunting {
                 leg: Leg::Ringing { deadline } | Leg::AwaitAccept { deadline },
             } => Some(*deadline),
+            State::Hunting { leg: Leg::Parallel } => self.members_deadline(),
             _ => None,
         }
     }
@@ -454,8 +527,14 @@ impl Call {
                 out.push(Action::Note(
                     "no key pressed before the menu timeout".into(),
                 ));
-                self.menu_retry(now, Vec::new(), &mut out);
+                if self.explicit() {
+                    self.flow_menu_retry(now, false, &mut out);
+                } else {
+                    self.menu_retry(now, Vec::new(), &mut out);
+                }
             }
+            State::Pause { deadline } if now >= deadline => self.next_round(now, &mut out),
+            State::Hunting { leg: Leg::Parallel } => self.members_timeout(now, &mut out),
             State::Closing { deadline } if now >= deadline => {
                 self.finish(now, &mut out);
             }
@@ -490,31 +569,15 @@ impl Call {
         match (self.state.clone(), event) {
             (State::Done, _) => {}
             (_, Event::CallerHangup) => self.caller_gone(now, &mut out),
+            (State::Hunting { leg: Leg::Parallel }, Event::Member(i, ev)) => {
+                self.member_event(now, i, *ev, &mut out);
+            }
+            (State::Answering, Event::CallerAnswered) if self.explicit() => {
+                let start = self.rn().flow.start;
+                self.enter(now, start, &mut out);
+            }
             (State::Answering, Event::CallerAnswered) => {
-                let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
-                if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
-                    out.push(Action::Note(format!(
-                        "caller {} is on the block list",
-                        self.cdr.caller_id.as_deref().unwrap_or("anonymous")
-                    )));
-                    self.close(now, EndReason::Blocked, Prompt::Blocked, &mut out);
-                } else if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
-                    out.push(Action::Note(format!(
-                        "outside support hours ({:?}): closed",
-                        hours.reason
-                    )));
-                    self.close(now, EndReason::Closed, Prompt::Closed, &mut out);
-                } else if hours.applies == Some(crate::routing::support::OutOfHours::Voicemail) {
-                    out.push(Action::Note(format!(
-                        "outside support hours ({:?}): voicemail",
-                        hours.reason
-                    )));
-                    self.start_voicemail("out_of_hours", &mut out);
-                } else if self.rn().pin.is_some() {
-                    self.ask_pin(now, vec![Prompt::EnterPin], &mut out);
-                } else {
-                    self.start_flow(now, &mut out);
-                }
+                self.classic_intake(now, &mut out);
             }
             (State::Pin { .. }, Event::CallerPromptDone) => {}
             (
@@ -524,12 +587,7 @@ impl Call {
                 },
                 Event::CallerDigit(d),
             ) => {
-                let want = self
-                    .rn()
-                    .pin
-                    .as_ref()
-                    .map(|p| p.get_ref().clone())
-                    .unwrap_or_default();
+                let want = self.pin_wanted();
                 if d == '#' || (d.is_ascii_digit() && entered.len() + 1 >= want.len()) {
                     if d.is_ascii_digit() {
                         entered.push(d);
@@ -537,7 +595,11 @@ impl Call {
                     if entered == want {
                         out.push(Action::Note("PIN correct".into()));
                         self.cdr.pin = Some("ok".into());
-                        self.start_flow(now, &mut out);
+                        if let Some(next) = self.pin_next() {
+                            self.enter(now, next, &mut out);
+                        } else {
+                            self.start_flow(now, &mut out);
+                        }
                     } else {
                         out.push(Action::Note("wrong PIN".into()));
                         self.pin_wrong(now, &mut out);
@@ -547,6 +609,20 @@ impl Call {
                     self.state = State::Pin { deadline, entered };
                 }
             }
+            (State::Greeting, Event::CallerPromptDone) if self.explicit() => {
+                self.state = State::Menu {
+                    deadline: now
+                        + self
+                            .menu_step()
+                            .map_or(Duration::from_secs(10), |m| m.timeout),
+                };
+            }
+            (State::Greeting | State::Menu { .. }, Event::CallerDigit(d)) if self.explicit() => {
+                self.cdr.digits.push(d);
+                self.flow_menu_key(now, d, &mut out);
+            }
+            (State::Message { next }, Event::CallerPromptDone) => self.enter(now, next, &mut out),
+            (State::Pause { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::Greeting, Event::CallerPromptDone) => {
                 if self.rn().options.len() == 1 {
                     let key = *self.rn().options[0].key.get_ref();
@@ -568,7 +644,11 @@ impl Call {
                 }
             }
             (
-                State::Hunting { .. } | State::Bridged | State::Closing { .. },
+                State::Hunting { .. }
+                | State::Bridged
+                | State::Closing { .. }
+                | State::Message { .. }
+                | State::Pause { .. },
                 Event::CallerDigit(d),
             ) => {
                 self.cdr.digits.push(d);
@@ -610,6 +690,9 @@ impl Call {
                 if self.direct {
                     out.push(Action::Note("overflow number answered: connecting".into()));
                     self.accept(now, None, &mut out);
+                } else if self.current_is_number() {
+                    out.push(Action::Note("the number answered: connecting".into()));
+                    self.accept(now, None, &mut out);
                 } else {
                     self.state = State::Hunting {
                         leg: Leg::Announcing,
@@ -636,7 +719,7 @@ impl Call {
                 self.end_wait(now);
                 self.state = State::Hunting {
                     leg: Leg::Ringing {
-                        deadline: now + *self.rn().answer_timeout.get_ref(),
+                        deadline: now + self.answer_timeout(),
                     },
                 };
             }
@@ -713,6 +796,7 @@ impl Call {
         if self.state == State::Done {
             return out;
         }
+        self.cancel_members(now, &mut out);
         if self.current.is_some() {
             out.push(Action::HangupLeg);
             self.record_attempt(now, AttemptOutcome::Cancelled);
@@ -725,9 +809,53 @@ impl Call {
         out
     }
 
+    /// The classic routing number's intake: block list, support hours, PIN, then the
+    /// greeting (also after an overflow or a goto into such a number).
+    fn classic_intake(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.rn().blocked.is_empty() {
+            self.path_push("block");
+        }
+        let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
+        if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
+            out.push(Action::Note(format!(
+                "caller {} is on the block list",
+                self.cdr.caller_id.as_deref().unwrap_or("anonymous")
+            )));
+            self.close(now, EndReason::Blocked, Prompt::Blocked, out);
+            return;
+        }
+        if self.rn().support_hours.is_some() {
+            self.path_push("hours");
+        }
+        if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
+            self.path_push("closed");
+            out.push(Action::Note(format!(
+                "outside support hours ({:?}): closed",
+                hours.reason
+            )));
+            self.close(now, EndReason::Closed, Prompt::Closed, out);
+        } else if hours.applies == Some(crate::routing::support::OutOfHours::Voicemail) {
+            out.push(Action::Note(format!(
+                "outside support hours ({:?}): voicemail",
+                hours.reason
+            )));
+            self.start_voicemail("out_of_hours", out);
+        } else if self.rn().pin.is_some() {
+            self.path_push("pin");
+            self.ask_pin(now, vec![Prompt::EnterPin], out);
+        } else {
+            self.start_flow(now, out);
+        }
+    }
+
     /// After the intake checks: a hotline goes straight to its option; a number with a
     /// single option or a menu plays its greeting.
     fn start_flow(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.explicit() {
+            let start = self.rn().flow.start;
+            self.enter(now, start, out);
+            return;
+        }
         if self.rn().voicemail.only {
             out.push(Action::Note(
                 "voicemail-only number: recording at once".into(),
@@ -739,6 +867,7 @@ impl Call {
                 None => self.close(now, EndReason::Error, Prompt::Goodbye, out),
             }
         } else {
+            self.path_push("menu");
             self.state = State::Greeting;
             out.push(Action::PlayCaller(vec![Prompt::Greeting]));
         }
@@ -754,7 +883,9 @@ impl Call {
 
     fn pin_wrong(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.pin_tries += 1;
-        if self.pin_tries < PIN_TRIES {
+        if self.explicit() {
+            self.flow_pin_wrong(now, out);
+        } else if self.pin_tries < PIN_TRIES {
             self.ask_pin(now, vec![Prompt::WrongPin, Prompt::EnterPin], out);
         } else {
             self.cdr.pin = Some("failed".into());
@@ -777,6 +908,23 @@ impl Call {
         if self.current.is_some() {
             out.push(Action::HangupLeg);
             self.record_attempt(now, AttemptOutcome::Cancelled);
+        }
+        if let Some(step) = self.queue_then.take().filter(|_| self.explicit()) {
+            let name = self
+                .rn()
+                .flow
+                .steps
+                .get(step)
+                .map_or("", |s| s.name.as_str());
+            out.push(Action::Note(format!(
+                "overflow ({}): step {name}",
+                reason.as_str()
+            )));
+            self.cdr.overflow = Some(format!("{} -> step {name}", reason.as_str()));
+            self.overflowed = true;
+            self.flow_reason = Some(EndReason::Overflow);
+            self.enter(now, step, out);
+            return;
         }
         let to = if self.overflowed {
             None
@@ -808,6 +956,8 @@ impl Call {
                 self.plan = HuntPlan::default();
                 self.next_attempt = 0;
                 self.hotline = false;
+                self.step = None;
+                self.menu_stack.clear();
                 self.start_flow(now, out);
             }
             Some(OverflowTo::Number(number)) => {
@@ -857,6 +1007,7 @@ impl Call {
             return;
         };
         let policy = opt.policy.get_ref().clone();
+        self.path_push(&format!("option-{key}"));
         out.push(Action::Note(format!(
             "option {key}: {} (policy {policy})",
             opt.label
@@ -866,14 +1017,7 @@ impl Call {
         self.cdr.policy = Some(policy.clone());
         let at = self.wall(now);
         self.plan = hunt_plan(&self.cfg, &policy, at, &mut self.rng);
-        for (level, schedule) in &self.plan.gaps {
-            out.push(Action::Note(format!(
-                "level {level}: nobody on call on schedule {schedule}"
-            )));
-        }
-        for (user, why) in &self.plan.skipped {
-            out.push(Action::Note(format!("skipping {user}: {why}")));
-        }
+        self.plan_notes("level", out);
         if self.plan.is_empty() {
             out.push(Action::Note(format!("nobody on call for policy {policy}")));
             if self.rn().voicemail.enabled {
@@ -889,11 +1033,28 @@ impl Call {
         self.dial_next(now, out);
     }
 
+    /// Notes on the plan just built: schedule gaps (by `what`: level or target) and
+    /// users skipped.
+    fn plan_notes(&self, what: &str, out: &mut Vec<Action>) {
+        for (level, schedule) in &self.plan.gaps {
+            out.push(Action::Note(format!(
+                "{what} {level}: nobody on call on schedule {schedule}"
+            )));
+        }
+        for (user, why) in &self.plan.skipped {
+            out.push(Action::Note(format!("skipping {user}: {why}")));
+        }
+    }
+
     fn dial_next(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(next) = self.plan.attempts.get(self.next_attempt).cloned() else {
             out.push(Action::Note(
                 "every responder was tried; nobody accepted".into(),
             ));
+            if self.explicit() && !self.direct {
+                self.route_exhausted(now, out);
+                return;
+            }
             if self.rn().voicemail.enabled && !self.direct {
                 self.start_voicemail("nobody_accepted", out);
             } else {
@@ -909,7 +1070,7 @@ impl Call {
         self.current = Some((next, now));
         self.state = State::Hunting {
             leg: Leg::Ringing {
-                deadline: now + *self.rn().answer_timeout.get_ref(),
+                deadline: now + self.answer_timeout(),
             },
         };
     }
@@ -971,6 +1132,7 @@ impl Call {
         } else {
             EndReason::CallerAbandoned
         };
+        self.cancel_members(now, out);
         if self.current.is_some() || self.state == State::Bridged {
             out.push(Action::HangupLeg);
         }
@@ -984,6 +1146,9 @@ impl Call {
     /// Sends the caller to voicemail: prompt, beep, then recording. `why` goes into the
     /// CDR.
     fn start_voicemail(&mut self, why: &str, out: &mut Vec<Action>) {
+        if !self.explicit() {
+            self.path_push("voicemail");
+        }
         self.cdr.voicemail = Some(why.to_string());
         self.state = State::VoicemailPrompt;
         out.push(Action::PlayCaller(vec![Prompt::LeaveMessage, Prompt::Beep]));
@@ -995,6 +1160,9 @@ impl Call {
     }
 
     fn close(&mut self, now: Instant, reason: EndReason, prompt: Prompt, out: &mut Vec<Action>) {
+        if prompt == Prompt::NobodyAvailable && !self.explicit() {
+            self.path_push("nobody-available");
+        }
         self.end_reason = Some(reason);
         self.state = State::Closing {
             deadline: now + Duration::from_secs(30),

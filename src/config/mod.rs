@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod board;
 mod error;
+pub mod flow;
 pub mod routing_number;
 pub mod schedule;
 #[cfg(test)]
@@ -228,7 +229,14 @@ impl Config {
         let mut p = Problems::new(src);
         routing_number::assign_ids(&mut cfg);
         let (model, overflow) = cfg.validate(board, &mut p);
+        let flows: Vec<_> = (0..cfg.routing_numbers.len())
+            .map(|i| flow::compile(&cfg, i, &mut p))
+            .collect();
+        flow::check_gotos(&cfg, &flows, &mut p);
         p.into_result(file)?;
+        for (rn, f) in cfg.routing_numbers.iter_mut().zip(flows) {
+            rn.flow = std::sync::Arc::new(f);
+        }
         cfg.model = model;
         for (rn, o) in cfg.routing_numbers.iter_mut().zip(overflow) {
             rn.overflow_to = o;

@@ -85,6 +85,13 @@ pub struct RoutingNumber {
     /// Alerts of this routing number (`[routing_number.alerts]`).
     #[serde(default)]
     pub alerts: super::alerts::RoutingAlerts,
+    /// The call flow as named steps (`[[routing_number.step]]`; the first is where calls
+    /// start). Without steps, the greeting, options and the settings above make the flow.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<super::flow::StepConfig>,
+    /// The compiled flow (from `steps`, or from the classic settings); set when parsing.
+    #[serde(skip)]
+    pub flow: std::sync::Arc<crate::call::flow::Flow>,
     /// The stable id ([`RoutingNumber::id`] or derived from the name); set when parsing.
     #[serde(skip)]
     pub key: String,
@@ -266,17 +273,8 @@ impl RoutingNumber {
 
     /// Whether a caller number is on the block list.
     pub fn is_blocked(&self, caller: Option<&str>) -> bool {
-        self.blocked.iter().any(|b| {
-            let pat = b.get_ref().as_str();
-            match (pat, caller) {
-                ("anonymous", None) => true,
-                (_, None) => false,
-                (_, Some(c)) => match pat.strip_suffix('*') {
-                    Some(prefix) => c.starts_with(prefix),
-                    None => c == pat,
-                },
-            }
-        })
+        let patterns: Vec<&str> = self.blocked.iter().map(|b| b.get_ref().as_str()).collect();
+        super::flow::blocked_by(&patterns, caller)
     }
 
     /// The option a call takes without a menu: the default option, else the only one.
@@ -398,7 +396,7 @@ pub(super) fn validate(
                 ),
                 Some(PortKind::Fxo | PortKind::Modem) => {}
                 Some(PortKind::Fxs) => {
-                    if rn.direct_option().is_none() {
+                    if rn.steps.is_empty() && rn.direct_option().is_none() {
                         p.at(
                             Some(pt.span()),
                             pkey.clone(),
@@ -421,11 +419,11 @@ pub(super) fn validate(
                 .as_ref()
                 .and_then(|sh| schedule::build_support(sh, &format!("{key}.support_hours"), p)),
         );
-        if rn.options.is_empty() {
+        if rn.options.is_empty() && rn.steps.is_empty() {
             p.at(
                 Some(rn.port.span()),
                 format!("{key}.option"),
-                "no menu options: add [[routing_number.option]] with key, label and policy",
+                "no menu options: add [[routing_number.option]] with key, label and policy, or describe the call flow with [[routing_number.step]]",
             );
         }
         if rn.options.len() > 9 {
@@ -519,13 +517,7 @@ pub(super) fn validate(
         }
         for (j, b) in rn.blocked.iter().enumerate() {
             let pat = b.get_ref();
-            let ok = pat == "anonymous"
-                || is_e164(pat)
-                || pat.strip_suffix('*').is_some_and(|pre| {
-                    pre.strip_prefix('+')
-                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
-                });
-            if !ok {
+            if !super::flow::valid_block_pattern(pat) {
                 p.at(
                     Some(b.span()),
                     format!("{key}.blocked[{j}]"),

@@ -63,18 +63,16 @@ impl Exchange {
                 }
                 Some((call, Side::Responder)) => {
                     // the far end of a dial-out hung up (loop drop)
-                    let answered = self
-                        .slot(call)
-                        .and_then(|si| self.slots[si].leg.as_ref())
-                        .is_some_and(|l| l.answered);
+                    let answered = self.responder_answered(call, port);
                     self.note(Some(call), Some(port), "the far end hung up the line");
                     self.hangup_fxo(port);
-                    self.release_leg(call, now);
                     let ev = if answered {
                         Event::LegHangup
                     } else {
                         Event::LegFailed(LegFailure::Failed)
                     };
+                    let ev = self.responder_event(call, Some(port), ev);
+                    self.release_responder(call, port, now);
                     self.pending.push_back((call, ev));
                     self.serve_waiting(now);
                 }
@@ -93,12 +91,12 @@ impl Exchange {
                     Some((call, Side::Responder)) => {
                         self.stop_ringing(port);
                         if let Some(si) = self.slot(call)
-                            && let Some(leg) = self.slots[si].leg.as_mut()
+                            && let Some(leg) = self.responder_mut(si, port)
                         {
                             leg.answered = true;
                         }
                         self.note(Some(call), Some(port), "responder picked up");
-                        self.pending.push_back((call, Event::LegAnswered));
+                        self.push_responder(call, Some(port), Event::LegAnswered);
                     }
                     Some((_, Side::Caller)) => {}
                     None => {
@@ -122,18 +120,13 @@ impl Exchange {
                     Some((call, Side::Caller)) => {
                         self.pending.push_back((call, Event::CallerHangup));
                     }
-                    Some((call, Side::Responder)) => {
-                        let answered = self
-                            .slot(call)
-                            .and_then(|si| self.slots[si].leg.as_ref())
-                            .is_some_and(|l| l.answered);
-                        if answered {
-                            self.note(Some(call), Some(port), "responder hung up");
-                            self.release_leg(call, now);
-                            self.pending.push_back((call, Event::LegHangup));
-                        }
+                    Some((call, Side::Responder)) if self.responder_answered(call, port) => {
+                        self.note(Some(call), Some(port), "responder hung up");
+                        let ev = self.responder_event(call, Some(port), Event::LegHangup);
+                        self.release_responder(call, port, now);
+                        self.pending.push_back((call, ev));
                     }
-                    None => {}
+                    Some((_, Side::Responder)) | None => {}
                 }
             }
             _ => {}
@@ -220,6 +213,7 @@ impl Exchange {
                 since: now,
             },
             leg: None,
+            members: Vec::new(),
             wait: None,
             modem_wait_over: false,
             overflow_on_answer,

@@ -160,7 +160,7 @@ impl Exchange {
 
     /// The ports that may place this call's dials, in order: the configuration's
     /// `site.trunks`, or the modem alone.
-    fn trunk_order(&self, si: usize) -> Vec<PortIdx> {
+    pub(super) fn trunk_order(&self, si: usize) -> Vec<PortIdx> {
         let trunks = &self.slots[si].generation.cfg.site.trunks;
         if trunks.is_empty() {
             return self.modem_port.into_iter().collect();
@@ -172,7 +172,7 @@ impl Exchange {
     }
 
     /// Whether a trunk can take a dial now.
-    fn trunk_free(&self, port: PortIdx, now: Instant) -> bool {
+    pub(super) fn trunk_free(&self, port: PortIdx, now: Instant) -> bool {
         let p = &self.ports[port];
         if p.owner.is_some() {
             return false;
@@ -186,7 +186,14 @@ impl Exchange {
             && p.out_of_service_until.is_none_or(|t| now >= t)
     }
 
-    fn start_on(&mut self, now: Instant, si: usize, port: PortIdx, number: String, user: String) {
+    pub(super) fn start_on(
+        &mut self,
+        now: Instant,
+        si: usize,
+        port: PortIdx,
+        number: String,
+        user: String,
+    ) {
         if Some(port) == self.modem_port {
             self.start_modem_leg(now, si, &number, &user);
         } else {
@@ -223,13 +230,7 @@ impl Exchange {
         let p = &mut self.ports[port];
         p.owner = Some((id, Side::Responder));
         p.dialout = Some(Box::new(DialOut::new(plan, now, digits, number, user)));
-        self.slots[si].leg = Some(Side_ {
-            port,
-            carrier: Carrier::Line,
-            answered: false,
-            last_digit: None,
-            since: now,
-        });
+        self.set_responder(si, Side_::line(port, now));
     }
 
     /// A frame heard on a line that is dialling out.
@@ -271,7 +272,7 @@ impl Exchange {
                     Some(port),
                     "ringback: the responder's phone rings",
                 );
-                self.pending.push_back((call, Event::LegAlerting));
+                self.push_responder(call, Some(port), Event::LegAlerting);
             }
             Verdict::Busy => {
                 self.note(Some(call), Some(port), "busy tone");
@@ -288,7 +289,7 @@ impl Exchange {
             Verdict::Answered => {
                 p.dialout = None;
                 if let Some(si) = self.slot(call)
-                    && let Some(l) = self.slots[si].leg.as_mut()
+                    && let Some(l) = self.responder_mut(si, port)
                 {
                     l.answered = true;
                 }
@@ -297,7 +298,7 @@ impl Exchange {
                     Some(port),
                     "responder picked up (voice on the line)",
                 );
-                self.pending.push_back((call, Event::LegAnswered));
+                self.push_responder(call, Some(port), Event::LegAnswered);
             }
         }
     }
@@ -311,8 +312,9 @@ impl Exchange {
         why: LegFailure,
     ) {
         self.hangup_fxo(port);
-        self.release_leg(call, now);
-        self.pending.push_back((call, Event::LegFailed(why)));
+        let ev = self.responder_event(call, Some(port), Event::LegFailed(why));
+        self.release_responder(call, port, now);
+        self.pending.push_back((call, ev));
         self.serve_waiting(now);
     }
 
@@ -363,6 +365,17 @@ impl Exchange {
             let call = self.ports[port].owner.map(|(c, _)| c);
             self.hangup_fxo(port);
             if let Some(call) = call {
+                if let Event::Member(i, _) =
+                    self.responder_event(call, Some(port), Event::LegDialled)
+                {
+                    // a parallel member does not move to another line: it failed
+                    self.release_responder(call, port, now);
+                    self.pending.push_back((
+                        call,
+                        Event::Member(i, Box::new(Event::LegFailed(LegFailure::Failed))),
+                    ));
+                    continue;
+                }
                 self.release_leg(call, now);
                 if let Some(si) = self.slot(call) {
                     // the call never knew: its dial goes to another line or the queue
@@ -391,7 +404,7 @@ impl Exchange {
     }
 
     /// A dial cannot go out: say why, and the call moves on to its next attempt.
-    fn dial_failed(
+    pub(super) fn dial_failed(
         &mut self,
         id: crate::call::CallId,
         port: Option<PortIdx>,
@@ -399,11 +412,11 @@ impl Exchange {
         failure: LegFailure,
     ) {
         self.note(Some(id), port, why);
-        self.pending.push_back((id, Event::LegFailed(failure)));
+        self.push_responder(id, port, Event::LegFailed(failure));
     }
 
     /// Rings the phone on an FXS port; off-hook answers it.
-    fn ring_local_phone(&mut self, now: Instant, si: usize, port_id: &str, user: &str) {
+    pub(super) fn ring_local_phone(&mut self, now: Instant, si: usize, port_id: &str, user: &str) {
         let id = self.slots[si].call.id();
         let port = self
             .port_index(port_id)
@@ -433,20 +446,14 @@ impl Exchange {
             port,
             cmd: LineCommand::RingStart,
         });
-        self.slots[si].leg = Some(Side_ {
-            port,
-            carrier: Carrier::Line,
-            answered: false,
-            last_digit: None,
-            since: now,
-        });
+        self.set_responder(si, Side_::line(port, now));
         self.note(Some(id), Some(port), format!("ringing {user}'s phone"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
             call: id,
             user: user.to_string(),
             port: port_id.to_string(),
         }));
-        self.pending.push_back((id, Event::LegAlerting));
+        self.push_responder(id, Some(port), Event::LegAlerting);
     }
 
     fn start_modem_leg(&mut self, now: Instant, si: usize, number: &str, user: &str) {
@@ -455,13 +462,16 @@ impl Exchange {
         };
         let id = self.slots[si].call.id();
         let leg = m.dial(now, number);
-        self.slots[si].leg = Some(Side_ {
-            port: mp,
-            carrier: Carrier::Modem(leg),
-            answered: false,
-            last_digit: None,
-            since: now,
-        });
+        self.set_responder(
+            si,
+            Side_ {
+                port: mp,
+                carrier: Carrier::Modem(leg),
+                answered: false,
+                last_digit: None,
+                since: now,
+            },
+        );
         self.ports[mp].owner = Some((id, Side::Responder));
         self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
@@ -477,8 +487,10 @@ impl Exchange {
         let id = self.slots[si].call.id();
         let routing_id = self.slots[si].call.routing_id().to_string();
         let rn = &self.slots[si].call.config().routing_numbers[self.slots[si].call.routing()];
-        let max = *rn.queue.max_callers.get_ref() as usize;
-        let max_wait = *rn.queue.max_wait.get_ref();
+        // a flow's queue step may set its own limits
+        let (step_max, step_wait) = self.slots[si].call.queue_limits();
+        let max = step_max.unwrap_or(*rn.queue.max_callers.get_ref()) as usize;
+        let max_wait = step_wait.unwrap_or(*rn.queue.max_wait.get_ref());
         let every = *rn.queue.announce_every.get_ref();
         let waiting = self
             .slots
@@ -583,7 +595,7 @@ impl Exchange {
     }
 
     /// A responder leg that held a trunk ended: fold its duration into the average.
-    fn record_leg_hold(&mut self, port: PortIdx, since: Instant, now: Instant) {
+    pub(super) fn record_leg_hold(&mut self, port: PortIdx, since: Instant, now: Instant) {
         if self.ports[port].kind == PortKind::Fxs {
             return;
         }
@@ -785,6 +797,12 @@ impl Exchange {
         let Some(leg) = self.slots[si].leg.take() else {
             return;
         };
+        self.drop_leg(now, si, leg);
+    }
+
+    /// Ends one responder leg of slot `si` from the box's side.
+    pub(super) fn drop_leg(&mut self, now: Instant, si: usize, leg: Side_) {
+        let id = self.slots[si].call.id();
         self.record_leg_hold(leg.port, leg.since, now);
         if let (Carrier::Modem(l), Some(m)) = (leg.carrier, self.modem.as_mut()) {
             m.hangup(now, l);
@@ -809,7 +827,7 @@ impl Exchange {
     }
 
     /// Frees a responder's port: no owner, no bridge, nothing playing, no ringing.
-    fn release_port(&mut self, port: PortIdx) {
+    pub(super) fn release_port(&mut self, port: PortIdx) {
         self.stop_ringing(port);
         let peer = self.ports[port].bridged_to.take();
         if let Some(peer) = peer {

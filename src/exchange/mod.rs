@@ -21,6 +21,7 @@ mod intake;
 
 pub use backup::{BackupStatus, ForwardState};
 mod legs;
+mod parallel;
 mod status;
 mod test_call;
 mod voicemail;
@@ -211,6 +212,15 @@ pub enum CallEvent {
         /// Why.
         reason: OverflowReason,
     },
+    /// The call reached an alert step of its flow: its alert is created (or updated).
+    AlertStep {
+        /// Call id.
+        call: CallId,
+        /// The step's name.
+        step: String,
+        /// When (wall clock).
+        at: Timestamp,
+    },
     /// The call ended (its CDR follows).
     Ended {
         /// Call id.
@@ -340,12 +350,27 @@ struct Side_ {
     since: Instant,
 }
 
+impl Side_ {
+    /// A responder leg on an analog line (FXO dial-out or FXS phone), not answered yet.
+    fn line(port: PortIdx, now: Instant) -> Self {
+        Side_ {
+            port,
+            carrier: Carrier::Line,
+            answered: false,
+            last_digit: None,
+            since: now,
+        }
+    }
+}
+
 struct Slot {
     call: Call,
     generation: Arc<Generation>,
     caller: Side_,
     /// The responder leg, when one is up.
     leg: Option<Side_>,
+    /// Legs of a parallel ring, by their index in the call's group (`parallel.rs`).
+    members: Vec<(usize, Side_)>,
     /// A dial waiting for a line.
     wait: Option<legs::Wait>,
     /// This call already waited for the modem in vain: later dials fail at once.
@@ -380,6 +405,9 @@ pub struct Exchange {
     queue_seq: u64,
     /// SMS sent on request, by id (so their results become typed outputs).
     sms_requested: Vec<SmsId>,
+    /// While a parallel member is being dialled: its index (its leg and any failure
+    /// belong to it).
+    dial_tag: Option<usize>,
     /// The board's country (tone plan and dialling prefix for FXO trunks).
     country: String,
     /// Conditional call forwarding of the SIM to the backup number.
@@ -446,6 +474,7 @@ impl Exchange {
             }),
             queue_seq: 0,
             sms_requested: Vec::new(),
+            dial_tag: None,
             country: board.country.clone(),
             backup: backup::Backup::default(),
             leg_hold: None,
@@ -727,8 +756,9 @@ impl Exchange {
                             Some((s.call.id(), Side::Caller))
                         } else if s
                             .leg
-                            .as_ref()
-                            .is_some_and(|l| l.carrier == Carrier::Modem(leg) && l.answered)
+                            .iter()
+                            .chain(s.members.iter().map(|(_, l)| l))
+                            .any(|l| l.carrier == Carrier::Modem(leg) && l.answered)
                         {
                             Some((s.call.id(), Side::Responder))
                         } else {
@@ -782,11 +812,13 @@ impl Exchange {
         }
         let Some(si) = self.slots.iter().position(|s| {
             s.leg
-                .as_ref()
-                .is_some_and(|l| l.carrier == Carrier::Modem(leg))
+                .iter()
+                .chain(s.members.iter().map(|(_, l)| l))
+                .any(|l| l.carrier == Carrier::Modem(leg))
         }) else {
             return;
         };
+        let Some(mp) = self.modem_port else { return };
         let id = self.slots[si].call.id();
         let mut why_failed = None;
         let event = match state {
@@ -794,7 +826,7 @@ impl Exchange {
             // the exchange never holds a leg
             LegState::Held => return,
             LegState::Active => {
-                if let Some(l) = self.slots[si].leg.as_mut() {
+                if let Some(l) = self.responder_mut(si, mp) {
                     l.answered = true;
                 }
                 Event::LegAnswered
@@ -803,8 +835,7 @@ impl Exchange {
                 if let LegEnd::Error(why) = &end {
                     why_failed = Some(why.clone());
                 }
-                let answered = self.slots[si].leg.as_ref().is_some_and(|l| l.answered);
-                self.release_leg(id, now);
+                let answered = self.responder_answered(id, mp);
                 if answered {
                     Event::LegHangup
                 } else {
@@ -828,6 +859,11 @@ impl Exchange {
             None => text,
         };
         self.note(Some(id), self.modem_port, text);
+        let ended = matches!(event, Event::LegHangup | Event::LegFailed(_));
+        let event = self.responder_event(id, Some(mp), event);
+        if ended {
+            self.release_responder(id, mp, now);
+        }
         self.pending.push_back((id, event));
     }
 
@@ -859,7 +895,7 @@ impl Exchange {
                         .is_none_or(|l| l.is_off_hook()),
                 }
             }
-            Side::Responder => self.slots[si].leg.as_ref().is_some_and(|l| l.answered),
+            Side::Responder => self.responder_answered(call, port),
         };
         if !listening {
             return;
@@ -887,7 +923,7 @@ impl Exchange {
                     "responder"
                 };
                 self.note(Some(call), Some(port), format!("{who} pressed {d}"));
-                self.pending.push_back((call, digit_event(side, d)));
+                self.push_responder(call, Some(port), digit_event(side, d));
             }
         }
         self.run_pending(now);
@@ -913,10 +949,10 @@ impl Exchange {
         origin: DigitOrigin,
     ) {
         let Some(si) = self.slot(call) else { return };
-        let slot = &mut self.slots[si];
+        let mp = self.modem_port.unwrap_or(usize::MAX);
         let Some(s) = (match side {
-            Side::Caller => Some(&mut slot.caller),
-            Side::Responder => slot.leg.as_mut(),
+            Side::Caller => Some(&mut self.slots[si].caller),
+            Side::Responder => self.responder_mut(si, mp),
         }) else {
             return;
         };
@@ -949,7 +985,7 @@ impl Exchange {
             self.modem_port,
             format!("{who} pressed {d} ({})", origin.as_str()),
         );
-        self.pending.push_back((call, digit_event(side, d)));
+        self.push_responder(call, self.modem_port, digit_event(side, d));
     }
 
     /// Runs the caller ID receiver of an on-hook FXO port (caller ID comes as FSK or
@@ -1019,7 +1055,7 @@ impl Exchange {
                     Side::Caller => Event::CallerPromptDone,
                     Side::Responder => Event::ResponderPromptDone,
                 };
-                self.pending.push_back((call, ev));
+                self.push_responder(call, Some(port), ev);
                 self.run_pending(now);
             }
         }
@@ -1191,6 +1227,25 @@ impl Exchange {
                     self.note(Some(id), Some(caller_port), "caller hears hold music");
                 }
                 Action::Dial { number, user } => self.dial(now, si, number, user),
+                Action::DialMember {
+                    index,
+                    number,
+                    user,
+                } => self.dial_member(now, si, index, number, user),
+                Action::HangupMember(index) => self.hangup_member(now, si, index),
+                Action::AdoptMember(index) => self.adopt_member(now, si, index),
+                Action::PlayMember(index, p) => {
+                    let port = self.slots[si]
+                        .members
+                        .iter()
+                        .find(|(i, _)| *i == index)
+                        .map(|(_, l)| l.port);
+                    if let Some(port) = port {
+                        let (clips, text) = self.clips(si, &[p]);
+                        self.ports[port].player.play(clips);
+                        self.note(Some(id), Some(port), format!("responder hears: \"{text}\""));
+                    }
+                }
                 Action::PlayResponder(p) => {
                     if let Some(port) = self.slots[si].leg.as_ref().map(|l| l.port) {
                         let (clips, text) = self.clips(si, &[p]);
@@ -1254,11 +1309,19 @@ impl Exchange {
                 }
                 Action::StopRecording(why) => self.stop_recording(si, why),
                 Action::Note(text) => self.note(Some(id), None, text),
+                Action::Alert { step } => {
+                    self.out.push_back(Output::Call(CallEvent::AlertStep {
+                        call: id,
+                        step,
+                        at: self.wall(now),
+                    }));
+                }
                 Action::Finished(cdr) => {
                     if self.slots[si].leg.is_some() || self.slots[si].wait.is_some() {
                         // The call SM always hangs up its leg first; be defensive anyway.
                         self.hangup_leg(now, si);
                     }
+                    self.hangup_members(now, si);
                     let mut slot = self.slots.remove(si);
                     let p = &mut self.ports[slot.caller.port];
                     p.owner = None;

@@ -288,6 +288,11 @@ pub(super) fn check(
             f.push(format!("pin: expected {p:?}, got {:?}", cdr.pin));
         }
     }
+    if let Some(want) = &x.path {
+        if &cdr.path != want {
+            f.push(format!("path: expected {want:?}, got {:?}", cdr.path));
+        }
+    }
     if let Some(q) = x.queued {
         let waited = cdr.queue_seconds.is_some_and(|s| s > 0.0);
         if waited != q {

@@ -406,6 +406,8 @@ pub struct Expect {
     /// The box's health alerts, oldest first, as `condition: event, event`
     /// (`registration: trigger, resolve`).
     pub health_alerts: Option<Vec<String>>,
+    /// The call-flow steps the caller went through, in order, as in the CDR.
+    pub path: Option<Vec<String>>,
 }
 
 /// What the scenario runner found about a call's voicemail.

@@ -162,7 +162,12 @@ const MIGRATIONS: &[M<'static>] = &[
         detail  TEXT NOT NULL
     );",
     ),
+    // issue 13 — cdr: the call-flow steps the caller went through, `a > b > c`
+    M::up("ALTER TABLE cdr ADD COLUMN path TEXT;"),
 ];
+
+/// How a CDR's path is stored: step names joined by ` > `.
+const PATH_SEP: &str = " > ";
 
 /// The SQLite store.
 pub struct Store {
@@ -295,7 +300,7 @@ pub fn finish_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Resu
 fn update_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<()> {
     tx.execute(
         "UPDATE cdr SET routing_id = ?1, queue_seconds = ?2, overflow = ?3, pin = ?4,
-                voicemail = ?5, voicemail_id = ?6, alert_id = ?7 WHERE id = ?8",
+                voicemail = ?5, voicemail_id = ?6, alert_id = ?7, path = ?8 WHERE id = ?9",
         params![
             cdr.routing_id,
             cdr.queue_seconds,
@@ -304,6 +309,7 @@ fn update_cdr_tx(tx: &rusqlite::Transaction<'_>, id: i64, cdr: &Cdr) -> Result<(
             cdr.voicemail,
             cdr.voicemail_id,
             cdr.alert_id,
+            cdr.path.join(PATH_SEP),
             id
         ],
     )?;
@@ -364,9 +370,10 @@ impl Store {
             )
             .optional()?;
         let Some(r) = row else { return Ok(None) };
-        let (routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id) =
+        let (routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id, path) =
             self.conn.query_row(
-                "SELECT routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id
+                "SELECT routing_id, queue_seconds, overflow, pin, voicemail, voicemail_id, alert_id,
+                        path
                  FROM cdr WHERE id = ?1",
                 [id],
                 |r| {
@@ -378,9 +385,14 @@ impl Store {
                         r.get(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 },
             )?;
+        let path = path
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split(PATH_SEP).map(str::to_string).collect())
+            .unwrap_or_default();
         let mut stmt = self.conn.prepare(
             "SELECT level, user_id, number, started_at, seconds, outcome FROM cdr_attempt
              WHERE cdr_id = ?1 ORDER BY seq",
@@ -432,6 +444,7 @@ impl Store {
             voicemail_id,
             alert_id,
             attempts,
+            path,
         }))
     }
 
@@ -491,6 +504,7 @@ mod tests {
             voicemail: Some("nobody_accepted".into()),
             voicemail_id: None,
             alert_id: None,
+            path: Vec::new(),
             port: "fxo1".into(),
             caller_id: Some("+15551234567".into()),
             option_key: Some(1),
