@@ -38,7 +38,7 @@ fn browser_journeys() {
     };
 
     let svc = Service::start(&[]);
-    let base = format!("http://{}", svc.addr);
+    let base = svc.base.clone();
     let mut b = Browser::start(&chromium, &driver);
 
     // first start: the page asks for the setup token and a new password

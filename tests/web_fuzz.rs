@@ -22,7 +22,12 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let out = Command::new(st)
         .current_dir(work.path())
         .arg("run")
-        .arg(format!("http://{}/api/openapi.json", svc.addr))
+        .arg(format!("{}/api/openapi.json", svc.base))
+        // trusting exactly the box's own (self-signed) certificate
+        .arg(format!(
+            "--tls-verify={}",
+            svc.data_path().join("tls/cert.pem").display()
+        ))
         .args(["-H", &format!("Cookie: sb_session={}", admin.cookie.as_deref().unwrap())])
         .args(["-H", &format!("X-CSRF-Token: {}", admin.csrf.as_deref().unwrap())])
         .args([

@@ -32,8 +32,12 @@ pub struct RunOptions {
     pub board: Option<PathBuf>,
     /// Data directory.
     pub data: PathBuf,
-    /// HTTP listen address.
+    /// Listen address of the web page.
     pub listen: SocketAddr,
+    /// HTTPS with this certificate; None = plain HTTP.
+    pub tls: Option<web::tls::CertSource>,
+    /// A plain-HTTP listener that redirects to the HTTPS page.
+    pub http_redirect: Option<SocketAddr>,
     /// File holding the bearer token of `/metrics` (metrics off without it).
     pub metrics_token_file: Option<PathBuf>,
     /// Web sessions end after this long unused.
@@ -393,6 +397,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .filter(|t| !t.is_empty()),
         None => None,
     };
+    // the certificate before the engine matters: a bad --tls-cert stops the start with
+    // its reason
+    let tls = match &opts.tls {
+        Some(src) => Some(web::tls::load_or_create(&opts.data, src)?),
+        None => {
+            web::tls::forget_fingerprint(&opts.data);
+            None
+        }
+    };
     let prepare_board = board.clone();
     let prepare_tts = tts.clone();
     let prepare: Box<web::PrepareFn> = Box::new(move |text: &str| {
@@ -424,7 +437,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }),
         web::WebOptions {
             idle_timeout: opts.idle_timeout,
-            secure_cookies: false,
+            secure_cookies: tls.is_some(),
             metrics_token,
         },
     );
@@ -438,16 +451,40 @@ pub fn run(opts: RunOptions) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let redirect = match opts.http_redirect {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (--http-redirect): is another service using the port?"))?,
+            ),
+            None => None,
+        };
         eprintln!("switchboard {} running on board `{}`", env!("CARGO_PKG_VERSION"), board.name);
-        eprintln!("  page:    http://{addr}/");
-        eprintln!("  status:  http://{addr}/api/status");
-        eprintln!("  health:  http://{addr}/healthz");
+        eprintln!("  page:    {scheme}://{addr}/");
+        if let Some(t) = &tls {
+            // the installer compares this with what the browser shows
+            eprintln!("  certificate SHA-256: {}", t.fingerprint);
+            eprintln!("  certificate file:    {}", t.cert_path.display());
+        }
+        if let Some(r) = &redirect {
+            eprintln!("  redirect: http://{}/ -> {scheme}://…:{}/", r.local_addr()?, addr.port());
+        }
+        eprintln!("  status:  {scheme}://{addr}/api/status");
+        eprintln!("  health:  {scheme}://{addr}/healthz");
         eprintln!("  data:    {}", opts.data.display());
         eprintln!("  stop with Ctrl-C");
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
         let app = web::router(web_state);
-        web::server::serve(listener, app, web::server::Limits::for_file_limit(nofile), stop_signal)
+        let limits = web::server::Limits::for_file_limit(nofile);
+        if let Some(r) = redirect {
+            let app = web::server::redirect_router(addr.port());
+            // it only answers with a redirect: a small share of the connections
+            let small = web::server::Limits { max_connections: limits.max_connections.min(256), ..limits };
+            tokio::spawn(web::server::serve(r, app, small, std::future::pending()));
+        }
+        web::server::serve_with(listener, app, limits, tls.map(|t| t.config), stop_signal)
             .await
             .context("HTTP server failed")
     });

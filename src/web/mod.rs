@@ -36,6 +36,7 @@ pub mod auth;
 mod openapi;
 mod pages;
 pub mod server;
+pub mod tls;
 
 pub use openapi::openapi_document;
 

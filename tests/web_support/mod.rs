@@ -8,12 +8,21 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A service under test; stopped (SIGTERM) when dropped.
 pub struct Service {
     pub child: Child,
     pub addr: String,
+    /// `https://…` or `http://…` (`--no-tls`), no trailing slash.
+    pub base: String,
+    /// A TLS client setup that trusts this box's certificate (None: plain HTTP).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The certificate fingerprint the service printed.
+    pub fingerprint: Option<String>,
+    /// What the service printed up to its address banner's end.
+    pub banner: Vec<String>,
     pub data: tempfile::TempDir,
     pub setup_token: String,
     log: Option<std::thread::JoinHandle<Vec<String>>>,
@@ -37,31 +46,57 @@ impl Service {
         let mut lines = BufReader::new(stderr).lines();
         let mut addr = None;
         let mut token = String::new();
+        let mut https = false;
+        let mut fingerprint = None;
+        let mut banner = Vec::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
+            banner.push(line.clone());
+            if let Some(f) = line.trim().strip_prefix("certificate SHA-256: ") {
+                fingerprint = Some(f.to_string());
+            }
             if let Some(t) = line
                 .trim()
                 .strip_prefix("setup token (first visit of the web page): ")
             {
                 token = t.to_string();
             }
-            if let Some(rest) = line.trim().strip_prefix("page:    http://") {
-                addr = Some(rest.trim_end_matches('/').to_string());
+            if let Some(rest) = line.trim().strip_prefix("page:    ") {
+                https = rest.starts_with("https://");
+                let a = rest.split_once("://").unwrap().1;
+                addr = Some(a.trim_end_matches('/').to_string());
+            }
+            // the last line of the banner
+            if line.trim().starts_with("health:  ") {
                 break;
             }
         }
-        let addr = addr.expect("the service prints the address of its page");
+        let addr = addr
+            .unwrap_or_else(|| panic!("the service prints the address of its page: {banner:?}"));
         let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        // trust the certificate the service says it serves
+        let cert_file = banner
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("certificate file:"))
+            .map(|p| PathBuf::from(p.trim()));
+        let tls = https.then(|| {
+            let path = cert_file.expect("the banner names the certificate file");
+            trusting(&std::fs::read(path).unwrap())
+        });
         let s = Service {
             child,
+            base: format!("{}://{addr}", if https { "https" } else { "http" }),
             addr,
+            tls,
+            fingerprint,
+            banner,
             data,
             setup_token: token,
             log: Some(log),
         };
         // until the engine's first status publish /healthz says 503
         let t0 = Instant::now();
-        while Client::new(&s.addr).get("/healthz").status != 200 {
+        while s.client().get("/healthz").status != 200 {
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
                 "the service never became healthy"
@@ -91,15 +126,36 @@ impl Service {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A client of this service (over TLS, trusting its certificate, when it serves
+    /// HTTPS).
+    pub fn client(&self) -> Client {
+        Client {
+            tls: self.tls.clone(),
+            ..Client::new(&self.addr)
+        }
+    }
+
+    /// A connected stream (TLS when the service serves HTTPS) for raw requests.
+    pub fn raw(&self) -> Box<dyn Stream> {
+        self.client().connect()
+    }
+
     /// A client signed in as the first admin (setting the password with the token).
     pub fn admin(&self) -> Client {
-        let mut c = Client::new(&self.addr);
+        let mut c = self.client();
         let r = c.post_json(
             "/api/setup",
             &serde_json::json!({ "token": self.setup_token, "name": "admin", "password": ADMIN_PASSWORD }),
         );
         assert_eq!(r.status, 200, "{}", r.body);
         c
+    }
+
+    /// Stops the service and keeps its data directory (for a second start).
+    pub fn stop_keep(mut self) -> (tempfile::TempDir, Vec<String>) {
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        let log = self.stop();
+        (data, log)
     }
 
     pub fn stop(mut self) -> Vec<String> {
@@ -157,20 +213,60 @@ impl Resp {
     }
 }
 
+/// A TLS client setup that trusts exactly this certificate (PEM).
+pub fn trusting(cert_pem: &[u8]) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(cert_pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A byte stream to the service: TCP, or TLS over TCP.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A tiny HTTP/1.1 client with a session cookie and a CSRF token.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub addr: String,
     pub cookie: Option<String>,
     pub csrf: Option<String>,
+    /// Speak TLS, trusting this setup's roots (the box's certificate).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
+    /// A plain-HTTP client (see [`Service::client`] for one that speaks TLS).
     pub fn new(addr: &str) -> Client {
         Client {
             addr: addr.to_string(),
             cookie: None,
             csrf: None,
+            tls: None,
+        }
+    }
+
+    /// A connection to the service, TLS when this client speaks it (the certificate
+    /// must be valid for `localhost`).
+    pub fn connect(&self) -> Box<dyn Stream> {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        match &self.tls {
+            None => Box::new(s),
+            Some(cfg) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let conn = rustls::ClientConnection::new(cfg.clone(), name).unwrap();
+                Box::new(rustls::StreamOwned::new(conn, s))
+            }
         }
     }
 
@@ -181,8 +277,7 @@ impl Client {
         body: Option<&str>,
         with_csrf: bool,
     ) -> Resp {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut s = self.connect();
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.addr
@@ -206,7 +301,7 @@ impl Client {
         req.push_str(body);
         s.write_all(req.as_bytes()).unwrap();
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        read_all(&mut s, &mut raw);
         let raw = String::from_utf8_lossy(&raw).to_string();
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
         let mut lines = head.lines();
@@ -256,6 +351,17 @@ impl Client {
     }
     pub fn post(&mut self, path: &str) -> Resp {
         self.request("POST", path, None, true)
+    }
+}
+
+/// Reads until the server closes. A TLS peer that closes without close_notify counts
+/// as closed once an answer has arrived.
+pub fn read_all(s: &mut dyn Stream, raw: &mut Vec<u8>) {
+    if let Err(e) = s.read_to_end(raw) {
+        assert!(
+            e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty(),
+            "reading the answer: {e}"
+        );
     }
 }
 

@@ -44,7 +44,10 @@ impl Browser {
             .build()
             .into();
         let profile = tempfile::tempdir().unwrap();
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+        // the box serves its own self-signed certificate: the browser accepts it as an
+        // installer does after comparing the fingerprint (web_tls.rs checks the
+        // certificate itself with a client that trusts exactly it)
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "acceptInsecureCerts": true, "goog:chromeOptions": {
             "binary": chromium.to_str().unwrap(),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
