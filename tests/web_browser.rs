@@ -37,13 +37,22 @@ fn browser_journeys() {
         }
     };
 
-    let svc = Service::start(&[]);
+    let svc = Service::start(&["--http-redirect", "127.0.0.1:0"]);
     let base = svc.base.clone();
+    assert!(base.starts_with("https://"), "HTTPS by default: {base}");
+    let redirect = svc
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("redirect: http://"))
+        .map(|r| r.split('/').next().unwrap().to_string())
+        .expect("the banner names the redirect address");
     let mut b = Browser::start(&chromium, &driver);
 
-    // first start: the page asks for the setup token and a new password
-    b.goto(&format!("{base}/"));
+    // first start: plain HTTP sends the browser on to HTTPS, where the page asks for
+    // the setup token and a new password
+    b.goto(&format!("http://{redirect}/"));
     b.wait_path("/setup", 30);
+    assert!(b.url().starts_with(&format!("{base}/")), "{}", b.url());
     shot(&mut b, "setup");
     b.type_into("#token", "WRONG-TOKEN");
     b.type_into("#password", ADMIN_PASSWORD);
