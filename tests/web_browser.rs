@@ -37,7 +37,15 @@ fn browser_journeys() {
         }
     };
 
-    let svc = Service::start(&["--http-redirect", "127.0.0.1:0"]);
+    let rx = switchboard::alerts::test_receiver::TestReceiver::start().unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = web_support::config_with_targets(cfg_dir.path(), &rx.url("/hook"));
+    let svc = Service::start(&[
+        "--http-redirect",
+        "127.0.0.1:0",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     let base = svc.base.clone();
     assert!(base.starts_with("https://"), "HTTPS by default: {base}");
     let redirect = svc
@@ -105,6 +113,42 @@ fn browser_journeys() {
         "{end}"
     );
     shot(&mut b, "calls");
+
+    // a voicemail plays in the browser
+    let vm = web_support::insert_voicemail(svc.data_path());
+    b.goto(&format!("{base}/voicemail"));
+    b.wait(&format!("audio[data-voicemail=\"{vm}\"]"), 30);
+    shot(&mut b, "voicemail");
+    let played = b.script_async(&format!(
+        r#"const done = arguments[arguments.length - 1];
+        const a = document.querySelector('audio[data-voicemail="{vm}"]');
+        a.muted = true;
+        a.addEventListener('timeupdate', () => {{ if (a.currentTime > 0.3) done({{ t: a.currentTime, d: a.duration }}); }});
+        a.addEventListener('error', () => done({{ error: String(a.error && a.error.code) }}));
+        a.play().catch(e => done({{ error: String(e) }}));"#
+    ));
+    assert!(played["error"].is_null(), "{played}");
+    let d = played["d"].as_f64().unwrap();
+    assert!((1.5..2.5).contains(&d), "a 2 s message: {played}");
+
+    // alerts: a test alert per target, its delivery state, retry
+    b.goto(&format!("{base}/alerts"));
+    b.click("#test-hook");
+    b.wait("#alerts li[data-target=hook][data-state=delivered]", 60);
+    b.click("#test-dead");
+    b.wait("tr[data-target=dead] .form-error:not(:empty)", 60);
+    assert!(
+        b.text("tr[data-target=dead] .form-error")
+            .contains("did not take the test alert")
+    );
+    b.goto(&format!("{base}/alerts"));
+    b.wait("#alerts li[data-target=dead][data-state=given_up]", 30);
+    shot(&mut b, "alerts");
+    b.click("#alerts button[id^=retry-]");
+    b.wait(
+        "#alerts li[data-target=dead]:not([data-state=given_up])",
+        60,
+    );
 
     // an invalid change: the error at its line, nothing saved
     b.goto(&format!("{base}/config"));

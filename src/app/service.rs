@@ -439,6 +439,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             idle_timeout: opts.idle_timeout,
             secure_cookies: tls.is_some(),
             metrics_token,
+            data_dir: opts.data.clone(),
         },
     );
     let rt = tokio::runtime::Builder::new_multi_thread()

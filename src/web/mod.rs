@@ -33,6 +33,7 @@ use crate::store::web::Role;
 
 mod api;
 pub mod auth;
+mod messages;
 mod openapi;
 mod pages;
 pub mod server;
@@ -116,6 +117,8 @@ pub struct WebOptions {
     pub secure_cookies: bool,
     /// Token for `/metrics` (`Authorization: Bearer …`); None = metrics off.
     pub metrics_token: Option<String>,
+    /// The service's data directory (voicemail files, a second database connection).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for WebOptions {
@@ -124,6 +127,7 @@ impl Default for WebOptions {
             idle_timeout: auth::DEFAULT_IDLE_TIMEOUT,
             secure_cookies: false,
             metrics_token: None,
+            data_dir: std::path::PathBuf::from("switchboard-data"),
         }
     }
 }
@@ -344,6 +348,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(api::metrics))
         .merge(pages::routes())
+        .merge(messages::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

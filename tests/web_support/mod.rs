@@ -199,6 +199,8 @@ pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as bytes (audio, archives).
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -302,8 +304,12 @@ impl Client {
         s.write_all(req.as_bytes()).unwrap();
         let mut raw = Vec::new();
         read_all(&mut s, &mut raw);
-        let raw = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(raw.len());
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let body = &raw[(split + 4).min(raw.len())..];
         let mut lines = head.lines();
         let status = lines
             .next()
@@ -318,15 +324,16 @@ impl Client {
         let chunked = headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if chunked {
+        let bytes = if chunked {
             dechunk(body)
         } else {
-            body.to_string()
+            body.to_vec()
         };
         let r = Resp {
             status,
             headers,
-            body,
+            body: String::from_utf8_lossy(&bytes).to_string(),
+            bytes,
         };
         if let Some(c) = r.header("set-cookie") {
             let v = c
@@ -365,17 +372,22 @@ pub fn read_all(s: &mut dyn Stream, raw: &mut Vec<u8>) {
     }
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, rest)) = s.split_once("\r\n") {
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = s.windows(2).position(|w| w == b"\r\n") {
+        let len = String::from_utf8_lossy(&s[..eol]).to_string();
+        let rest = &s[eol + 2..];
         let Ok(n) = usize::from_str_radix(len.trim(), 16) else {
             break;
         };
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..n]);
+        s = &rest[n..];
+        if s.starts_with(b"\r\n") {
+            s = &s[2..];
+        }
     }
     out
 }
@@ -401,4 +413,44 @@ pub fn tool(env: &str, candidates: &[&str]) -> Option<PathBuf> {
         panic!("{env}: none of {candidates:?} is installed (scripts/ensure-deps installs them)");
     }
     None
+}
+
+/// The demo configuration with two alert targets: `hook` (a webhook at `hook_url`) and
+/// `dead` (nothing listens there); written to `dir/box.toml`.
+pub fn config_with_targets(dir: &Path, hook_url: &str) -> PathBuf {
+    let text = format!(
+        "{}\n[[alert_target]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook_url}\"\nsecret = \"0123456789abcdef0123\"\n\n[[alert_target]]\nname = \"dead\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"0123456789abcdef0123\"\n",
+        switchboard::config::DEMO_CONFIG_TOML,
+        switchboard::alerts::test_receiver::refused_url()
+    );
+    let p = dir.join("box.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Stores a 2-second voicemail (a tone) in a service's data directory through the
+/// store, as the service's writer does; returns its id.
+pub fn insert_voicemail(data: &Path) -> i64 {
+    use switchboard::dsp::tone::ToneGen;
+    let mut store = switchboard::store::Store::open(&data.join("switchboard.db")).unwrap();
+    let mut samples = vec![0i16; 8000 * 2];
+    ToneGen::single(440.0, -20.0).fill(&mut samples);
+    store
+        .insert_voicemail(
+            &data.join("voicemail"),
+            &switchboard::exchange::VoicemailOut {
+                call: 900,
+                routing_id: "emergency-hotline".into(),
+                routing_number: "Emergency Hotline".into(),
+                caller_id: Some("+15550001111".into()),
+                started_at: jiff::Timestamp::now(),
+                recording: switchboard::media::recorder::Recording {
+                    samples,
+                    speech: true,
+                    ended: switchboard::media::recorder::RecordEnd::Key,
+                },
+            },
+        )
+        .unwrap()
+        .id
 }

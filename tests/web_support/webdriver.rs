@@ -51,7 +51,7 @@ impl Browser {
             "binary": chromium.to_str().unwrap(),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900",
+                "--no-first-run", "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required",
                 format!("--user-data-dir={}", profile.path().display())]
         } } } });
         let mut b = Browser {
