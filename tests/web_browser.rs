@@ -201,6 +201,60 @@ fn browser_journeys() {
     );
     shot(&mut b, "config");
 
+    // add a user, put them on a schedule ("I take tonight"), see the picture and who is
+    // on call change
+    let with_erin = text.replacen(
+        "[[user]]",
+        "[[user]]\nid = \"erin\"\nname = \"Erin Browser\"\nphone = [\"+491705555555\"]\n\n[[user]]",
+        1,
+    );
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([with_erin]),
+    );
+    b.click("#config-save");
+    b.wait("#versions tr:nth-child(4)", 60);
+    b.goto(&format!("{base}/schedules"));
+    let sched = "netops-rotation";
+    b.wait(
+        &format!("section[data-schedule={sched}] svg g[data-row=on_call]"),
+        30,
+    );
+    assert_ne!(
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
+    assert!(
+        b.find_all(&format!(
+            "section[data-schedule={sched}] g[data-row=overrides] g[data-users]"
+        ))
+        .is_empty()
+    );
+    b.script(
+        "document.getElementById(arguments[0]).value = 'erin'",
+        json!([format!("take-user-{sched}")]),
+    );
+    b.click(&format!("#take-button-{sched}"));
+    b.wait(
+        &format!("section[data-schedule={sched}] g[data-row=overrides] g[data-users=erin]"),
+        60,
+    );
+    assert_eq!(
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
+    b.wait(
+        &format!("section[data-schedule={sched}] g[data-row=on_call] g[data-users=erin]"),
+        5,
+    );
+    shot(&mut b, "schedules");
+    b.goto(&format!("{base}/"));
+    b.wait(&format!("#oncall tr[data-schedule={sched}]"), 30);
+    assert!(
+        b.text(&format!("#oncall tr[data-schedule={sched}]"))
+            .contains("erin")
+    );
+
     // the audit log shows the changes
     b.goto(&format!("{base}/audit"));
     assert!(b.text("#audit").contains("config.apply"));

@@ -469,7 +469,12 @@ pub(super) struct Applied {
 
 /// Validates, renders and applies a configuration text; saves it as a new version only
 /// once the engine took it.
-async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> ApiResult<i64> {
+pub(super) async fn apply(
+    web: &Arc<Web>,
+    s: &Session,
+    toml: String,
+    source: String,
+) -> ApiResult<i64> {
     let Some(b) = &web.backend else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -37,6 +37,7 @@ mod messages;
 mod openapi;
 mod pages;
 pub mod server;
+mod timeline;
 pub mod tls;
 
 pub use openapi::openapi_document;
@@ -349,6 +350,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/metrics", get(api::metrics))
         .merge(pages::routes())
         .merge(messages::routes())
+        .merge(timeline::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

@@ -41,11 +41,13 @@ pub(super) fn path_id() -> Value {
 /// The document.
 pub fn openapi_document() -> Value {
     let mut doc = core_document();
-    if let (Some(paths), Value::Object(more)) = (
-        doc["paths"].as_object_mut(),
+    for more in [
         super::messages::openapi_paths(),
-    ) {
-        paths.extend(more);
+        super::timeline::openapi_paths(),
+    ] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     doc
 }
