@@ -255,6 +255,56 @@ fn browser_journeys() {
             .contains("erin")
     );
 
+    // edit a routing number's greeting and listen to it, then save it
+    let rn = "emergency-hotline";
+    b.goto(&format!("{base}/prompts"));
+    b.type_into(
+        &format!("#greeting-text-{rn}"),
+        "Thank you for calling the browser test line.",
+    );
+    b.click(&format!("#listen-{rn}"));
+    let heard = b.script_async(&format!(
+        r#"const done = arguments[arguments.length - 1];
+        const a = document.getElementById('listen-audio-greeting-text-{rn}');
+        const check = () => {{ if (a.src && a.duration > 0 && isFinite(a.duration)) done({{ d: a.duration }}); else setTimeout(check, 100); }};
+        check();"#
+    ));
+    let d = heard["d"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&d), "the spoken text: {heard}");
+    b.click(&format!("#greeting-save-{rn}"));
+    b.wait(&format!("#greeting-text-{rn}"), 30);
+    let now: String = b
+        .script(
+            &format!("return document.getElementById('greeting-text-{rn}').value"),
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(now, "Thank you for calling the browser test line.");
+
+    // upload hold music as an MP3
+    let music = tempfile::tempdir().unwrap();
+    if let Some(mp3) = web_support::sox_file(music.path(), "hold.mp3", 4.0) {
+        b.send_file("#hold-file", &mp3);
+        b.click("#hold-upload");
+        b.wait("#hold-audio", 60);
+        let d = b.script_async(
+            r#"const done = arguments[arguments.length - 1];
+            const a = document.getElementById('hold-audio'); a.preload = 'metadata'; a.load();
+            const check = () => { if (a.duration > 0 && isFinite(a.duration)) done(a.duration); else setTimeout(check, 100); };
+            check();"#,
+        );
+        let d = d.as_f64().unwrap();
+        assert!(
+            (3.8..4.3).contains(&d),
+            "the uploaded music, 8 kHz WAV: {d}"
+        );
+        shot(&mut b, "prompts");
+    } else {
+        eprintln!("skipped the MP3 upload: sox cannot write MP3 here");
+    }
+
     // the audit log shows the changes
     b.goto(&format!("{base}/audit"));
     assert!(b.text("#audit").contains("config.apply"));

@@ -141,7 +141,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
     ));
     let cfg = Arc::new(cfg);
 
-    let tts = Arc::new(Tts::new(Some(opts.data.join("tts"))));
+    let tts = Arc::new(
+        Tts::new(Some(opts.data.join("tts")))
+            .with_recordings(opts.data.join(crate::media::upload::RECORDINGS_DIR)),
+    );
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let prompts = tts.render_library(&cfg, |done, total| {
         if interactive {
@@ -339,6 +342,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
     let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
     let web_cfg = cfg.clone();
+    let web_prompts = prompts.clone();
     let engine_events = handle.events.clone();
     let engine_stop = stop.clone();
     let engine_status = status.clone();
@@ -434,6 +438,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
             engine: handle.clone(),
             prepare,
             sim_calls: board.is_sim().then_some(sim_tx),
+            render: {
+                let tts = tts.clone();
+                Box::new(move |voice: &str, text: &str| tts.render(voice, text))
+            },
         }),
         web::WebOptions {
             idle_timeout: opts.idle_timeout,
@@ -442,6 +450,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
             data_dir: opts.data.clone(),
         },
     );
+    if let Ok(mut p) = web_state.prompts.write() {
+        *p = Some(web_prompts);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

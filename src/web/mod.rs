@@ -36,6 +36,7 @@ pub mod auth;
 mod messages;
 mod openapi;
 mod pages;
+mod prompts;
 pub mod server;
 mod timeline;
 pub mod tls;
@@ -107,7 +108,12 @@ pub struct Backend {
     pub prepare: Box<PrepareFn>,
     /// Places simulated calls (sim board only).
     pub sim_calls: Option<crossbeam_channel::Sender<SimCall>>,
+    /// Speaks a text (voice, text) as 8 kHz samples: the "listen" button.
+    pub render: Box<RenderFn>,
 }
+
+/// Renders a prompt text with a voice (espeak-ng) to 8 kHz samples.
+pub type RenderFn = dyn Fn(&str, &str) -> anyhow::Result<Vec<i16>> + Send + Sync;
 
 /// Options of the web layer.
 #[derive(Debug, Clone)]
@@ -142,6 +148,8 @@ pub struct Web {
     pub store: Arc<Mutex<Store>>,
     /// The configuration in force for new calls, and its version.
     pub current: Arc<RwLock<(Arc<Config>, Option<i64>)>>,
+    /// The prompts in force for new calls (what "listen" plays for a routing number).
+    pub prompts: RwLock<Option<Arc<PromptLibrary>>>,
     /// The board profile configurations are checked against.
     pub board: BoardProfile,
     /// The engine, if running.
@@ -167,6 +175,7 @@ impl Web {
             status,
             store: Arc::new(Mutex::new(store)),
             current: Arc::new(RwLock::new(current)),
+            prompts: RwLock::new(None),
             board,
             backend,
             options,
@@ -351,6 +360,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .merge(pages::routes())
         .merge(messages::routes())
         .merge(timeline::routes())
+        .merge(prompts::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

@@ -44,6 +44,7 @@ pub fn openapi_document() -> Value {
     for more in [
         super::messages::openapi_paths(),
         super::timeline::openapi_paths(),
+        super::prompts::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
             paths.extend(more);

@@ -47,7 +47,9 @@ impl Default for Limits {
         Self {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(20),
-            max_body: 2 * 1024 * 1024,
+            // uploads (recordings) are the largest bodies; every other route keeps
+            // axum's 2 MiB limit
+            max_body: crate::media::upload::MAX_UPLOAD_BYTES + 1024 * 1024,
             max_connections: 4096,
         }
     }
@@ -217,14 +219,26 @@ fn host_without_port(h: &str) -> &str {
 
 /// Reads a whole request body within the time and size limits.
 async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::response::Response> {
+    use hyper::body::Body as _;
+    // a Content-Length over the limit: refused at once, without reading the body
+    let too_large = body.size_hint().lower() > limits.max_body as u64;
     let limited = http_body_util::Limited::new(body, limits.max_body);
-    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+    let read = async {
+        if too_large {
+            return Ok(Err(()));
+        }
+        tokio::time::timeout(limits.body_timeout, limited.collect())
+            .await
+            .map(|r| r.map_err(|_| ()))
+    };
+    match read.await {
         Ok(Ok(c)) => Ok(Body::from(c.to_bytes())),
-        Ok(Err(_)) => Err(super::ApiError::new(
+        Ok(Err(())) => Err(super::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the request body is larger than {} bytes (or broken)",
-                limits.max_body
+                "the request body is larger than {} bytes ({} MiB) or broken",
+                limits.max_body,
+                limits.max_body / (1024 * 1024)
             ),
         )
         .into_response()),

@@ -454,3 +454,74 @@ pub fn insert_voicemail(data: &Path) -> i64 {
         .unwrap()
         .id
 }
+
+/// An audio file made with sox (`sox -n <file> synth <seconds> sine <hz>`), stereo
+/// 44.1 kHz; None when sox cannot write that format here (the caller says it skipped).
+pub fn sox_file(dir: &Path, name: &str, seconds: f32) -> Option<PathBuf> {
+    let p = dir.join(name);
+    let ok = Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2"])
+        .arg(&p)
+        .args(["synth", &seconds.to_string(), "sine", "440"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok && std::env::var_os("SWITCHBOARD_REQUIRE_WEB_TOOLS").is_some() {
+        panic!("sox cannot write {name} (scripts/ensure-deps installs sox and libsox-fmt-all)");
+    }
+    ok.then_some(p)
+}
+
+impl Client {
+    /// POSTs raw bytes (an upload).
+    pub fn post_bytes(&mut self, path: &str, bytes: &[u8]) -> Resp {
+        self.post_declared(path, bytes.len(), bytes)
+    }
+
+    /// POSTs `bytes` under a Content-Length of `declared` (a body the server must
+    /// refuse from its head alone).
+    pub fn post_declared(&mut self, path: &str, declared: usize, bytes: &[u8]) -> Resp {
+        let mut s = self.connect();
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {declared}\r\n",
+            self.addr,
+        );
+        if let Some(c) = &self.cookie {
+            req.push_str(&format!("Cookie: sb_session={c}\r\n"));
+        }
+        if let Some(t) = &self.csrf {
+            req.push_str(&format!("X-CSRF-Token: {t}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let _ = s.write_all(bytes);
+        let mut raw = Vec::new();
+        read_all(&mut s, &mut raw);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            String::from_utf8_lossy(&dechunk(body.as_bytes())).to_string()
+        } else {
+            body.to_string()
+        };
+        Resp {
+            status,
+            headers,
+            bytes: body.clone().into_bytes(),
+            body,
+        }
+    }
+
+    pub fn delete(&mut self, path: &str) -> Resp {
+        self.request("DELETE", path, None, true)
+    }
+}

@@ -163,6 +163,16 @@ impl Browser {
         );
     }
 
+    /// Chooses a file in an `<input type="file">`.
+    pub fn send_file(&mut self, css: &str, path: &std::path::Path) {
+        let e = self.wait(css, 30);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": path.to_str().unwrap() })),
+        );
+    }
+
     pub fn click(&mut self, css: &str) {
         let e = self.wait(css, 30);
         self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
