@@ -305,6 +305,13 @@ fn browser_journeys() {
         eprintln!("skipped the MP3 upload: sox cannot write MP3 here");
     }
 
+    // the system page: modem, log tail, backup and restore
+    b.goto(&format!("{base}/system"));
+    assert!(b.text("#modem-info").contains("registration"));
+    assert!(!b.text("#log-tail").is_empty());
+    b.wait("#backup", 10);
+    shot(&mut b, "system");
+
     // the audit log shows the changes
     b.goto(&format!("{base}/audit"));
     assert!(b.text("#audit").contains("config.apply"));

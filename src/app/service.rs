@@ -119,6 +119,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // held until the process exits (the kernel drops it on any exit, kill -9 included)
     let (mut lock, previous) = lock_data_dir(&opts.data)?;
     let unclean = !previous.is_empty() && previous != STOPPED;
+    if web::system::apply_pending_restore(&opts.data)? {
+        tracing::warn!("restored the data directory from the backup staged on the web page");
+        eprintln!(
+            "restored the data directory from a backup (the replaced files are in before-restore-*)"
+        );
+    }
     let db_path = opts.data.join("switchboard.db");
     let web_store = Store::open(&db_path)?;
     let (cfg, config_version) = choose_config(&web_store, &board, cfg, opts.config.as_ref())?;
@@ -457,8 +463,17 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let restart_asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let restart_flag = restart_asked.clone();
+    let restart_web = web_state.clone();
     let result = rt.block_on(async {
-        let stop_signal = shutdown_signal()?;
+        let signal = shutdown_signal()?;
+        let stop_signal = async move {
+            tokio::select! {
+                _ = signal => {}
+                _ = restart_web.restart.notified() => restart_flag.store(true, Ordering::Relaxed),
+            }
+        };
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
@@ -515,7 +530,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let _ = lock.sync_all();
     }
     tracing::info!("stopped");
-    result
+    result?;
+    if restart_asked.load(Ordering::Relaxed) {
+        // a failure exit: systemd's Restart=on-failure starts the service again
+        anyhow::bail!(
+            "restart requested on the web page: stopped; systemd starts the service again"
+        );
+    }
+    Ok(())
 }
 
 pub use super::writer::{CallWriter, StoreMsg};

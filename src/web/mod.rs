@@ -33,11 +33,13 @@ use crate::store::web::Role;
 
 mod api;
 pub mod auth;
+pub mod logtail;
 mod messages;
 mod openapi;
 mod pages;
 mod prompts;
 pub mod server;
+pub mod system;
 mod timeline;
 pub mod tls;
 
@@ -156,6 +158,9 @@ pub struct Web {
     pub backend: Option<Backend>,
     /// Options.
     pub options: WebOptions,
+    /// Notified when an admin asks for a restart (the service stops, then exits with a
+    /// failure code for systemd to start it again).
+    pub restart: tokio::sync::Notify,
     limiter: Mutex<auth::LoginLimiter>,
     /// One configuration change at a time.
     apply_lock: tokio::sync::Mutex<()>,
@@ -179,6 +184,7 @@ impl Web {
             board,
             backend,
             options,
+            restart: tokio::sync::Notify::new(),
             limiter: Mutex::new(auth::LoginLimiter::default()),
             apply_lock: tokio::sync::Mutex::new(()),
         })
@@ -361,6 +367,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .merge(messages::routes())
         .merge(timeline::routes())
         .merge(prompts::routes())
+        .merge(system::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

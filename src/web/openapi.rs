@@ -45,6 +45,7 @@ pub fn openapi_document() -> Value {
         super::messages::openapi_paths(),
         super::timeline::openapi_paths(),
         super::prompts::openapi_paths(),
+        super::system::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
             paths.extend(more);

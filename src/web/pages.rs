@@ -78,7 +78,7 @@ pub(super) fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -
                 )
             };
             format!(
-                r#"<nav>{}{}{}{}{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
+                r#"<nav>{}{}{}{}{}{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
                 link("/", "Dashboard"),
                 link("/calls", "Calls"),
                 link("/schedules", "Schedules"),
@@ -88,6 +88,7 @@ pub(super) fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -
                 link("/config", "Configuration"),
                 link("/audit", "Audit log"),
                 link("/accounts", "Accounts"),
+                link("/system", "System"),
                 esc(&s.account),
                 s.role.as_str()
             )

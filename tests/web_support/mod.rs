@@ -151,6 +151,28 @@ impl Service {
         c
     }
 
+    /// Waits for the service to exit on its own; keeps the data directory.
+    pub fn wait_exit(mut self) -> (tempfile::TempDir, std::process::ExitStatus, Vec<String>) {
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the service did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        let log = self
+            .log
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default();
+        (data, status, log)
+    }
+
     /// Stops the service and keeps its data directory (for a second start).
     pub fn stop_keep(mut self) -> (tempfile::TempDir, Vec<String>) {
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
