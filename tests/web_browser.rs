@@ -288,7 +288,13 @@ fn browser_journeys() {
     if let Some(mp3) = web_support::sox_file(music.path(), "hold.mp3", 4.0) {
         b.send_file("#hold-file", &mp3);
         b.click("#hold-upload");
-        b.wait("#hold-audio", 60);
+        // the page reloads with the player, or shows why the upload was refused
+        b.wait("#hold-audio, #hold-result.error:not(:empty)", 60);
+        assert!(
+            b.try_find("#hold-audio").is_some(),
+            "the upload failed: {}",
+            b.text("#hold-result")
+        );
         let d = b.script_async(
             r#"const done = arguments[arguments.length - 1];
             const a = document.getElementById('hold-audio'); a.preload = 'metadata'; a.load();
