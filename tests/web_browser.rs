@@ -48,12 +48,7 @@ fn browser_journeys() {
     ]);
     let base = svc.base.clone();
     assert!(base.starts_with("https://"), "HTTPS by default: {base}");
-    let redirect = svc
-        .banner
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("redirect: http://"))
-        .map(|r| r.split('/').next().unwrap().to_string())
-        .expect("the banner names the redirect address");
+    let redirect = svc.redirect_addr();
     let mut b = Browser::start(&chromium, &driver);
 
     // first start: plain HTTP sends the browser on to HTTPS, where the page asks for
@@ -272,6 +267,12 @@ fn browser_journeys() {
     let d = heard["d"].as_f64().unwrap();
     assert!((1.0..10.0).contains(&d), "the spoken text: {heard}");
     b.click(&format!("#greeting-save-{rn}"));
+    // saved: the page comes back as /prompts?saved=<id>
+    let t0 = std::time::Instant::now();
+    while !b.url().contains("saved=") {
+        assert!(t0.elapsed().as_secs() < 60, "the greeting was not saved");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
     b.wait(&format!("#greeting-text-{rn}"), 30);
     let now: String = b
         .script(

@@ -3,27 +3,11 @@
 
 mod web_support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard::alerts::test_receiver::TestReceiver;
 use web_support::{Service, config_with_targets, insert_voicemail};
-
-fn cli(svc: &Service, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .arg("--data")
-        .arg(svc.data_path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn voicemail_audio_cdr_export_alert_state_retry_and_test_alerts() {
@@ -87,12 +71,9 @@ fn voicemail_audio_cdr_export_alert_state_retry_and_test_alerts() {
                 .unwrap()
                 .starts_with("attachment")
         );
-        let want = cli(
-            &svc,
-            &[
-                "cdr", "export", "--format", format, "--from", from, "--to", to,
-            ],
-        );
+        let want = svc.cli(&[
+            "cdr", "export", "--format", format, "--from", from, "--to", to,
+        ]);
         assert_eq!(r.body, want, "{format}: the same as the CLI");
         assert!(r.body.lines().count() >= if format == "csv" { 2 } else { 1 });
     }
@@ -161,7 +142,7 @@ fn voicemail_audio_cdr_export_alert_state_retry_and_test_alerts() {
         .unwrap();
     assert_eq!(state(dead_alert), "given_up");
     // retry makes it due again (the CLI's list agrees on the state before)
-    let listed = cli(&svc, &["alerts", "--config", cfg.to_str().unwrap(), "list"]);
+    let listed = svc.cli(&["alerts", "--config", cfg.to_str().unwrap(), "list"]);
     assert!(listed.contains("given_up"), "{listed}");
     let r = admin.post(&format!("/api/alerts/{dead_alert}/retry"));
     assert_eq!(r.status, 200, "{}", r.body);

@@ -43,6 +43,12 @@ fn logs_backup_restore_and_restart() {
         "no colour codes"
     );
 
+    // the signal history (a sample a minute; the first at start)
+    let r = admin.get("/api/system/signal");
+    assert_eq!(r.status, 200);
+    assert!(r.json().as_array().unwrap().len() <= 1);
+    assert!(admin.get("/system").body.contains("signal"));
+
     // a backup holds the database, the configuration, voicemail and the certificate
     insert_voicemail(svc.data_path());
     let r = admin.get("/api/system/backup");

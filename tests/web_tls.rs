@@ -62,12 +62,7 @@ fn the_box_serves_https_with_its_own_certificate_and_redirects_plain_http() {
     assert!(!String::from_utf8_lossy(&raw).contains("200 OK"));
 
     // the redirect listener sends every path on to HTTPS, host and query kept
-    let redirect = svc
-        .banner
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("redirect: http://"))
-        .map(|r| r.split('/').next().unwrap().to_string())
-        .expect("the banner names the redirect address");
+    let redirect = svc.redirect_addr();
     plain.addr = redirect;
     let https_port = svc.addr.rsplit_once(':').unwrap().1;
     let r = plain.get("/calls?from=2026-01-01");

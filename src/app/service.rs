@@ -503,6 +503,17 @@ pub fn run(opts: RunOptions) -> Result<()> {
         eprintln!("  stop with Ctrl-C");
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
+        // the System page's signal history: a sample a minute
+        let sampler = web_state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Ok(st) = sampler.status.read() {
+                    sampler.signal.sample(&st);
+                }
+            }
+        });
         let app = web::router(web_state);
         let limits = web::server::Limits::for_file_limit(nofile);
         if let Some(r) = redirect {

@@ -560,6 +560,18 @@ pub(super) async fn apply(
     Ok(id)
 }
 
+/// The text of the configuration version in force (what page edits start from).
+pub(super) async fn config_text_in_force(web: &Arc<Web>) -> ApiResult<String> {
+    web.db(|st| Ok(st.latest_config_version()?.map(|v| v.toml)))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no saved configuration: save the configuration once first",
+            )
+        })
+}
+
 /// Renders the prompts of the configuration in force again (an uploaded recording
 /// changed) and hands them to the engine for new calls; no new version. Audited as
 /// `action` with `detail`.
@@ -570,15 +582,7 @@ pub(super) async fn rerender(
     detail: String,
 ) -> ApiResult<()> {
     let _one = web.apply_lock.lock().await;
-    let text = web
-        .db(|st| Ok(st.latest_config_version()?.map(|v| v.toml)))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no saved configuration: save the configuration once first",
-            )
-        })?;
+    let text = config_text_in_force(web).await?;
     let (cfg, _) = prepare_and_reload(web, text).await?;
     if let Ok(mut c) = web.current.write() {
         c.0 = cfg;

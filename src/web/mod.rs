@@ -161,6 +161,8 @@ pub struct Web {
     /// Notified when an admin asks for a restart (the service stops, then exits with a
     /// failure code for systemd to start it again).
     pub restart: tokio::sync::Notify,
+    /// The modem's signal over the last day.
+    pub signal: system::SignalHistory,
     limiter: Mutex<auth::LoginLimiter>,
     /// One configuration change at a time.
     apply_lock: tokio::sync::Mutex<()>,
@@ -185,6 +187,7 @@ impl Web {
             backend,
             options,
             restart: tokio::sync::Notify::new(),
+            signal: system::SignalHistory::default(),
             limiter: Mutex::new(auth::LoginLimiter::default()),
             apply_lock: tokio::sync::Mutex::new(()),
         })

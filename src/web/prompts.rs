@@ -189,15 +189,7 @@ pub(super) async fn save_greeting(
         .iter()
         .position(|r| r.key == id)
         .unwrap_or(0);
-    let text = web
-        .db(|st| Ok(st.latest_config_version()?.map(|v| v.toml)))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no saved configuration: save the configuration once first",
-            )
-        })?;
+    let text = super::api::config_text_in_force(&web).await?;
     let new = with_greeting(&text, index, &req.text)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
     let version = super::api::apply(&web, &s, new, format!("greeting of {id}")).await?;
@@ -391,7 +383,7 @@ async fn prompts_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessi
         body.push_str(&format!(
             r#"<section data-routing="{id}"><h2>{name} <span class="muted">({id}, voice {lang})</span></h2>
 <p>Callers hear now{rec_note}: <audio controls preload="none" src="/api/routing-numbers/{id}/greeting.wav" data-greeting="{id}"></audio></p>
-<form data-api="/api/routing-numbers/{id}/greeting" id="greeting-form-{id}"><label for="greeting-text-{id}">Greeting text</label><textarea id="greeting-text-{id}" name="text" class="short"{ro}>{text}</textarea><div class="field-error" data-error-for="text"></div>
+<form data-api="/api/routing-numbers/{id}/greeting" data-next="/prompts?saved={id}" id="greeting-form-{id}"><label for="greeting-text-{id}">Greeting text</label><textarea id="greeting-text-{id}" name="text" class="short"{ro}>{text}</textarea><div class="field-error" data-error-for="text"></div>
 <button type="button" class="light" data-listen="greeting-text-{id}" data-language="{lang}" id="listen-{id}">Listen</button> <audio id="listen-audio-greeting-text-{id}" controls hidden></audio>{save}<p class="form-error error"></p></form>
 {upload}</section>"#,
             name = esc(&rn.name),

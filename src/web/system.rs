@@ -42,12 +42,84 @@ pub const PENDING_DIR: &str = "restore-pending";
 const DIRS: [&str; 3] = ["voicemail", "recordings", "tls"];
 const DB: &str = "switchboard.db";
 
+/// One sample of the modem's signal (every minute while the service runs).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignalSample {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Signal strength, if known.
+    pub dbm: Option<i32>,
+    /// Registration state, if known.
+    pub registration: Option<String>,
+}
+
+/// The last day of signal samples.
+#[derive(Default)]
+pub struct SignalHistory(std::sync::Mutex<std::collections::VecDeque<SignalSample>>);
+
+/// Samples kept (a day at one a minute).
+pub const SIGNAL_SAMPLES: usize = 24 * 60;
+
+impl SignalHistory {
+    /// Records the modem's state from the status snapshot (nothing without a modem).
+    pub fn sample(&self, status: &super::ServiceStatus) {
+        let Some(m) = &status.exchange.modem else {
+            return;
+        };
+        if let Ok(mut h) = self.0.lock() {
+            if h.len() >= SIGNAL_SAMPLES {
+                h.pop_front();
+            }
+            h.push_back(SignalSample {
+                at: jiff::Timestamp::now().to_string(),
+                dbm: m.signal_dbm,
+                registration: m.registration.map(str::to_string),
+            });
+        }
+    }
+
+    /// The samples, oldest first.
+    pub fn samples(&self) -> Vec<SignalSample> {
+        self.0
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A small picture of the signal: dBm from -113 (bottom) to -51 (top).
+fn sparkline(samples: &[SignalSample]) -> String {
+    if samples.is_empty() {
+        return r#"<p class="muted">no samples yet (one a minute)</p>"#.into();
+    }
+    let n = samples.len().max(2) - 1;
+    let pts = samples
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.dbm.map(|d| {
+                let x = 600.0 * i as f64 / n as f64;
+                let y = 60.0 - (f64::from(d.clamp(-113, -51)) + 113.0) / 62.0 * 56.0;
+                format!("{x:.1},{y:.1}")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        r##"<svg viewBox="0 0 600 64" width="100%" role="img" aria-label="signal history" id="signal-history" data-samples="{}"><rect width="600" height="64" fill="#f8f8f8"/><polyline points="{pts}" fill="none" stroke="#1d3557" stroke-width="2"/></svg><p class="muted">{} samples since {}: -113 dBm at the bottom, -51 dBm at the top</p>"##,
+        samples.len(),
+        samples.len(),
+        esc(&samples[0].at)
+    )
+}
+
 /// The routes of this file.
 pub(super) fn routes() -> axum::Router<Arc<Web>> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/system", get(system_page))
         .route("/api/system/logs", get(logs))
+        .route("/api/system/signal", get(signal))
         .route("/api/system/backup", get(backup))
         .route(
             "/api/system/restore",
@@ -268,6 +340,10 @@ pub(super) async fn logs(Query(q): Query<LogQuery>) -> Json<Vec<String>> {
     ))
 }
 
+pub(super) async fn signal(State(web): State<Arc<Web>>) -> Json<Vec<SignalSample>> {
+    Json(web.signal.samples())
+}
+
 pub(super) async fn backup(
     State(web): State<Arc<Web>>,
     Extension(s): Extension<Session>,
@@ -351,11 +427,13 @@ pub(super) fn openapi_paths() -> Value {
     json!({
         "/api/system/logs": { "get": with_params(op("The service's recent log lines, oldest first", json!({ "200": ok(json!({ "type": "array", "items": s("string") })) })),
             json!([{ "name": "lines", "in": "query", "schema": { "type": "integer", "minimum": 0 } }])) },
+        "/api/system/signal": { "get": op("The modem's signal, one sample a minute over the last day, oldest first", json!({ "200": ok(json!({ "type": "array",
+            "items": { "type": "object", "properties": { "at": s("string"), "dbm": { "type": "integer", "nullable": true }, "registration": { "type": "string", "nullable": true } }, "required": ["at"] } })) })) },
         "/api/system/backup": { "get": op("A backup of the data directory (tar: database, configuration, voicemail, recordings, certificate)",
             json!({ "200": { "description": "tar file", "content": { "application/x-tar": { "schema": { "type": "string", "format": "binary" } } } } })) },
         "/api/system/restore": { "post": {
             "summary": "Check a backup and stage it; applied at the next start",
-            "requestBody": { "required": true, "content": { "application/x-tar": { "schema": { "type": "string", "format": "binary" } } } },
+            "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
             "responses": { "200": ok(json!({ "type": "object", "properties": { "staged": s("string"), "restart_needed": s("boolean") }, "required": ["staged", "restart_needed"] })),
                 "default": { "$ref": "#/components/responses/Error" } } } },
         "/api/system/restart": { "post": op("Restart the service (calls in progress end; systemd starts it again)", json!({ "202": { "description": "stopping" } })) }
@@ -410,12 +488,13 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
         "/system",
         &format!(
             r#"<div class="grid"><section><h2>Software</h2><table><tr><th>version</th><td id="version">{}</td></tr><tr><th>board</th><td>{}</td></tr><tr><th>started</th><td>{}</td></tr><tr><th>data</th><td>{}</td></tr></table></section>
-<section><h2>Modem and SIM</h2><table id="modem-info">{modem}</table></section></div>
+<section><h2>Modem and SIM</h2><table id="modem-info">{modem}</table><h2>Signal</h2>{signal}</section></div>
 {actions}<section><h2>Log (last 200 lines)</h2><pre class="diff" id="log-tail">{logs}</pre></section>"#,
             esc(st.version),
             esc(&st.board),
             esc(&st.started_at),
             esc(&web.options.data_dir.display().to_string()),
+            signal = sparkline(&web.signal.samples()),
         ),
     )
 }
@@ -423,6 +502,21 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signal_picture_maps_dbm_to_height() {
+        let s = |d| SignalSample {
+            at: "2026-03-02T10:00:00Z".into(),
+            dbm: Some(d),
+            registration: Some("home".into()),
+        };
+        let pic = sparkline(&[s(-113), s(-51), s(-200)]);
+        assert!(
+            pic.contains(r#"points="0.0,60.0 300.0,4.0 600.0,60.0""#),
+            "{pic}"
+        );
+        assert!(sparkline(&[]).contains("no samples yet"));
+    }
 
     #[test]
     fn only_backup_paths_are_allowed() {

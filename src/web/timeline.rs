@@ -438,15 +438,7 @@ pub(super) async fn add_override(
             ));
         }
     };
-    let text = web
-        .db(|st| Ok(st.latest_config_version()?.map(|v| v.toml)))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no saved configuration to add to: save the configuration once first",
-            )
-        })?;
+    let text = super::api::config_text_in_force(&web).await?;
     let new = with_override(&text, &id, &req.user, &from, &to)
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
     let version = super::api::apply(

@@ -151,6 +151,15 @@ impl Service {
         c
     }
 
+    /// The address of the plain-HTTP redirect listener (`--http-redirect`).
+    pub fn redirect_addr(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("redirect: http://"))
+            .map(|r| r.split('/').next().unwrap().to_string())
+            .expect("the banner names the redirect address")
+    }
+
     /// Waits for the service to exit on its own; keeps the data directory.
     pub fn wait_exit(mut self) -> (tempfile::TempDir, std::process::ExitStatus, Vec<String>) {
         let t0 = Instant::now();
