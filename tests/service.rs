@@ -2,37 +2,17 @@
 
 mod web_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let code = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
 
 #[test]
 fn run_serves_health_and_status_and_stops_cleanly() {
     let svc = web_support::Service::start(&[]);
-    let addr = svc.addr.clone();
-    let (code, body) = get(&addr, "/healthz");
-    assert_eq!((code, body.trim()), (200, "ok"));
+    let r = svc.client().get("/healthz");
+    assert_eq!((r.status, r.body.trim()), (200, "ok"));
     // the status needs a session (it shows the cell id: the box's location)
-    assert_eq!(get(&addr, "/api/status").0, 401);
+    assert_eq!(svc.client().get("/api/status").status, 401);
     let mut admin = svc.admin();
 
     // the modem initialises over the pseudo-terminal; wait for its status to show up

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use web_support::{ADMIN_PASSWORD, Client, Service};
+use web_support::{ADMIN_PASSWORD, Service};
 
 /// Every operation of the OpenAPI document that changes state, with its path filled.
 fn state_changing(doc: &serde_json::Value) -> Vec<(String, String)> {
@@ -36,7 +36,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
     assert!(cli_out.contains(&svc.setup_token), "{cli_out}");
 
     // nothing but /healthz without a session
-    let mut anon = Client::new(&svc.addr);
+    let mut anon = svc.client();
     assert_eq!(anon.get("/healthz").status, 200);
     for p in [
         "/api/status",
@@ -89,7 +89,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
     assert!(svc.cli(&["setup-token"]).contains("no setup token"));
 
     // the cookie's flags
-    let mut again = Client::new(&svc.addr);
+    let mut again = svc.client();
     let r = again.post_json(
         "/api/login",
         &json!({ "name": "admin", "password": ADMIN_PASSWORD }),
@@ -109,7 +109,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
         if path == "/api/login" || path == "/api/setup" {
             continue; // how a session starts: no session to hold a token yet
         }
-        let r = Client::new(&svc.addr).request(method, path, Some("{}"), false);
+        let r = svc.client().request(method, path, Some("{}"), false);
         assert_eq!(r.status, 401, "{method} {path} without a session");
         let r = admin.request(method, path, Some("{}"), false);
         assert_eq!(r.status, 403, "{method} {path} without the CSRF token");
@@ -191,9 +191,9 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
     assert!(v3 > v2);
 
     // the live event stream ends after its session does
-    let mut sse = TcpStream::connect(&svc.addr).unwrap();
+    let mut sse = svc.raw();
     let second = {
-        let mut c = Client::new(&svc.addr);
+        let mut c = svc.client();
         assert_eq!(
             c.post_json(
                 "/api/login",
@@ -210,15 +210,13 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
         second.cookie.as_deref().unwrap()
     )
     .unwrap();
-    sse.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = [0u8; 64];
     let n = sse.read(&mut head).unwrap();
     assert!(head[..n].starts_with(b"HTTP/1.1 200"));
     assert_eq!(second.clone().post("/api/logout").status, 204);
     let mut rest = Vec::new();
     // ends (EOF) rather than running into the 60 s read timeout
-    sse.read_to_end(&mut rest)
-        .expect("the event stream ended after logout");
+    web_support::read_all(&mut sse, &mut rest);
 
     // a viewer watches but changes nothing
     let r = admin.post_json(
@@ -226,7 +224,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
         &json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    let mut viewer = Client::new(&svc.addr);
+    let mut viewer = svc.client();
     assert_eq!(
         viewer
             .post_json(
@@ -274,7 +272,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
         .to_string();
     assert_ne!(token, svc.setup_token);
     assert_eq!(admin.get("/api/status").status, 401);
-    let mut fresh = Client::new(&svc.addr);
+    let mut fresh = svc.client();
     let r = fresh.post_json(
         "/api/setup",
         &json!({ "token": token, "name": "admin", "password": "new kettle sunset" }),
@@ -295,7 +293,7 @@ fn login_back_off_and_metrics_token() {
         &["--metrics-token-file", token_file.to_str().unwrap()],
     );
     let _admin = svc.admin();
-    let mut c = Client::new(&svc.addr);
+    let mut c = svc.client();
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(
@@ -319,10 +317,11 @@ fn login_back_off_and_metrics_token() {
 
     // /metrics: its own token, nothing without it
     assert_eq!(c.get("/metrics").status, 401);
-    let mut s = TcpStream::connect(&svc.addr).unwrap();
+    let mut s = svc.raw();
     write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer metrics-secret-123\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let mut out = Vec::new();
+    web_support::read_all(&mut s, &mut out);
+    let out = String::from_utf8(out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     for m in [
         "switchboard_calls_total 0",
@@ -362,14 +361,14 @@ fn healthz_answers_under_2000_idle_connections() {
     for i in 0..2000 {
         let mut s = TcpStream::connect(&svc.addr).unwrap();
         if i % 2 == 0 {
-            // half-sent request heads
-            s.write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
+            // half-sent TLS hellos (a record header promising 512 bytes, then 3)
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
                 .unwrap();
         }
         idle.push(s);
     }
     let t0 = Instant::now();
-    let r = Client::new(&svc.addr).get("/healthz");
+    let r = svc.client().get("/healthz");
     assert_eq!((r.status, r.body.trim()), (200, "ok"));
     // informational: the answer came while every idle connection was still open
     eprintln!("healthz under 2000 idle connections: {:?}", t0.elapsed());

@@ -37,13 +37,25 @@ fn browser_journeys() {
         }
     };
 
-    let svc = Service::start(&[]);
-    let base = format!("http://{}", svc.addr);
+    let rx = switchboard::alerts::test_receiver::TestReceiver::start().unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = web_support::config_with_targets(cfg_dir.path(), &rx.url("/hook"));
+    let svc = Service::start(&[
+        "--http-redirect",
+        "127.0.0.1:0",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let base = svc.base.clone();
+    assert!(base.starts_with("https://"), "HTTPS by default: {base}");
+    let redirect = svc.redirect_addr();
     let mut b = Browser::start(&chromium, &driver);
 
-    // first start: the page asks for the setup token and a new password
-    b.goto(&format!("{base}/"));
+    // first start: plain HTTP sends the browser on to HTTPS, where the page asks for
+    // the setup token and a new password
+    b.goto(&format!("http://{redirect}/"));
     b.wait_path("/setup", 30);
+    assert!(b.url().starts_with(&format!("{base}/")), "{}", b.url());
     shot(&mut b, "setup");
     b.type_into("#token", "WRONG-TOKEN");
     b.type_into("#password", ADMIN_PASSWORD);
@@ -97,6 +109,42 @@ fn browser_journeys() {
     );
     shot(&mut b, "calls");
 
+    // a voicemail plays in the browser
+    let vm = web_support::insert_voicemail(svc.data_path());
+    b.goto(&format!("{base}/voicemail"));
+    b.wait(&format!("audio[data-voicemail=\"{vm}\"]"), 30);
+    shot(&mut b, "voicemail");
+    let played = b.script_async(&format!(
+        r#"const done = arguments[arguments.length - 1];
+        const a = document.querySelector('audio[data-voicemail="{vm}"]');
+        a.muted = true;
+        a.addEventListener('timeupdate', () => {{ if (a.currentTime > 0.3) done({{ t: a.currentTime, d: a.duration }}); }});
+        a.addEventListener('error', () => done({{ error: String(a.error && a.error.code) }}));
+        a.play().catch(e => done({{ error: String(e) }}));"#
+    ));
+    assert!(played["error"].is_null(), "{played}");
+    let d = played["d"].as_f64().unwrap();
+    assert!((1.5..2.5).contains(&d), "a 2 s message: {played}");
+
+    // alerts: a test alert per target, its delivery state, retry
+    b.goto(&format!("{base}/alerts"));
+    b.click("#test-hook");
+    b.wait("#alerts li[data-target=hook][data-state=delivered]", 60);
+    b.click("#test-dead");
+    b.wait("tr[data-target=dead] .form-error:not(:empty)", 60);
+    assert!(
+        b.text("tr[data-target=dead] .form-error")
+            .contains("did not take the test alert")
+    );
+    b.goto(&format!("{base}/alerts"));
+    b.wait("#alerts li[data-target=dead][data-state=given_up]", 30);
+    shot(&mut b, "alerts");
+    b.click("#alerts button[id^=retry-]");
+    b.wait(
+        "#alerts li[data-target=dead]:not([data-state=given_up])",
+        60,
+    );
+
     // an invalid change: the error at its line, nothing saved
     b.goto(&format!("{base}/config"));
     let versions_before = b.find_all("#versions tr").len();
@@ -147,6 +195,129 @@ fn browser_journeys() {
         "version 1's text is in force again"
     );
     shot(&mut b, "config");
+
+    // add a user, put them on a schedule ("I take tonight"), see the picture and who is
+    // on call change
+    let with_erin = text.replacen(
+        "[[user]]",
+        "[[user]]\nid = \"erin\"\nname = \"Erin Browser\"\nphone = [\"+491705555555\"]\n\n[[user]]",
+        1,
+    );
+    b.script(
+        "document.getElementById('config-text').value = arguments[0]",
+        json!([with_erin]),
+    );
+    b.click("#config-save");
+    b.wait("#versions tr:nth-child(4)", 60);
+    b.goto(&format!("{base}/schedules"));
+    let sched = "netops-rotation";
+    b.wait(
+        &format!("section[data-schedule={sched}] svg g[data-row=on_call]"),
+        30,
+    );
+    assert_ne!(
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
+    assert!(
+        b.find_all(&format!(
+            "section[data-schedule={sched}] g[data-row=overrides] g[data-users]"
+        ))
+        .is_empty()
+    );
+    b.script(
+        "document.getElementById(arguments[0]).value = 'erin'",
+        json!([format!("take-user-{sched}")]),
+    );
+    b.click(&format!("#take-button-{sched}"));
+    b.wait(
+        &format!("section[data-schedule={sched}] g[data-row=overrides] g[data-users=erin]"),
+        60,
+    );
+    assert_eq!(
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
+    b.wait(
+        &format!("section[data-schedule={sched}] g[data-row=on_call] g[data-users=erin]"),
+        5,
+    );
+    shot(&mut b, "schedules");
+    b.goto(&format!("{base}/"));
+    b.wait(&format!("#oncall tr[data-schedule={sched}]"), 30);
+    assert!(
+        b.text(&format!("#oncall tr[data-schedule={sched}]"))
+            .contains("erin")
+    );
+
+    // edit a routing number's greeting and listen to it, then save it
+    let rn = "emergency-hotline";
+    b.goto(&format!("{base}/prompts"));
+    b.type_into(
+        &format!("#greeting-text-{rn}"),
+        "Thank you for calling the browser test line.",
+    );
+    b.click(&format!("#listen-{rn}"));
+    let heard = b.script_async(&format!(
+        r#"const done = arguments[arguments.length - 1];
+        const a = document.getElementById('listen-audio-greeting-text-{rn}');
+        const check = () => {{ if (a.src && a.duration > 0 && isFinite(a.duration)) done({{ d: a.duration }}); else setTimeout(check, 100); }};
+        check();"#
+    ));
+    let d = heard["d"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&d), "the spoken text: {heard}");
+    b.click(&format!("#greeting-save-{rn}"));
+    // saved: the page comes back as /prompts?saved=<id>
+    let t0 = std::time::Instant::now();
+    while !b.url().contains("saved=") {
+        assert!(t0.elapsed().as_secs() < 60, "the greeting was not saved");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    b.wait(&format!("#greeting-text-{rn}"), 30);
+    let now: String = b
+        .script(
+            &format!("return document.getElementById('greeting-text-{rn}').value"),
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(now, "Thank you for calling the browser test line.");
+
+    // upload hold music as an MP3
+    let music = tempfile::tempdir().unwrap();
+    if let Some(mp3) = web_support::sox_file(music.path(), "hold.mp3", 4.0) {
+        b.send_file("#hold-file", &mp3);
+        b.click("#hold-upload");
+        // the page reloads with the player, or shows why the upload was refused
+        b.wait("#hold-audio, #hold-result.error:not(:empty)", 60);
+        assert!(
+            b.try_find("#hold-audio").is_some(),
+            "the upload failed: {}",
+            b.text("#hold-result")
+        );
+        let d = b.script_async(
+            r#"const done = arguments[arguments.length - 1];
+            const a = document.getElementById('hold-audio'); a.preload = 'metadata'; a.load();
+            const check = () => { if (a.duration > 0 && isFinite(a.duration)) done(a.duration); else setTimeout(check, 100); };
+            check();"#,
+        );
+        let d = d.as_f64().unwrap();
+        assert!(
+            (3.8..4.3).contains(&d),
+            "the uploaded music, 8 kHz WAV: {d}"
+        );
+        shot(&mut b, "prompts");
+    } else {
+        eprintln!("skipped the MP3 upload: sox cannot write MP3 here");
+    }
+
+    // the system page: modem, log tail, backup and restore
+    b.goto(&format!("{base}/system"));
+    assert!(b.text("#modem-info").contains("registration"));
+    assert!(!b.text("#log-tail").is_empty());
+    b.wait("#backup", 10);
+    shot(&mut b, "system");
 
     // the audit log shows the changes
     b.goto(&format!("{base}/audit"));

@@ -106,56 +106,13 @@ fn inner(args: AlertsArgs) -> Result<()> {
             Ok(())
         }
         AlertsCommand::Test { target } => {
-            if cfg.alert_target(&target).is_none() {
-                let names: Vec<&str> = cfg
-                    .alert_targets
-                    .iter()
-                    .map(|t| t.name.get_ref().as_str())
-                    .collect();
-                bail!(
-                    "no alert target `{target}` in the configuration{}",
-                    if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": use one of {}", names.join(", "))
-                    }
-                );
-            }
-            let id = store.insert_alert(
-                &NewAlert {
-                    cdr_id: None,
-                    routing_id: "test".into(),
-                    summary: format!("Switchboard test alert from {}", cfg.site.name),
-                    caller_id: None,
-                    targets: vec![target.clone()],
-                },
-                &NewEvent {
-                    kind: EventKind::Trigger,
-                    at: now.to_string(),
-                    details: serde_json::json!({ "test": true }),
-                    voicemail_id: None,
-                },
-                now.as_millisecond(),
-            )?;
-            let sender = Sender::new(cfg, vm_dir, now.as_nanosecond() as u64);
-            let due = store.due_deliveries(now.as_millisecond(), 10_000)?;
-            let d = due
-                .into_iter()
-                .find(|d| d.alert_id == id)
-                .context("the test alert was not queued")?;
-            let result = sender.attempt(&store, &d, now);
+            let (_, result) = send_test_alert(&mut store, cfg, vm_dir, &target, now)?;
             println!("{result:?}");
             match result {
-                crate::alerts::Attempt::Delivered(_) => {
-                    store.mark_delivered(d.event_id, &d.target, &now.to_string())?;
-                    Ok(())
-                }
-                crate::alerts::Attempt::Retry(e) | crate::alerts::Attempt::Refused(e) => {
-                    store.mark_failed(d.event_id, &d.target, &e, now.as_millisecond(), true)?;
-                    Err(anyhow!(
-                        "target `{target}` did not take the test alert: {e}"
-                    ))
-                }
+                crate::alerts::Attempt::Delivered(_) => Ok(()),
+                crate::alerts::Attempt::Retry(e) | crate::alerts::Attempt::Refused(e) => Err(
+                    anyhow!("target `{target}` did not take the test alert: {e}"),
+                ),
             }
         }
         AlertsCommand::Flush => {
@@ -172,6 +129,66 @@ fn inner(args: AlertsArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Queues a test alert for one target, tries it at once and records the outcome
+/// (`switchboard alerts test` and the web page's "send a test alert"). Returns the
+/// alert's id and what the receiver answered; a failed test stays in the outbox as
+/// given up (retry it like any alert).
+pub fn send_test_alert(
+    store: &mut Store,
+    cfg: Arc<Config>,
+    vm_dir: PathBuf,
+    target: &str,
+    now: jiff::Timestamp,
+) -> Result<(i64, crate::alerts::Attempt)> {
+    if cfg.alert_target(target).is_none() {
+        let names: Vec<&str> = cfg
+            .alert_targets
+            .iter()
+            .map(|t| t.name.get_ref().as_str())
+            .collect();
+        bail!(
+            "no alert target `{target}` in the configuration{}",
+            if names.is_empty() {
+                ": add an [[alert_target]] section first".to_string()
+            } else {
+                format!(": use one of {}", names.join(", "))
+            }
+        );
+    }
+    let id = store.insert_alert(
+        &NewAlert {
+            cdr_id: None,
+            routing_id: "test".into(),
+            summary: format!("Switchboard test alert from {}", cfg.site.name),
+            caller_id: None,
+            targets: vec![target.to_string()],
+        },
+        &NewEvent {
+            kind: EventKind::Trigger,
+            at: now.to_string(),
+            details: serde_json::json!({ "test": true }),
+            voicemail_id: None,
+        },
+        now.as_millisecond(),
+    )?;
+    let sender = Sender::new(cfg, vm_dir, now.as_nanosecond() as u64);
+    let due = store.due_deliveries(now.as_millisecond(), 10_000)?;
+    let d = due
+        .into_iter()
+        .find(|d| d.alert_id == id)
+        .context("the test alert was not queued")?;
+    let result = sender.attempt(store, &d, now);
+    match &result {
+        crate::alerts::Attempt::Delivered(_) => {
+            store.mark_delivered(d.event_id, &d.target, &now.to_string())?;
+        }
+        crate::alerts::Attempt::Retry(e) | crate::alerts::Attempt::Refused(e) => {
+            store.mark_failed(d.event_id, &d.target, e, now.as_millisecond(), true)?;
+        }
+    }
+    Ok((id, result))
 }
 
 /// Result of the delivery benchmark.

@@ -53,9 +53,24 @@ enum Command {
         /// Data directory (database, rendered prompts).
         #[arg(long, default_value = "switchboard-data")]
         data: PathBuf,
-        /// HTTP listen address.
+        /// Listen address of the web page (HTTPS unless --no-tls).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Serve the page over plain HTTP (e.g. behind a TLS proxy); default: HTTPS with
+        /// the box's own certificate (made on first start) or --tls-cert/--tls-key.
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "http_redirect"])]
+        no_tls: bool,
+        /// Your own certificate chain for the page (PEM, leaf first), instead of the
+        /// box's self-signed one; needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM, unencrypted).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Also listen for plain HTTP here and send every request on to the HTTPS page
+        /// (e.g. 0.0.0.0:80).
+        #[arg(long)]
+        http_redirect: Option<SocketAddr>,
         /// File with the bearer token for `/metrics` (metrics are off without it).
         #[arg(long)]
         metrics_token_file: Option<PathBuf>,
@@ -379,7 +394,7 @@ fn init_logging(format: LogFormat, default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::web::logtail::make_writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -400,6 +415,10 @@ pub fn main() -> ExitCode {
         board: None,
         data: PathBuf::from("switchboard-data"),
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        no_tls: false,
+        tls_cert: None,
+        tls_key: None,
+        http_redirect: None,
         metrics_token_file: None,
         idle_timeout: crate::web::auth::DEFAULT_IDLE_TIMEOUT,
     });
@@ -409,6 +428,10 @@ pub fn main() -> ExitCode {
             board,
             data,
             listen,
+            no_tls,
+            tls_cert,
+            tls_key,
+            http_redirect,
             metrics_token_file,
             idle_timeout,
         } => {
@@ -418,6 +441,14 @@ pub fn main() -> ExitCode {
                 board,
                 data,
                 listen,
+                tls: match (no_tls, tls_cert, tls_key) {
+                    (true, _, _) => None,
+                    (false, Some(cert), Some(key)) => {
+                        Some(crate::web::tls::CertSource::Files { cert, key })
+                    }
+                    _ => Some(crate::web::tls::CertSource::Generated),
+                },
+                http_redirect,
                 metrics_token_file,
                 idle_timeout,
             }) {

@@ -268,13 +268,7 @@ fn cdr_inner(args: CdrArgs) -> Result<()> {
             let mut buf = Vec::new();
             match format {
                 CdrFormat::Csv => write_csv(&mut buf, &rows)?,
-                CdrFormat::Json => {
-                    for (id, c) in &rows {
-                        let mut v = serde_json::to_value(c)?;
-                        v["id"] = (*id).into();
-                        writeln!(buf, "{}", serde_json::to_string(&v)?)?;
-                    }
-                }
+                CdrFormat::Json => write_json_lines(&mut buf, &rows)?,
             }
             match output {
                 Some(p) => std::fs::write(&p, &buf)
@@ -284,6 +278,16 @@ fn cdr_inner(args: CdrArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes CDRs as JSON lines, each with its `id`.
+pub fn write_json_lines(w: &mut impl Write, rows: &[(i64, Cdr)]) -> Result<()> {
+    for (id, c) in rows {
+        let mut v = serde_json::to_value(c)?;
+        v["id"] = (*id).into();
+        writeln!(w, "{}", serde_json::to_string(&v)?)?;
+    }
+    Ok(())
 }
 
 /// The CSV columns of `cdr export`.

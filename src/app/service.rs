@@ -32,8 +32,12 @@ pub struct RunOptions {
     pub board: Option<PathBuf>,
     /// Data directory.
     pub data: PathBuf,
-    /// HTTP listen address.
+    /// Listen address of the web page.
     pub listen: SocketAddr,
+    /// HTTPS with this certificate; None = plain HTTP.
+    pub tls: Option<web::tls::CertSource>,
+    /// A plain-HTTP listener that redirects to the HTTPS page.
+    pub http_redirect: Option<SocketAddr>,
     /// File holding the bearer token of `/metrics` (metrics off without it).
     pub metrics_token_file: Option<PathBuf>,
     /// Web sessions end after this long unused.
@@ -190,6 +194,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // held until the process exits (the kernel drops it on any exit, kill -9 included)
     let (mut lock, previous) = lock_data_dir(&opts.data)?;
     let unclean = !previous.is_empty() && previous != STOPPED;
+    if web::system::apply_pending_restore(&opts.data)? {
+        tracing::warn!("restored the data directory from the backup staged on the web page");
+        eprintln!(
+            "restored the data directory from a backup (the replaced files are in before-restore-*)"
+        );
+    }
     let db_path = opts.data.join("switchboard.db");
     let web_store = Store::open(&db_path)?;
     let (cfg, config_version) = choose_config(&web_store, &board, cfg, opts.config.as_ref())?;
@@ -212,7 +222,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
     note_feeds(&feed_fresh, &reports);
     let cfg = Arc::new(cfg);
 
-    let tts = Arc::new(Tts::new(Some(opts.data.join("tts"))));
+    let tts = Arc::new(
+        Tts::new(Some(opts.data.join("tts")))
+            .with_recordings(opts.data.join(crate::media::upload::RECORDINGS_DIR)),
+    );
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let prompts = tts.render_library(&cfg, |done, total| {
         if interactive {
@@ -471,6 +484,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
     let (sim_tx, sim_rx) = crossbeam_channel::bounded::<SimCall>(8);
     let web_cfg = cfg.clone();
+    let web_prompts = prompts.clone();
     let engine_events = handle.events.clone();
     let engine_handle = handle.clone();
     let engine_sender_cfg = sender_cfg_tx;
@@ -533,6 +547,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .filter(|t| !t.is_empty()),
         None => None,
     };
+    // the certificate before the engine matters: a bad --tls-cert stops the start with
+    // its reason
+    let tls = match &opts.tls {
+        Some(src) => Some(web::tls::load_or_create(&opts.data, src)?),
+        None => {
+            web::tls::forget_fingerprint(&opts.data);
+            None
+        }
+    };
     let prepare_board = board.clone();
     let prepare_tts = tts.clone();
     let prepare: Box<web::PrepareFn> = Box::new(move |text: &str| {
@@ -561,33 +584,85 @@ pub fn run(opts: RunOptions) -> Result<()> {
             engine: handle.clone(),
             prepare,
             sim_calls: board.is_sim().then_some(sim_tx),
+            render: {
+                let tts = tts.clone();
+                Box::new(move |voice: &str, text: &str| tts.render(voice, text))
+            },
         }),
         web::WebOptions {
             idle_timeout: opts.idle_timeout,
-            secure_cookies: false,
+            secure_cookies: tls.is_some(),
             metrics_token,
+            data_dir: opts.data.clone(),
         },
     );
+    if let Ok(mut p) = web_state.prompts.write() {
+        *p = Some(web_prompts);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let restart_asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let restart_flag = restart_asked.clone();
+    let restart_web = web_state.clone();
     let result = rt.block_on(async {
-        let stop_signal = shutdown_signal()?;
+        let signal = shutdown_signal()?;
+        let stop_signal = async move {
+            tokio::select! {
+                _ = signal => {}
+                _ = restart_web.restart.notified() => restart_flag.store(true, Ordering::Relaxed),
+            }
+        };
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another service using the port? choose one with --listen", opts.listen))?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let redirect = match opts.http_redirect {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (--http-redirect): is another service using the port?"))?,
+            ),
+            None => None,
+        };
         eprintln!("switchboard {} running on board `{}`", env!("CARGO_PKG_VERSION"), board.name);
-        eprintln!("  page:    http://{addr}/");
-        eprintln!("  status:  http://{addr}/api/status");
-        eprintln!("  health:  http://{addr}/healthz");
+        eprintln!("  page:    {scheme}://{addr}/");
+        if let Some(t) = &tls {
+            // the installer compares this with what the browser shows
+            eprintln!("  certificate SHA-256: {}", t.fingerprint);
+            eprintln!("  certificate file:    {}", t.cert_path.display());
+        }
+        if let Some(r) = &redirect {
+            eprintln!("  redirect: http://{}/ -> {scheme}://…:{}/", r.local_addr()?, addr.port());
+        }
+        eprintln!("  status:  {scheme}://{addr}/api/status");
+        eprintln!("  health:  {scheme}://{addr}/healthz");
         eprintln!("  data:    {}", opts.data.display());
         eprintln!("  stop with Ctrl-C");
         // Under systemd (Type=notify): the board is up and the HTTP port is bound.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
+        // the System page's signal history: a sample a minute
+        let sampler = web_state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Ok(st) = sampler.status.read() {
+                    sampler.signal.sample(&st);
+                }
+            }
+        });
         let app = web::router(web_state);
-        web::server::serve(listener, app, web::server::Limits::for_file_limit(nofile), stop_signal)
+        let limits = web::server::Limits::for_file_limit(nofile);
+        if let Some(r) = redirect {
+            let app = web::server::redirect_router(addr.port());
+            // it only answers with a redirect: a small share of the connections
+            let small = web::server::Limits { max_connections: limits.max_connections.min(256), ..limits };
+            tokio::spawn(web::server::serve(r, app, small, std::future::pending()));
+        }
+        web::server::serve_with(listener, app, limits, tls.map(|t| t.config), stop_signal)
             .await
             .context("HTTP server failed")
     });
@@ -606,7 +681,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let _ = lock.sync_all();
     }
     tracing::info!("stopped");
-    result
+    result?;
+    if restart_asked.load(Ordering::Relaxed) {
+        // a failure exit: systemd's Restart=on-failure starts the service again
+        anyhow::bail!(
+            "restart requested on the web page: stopped; systemd starts the service again"
+        );
+    }
+    Ok(())
 }
 
 pub use super::writer::{CallWriter, StoreMsg};

@@ -22,12 +22,19 @@ fn open(data: &Path) -> Result<Store> {
 /// What `switchboard setup-token` prints.
 pub fn setup_token(data: &Path) -> Result<String> {
     let store = open(data)?;
-    Ok(match crate::web::ensure_setup_token(&store)? {
+    let mut out = match crate::web::ensure_setup_token(&store)? {
         Some(t) => format!(
             "setup token: {t}\nOpen the web page of this box, type the token and choose the admin password.\n"
         ),
         None => "this box is set up (it has an admin password): no setup token.\nForgotten password: switchboard reset-password\n".to_string(),
-    })
+    };
+    out.push_str(&match crate::web::tls::recorded_fingerprint(data) {
+        Some(fp) => format!(
+            "certificate SHA-256 fingerprint: {fp}\nThe browser warns about a certificate it does not know: check that it shows this fingerprint before you accept it.\n"
+        ),
+        None => "no HTTPS certificate in force (the service serves plain HTTP, or has not started yet)\n".to_string(),
+    });
+    Ok(out)
 }
 
 /// What `switchboard reset-password` prints.

@@ -1223,7 +1223,8 @@ impl Exchange {
                     );
                 }
                 Action::HoldMusic => {
-                    self.ports[caller_port].player.hold_music();
+                    let hold = self.slots[si].generation.prompts.hold_music();
+                    self.ports[caller_port].player.hold_music(hold);
                     self.note(Some(id), Some(caller_port), "caller hears hold music");
                 }
                 Action::Dial { number, user } => self.dial(now, si, number, user),

@@ -7,6 +7,7 @@
 pub mod ogg_opus;
 pub mod recorder;
 pub mod tts;
+pub mod upload;
 pub mod wav;
 
 use std::collections::HashMap;
@@ -211,6 +212,8 @@ pub fn uses_voicemail(rn: &crate::config::RoutingNumber) -> bool {
 #[derive(Default)]
 pub struct PromptLibrary {
     clips: HashMap<(String, Prompt), Clip>,
+    /// Uploaded hold music (8 kHz), looped; None: the generated arpeggio.
+    hold: Option<Arc<[i16]>>,
 }
 
 /// A rendered prompt.
@@ -273,6 +276,16 @@ impl PromptLibrary {
         self.clips.get(&(routing.to_string(), p))
     }
 
+    /// Uses an uploaded recording as hold music.
+    pub fn set_hold_music(&mut self, samples: Vec<i16>) {
+        self.hold = (!samples.is_empty()).then(|| samples.into());
+    }
+
+    /// The uploaded hold music, if any.
+    pub fn hold_music(&self) -> Option<Arc<[i16]>> {
+        self.hold.clone()
+    }
+
     /// Number of clips.
     pub fn len(&self) -> usize {
         self.clips.len()
@@ -285,7 +298,29 @@ impl PromptLibrary {
 }
 
 /// Hold music: a calm arpeggio below the DTMF bands (so echo of it can never look
-/// like a digit), generated, not stored.
+/// like a digit), generated, not stored — or an uploaded recording, looped.
+enum Hold {
+    Generated(HoldMusic),
+    Recording(Arc<[i16]>, usize),
+}
+
+impl Hold {
+    fn fill(&mut self, out: &mut Frame) {
+        match self {
+            Hold::Generated(h) => h.fill(out),
+            Hold::Recording(clip, pos) => {
+                for s in out.iter_mut() {
+                    if *pos >= clip.len() {
+                        *pos = 0;
+                    }
+                    *s = clip[*pos];
+                    *pos += 1;
+                }
+            }
+        }
+    }
+}
+
 struct HoldMusic {
     tone: ToneGen,
     note: usize,
@@ -328,7 +363,7 @@ impl HoldMusic {
 pub struct Player {
     queue: std::collections::VecDeque<Arc<[i16]>>,
     pos: usize,
-    hold: Option<HoldMusic>,
+    hold: Option<Hold>,
 }
 
 impl Player {
@@ -338,10 +373,14 @@ impl Player {
         self.queue.extend(clips);
     }
 
-    /// Loops hold music until stopped or replaced.
-    pub fn hold_music(&mut self) {
+    /// Loops hold music until stopped or replaced: the uploaded recording if given,
+    /// else the generated arpeggio.
+    pub fn hold_music(&mut self, recording: Option<Arc<[i16]>>) {
         self.stop();
-        self.hold = Some(HoldMusic::new());
+        self.hold = Some(match recording.filter(|r| !r.is_empty()) {
+            Some(r) => Hold::Recording(r, 0),
+            None => Hold::Generated(HoldMusic::new()),
+        });
     }
 
     /// Silence.
@@ -406,9 +445,29 @@ mod tests {
     }
 
     #[test]
+    fn uploaded_hold_music_loops_until_stopped() {
+        let mut p = Player::default();
+        let clip: Arc<[i16]> = (1..=250).collect::<Vec<i16>>().into();
+        p.hold_music(Some(clip));
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            let mut f = SILENCE;
+            assert!(!p.fill(&mut f), "hold music never ends by itself");
+            out.extend_from_slice(&f);
+        }
+        assert_eq!(out[0], 1);
+        assert_eq!(out[249], 250);
+        assert_eq!(out[250], 1, "loops");
+        p.stop();
+        let mut f = SILENCE;
+        p.fill(&mut f);
+        assert!(f.iter().all(|&s| s == 0));
+    }
+
+    #[test]
     fn hold_music_is_audible_and_free_of_dtmf() {
         let mut p = Player::default();
-        p.hold_music();
+        p.hold_music(None);
         let mut det = crate::dsp::dtmf::DtmfDetector::new();
         let mut digits = 0;
         let mut loud = 0;

@@ -21,6 +21,9 @@ pub struct Tts {
     program: String,
     /// Keep what the disk cache gives in memory for the rest of the process.
     memo: bool,
+    /// Uploaded recordings (`<data>/recordings`): a greeting there replaces the spoken
+    /// one, hold music the generated one.
+    recordings: Option<PathBuf>,
 }
 
 /// Stable 64-bit FNV-1a (the cache key must not change between builds).
@@ -66,6 +69,7 @@ impl Tts {
             cache_dir,
             program: std::env::var("SWITCHBOARD_ESPEAK").unwrap_or_else(|_| "espeak-ng".into()),
             memo: false,
+            recordings: None,
         }
     }
 
@@ -73,6 +77,12 @@ impl Tts {
     /// this process (for runs that render the same prompts again and again).
     pub fn memoised(mut self) -> Self {
         self.memo = true;
+        self
+    }
+
+    /// Also uses the uploaded recordings under `dir` (see [`super::upload`]).
+    pub fn with_recordings(mut self, dir: PathBuf) -> Self {
+        self.recordings = Some(dir);
         self
     }
 
@@ -152,13 +162,71 @@ impl Tts {
         let mut lib = PromptLibrary::default();
         let total = texts.len();
         for (n, (key, voice, text)) in texts.into_iter().enumerate() {
-            let samples = self.render(&voice, &text).with_context(|| {
-                format!("rendering prompt {:?} of routing number {}", key.1, key.0)
-            })?;
+            let recorded = self.recorded_greeting(cfg, &key)?;
+            let (text, samples) = match recorded {
+                // the recording, then the generated menu spoken after it
+                Some((mut rec, menu)) => {
+                    rec.extend(self.render(&voice, &menu).with_context(|| {
+                        format!("rendering the menu of routing number {}", key.0)
+                    })?);
+                    (
+                        format!("(recorded greeting) {menu}").trim().to_string(),
+                        rec,
+                    )
+                }
+                None => {
+                    let samples = self.render(&voice, &text).with_context(|| {
+                        format!("rendering prompt {:?} of routing number {}", key.1, key.0)
+                    })?;
+                    (text, samples)
+                }
+            };
             lib.insert(key, text, samples);
             progress(n + 1, total);
         }
+        if let Some(dir) = &self.recordings {
+            let p = super::upload::hold_music_path(dir);
+            if p.exists() {
+                lib.set_hold_music(
+                    super::wav::read_wav_8k_mono(&p).with_context(|| {
+                        format!("reading the uploaded hold music {}", p.display())
+                    })?,
+                );
+            }
+        }
         Ok(lib)
+    }
+}
+
+impl Tts {
+    /// An uploaded greeting for this prompt, with the menu text to speak after it.
+    fn recorded_greeting(
+        &self,
+        cfg: &Config,
+        key: &(String, super::Prompt),
+    ) -> Result<Option<(Vec<i16>, String)>> {
+        let Some(dir) = &self.recordings else {
+            return Ok(None);
+        };
+        if key.1 != super::Prompt::Greeting {
+            return Ok(None);
+        }
+        let p = super::upload::greeting_path(dir, &key.0);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let Some(rn) = cfg.routing_numbers.iter().find(|r| r.key == key.0) else {
+            return Ok(None);
+        };
+        let full = rn.greeting_text();
+        let menu = full
+            .strip_prefix(rn.greeting.trim())
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let samples = super::wav::read_wav_8k_mono(&p)
+            .with_context(|| format!("reading the uploaded greeting {}", p.display()))?;
+        Ok(Some((samples, menu)))
     }
 }
 
@@ -301,6 +369,7 @@ mod tests {
             cache_dir: None,
             program: "/nonexistent/espeak".into(),
             memo: false,
+            recordings: None,
         };
         let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
         assert!(e.to_string().contains("at most 4000"), "{e}");

@@ -467,21 +467,22 @@ pub(super) struct Applied {
     version: i64,
 }
 
-/// Validates, renders and applies a configuration text; saves it as a new version only
-/// once the engine took it.
-async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> ApiResult<i64> {
+/// Validates and renders a configuration text and hands it to the engine for new
+/// calls (the caller holds `apply_lock`). Nothing is saved.
+async fn prepare_and_reload(
+    web: &Arc<Web>,
+    toml: String,
+) -> ApiResult<(Arc<crate::config::Config>, Arc<crate::media::PromptLibrary>)> {
     let Some(b) = &web.backend else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the engine is not running",
         ));
     };
-    let _one = web.apply_lock.lock().await;
     let web2 = web.clone();
-    let text = toml.clone();
     let prepared = tokio::task::spawn_blocking(move || {
         let b = web2.backend.as_ref().expect("checked above");
-        (b.prepare)(&text)
+        (b.prepare)(&toml)
     })
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
@@ -500,7 +501,7 @@ async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> Api
     let engine = b.engine.clone();
     let cmd = Command::Reload {
         cfg: cfg.clone(),
-        prompts,
+        prompts: prompts.clone(),
     };
     let result = tokio::task::spawn_blocking(move || engine.command(cmd, Duration::from_secs(10)))
         .await
@@ -520,6 +521,22 @@ async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> Api
             ));
         }
     }
+    if let Ok(mut p) = web.prompts.write() {
+        *p = Some(prompts.clone());
+    }
+    Ok((cfg, prompts))
+}
+
+/// Validates, renders and applies a configuration text; saves it as a new version only
+/// once the engine took it.
+pub(super) async fn apply(
+    web: &Arc<Web>,
+    s: &Session,
+    toml: String,
+    source: String,
+) -> ApiResult<i64> {
+    let _one = web.apply_lock.lock().await;
+    let (cfg, _) = prepare_and_reload(web, toml.clone()).await?;
     let (who, addr) = (s.account.clone(), s.address.to_string());
     let src = source.clone();
     let id = web
@@ -541,6 +558,38 @@ async fn apply(web: &Arc<Web>, s: &Session, toml: String, source: String) -> Api
         st.config_version = Some(id);
     }
     Ok(id)
+}
+
+/// The text of the configuration version in force (what page edits start from).
+pub(super) async fn config_text_in_force(web: &Arc<Web>) -> ApiResult<String> {
+    web.db(|st| Ok(st.latest_config_version()?.map(|v| v.toml)))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no saved configuration: save the configuration once first",
+            )
+        })
+}
+
+/// Renders the prompts of the configuration in force again (an uploaded recording
+/// changed) and hands them to the engine for new calls; no new version. Audited as
+/// `action` with `detail`.
+pub(super) async fn rerender(
+    web: &Arc<Web>,
+    s: &Session,
+    action: &str,
+    detail: String,
+) -> ApiResult<()> {
+    let _one = web.apply_lock.lock().await;
+    let text = config_text_in_force(web).await?;
+    let (cfg, _) = prepare_and_reload(web, text).await?;
+    if let Ok(mut c) = web.current.write() {
+        c.0 = cfg;
+    }
+    let (who, addr, action) = (s.account.clone(), s.address.to_string(), action.to_string());
+    web.db(move |st| st.audit(&who, &addr, &action, &detail))
+        .await
 }
 
 pub(super) async fn config_save(

@@ -33,9 +33,15 @@ use crate::store::web::Role;
 
 mod api;
 pub mod auth;
+pub mod logtail;
+mod messages;
 mod openapi;
 mod pages;
+mod prompts;
 pub mod server;
+pub mod system;
+mod timeline;
+pub mod tls;
 
 pub use openapi::openapi_document;
 
@@ -106,7 +112,12 @@ pub struct Backend {
     pub prepare: Box<PrepareFn>,
     /// Places simulated calls (sim board only).
     pub sim_calls: Option<crossbeam_channel::Sender<SimCall>>,
+    /// Speaks a text (voice, text) as 8 kHz samples: the "listen" button.
+    pub render: Box<RenderFn>,
 }
+
+/// Renders a prompt text with a voice (espeak-ng) to 8 kHz samples.
+pub type RenderFn = dyn Fn(&str, &str) -> anyhow::Result<Vec<i16>> + Send + Sync;
 
 /// Options of the web layer.
 #[derive(Debug, Clone)]
@@ -117,6 +128,8 @@ pub struct WebOptions {
     pub secure_cookies: bool,
     /// Token for `/metrics` (`Authorization: Bearer …`); None = metrics off.
     pub metrics_token: Option<String>,
+    /// The service's data directory (voicemail files, a second database connection).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for WebOptions {
@@ -125,6 +138,7 @@ impl Default for WebOptions {
             idle_timeout: auth::DEFAULT_IDLE_TIMEOUT,
             secure_cookies: false,
             metrics_token: None,
+            data_dir: std::path::PathBuf::from("switchboard-data"),
         }
     }
 }
@@ -138,12 +152,19 @@ pub struct Web {
     pub store: Arc<Mutex<Store>>,
     /// The configuration in force for new calls, and its version.
     pub current: Arc<RwLock<(Arc<Config>, Option<i64>)>>,
+    /// The prompts in force for new calls (what "listen" plays for a routing number).
+    pub prompts: RwLock<Option<Arc<PromptLibrary>>>,
     /// The board profile configurations are checked against.
     pub board: BoardProfile,
     /// The engine, if running.
     pub backend: Option<Backend>,
     /// Options.
     pub options: WebOptions,
+    /// Notified when an admin asks for a restart (the service stops, then exits with a
+    /// failure code for systemd to start it again).
+    pub restart: tokio::sync::Notify,
+    /// The modem's signal over the last day.
+    pub signal: system::SignalHistory,
     limiter: Mutex<auth::LoginLimiter>,
     /// One configuration change at a time.
     apply_lock: tokio::sync::Mutex<()>,
@@ -163,9 +184,12 @@ impl Web {
             status,
             store: Arc::new(Mutex::new(store)),
             current: Arc::new(RwLock::new(current)),
+            prompts: RwLock::new(None),
             board,
             backend,
             options,
+            restart: tokio::sync::Notify::new(),
+            signal: system::SignalHistory::default(),
             limiter: Mutex::new(auth::LoginLimiter::default()),
             apply_lock: tokio::sync::Mutex::new(()),
         })
@@ -345,6 +369,10 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(api::metrics))
         .merge(pages::routes())
+        .merge(messages::routes())
+        .merge(timeline::routes())
+        .merge(prompts::routes())
+        .merge(system::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

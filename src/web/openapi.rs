@@ -8,38 +8,53 @@
 
 use serde_json::{Value, json};
 
-fn ok(schema: Value) -> Value {
+pub(super) fn ok(schema: Value) -> Value {
     json!({ "description": "OK", "content": { "application/json": { "schema": schema } } })
 }
 
-fn op(summary: &str, responses: Value) -> Value {
+pub(super) fn op(summary: &str, responses: Value) -> Value {
     let mut r = responses;
     r["default"] = json!({ "$ref": "#/components/responses/Error" });
     json!({ "summary": summary, "responses": r })
 }
 
-fn op_body(summary: &str, body: Value, responses: Value) -> Value {
+pub(super) fn op_body(summary: &str, body: Value, responses: Value) -> Value {
     let mut o = op(summary, responses);
     o["requestBody"] =
         json!({ "required": true, "content": { "application/json": { "schema": body } } });
     o
 }
 
-fn with_params(mut o: Value, params: Value) -> Value {
+pub(super) fn with_params(mut o: Value, params: Value) -> Value {
     o["parameters"] = params;
     o
 }
 
-fn obj(props: Value, required: &[&str]) -> Value {
+pub(super) fn obj(props: Value, required: &[&str]) -> Value {
     json!({ "type": "object", "properties": props, "required": required })
 }
 
-fn path_id() -> Value {
+pub(super) fn path_id() -> Value {
     json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "format": "int64" } }])
 }
 
 /// The document.
 pub fn openapi_document() -> Value {
+    let mut doc = core_document();
+    for more in [
+        super::messages::openapi_paths(),
+        super::timeline::openapi_paths(),
+        super::prompts::openapi_paths(),
+        super::system::openapi_paths(),
+    ] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
+    doc
+}
+
+fn core_document() -> Value {
     let s = |t: &str| json!({ "type": t });
     let ns = |t: &str| json!({ "type": t, "nullable": true });
     let session = obj(

@@ -68,7 +68,7 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -> Response {
+pub(super) fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -> Response {
     let nav = match s {
         Some(s) => {
             let link = |href: &str, name: &str| {
@@ -78,12 +78,17 @@ fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -> Response 
                 )
             };
             format!(
-                r#"<nav>{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
+                r#"<nav>{}{}{}{}{}{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
                 link("/", "Dashboard"),
                 link("/calls", "Calls"),
+                link("/schedules", "Schedules"),
+                link("/prompts", "Greeting"),
+                link("/voicemail", "Voicemail"),
+                link("/alerts", "Alerts"),
                 link("/config", "Configuration"),
                 link("/audit", "Audit log"),
                 link("/accounts", "Accounts"),
+                link("/system", "System"),
                 esc(&s.account),
                 s.role.as_str()
             )
@@ -220,6 +225,7 @@ async fn dashboard(State(web): State<Arc<Web>>, Extension(s): Extension<Session>
     } else {
         String::new()
     };
+    let messages = super::messages::dashboard_section(&web).await;
     let body = format!(
         r#"<p id="summary" class="muted"></p><div class="grid">
 <section><h2>Calls in progress</h2><div class="scroll"><table><thead><tr><th>call</th><th>routing number</th><th>phase</th><th></th></tr></thead><tbody id="live-calls"></tbody></table></div>
@@ -228,7 +234,7 @@ async fn dashboard(State(web): State<Arc<Web>>, Extension(s): Extension<Session>
 <section><h2>Modem</h2><table id="modem"></table></section>
 <section><h2>On call now</h2><table id="oncall">{who}</table></section></div>
 <section><h2>Last calls</h2><div class="scroll"><table><thead><tr><th>started</th><th>routing number</th><th>caller</th><th>end</th><th>duration</th></tr></thead><tbody id="last-calls"></tbody></table></div><p><a href="/calls">all calls</a></p></section>
-<section><h2>Voicemail and alerts</h2><p class="muted" id="voicemail-alerts">Not on this page yet: voicemail playback and alert delivery state come with the voicemail/alerts work.</p></section>
+{messages}
 {sim}"#
     );
     page("Dashboard", Some(&s), "/", &body)

@@ -8,7 +8,9 @@
 //!   `body_timeout` and be at most `max_body` bytes, else 408/413 before any handler;
 //! - **connection limit**: past `max_connections` open connections a new one is closed
 //!   at once, so the listen backlog never fills with waiting clients and file
-//!   descriptors stay bounded; `/healthz` answers as long as the box has a free slot.
+//!   descriptors stay bounded; `/healthz` answers as long as the box has a free slot;
+//! - **TLS** (rustls) when the page is served over HTTPS, and a plain-HTTP listener
+//!   that only redirects to it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,7 +47,9 @@ impl Default for Limits {
         Self {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(20),
-            max_body: 2 * 1024 * 1024,
+            // uploads (recordings) are the largest bodies; every other route keeps
+            // axum's 2 MiB limit
+            max_body: crate::media::upload::MAX_UPLOAD_BYTES + 1024 * 1024,
             max_connections: 4096,
         }
     }
@@ -89,13 +93,28 @@ pub fn raise_file_limit() -> u64 {
     r.rlim_cur as u64
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` over plain HTTP on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, limits, None, shutdown).await
+}
+
+/// Serves `app` on `listener`, over TLS when `tls` is given, until `shutdown`
+/// completes. The TLS handshake counts against the header timeout: a client that opens
+/// a connection and never finishes its hello is dropped like one that never finishes a
+/// request head.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
@@ -117,41 +136,109 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let app = app.clone();
-                async move {
-                    let (mut parts, body) = req.into_parts();
-                    parts.extensions.insert(ConnectInfo(peer));
-                    let body = match read_body(body, &limits).await {
-                        Ok(b) => b,
-                        Err(resp) => return Ok::<_, std::convert::Infallible>(resp),
-                    };
-                    let req = Request::from_parts(parts, body);
-                    app.oneshot(req).await
+            match acceptor {
+                None => connection(TokioIo::new(stream), app, peer, limits).await,
+                Some(a) => {
+                    match tokio::time::timeout(limits.header_timeout, a.accept(stream)).await {
+                        Ok(Ok(tls)) => connection(TokioIo::new(tls), app, peer, limits).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                    }
                 }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
-            let _ = conn.await;
+            }
         });
     }
 }
 
+/// One HTTP/1.1 connection, plain or TLS.
+async fn connection<I>(io: I, app: Router, peer: SocketAddr, limits: Limits)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let app = app.clone();
+        async move {
+            let (mut parts, body) = req.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            let body = match read_body(body, &limits).await {
+                Ok(b) => b,
+                Err(resp) => return Ok::<_, std::convert::Infallible>(resp),
+            };
+            let req = Request::from_parts(parts, body);
+            app.oneshot(req).await
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true)
+        .serve_connection(io, svc);
+    let _ = conn.await;
+}
+
+/// The plain-HTTP side of a box served over HTTPS: every request is sent on to the
+/// same host and path on `https_port` (308, so a form POST stays a POST).
+pub fn redirect_router(https_port: u16) -> Router {
+    Router::new().fallback(move |req: Request<Body>| async move {
+        let host = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(host_without_port);
+        let Some(host) = host.filter(|h| !h.is_empty()) else {
+            return super::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "this address only sends browsers on to HTTPS and needs a Host header",
+            )
+            .into_response();
+        };
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let port = if https_port == 443 {
+            String::new()
+        } else {
+            format!(":{https_port}")
+        };
+        axum::response::Redirect::permanent(&format!("https://{host}{port}{path}")).into_response()
+    })
+}
+
+/// `box.local:8080` → `box.local`, `[fe80::1]:8080` → `[fe80::1]`.
+fn host_without_port(h: &str) -> &str {
+    if let Some(end) = h.find(']') {
+        return &h[..=end];
+    }
+    h.rsplit_once(':').map_or(h, |(host, _)| host)
+}
+
 /// Reads a whole request body within the time and size limits.
 async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::response::Response> {
+    use hyper::body::Body as _;
+    // a Content-Length over the limit: refused at once, without reading the body
+    let too_large = body.size_hint().lower() > limits.max_body as u64;
     let limited = http_body_util::Limited::new(body, limits.max_body);
-    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+    let read = async {
+        if too_large {
+            return Ok(Err(()));
+        }
+        tokio::time::timeout(limits.body_timeout, limited.collect())
+            .await
+            .map(|r| r.map_err(|_| ()))
+    };
+    match read.await {
         Ok(Ok(c)) => Ok(Body::from(c.to_bytes())),
-        Ok(Err(_)) => Err(super::ApiError::new(
+        Ok(Err(())) => Err(super::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "the request body is larger than {} bytes (or broken)",
-                limits.max_body
+                "the request body is larger than {} bytes ({} MiB) or broken",
+                limits.max_body,
+                limits.max_body / (1024 * 1024)
             ),
         )
         .into_response()),
@@ -232,6 +319,14 @@ mod tests {
             got.starts_with("HTTP/1.1 200") && got.ends_with("ok"),
             "{got}"
         );
+    }
+
+    #[test]
+    fn the_redirect_keeps_host_and_path() {
+        assert_eq!(host_without_port("box.local:8080"), "box.local");
+        assert_eq!(host_without_port("[fe80::1]:8080"), "[fe80::1]");
+        assert_eq!(host_without_port("[fe80::1]"), "[fe80::1]");
+        assert_eq!(host_without_port("10.0.0.5"), "10.0.0.5");
     }
 
     #[tokio::test]

@@ -44,11 +44,14 @@ impl Browser {
             .build()
             .into();
         let profile = tempfile::tempdir().unwrap();
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+        // the box serves its own self-signed certificate: the browser accepts it as an
+        // installer does after comparing the fingerprint (web_tls.rs checks the
+        // certificate itself with a client that trusts exactly it)
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "acceptInsecureCerts": true, "goog:chromeOptions": {
             "binary": chromium.to_str().unwrap(),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900",
+                "--no-first-run", "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required",
                 format!("--user-data-dir={}", profile.path().display())]
         } } } });
         let mut b = Browser {
@@ -157,6 +160,16 @@ impl Browser {
             "POST",
             &format!("/element/{e}/value"),
             Some(json!({ "text": text })),
+        );
+    }
+
+    /// Chooses a file in an `<input type="file">`.
+    pub fn send_file(&mut self, css: &str, path: &std::path::Path) {
+        let e = self.wait(css, 30);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": path.to_str().unwrap() })),
         );
     }
 

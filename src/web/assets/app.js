@@ -42,6 +42,34 @@ document.querySelectorAll("[data-post]").forEach(b => b.addEventListener("click"
   if (b.dataset.next) location.href = b.dataset.next.replace("{version}", res.data && res.data.version);
   else location.reload();
 }));
+// <button data-listen="textarea id" data-language="en">: the text as the box speaks it.
+document.querySelectorAll("[data-listen]").forEach(b => b.addEventListener("click", async () => {
+  const text = document.getElementById(b.dataset.listen).value;
+  const r = await fetch("/api/prompts/render", { method: "POST", credentials: "same-origin",
+    headers: { "X-CSRF-Token": CSRF, "Content-Type": "application/json" }, body: JSON.stringify({ text, language: b.dataset.language }) });
+  const form = b.closest("form"); const out = form && form.querySelector(".form-error");
+  if (!r.ok) { const d = await r.json().catch(() => ({})); if (out) out.textContent = d.error || ("failed (" + r.status + ")"); return; }
+  if (out) out.textContent = "";
+  const a = document.getElementById("listen-audio-" + b.dataset.listen);
+  a.src = URL.createObjectURL(await r.blob()); a.hidden = false; a.play().catch(() => {});
+}));
+// <button data-upload="/api/x" data-file="input id" data-out="id">: the chosen file as the body.
+document.querySelectorAll("[data-upload]").forEach(b => b.addEventListener("click", async () => {
+  const input = document.getElementById(b.dataset.file), out = document.getElementById(b.dataset.out);
+  const f = input.files && input.files[0];
+  if (!f) { out.textContent = "choose a file first"; return; }
+  out.textContent = "uploading…"; out.className = "muted";
+  const r = await fetch(b.dataset.upload + "?name=" + encodeURIComponent(f.name), { method: "POST", credentials: "same-origin",
+    headers: { "X-CSRF-Token": CSRF, "Content-Type": "application/octet-stream" }, body: f });
+  const d = await r.json().catch(() => ({}));
+  if (!r.ok) { out.textContent = d.error || ("failed (" + r.status + ")"); out.className = "error"; return; }
+  location.reload();
+}));
+document.querySelectorAll("[data-delete]").forEach(b => b.addEventListener("click", async () => {
+  const res = await api("DELETE", b.dataset.delete);
+  if (!res.ok) { document.getElementById(b.dataset.out).textContent = (res.data && res.data.error) || ("failed (" + res.status + ")"); return; }
+  location.reload();
+}));
 const logout = document.getElementById("logout");
 if (logout) logout.addEventListener("click", async () => { await api("POST", "/api/logout"); location.href = "/login"; });
 
