@@ -380,15 +380,7 @@ impl Rig for SimRig {
             // from the wall-clock time the run ended at; every call's event is due by then
             let mut sender =
                 crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-            alert_delivery::deliver(
-                &mut engine,
-                &mut store,
-                &mut sender,
-                &cfg,
-                start,
-                wall,
-                end,
-            )?;
+            alert_delivery::deliver(&mut engine, &mut store, &mut sender, &cfg, start, wall, end)?;
         }
         let mut log = engine.board.take_log();
         log.extend(notes);
