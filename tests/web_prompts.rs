@@ -1,6 +1,7 @@
 //! Greeting and prompts on the web: listen (espeak-ng as WAV), save a greeting text as
 //! a new version, upload recordings (MP3 hold music, FLAC and Ogg greetings) decoded
-//! and resampled to 8 kHz, and clear errors for bad or huge files.
+//! and resampled to 8 kHz, and clear errors for bad or huge files; a recorded
+//! voicemail prompt per routing number.
 
 mod web_support;
 
@@ -144,6 +145,107 @@ fn listen_save_upload_and_remove() {
         page.body
             .contains(&format!("data-listen=\"greeting-text-{id}\""))
     );
+    let log = svc.stop();
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
+}
+
+#[test]
+fn a_voicemail_prompt_recording_is_uploaded_heard_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "emergency-hotline";
+    let cfg = dir.path().join("box.toml");
+    let text = switchboard::config::DEMO_CONFIG_TOML.replace(
+        "greeting = \"Welcome to the Acme emergency hotline.\"\n",
+        "greeting = \"Welcome to the Acme emergency hotline.\"\nvoicemail = { enabled = true }\n",
+    );
+    assert_ne!(text, switchboard::config::DEMO_CONFIG_TOML);
+    std::fs::write(&cfg, text).unwrap();
+    let svc = Service::start(&["--config", cfg.to_str().unwrap()]);
+    let mut admin = svc.admin();
+    let wav_url = format!("/api/routing-numbers/{id}/voicemail-prompt.wav");
+    let rec_url = format!("/api/routing-numbers/{id}/voicemail-prompt/recording");
+
+    // the spoken prompt first
+    let spoken = admin.get(&wav_url);
+    assert_eq!(spoken.status, 200, "{}", spoken.body);
+    assert_eq!(spoken.header("content-type"), Some("audio/wav"));
+    let spoken_secs = wav_seconds(&spoken.bytes);
+    assert!(spoken_secs > 3.0, "{spoken_secs}");
+    // a routing number without voicemail has no prompt; an unknown one is named
+    let r = admin.get("/api/routing-numbers/facilities-line/voicemail-prompt.wav");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = admin.get("/api/routing-numbers/nope/voicemail-prompt.wav");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no routing number `nope`")
+    );
+
+    // upload a 1.5 s tone as WAV: callers hear exactly it, nothing spoken after it
+    let mut c = std::io::Cursor::new(Vec::new());
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(&mut c, spec).unwrap();
+        for i in 0..24_000 {
+            w.write_sample(((i as f32 * 0.2).sin() * 8000.0) as i16)
+                .unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let r = admin.post_bytes(&format!("{rec_url}?name=leave.wav"), &c.into_inner());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secs = r.json()["seconds"].as_f64().unwrap();
+    assert!((1.45..1.55).contains(&secs), "{secs}");
+    assert!(
+        svc.data_path()
+            .join(format!("recordings/{id}/voicemail.wav"))
+            .exists()
+    );
+    let heard = admin.get(&wav_url);
+    assert_eq!(heard.status, 200);
+    let heard_secs = wav_seconds(&heard.bytes);
+    assert!((1.45..1.55).contains(&heard_secs), "{heard_secs}");
+    // the greeting is untouched
+    let g = admin.get(&format!("/api/routing-numbers/{id}/greeting.wav"));
+    assert_eq!(g.status, 200);
+    let page = admin.get("/prompts");
+    assert!(page.body.contains(&format!("id=\"voicemail-upload-{id}\"")));
+    assert!(page.body.contains(&format!("data-delete=\"{rec_url}\"")));
+
+    // a file that is not audio is refused with the reason
+    let r = admin.post_bytes(
+        &format!("{rec_url}?name=x.mp3"),
+        b"this is not audio at all",
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("file: not an audio file"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        wav_seconds(&admin.get(&wav_url).bytes),
+        heard_secs,
+        "the recording stays"
+    );
+
+    // remove: the spoken prompt again
+    assert_eq!(admin.delete(&rec_url).status, 204);
+    let again = wav_seconds(&admin.get(&wav_url).bytes);
+    assert_eq!(again, spoken_secs);
+    assert_eq!(admin.delete(&rec_url).status, 404);
+    let audit = admin.get("/api/audit").json().to_string();
+    assert!(audit.contains("recording.voicemail_prompt"), "{audit}");
     let log = svc.stop();
     assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
 }

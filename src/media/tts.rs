@@ -162,17 +162,16 @@ impl Tts {
         let mut lib = PromptLibrary::default();
         let total = texts.len();
         for (n, (key, voice, text)) in texts.into_iter().enumerate() {
-            let recorded = self.recorded_greeting(cfg, &key)?;
+            let recorded = self.recorded_prompt(cfg, &key)?;
             let (text, samples) = match recorded {
-                // the recording, then the generated menu spoken after it
-                Some((mut rec, menu)) => {
-                    rec.extend(self.render(&voice, &menu).with_context(|| {
-                        format!("rendering the menu of routing number {}", key.0)
-                    })?);
-                    (
-                        format!("(recorded greeting) {menu}").trim().to_string(),
-                        rec,
-                    )
+                // the recording, then what is spoken after it (a greeting's menu)
+                Some((mut rec, label, after)) => {
+                    if !after.is_empty() {
+                        rec.extend(self.render(&voice, &after).with_context(|| {
+                            format!("rendering the menu of routing number {}", key.0)
+                        })?);
+                    }
+                    (format!("({label}) {after}").trim().to_string(), rec)
                 }
                 None => {
                     let samples = self.render(&voice, &text).with_context(|| {
@@ -199,34 +198,41 @@ impl Tts {
 }
 
 impl Tts {
-    /// An uploaded greeting for this prompt, with the menu text to speak after it.
-    fn recorded_greeting(
+    /// An uploaded recording for prompt `key.1` of routing number `key.0` (see
+    /// [`super::upload::recording_path`]): its samples, a label for the library's text,
+    /// and the text to speak after it (a greeting's generated menu; empty otherwise).
+    fn recorded_prompt(
         &self,
         cfg: &Config,
         key: &(String, super::Prompt),
-    ) -> Result<Option<(Vec<i16>, String)>> {
+    ) -> Result<Option<(Vec<i16>, &'static str, String)>> {
         let Some(dir) = &self.recordings else {
             return Ok(None);
         };
-        if key.1 != super::Prompt::Greeting {
+        let Some(p) = super::upload::recording_path(dir, &key.0, key.1) else {
             return Ok(None);
-        }
-        let p = super::upload::greeting_path(dir, &key.0);
+        };
         if !p.exists() {
             return Ok(None);
         }
         let Some(rn) = cfg.routing_numbers.iter().find(|r| r.key == key.0) else {
             return Ok(None);
         };
-        let full = rn.greeting_text();
-        let menu = full
-            .strip_prefix(rn.greeting.trim())
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let (label, after) = match key.1 {
+            super::Prompt::Greeting => {
+                let full = rn.greeting_text();
+                let menu = full
+                    .strip_prefix(rn.greeting.trim())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                ("recorded greeting", menu)
+            }
+            _ => ("recorded voicemail prompt", String::new()),
+        };
         let samples = super::wav::read_wav_8k_mono(&p)
-            .with_context(|| format!("reading the uploaded greeting {}", p.display()))?;
-        Ok(Some((samples, menu)))
+            .with_context(|| format!("reading the uploaded recording {}", p.display()))?;
+        Ok(Some((samples, label, after)))
     }
 }
 
@@ -373,6 +379,39 @@ mod tests {
         };
         let e = tts.render("en", &"x".repeat(100_000)).unwrap_err();
         assert!(e.to_string().contains("at most 4000"), "{e}");
+    }
+
+    #[test]
+    fn an_uploaded_voicemail_prompt_is_the_leave_message_clip_with_nothing_after_it() {
+        use crate::call::Prompt;
+        let src = crate::config::DEMO_CONFIG_TOML.replace(
+            "greeting = \"Welcome to the Acme emergency hotline.\"\n",
+            "greeting = \"Welcome to the Acme emergency hotline.\"\nvoicemail = { enabled = true }\n",
+        );
+        let cfg = Config::parse("t.toml", &src, &crate::config::BoardProfile::sim()).unwrap();
+        let id = "emergency-hotline";
+        assert!(cfg.routing_numbers.iter().any(|r| r.key == id));
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("recordings");
+        let tone: Vec<i16> = (0..4000).map(|i| ((i % 40) * 300 - 6000) as i16).collect();
+        let path = super::super::upload::recording_path(&rec, id, Prompt::LeaveMessage).unwrap();
+        assert!(path.ends_with("emergency-hotline/voicemail.wav"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_wav_8k(&path, &tone).unwrap();
+        let tts = Tts::new(Some(dir.path().join("tts"))).with_recordings(rec);
+        let lib = tts.render_library(&cfg, |_, _| {}).unwrap();
+        let clip = lib
+            .get(id, Prompt::LeaveMessage)
+            .expect("a voicemail prompt");
+        assert_eq!(
+            &clip.samples[..],
+            &tone[..],
+            "the recording, nothing spoken after it"
+        );
+        assert_eq!(clip.text, "(recorded voicemail prompt)");
+        // the greeting of the same number is still spoken (no greeting uploaded)
+        let g = lib.get(id, Prompt::Greeting).unwrap();
+        assert!(g.text.starts_with("Welcome to the Acme"), "{}", g.text);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!
 //! Files: `<data>/recordings/<routing id>/greeting.wav` replaces the spoken greeting
 //! of that routing number (the generated menu is still spoken after it);
+//! `<data>/recordings/<routing id>/voicemail.wav` replaces its voicemail prompt
+//! ("please leave a message after the tone"; nothing is spoken after it);
 //! `<data>/recordings/hold-music.wav` replaces the generated hold music.
 
 use std::io::Cursor;
@@ -18,6 +20,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+use super::Prompt;
 use crate::dsp::SAMPLE_RATE;
 
 /// Largest upload accepted.
@@ -31,9 +34,21 @@ pub const HOLD_MUSIC_FILE: &str = "hold-music.wav";
 /// The greeting file name (under the routing number's id).
 pub const GREETING_FILE: &str = "greeting.wav";
 
-/// Where a routing number's uploaded greeting lives.
-pub fn greeting_path(recordings: &Path, routing_id: &str) -> PathBuf {
-    recordings.join(routing_id).join(GREETING_FILE)
+/// The voicemail prompt file name (under the routing number's id).
+pub const VOICEMAIL_PROMPT_FILE: &str = "voicemail.wav";
+
+/// The prompts of a routing number that an uploaded recording can replace.
+pub const RECORDABLE_PROMPTS: [Prompt; 2] = [Prompt::Greeting, Prompt::LeaveMessage];
+
+/// Where the uploaded recording for prompt `p` of a routing number lives; None for a
+/// prompt that cannot be replaced by a recording (see [`RECORDABLE_PROMPTS`]).
+pub fn recording_path(recordings: &Path, routing_id: &str, p: Prompt) -> Option<PathBuf> {
+    let file = match p {
+        Prompt::Greeting => GREETING_FILE,
+        Prompt::LeaveMessage => VOICEMAIL_PROMPT_FILE,
+        _ => return None,
+    };
+    Some(recordings.join(routing_id).join(file))
 }
 
 /// Where the uploaded hold music lives.

@@ -1,7 +1,8 @@
 //! Greeting and prompts on the page: listen to a text before saving it (espeak-ng, as
 //! the box renders it), listen to the greeting callers hear now, save a new greeting
-//! text (a new configuration version), and upload recordings — a greeting per routing
-//! number and the hold music — that replace the spoken ones.
+//! text (a new configuration version), and upload recordings — a greeting and a
+//! voicemail prompt per routing number, and the hold music — that replace the spoken
+//! (or generated) ones.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use super::openapi::{obj, ok, op, op_body, with_params};
 use super::pages::{esc, page};
 use super::{ApiError, Session, Web};
 use crate::call::Prompt;
-use crate::media::upload::{MAX_UPLOAD_BYTES, RECORDINGS_DIR, greeting_path, hold_music_path};
+use crate::media::upload::{MAX_UPLOAD_BYTES, RECORDINGS_DIR, hold_music_path, recording_path};
 use crate::store::web::Role;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -36,6 +37,16 @@ pub(super) fn routes() -> axum::Router<Arc<Web>> {
             "/api/routing-numbers/{id}/greeting/recording",
             post(upload_greeting)
                 .delete(delete_greeting)
+                .layer(upload_limit),
+        )
+        .route(
+            "/api/routing-numbers/{id}/voicemail-prompt.wav",
+            get(voicemail_prompt_wav),
+        )
+        .route(
+            "/api/routing-numbers/{id}/voicemail-prompt/recording",
+            post(upload_voicemail_prompt)
+                .delete(delete_voicemail_prompt)
                 .layer(upload_limit),
         )
         .route("/api/hold-music.wav", get(hold_wav))
@@ -130,20 +141,36 @@ pub(super) async fn render(
     wav_response(&samples)
 }
 
+/// What callers hear now for prompt `p` of routing number `id` (a recording or speech).
+fn prompt_wav(web: &Web, id: &str, p: Prompt) -> ApiResult<Response> {
+    routing_id_known(web, id)?;
+    let lib = web.prompts.read().ok().and_then(|l| l.clone());
+    match lib.as_ref().and_then(|l| l.get(id, p)) {
+        Some(c) => wav_response(&c.samples),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            match p {
+                Prompt::LeaveMessage => format!(
+                    "routing number `{id}` has no voicemail prompt: its calls never end in voicemail (set [routing_number.voicemail] enabled = true)"
+                ),
+                _ => format!("routing number `{id}` has no rendered greeting yet"),
+            },
+        )),
+    }
+}
+
 pub(super) async fn greeting_wav(
     State(web): State<Arc<Web>>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    routing_id_known(&web, &id)?;
-    let lib = web.prompts.read().ok().and_then(|p| p.clone());
-    let clip = lib.as_ref().and_then(|l| l.get(&id, Prompt::Greeting));
-    match clip {
-        Some(c) => wav_response(&c.samples),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("routing number `{id}` has no rendered greeting yet"),
-        )),
-    }
+    prompt_wav(&web, &id, Prompt::Greeting)
+}
+
+pub(super) async fn voicemail_prompt_wav(
+    State(web): State<Arc<Web>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    prompt_wav(&web, &id, Prompt::LeaveMessage)
 }
 
 pub(super) async fn hold_wav(State(web): State<Arc<Web>>) -> ApiResult<Response> {
@@ -218,22 +245,39 @@ async fn store(
     })
 }
 
-pub(super) async fn upload_greeting(
-    State(web): State<Arc<Web>>,
-    Extension(s): Extension<Session>,
-    Path(id): Path<String>,
-    Query(q): Query<UploadQuery>,
+/// What the audit log and the page call a recordable prompt: (audit action, words).
+fn recording_names(p: Prompt) -> (&'static str, &'static str) {
+    match p {
+        Prompt::LeaveMessage => ("recording.voicemail_prompt", "voicemail prompt"),
+        _ => ("recording.greeting", "greeting"),
+    }
+}
+
+fn prompt_recording_path(web: &Web, id: &str, p: Prompt) -> ApiResult<std::path::PathBuf> {
+    recording_path(&web.options.data_dir.join(RECORDINGS_DIR), id, p)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("prompt {p:?} cannot be a recording")))
+}
+
+/// Stores an uploaded recording for prompt `p` of routing number `id` and renders the
+/// prompts again (new calls hear it).
+async fn upload_prompt_recording(
+    web: &Arc<Web>,
+    s: &Session,
+    id: &str,
+    p: Prompt,
+    q: UploadQuery,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    routing_id_known(&web, &id)?;
-    let path = greeting_path(&web.options.data_dir.join(RECORDINGS_DIR), &id);
-    let seconds = store(&web, body, q.name.clone(), path).await?;
+    routing_id_known(web, id)?;
+    let path = prompt_recording_path(web, id, p)?;
+    let seconds = store(web, body, q.name.clone(), path).await?;
+    let (action, what) = recording_names(p);
     super::api::rerender(
-        &web,
-        &s,
-        "recording.greeting",
+        web,
+        s,
+        action,
         format!(
-            "greeting of {id}: uploaded {} ({seconds:.1} s)",
+            "{what} of {id}: uploaded {} ({seconds:.1} s)",
             q.name.as_deref().unwrap_or("a recording")
         ),
     )
@@ -241,21 +285,61 @@ pub(super) async fn upload_greeting(
     Ok(Json(json!({ "seconds": seconds })))
 }
 
+/// Removes the uploaded recording for prompt `p` of routing number `id` (its text is
+/// spoken again).
+async fn delete_prompt_recording(
+    web: &Arc<Web>,
+    s: &Session,
+    id: &str,
+    p: Prompt,
+) -> ApiResult<Response> {
+    routing_id_known(web, id)?;
+    let path = prompt_recording_path(web, id, p)?;
+    let (action, what) = recording_names(p);
+    remove(
+        web,
+        s,
+        path,
+        action,
+        format!("{what} of {id}: recording removed, the text is spoken again"),
+    )
+    .await
+}
+
+pub(super) async fn upload_greeting(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    upload_prompt_recording(&web, &s, &id, Prompt::Greeting, q, body).await
+}
+
 pub(super) async fn delete_greeting(
     State(web): State<Arc<Web>>,
     Extension(s): Extension<Session>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    routing_id_known(&web, &id)?;
-    let path = greeting_path(&web.options.data_dir.join(RECORDINGS_DIR), &id);
-    remove(
-        &web,
-        &s,
-        path,
-        "recording.greeting",
-        format!("greeting of {id}: recording removed, the text is spoken again"),
-    )
-    .await
+    delete_prompt_recording(&web, &s, &id, Prompt::Greeting).await
+}
+
+pub(super) async fn upload_voicemail_prompt(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    upload_prompt_recording(&web, &s, &id, Prompt::LeaveMessage, q, body).await
+}
+
+pub(super) async fn delete_voicemail_prompt(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    delete_prompt_recording(&web, &s, &id, Prompt::LeaveMessage).await
 }
 
 pub(super) async fn upload_hold(
@@ -347,7 +431,12 @@ pub(super) fn openapi_paths() -> Value {
             json!({ "200": ok(obj(json!({ "version": s("integer") }), &["version"])) })), json!([id.clone()])) },
         "/api/routing-numbers/{id}/greeting/recording": {
             "post": upload("Upload a recorded greeting (WAV, MP3, Ogg, FLAC; at most 16 MiB and 600 s)", json!([id.clone(), name.clone()])),
-            "delete": with_params(op("Remove the recorded greeting (the text is spoken again)", removed.clone()), json!([id]))
+            "delete": with_params(op("Remove the recorded greeting (the text is spoken again)", removed.clone()), json!([id.clone()]))
+        },
+        "/api/routing-numbers/{id}/voicemail-prompt.wav": { "get": with_params(op("The voicemail prompt callers hear now (recording or speech; 404 if the routing number never uses voicemail)", wav.clone()), json!([id.clone()])) },
+        "/api/routing-numbers/{id}/voicemail-prompt/recording": {
+            "post": upload("Upload a recorded voicemail prompt (\"please leave a message after the tone\"; WAV, MP3, Ogg, FLAC; at most 16 MiB and 600 s)", json!([id.clone(), name.clone()])),
+            "delete": with_params(op("Remove the recorded voicemail prompt (the text is spoken again)", removed.clone()), json!([id]))
         },
         "/api/hold-music.wav": { "get": op("The uploaded hold music", wav) },
         "/api/hold-music": {
@@ -357,37 +446,77 @@ pub(super) fn openapi_paths() -> Value {
     })
 }
 
+/// The upload (and remove) control of a routing number's recordable prompt: `slug`
+/// names the page's elements, `api` the path under `/api/routing-numbers/{id}/`.
+fn upload_control(id: &str, slug: &str, api: &str, label: &str, recorded: bool) -> String {
+    let remove = if recorded {
+        format!(
+            r#" <button type="button" class="light" data-delete="/api/routing-numbers/{id}/{api}/recording" data-out="{slug}-result-{id}">Remove the recording</button>"#
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<label for="{slug}-file-{id}">{label} (WAV, MP3, Ogg, FLAC)</label><input type="file" id="{slug}-file-{id}" accept="audio/*"> <button type="button" data-upload="/api/routing-numbers/{id}/{api}/recording" data-file="{slug}-file-{id}" data-out="{slug}-result-{id}" id="{slug}-upload-{id}">Upload</button>{remove}<p class="error" id="{slug}-result-{id}"></p>"#
+    )
+}
+
 async fn prompts_page(State(web): State<Arc<Web>>, Extension(s): Extension<Session>) -> Response {
     let admin = s.role == Role::Admin;
     let cfg = web.current.read().map(|c| c.0.clone()).ok();
     let rec = web.options.data_dir.join(RECORDINGS_DIR);
+    let lib = web.prompts.read().ok().and_then(|l| l.clone());
     let mut body = String::new();
     for rn in cfg.iter().flat_map(|c| c.routing_numbers.iter()) {
         let id = esc(&rn.key);
         let lang = esc(rn.language.get_ref());
-        let recorded = greeting_path(&rec, &rn.key).exists();
+        let recorded = |p| recording_path(&rec, &rn.key, p).is_some_and(|f| f.exists());
+        let greeting_recorded = recorded(Prompt::Greeting);
+        let vm_recorded = recorded(Prompt::LeaveMessage);
         let upload = if admin {
-            format!(
-                r#"<label for="greeting-file-{id}">Or upload a recording (WAV, MP3, Ogg, FLAC)</label><input type="file" id="greeting-file-{id}" accept="audio/*"> <button type="button" data-upload="/api/routing-numbers/{id}/greeting/recording" data-file="greeting-file-{id}" data-out="greeting-result-{id}" id="greeting-upload-{id}">Upload</button>{remove}<p class="error" id="greeting-result-{id}"></p>"#,
-                remove = if recorded {
-                    format!(
-                        r#" <button type="button" class="light" data-delete="/api/routing-numbers/{id}/greeting/recording" data-out="greeting-result-{id}">Remove the recording</button>"#
-                    )
-                } else {
-                    String::new()
-                }
+            upload_control(
+                &id,
+                "greeting",
+                "greeting",
+                "Or upload a recording",
+                greeting_recorded,
             )
         } else {
             String::new()
+        };
+        let vm_upload = if admin {
+            upload_control(
+                &id,
+                "voicemail",
+                "voicemail-prompt",
+                "Upload a recording instead of the spoken prompt",
+                vm_recorded,
+            )
+        } else {
+            String::new()
+        };
+        let vm_in_use = lib
+            .as_ref()
+            .is_some_and(|l| l.get(&rn.key, Prompt::LeaveMessage).is_some());
+        let vm_state = if vm_in_use {
+            format!(
+                r#"Callers who leave a message hear{}: <audio controls preload="none" src="/api/routing-numbers/{id}/voicemail-prompt.wav" data-voicemail-prompt="{id}"></audio>"#,
+                if vm_recorded { " (a recording)" } else { "" }
+            )
+        } else if vm_recorded {
+            "A recording is uploaded; this routing number's calls do not end in voicemail now."
+                .into()
+        } else {
+            "This routing number's calls do not end in voicemail now.".into()
         };
         body.push_str(&format!(
             r#"<section data-routing="{id}"><h2>{name} <span class="muted">({id}, voice {lang})</span></h2>
 <p>Callers hear now{rec_note}: <audio controls preload="none" src="/api/routing-numbers/{id}/greeting.wav" data-greeting="{id}"></audio></p>
 <form data-api="/api/routing-numbers/{id}/greeting" data-next="/prompts?saved={id}" id="greeting-form-{id}"><label for="greeting-text-{id}">Greeting text</label><textarea id="greeting-text-{id}" name="text" class="short"{ro}>{text}</textarea><div class="field-error" data-error-for="text"></div>
 <button type="button" class="light" data-listen="greeting-text-{id}" data-language="{lang}" id="listen-{id}">Listen</button> <audio id="listen-audio-greeting-text-{id}" controls hidden></audio>{save}<p class="form-error error"></p></form>
-{upload}</section>"#,
+{upload}<h3>Voicemail prompt</h3><p id="voicemail-state-{id}">{vm_state}</p>{vm_upload}</section>"#,
             name = esc(&rn.name),
-            rec_note = if recorded { " (a recording, then the menu)" } else { "" },
+            rec_note = if greeting_recorded { " (a recording, then the menu)" } else { "" },
             text = esc(&rn.greeting),
             ro = if admin { "" } else { " readonly" },
             save = if admin { r#" <button type="submit" id="greeting-save-{id}">Save greeting</button>"#.replace("{id}", &id) } else { String::new() },
