@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::hw::sim::SimBoard;
 use crate::alerts::{Sender, SmsPath};
 use crate::app::engine::Engine;
 use crate::config::Config;
 use crate::config::alerts::TargetKind;
 use crate::exchange::{Command, CommandResult, Output};
+use crate::hw::sim::SimBoard;
 use crate::store::Store;
 
 /// Sends an SMS through the simulated modem, running the engine in virtual time until

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::hw::sim::SimBoard;
 use crate::alerts::health::{HealthChange, HealthMonitor, Observation};
 use crate::app::engine::Engine;
 use crate::config::Config;
+use crate::hw::sim::SimBoard;
 
 /// Watches the box during a scenario run.
 pub struct HealthWatch {

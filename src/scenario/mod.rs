@@ -730,7 +730,10 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
         if let Some(want) = &expect.test_calls
             && &o.test_calls != want
         {
-            f.push(format!("test_calls: expected {want:?}, got {:?}", o.test_calls));
+            f.push(format!(
+                "test_calls: expected {want:?}, got {:?}",
+                o.test_calls
+            ));
         }
         f.extend(check_alerts(
             expect,

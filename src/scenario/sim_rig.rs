@@ -356,6 +356,7 @@ impl Rig for SimRig {
                     number: number.clone(),
                     tone: Duration::from_secs(5),
                     ring: Duration::from_secs(45),
+                    manual: false,
                 },
                 _ => bail!(
                     "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N` or `test_call = \"+49...\"`"
@@ -380,15 +381,7 @@ impl Rig for SimRig {
             // from the wall-clock time the run ended at; every call's event is due by then
             let mut sender =
                 crate::alerts::Sender::new(cfg.clone(), data.0.join("voicemail"), sc.seed);
-            alert_delivery::deliver(
-                &mut engine,
-                &mut store,
-                &mut sender,
-                &cfg,
-                start,
-                wall,
-                end,
-            )?;
+            alert_delivery::deliver(&mut engine, &mut store, &mut sender, &cfg, start, wall, end)?;
         }
         let mut log = engine.board.take_log();
         log.extend(notes);
