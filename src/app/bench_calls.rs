@@ -119,7 +119,8 @@ fn caller(n: u64) -> Party {
     )
 }
 
-fn responder(name: &str) -> Responder {
+/// A simulated person who answers after 2 s (and presses 1 after a prompt).
+pub(crate) fn responder(name: &str) -> Responder {
     let name = name.to_string();
     Responder {
         far: FarEnd::Rings {

@@ -380,6 +380,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                                 number: st.number.get_ref().clone(),
                                 tone: *st.tone.get_ref(),
                                 ring: *st.ring.get_ref(),
+                                manual: false,
                             };
                             // the result comes back as Output::TestCall; meanwhile (or
                             // when the modem is busy now) try again in 5 minutes at most
@@ -512,8 +513,27 @@ pub fn run(opts: RunOptions) -> Result<()> {
             if ctx.board.is_sim() {
                 let b = ctx.board.clone();
                 let ports = b.port_ids();
+                // the simulated network answers the users' phones (after 2 s), so a
+                // test call from the page has someone to reach
+                let answering: Vec<(String, String)> = ctx
+                    .cfg
+                    .users
+                    .iter()
+                    .flat_map(|u| {
+                        u.phone
+                            .iter()
+                            .map(move |p| (p.get_ref().clone(), u.id.get_ref().clone()))
+                    })
+                    .filter(|(p, _)| crate::config::is_e164(p))
+                    .collect();
                 run_engine(
-                    move || SimBoard::new(&b),
+                    move || {
+                        let mut sim = SimBoard::new(&b)?;
+                        for (number, name) in &answering {
+                            sim.add_responder(number, super::bench_calls::responder(name));
+                        }
+                        Ok(sim)
+                    },
                     ctx,
                     move |e| {
                         while let Ok(c) = sim_rx.try_recv() {

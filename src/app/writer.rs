@@ -461,7 +461,7 @@ impl CallWriter {
     }
 
     /// Records a self-test call; a failure raises the `health:self_test` alert, the
-    /// next pass resolves it.
+    /// next pass resolves it. A manual test call (the web page's) is only recorded.
     pub fn test_call(
         &mut self,
         store: &mut Store,
@@ -479,7 +479,18 @@ impl CallWriter {
             ),
             Err(why) => (false, why.clone()),
         };
-        store.insert_self_test(ms(at), &r.number, passed, &detail)?;
+        store.insert_self_test(ms(at), &r.number, passed, &detail, r.manual, Some(r.id))?;
+        if r.manual {
+            // a test call from the web page: its result is shown there, and it neither
+            // raises nor resolves the periodic self-test's alert
+            tracing::info!(
+                test_call = r.id,
+                number = %r.number,
+                passed,
+                "manual test call: {detail}"
+            );
+            return Ok(());
+        }
         let site = self.cfg.site.name.clone();
         let change = crate::alerts::health::HealthChange {
             key: "self_test".into(),

@@ -267,6 +267,9 @@ pub enum Command {
         tone: Duration,
         /// How long it may ring.
         ring: Duration,
+        /// Started by hand (the web page), not by the periodic self-test: recorded
+        /// with this flag and raising no health alert.
+        manual: bool,
     },
 }
 
@@ -604,9 +607,12 @@ impl Exchange {
                 )),
                 None => CommandResult::Rejected("this board has no modem".into()),
             },
-            Command::TestCall { number, tone, ring } => {
-                self.start_test_call(now, &number, tone, ring)
-            }
+            Command::TestCall {
+                number,
+                tone,
+                ring,
+                manual,
+            } => self.start_test_call(now, &number, tone, ring, manual),
         };
         self.run_pending(now);
         result

@@ -21,6 +21,8 @@ pub struct TestCallResult {
     /// Passed: how long the far end took to answer and how long the tone played (ms);
     /// or why it failed.
     pub outcome: Result<TestCallPassed, String>,
+    /// Started by hand ([`super::Command::TestCall`]'s `manual`).
+    pub manual: bool,
 }
 
 /// A passed self-test call.
@@ -37,6 +39,7 @@ pub struct TestCallPassed {
 pub(super) struct TestCall {
     id: u64,
     number: String,
+    manual: bool,
     leg: LegId,
     started: Instant,
     answered: Option<Instant>,
@@ -57,6 +60,7 @@ impl Exchange {
         number: &str,
         tone: Duration,
         ring: Duration,
+        manual: bool,
     ) -> CommandResult {
         if !crate::config::is_e164(number) {
             return CommandResult::Rejected(format!(
@@ -83,6 +87,7 @@ impl Exchange {
         self.test_call = Some(TestCall {
             id,
             number: number.to_string(),
+            manual,
             leg,
             started: now,
             answered: None,
@@ -195,6 +200,7 @@ impl Exchange {
             id: t.id,
             number: t.number,
             outcome,
+            manual: t.manual,
         }));
         self.drain_modem(now);
         // a dial that waited for the modem gets it now

@@ -356,6 +356,7 @@ impl Rig for SimRig {
                     number: number.clone(),
                     tone: Duration::from_secs(5),
                     ring: Duration::from_secs(45),
+                    manual: false,
                 },
                 _ => bail!(
                     "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N` or `test_call = \"+49...\"`"

@@ -164,6 +164,12 @@ const MIGRATIONS: &[M<'static>] = &[
     ),
     // issue 13 — cdr: the call-flow steps the caller went through, `a > b > c`
     M::up("ALTER TABLE cdr ADD COLUMN path TEXT;"),
+    // test calls from the web page: `manual` ones (no health alert, not the periodic
+    // schedule's last test) and the engine's test-call id the page waits for
+    M::up(
+        "ALTER TABLE self_test ADD COLUMN manual INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE self_test ADD COLUMN test_id INTEGER;",
+    ),
 ];
 
 /// How a CDR's path is stored: step names joined by ` > `.

@@ -18,6 +18,7 @@
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use axum::Extension;
@@ -32,7 +33,9 @@ use serde_json::{Value, json};
 use super::openapi::{ok, op, with_params};
 use super::pages::{esc, page};
 use super::{ApiError, Session, Web};
+use crate::exchange::{Command, CommandResult};
 use crate::media::upload::MAX_UPLOAD_BYTES;
+use crate::store::sms_log::TestCallRow;
 use crate::store::web::Role;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -126,6 +129,8 @@ pub(super) fn routes() -> axum::Router<Arc<Web>> {
             post(restore).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024)),
         )
         .route("/api/system/restart", post(restart))
+        .route("/api/test-call", post(test_call))
+        .route("/api/test-calls", get(test_calls))
 }
 
 fn add_dir(tar: &mut tar::Builder<Vec<u8>>, data: &Path, name: &str) -> Result<()> {
@@ -421,6 +426,129 @@ pub(super) async fn restart(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct TestCallRequest {
+    number: String,
+}
+
+/// Why `number` cannot be test-called, or `None`: an E.164 number goes out through the
+/// modem; `port:fxsN` (a local phone) is recognised but not supported yet.
+pub fn test_call_number_error(number: &str, board: &crate::config::BoardProfile) -> Option<String> {
+    if crate::config::is_e164(number) {
+        return None;
+    }
+    if let Some(port) = number.strip_prefix(crate::config::LOCAL_PHONE_PREFIX) {
+        let fxs: Vec<String> = board
+            .ports
+            .iter()
+            .filter(|p| *p.kind.get_ref() == crate::config::PortKind::Fxs)
+            .map(|p| format!("port:{}", p.id.get_ref()))
+            .collect();
+        return Some(if fxs.iter().any(|f| f == number) {
+            format!(
+                "number: `{number}` is a local phone: test calls go out through the modem only, so give an E.164 number (+ and country code)"
+            )
+        } else if fxs.is_empty() {
+            format!(
+                "number: `{port}` is not an FXS port: this board has none; give an E.164 number (+ and country code)"
+            )
+        } else {
+            format!(
+                "number: `{port}` is not an FXS port of this board ({}); give an E.164 number (+ and country code)",
+                fxs.join(", ")
+            )
+        });
+    }
+    Some(format!(
+        "number: `{number}` is not an E.164 number: write it with + and country code (e.g. +491701234567)"
+    ))
+}
+
+/// `POST /api/test-call`: the box calls `number` through the modem, plays the test tone
+/// once answered and hangs up; the result is listed by `GET /api/test-calls` (with
+/// `manual` set and `test_id` the id answered here).
+pub(super) async fn test_call(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Json(req): Json<TestCallRequest>,
+) -> ApiResult<Response> {
+    let number = req.number.trim().to_string();
+    if let Some(why) = test_call_number_error(&number, &web.board) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
+    }
+    let Some(b) = &web.backend else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is not running",
+        ));
+    };
+    // the periodic self-test's tone and ring time, or their defaults
+    let (tone, ring) = web
+        .current
+        .read()
+        .ok()
+        .and_then(|c| c.0.health.self_test.clone())
+        .map(|st| (*st.tone.get_ref(), *st.ring.get_ref()))
+        .unwrap_or((Duration::from_secs(5), Duration::from_secs(45)));
+    let engine = b.engine.clone();
+    let n = number.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        engine.command(
+            Command::TestCall {
+                number: n,
+                tone,
+                ring,
+                manual: true,
+            },
+            Duration::from_secs(5),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    match r {
+        Ok(CommandResult::TestCallStarted(id)) => {
+            let (who, addr, n) = (s.account.clone(), s.address.to_string(), number.clone());
+            web.db(move |st| {
+                st.audit(
+                    &who,
+                    &addr,
+                    "test_call",
+                    &format!("test call {id} to {n} started"),
+                )
+            })
+            .await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "test_id": id, "number": number })),
+            )
+                .into_response())
+        }
+        // the modem is busy, not ready or missing: try again later
+        Ok(CommandResult::Rejected(why)) => Err(ApiError::new(StatusCode::CONFLICT, why)),
+        Ok(other) => Err(ApiError::internal(anyhow::anyhow!(
+            "unexpected answer {other:?}"
+        ))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{e:#}"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TestCallsQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/test-calls`: recent test-call results (periodic and manual), newest first.
+pub(super) async fn test_calls(
+    State(web): State<Arc<Web>>,
+    Query(q): Query<TestCallsQuery>,
+) -> ApiResult<Json<Vec<TestCallRow>>> {
+    let limit = q.limit.unwrap_or(20).min(500);
+    Ok(Json(web.db(move |s| s.self_tests(limit)).await?))
+}
+
 /// The OpenAPI paths of this file.
 pub(super) fn openapi_paths() -> Value {
     let s = |t: &str| json!({ "type": t });
@@ -436,7 +564,18 @@ pub(super) fn openapi_paths() -> Value {
             "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
             "responses": { "200": ok(json!({ "type": "object", "properties": { "staged": s("string"), "restart_needed": s("boolean") }, "required": ["staged", "restart_needed"] })),
                 "default": { "$ref": "#/components/responses/Error" } } } },
-        "/api/system/restart": { "post": op("Restart the service (calls in progress end; systemd starts it again)", json!({ "202": { "description": "stopping" } })) }
+        "/api/system/restart": { "post": op("Restart the service (calls in progress end; systemd starts it again)", json!({ "202": { "description": "stopping" } })) },
+        "/api/test-call": { "post": {
+            "summary": "Place a test call: the box calls the number through the modem, plays a 1 kHz tone once answered and hangs up; the result appears in GET /api/test-calls",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                "properties": { "number": { "type": "string", "description": "E.164 number (+ and country code)" } }, "required": ["number"] } } } },
+            "responses": { "202": { "description": "dialling", "content": { "application/json": { "schema": { "type": "object",
+                "properties": { "test_id": s("integer"), "number": s("string") }, "required": ["test_id", "number"] } } } },
+                "default": { "$ref": "#/components/responses/Error" } } } },
+        "/api/test-calls": { "get": with_params(op("Recent test-call results (the periodic self-test and manual ones), newest first", json!({ "200": ok(json!({ "type": "array",
+            "items": { "type": "object", "properties": { "id": s("integer"), "at": s("string"), "number": s("string"), "passed": s("boolean"), "detail": s("string"),
+                "manual": s("boolean"), "test_id": { "type": "integer", "nullable": true } }, "required": ["id", "at", "number", "passed", "detail", "manual"] } })) })),
+            json!([{ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 0 } }])) }
     })
 }
 
@@ -468,6 +607,48 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
         .join("\n");
     let pending = web.options.data_dir.join(PENDING_DIR).join(DB).exists();
     let admin = s.role == Role::Admin;
+    let tests = web.db(|st| st.self_tests(10)).await.unwrap_or_default();
+    let test_rows = if tests.is_empty() {
+        r#"<tr><td colspan="4" class="muted">no test calls yet</td></tr>"#.to_string()
+    } else {
+        tests
+            .iter()
+            .map(|t| {
+                format!(
+                    r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}: {}</td></tr>"#,
+                    esc(&t.at),
+                    esc(&t.number),
+                    if t.manual { "manual" } else { "periodic" },
+                    if t.passed { "ok" } else { "error" },
+                    if t.passed { "passed" } else { "FAILED" },
+                    esc(&t.detail)
+                )
+            })
+            .collect()
+    };
+    let suggested = web
+        .current
+        .read()
+        .ok()
+        .and_then(|c| {
+            c.0.health
+                .self_test
+                .as_ref()
+                .map(|st| st.number.get_ref().clone())
+        })
+        .unwrap_or_default();
+    let test_form = if admin {
+        format!(
+            r#"<form id="test-call-form" data-test-call><label for="test-call-number">Number (E.164)</label> <input id="test-call-number" name="number" value="{}" placeholder="+491701234567" required> <button type="submit" id="test-call">Place a test call</button></form><p id="test-call-result" class="muted"></p>"#,
+            esc(&suggested)
+        )
+    } else {
+        String::new()
+    };
+    let test_section = format!(
+        r#"<section><h2>Test call</h2><p class="muted">The box calls the number through the modem, plays a 1 kHz tone once answered and hangs up.</p>{test_form}<table id="test-calls"><tr><th>at</th><th>number</th><th>kind</th><th>result</th></tr>{test_rows}</table></section>
+"#
+    );
     let actions = if admin {
         format!(
             r#"<section><h2>Backup and restore</h2><p><a href="/api/system/backup" id="backup" download>Download a backup</a> <span class="muted">(database, configuration, voicemail, recordings and the box's certificate and key: keep it safe)</span></p>
@@ -489,7 +670,7 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
         &format!(
             r#"<div class="grid"><section><h2>Software</h2><table><tr><th>version</th><td id="version">{}</td></tr><tr><th>board</th><td>{}</td></tr><tr><th>started</th><td>{}</td></tr><tr><th>data</th><td>{}</td></tr></table></section>
 <section><h2>Modem and SIM</h2><table id="modem-info">{modem}</table><h2>Signal</h2>{signal}</section></div>
-{actions}<section><h2>Log (last 200 lines)</h2><pre class="diff" id="log-tail">{logs}</pre></section>"#,
+{test_section}{actions}<section><h2>Log (last 200 lines)</h2><pre class="diff" id="log-tail">{logs}</pre></section>"#,
             esc(st.version),
             esc(&st.board),
             esc(&st.started_at),

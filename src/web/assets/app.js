@@ -140,3 +140,25 @@ if (cfg) {
     if (res.ok) { location.href = "/config?saved=" + res.data.version; } else show(res);
   });
 }
+// the System page's test call: start it, then wait for its result in /api/test-calls
+document.querySelectorAll("form[data-test-call]").forEach(form => form.addEventListener("submit", async ev => {
+  ev.preventDefault();
+  const out = document.getElementById("test-call-result");
+  const number = form.elements.number.value.trim();
+  const res = await api("POST", "/api/test-call", { number });
+  if (!res.ok) { out.className = "error"; out.textContent = (res.data && res.data.error) || ("failed (" + res.status + ")"); return; }
+  const id = res.data.test_id;
+  out.className = "muted"; out.textContent = "test call " + id + " to " + number + ": dialling…";
+  const t0 = Date.now();
+  while (Date.now() - t0 < 180000) {
+    await new Promise(r => setTimeout(r, 2000));
+    const list = await api("GET", "/api/test-calls?limit=20");
+    const row = list.ok && list.data.find(t => t.manual && t.test_id === id && t.number === number);
+    if (row) {
+      out.className = row.passed ? "ok" : "error";
+      out.textContent = "test call " + id + " to " + number + ": " + (row.passed ? "passed (" : "FAILED (") + row.detail + ")";
+      return;
+    }
+  }
+  out.className = "error"; out.textContent = "test call " + id + ": no result after 3 minutes (see the log below)";
+}));
