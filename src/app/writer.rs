@@ -196,32 +196,14 @@ impl CallWriter {
                     Some((_, rn)) => (rn.name.clone(), Some(rn.alerts.clone())),
                     None => (routing_number.clone(), None),
                 };
-                let mut cdr = Cdr {
-                    call_id: *call,
-                    started_at: *at,
-                    ended_at: *at,
-                    routing_number: name.clone(),
-                    routing_id: routing_number.clone(),
-                    port: port.clone(),
-                    caller_id: caller_id.clone(),
-                    option_key: None,
-                    option_label: None,
-                    policy: None,
-                    digits: String::new(),
-                    attempts: Vec::new(),
-                    accepted_by: None,
-                    bridge_started_at: None,
-                    bridge_seconds: None,
-                    duration_seconds: 0.0,
-                    end_reason: EndReason::InProgress,
-                    queue_seconds: None,
-                    overflow: None,
-                    pin: None,
-                    voicemail: None,
-                    voicemail_id: None,
-                    alert_id: None,
-                    path: Vec::new(),
-                };
+                let mut cdr = Cdr::started(
+                    *call,
+                    *at,
+                    (name.clone(), routing_number.clone()),
+                    port.clone(),
+                    caller_id.clone(),
+                    EndReason::InProgress,
+                );
                 let tx = store.conn.transaction()?;
                 let cdr_id = store::begin_cdr_tx(&tx, &cdr)?;
                 let mut alert_id = None;

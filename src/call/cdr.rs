@@ -206,3 +206,43 @@ pub struct Cdr {
     #[serde(default)]
     pub path: Vec<String>,
 }
+
+impl Cdr {
+    /// The record of a call that has just arrived: nothing chosen, nobody tried yet,
+    /// ending as `end_reason` unless the call says otherwise.
+    pub fn started(
+        call_id: u64,
+        at: Timestamp,
+        (routing_number, routing_id): (String, String),
+        port: String,
+        caller_id: Option<String>,
+        end_reason: EndReason,
+    ) -> Self {
+        Self {
+            call_id,
+            started_at: at,
+            ended_at: at,
+            routing_number,
+            routing_id,
+            port,
+            caller_id,
+            option_key: None,
+            option_label: None,
+            policy: None,
+            digits: String::new(),
+            attempts: Vec::new(),
+            accepted_by: None,
+            bridge_started_at: None,
+            bridge_seconds: None,
+            duration_seconds: 0.0,
+            end_reason,
+            queue_seconds: None,
+            overflow: None,
+            pin: None,
+            voicemail: None,
+            voicemail_id: None,
+            alert_id: None,
+            path: Vec::new(),
+        }
+    }
+}

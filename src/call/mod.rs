@@ -357,32 +357,14 @@ impl Call {
     ) -> (Self, Vec<Action>) {
         let rn = &cfg.routing_numbers[routing];
         let caller_id = intake.caller_id;
-        let cdr = Cdr {
-            call_id: id,
-            started_at: wall,
-            ended_at: wall,
-            routing_number: rn.name.clone(),
-            routing_id: rn.key.clone(),
-            queue_seconds: None,
-            overflow: None,
-            pin: None,
-            voicemail: None,
-            voicemail_id: None,
-            alert_id: None,
-            path: Vec::new(),
-            port: rn.port.get_ref().clone(),
+        let cdr = Cdr::started(
+            id,
+            wall,
+            (rn.name.clone(), rn.key.clone()),
+            rn.port.get_ref().clone(),
             caller_id,
-            option_key: None,
-            option_label: None,
-            policy: None,
-            digits: String::new(),
-            attempts: Vec::new(),
-            accepted_by: None,
-            bridge_started_at: None,
-            bridge_seconds: None,
-            duration_seconds: 0.0,
-            end_reason: EndReason::Error,
-        };
+            EndReason::Error,
+        );
         let call = Call {
             id,
             cfg,
