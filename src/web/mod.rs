@@ -33,6 +33,8 @@ use crate::store::web::Role;
 
 mod api;
 pub mod auth;
+pub mod forms;
+mod forms_page;
 pub mod logtail;
 mod messages;
 mod openapi;
@@ -373,6 +375,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .merge(timeline::routes())
         .merge(prompts::routes())
         .merge(system::routes())
+        .merge(forms::routes())
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(web.clone(), guard))

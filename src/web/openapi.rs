@@ -46,6 +46,7 @@ pub fn openapi_document() -> Value {
         super::timeline::openapi_paths(),
         super::prompts::openapi_paths(),
         super::system::openapi_paths(),
+        super::forms::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
             paths.extend(more);

@@ -78,13 +78,14 @@ pub(super) fn page(title: &str, s: Option<&Session>, active: &str, body: &str) -
                 )
             };
             format!(
-                r#"<nav>{}{}{}{}{}{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
+                r#"<nav>{}{}{}{}{}{}{}{}{}{}{}</nav><span class="me"><span id="me">{}</span> ({}) <button class="light" id="logout">log out</button></span>"#,
                 link("/", "Dashboard"),
                 link("/calls", "Calls"),
                 link("/schedules", "Schedules"),
                 link("/prompts", "Greeting"),
                 link("/voicemail", "Voicemail"),
                 link("/alerts", "Alerts"),
+                link("/settings", "Settings"),
                 link("/config", "Configuration"),
                 link("/audit", "Audit log"),
                 link("/accounts", "Accounts"),
