@@ -17,7 +17,11 @@ use web_support::webdriver::Browser;
 use web_support::{ADMIN_PASSWORD, Client, Service, tool};
 
 fn versions(c: &mut Client) -> usize {
-    c.get("/api/config/versions").json().as_array().unwrap().len()
+    c.get("/api/config/versions")
+        .json()
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -34,7 +38,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
     let doc = admin.get("/api/openapi.json").json();
     for p in ["/api/config/edit", "/api/config/edit/check"] {
         assert!(doc["paths"][p]["post"].is_object(), "{p}");
-        assert_eq!(svc.client().post_json(p, &json!({ "edits": [] })).status, 401);
+        assert_eq!(
+            svc.client().post_json(p, &json!({ "edits": [] })).status,
+            401
+        );
         let r = admin.request("POST", p, Some(r#"{"edits":[]}"#), false);
         assert_eq!(r.status, 403, "{p} without the CSRF token");
     }
@@ -65,7 +72,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         assert_eq!(r.status, 422, "{endpoint}: {}", r.body);
         let body = r.json();
         assert!(
-            body["error"].as_str().unwrap().contains("nothing was saved"),
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was saved"),
             "{body}"
         );
         let p = body["problems"]
@@ -81,7 +91,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         );
     }
     assert_eq!(versions(&mut admin), 1, "nothing was saved");
-    assert_eq!(admin.get("/api/config").json()["toml"].as_str(), Some(text.as_str()));
+    assert_eq!(
+        admin.get("/api/config").json()["toml"].as_str(),
+        Some(text.as_str())
+    );
 
     // a reader's problem (a wrong type) and a missing key are led back to the field too
     let r = admin.post_json(
@@ -89,7 +102,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         &json!({ "edits": [{ "path": "routing_number[0].menu_tries", "value": "three" }] }),
     );
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(r.json()["problems"][0]["key"], "routing_number[0].menu_tries");
+    assert_eq!(
+        r.json()["problems"][0]["key"],
+        "routing_number[0].menu_tries"
+    );
     let r = admin.post_json(
         "/api/config/edit",
         &json!({ "edits": [{ "path": "schedule[0].layer[2].users", "value": ["dave"] }] }),
@@ -99,9 +115,18 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
     assert!(key.starts_with("schedule[0].layer[2]"), "{key}");
     // a path that is not one, an entry that is not there, a value that is no value
     for (edits, key) in [
-        (json!([{ "path": "User[0]..id", "value": "x" }]), "User[0]..id"),
-        (json!([{ "path": "user[9].id", "value": "x" }]), "user[9].id"),
-        (json!([{ "path": "user[0].name", "value": { "a": 1 } }]), "user[0].name"),
+        (
+            json!([{ "path": "User[0]..id", "value": "x" }]),
+            "User[0]..id",
+        ),
+        (
+            json!([{ "path": "user[9].id", "value": "x" }]),
+            "user[9].id",
+        ),
+        (
+            json!([{ "path": "user[0].name", "value": { "a": 1 } }]),
+            "user[0].name",
+        ),
     ] {
         let r = admin.post_json("/api/config/edit", &json!({ "edits": edits }));
         assert_eq!(r.status, 422, "{}", r.body);
@@ -129,14 +154,28 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         .to_string();
     let changed = diff
         .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
         .count();
     assert!(changed <= 7, "only the edited lines: {diff}");
-    assert_eq!(admin.get("/api/status").json()["config_version"].as_i64(), Some(v2));
+    assert_eq!(
+        admin.get("/api/status").json()["config_version"].as_i64(),
+        Some(v2)
+    );
     let audit = admin.get("/api/audit").json();
     assert!(
-        audit.as_array().unwrap().iter().any(|a| a["action"] == "config.apply"
-            && a["detail"].as_str().unwrap().contains("form: user[4], schedule[0]")),
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "config.apply"
+                && a["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("form: user[4], schedule[0]")),
         "{audit}"
     );
 
@@ -173,6 +212,7 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         "policies",
         "routing-numbers",
         "support-hours",
+        "alert-targets",
         "site",
     ] {
         let r = admin.get(&format!("/settings/{s}"));
@@ -181,7 +221,12 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         assert!(r.body.len() < 100_000, "{s}: {} bytes", r.body.len());
         eprintln!("/settings/{s}: {} bytes", r.body.len());
     }
-    assert!(admin.get("/settings/users").body.contains(r#"value="erin""#));
+    assert!(
+        admin
+            .get("/settings/users")
+            .body
+            .contains(r#"value="erin""#)
+    );
     let r = admin.post_json(
         "/api/accounts",
         &json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),
@@ -190,7 +235,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
     let mut viewer = svc.client();
     assert_eq!(
         viewer
-            .post_json("/api/login", &json!({ "name": "watcher", "password": "quiet observer 7" }))
+            .post_json(
+                "/api/login",
+                &json!({ "name": "watcher", "password": "quiet observer 7" })
+            )
             .status,
         200
     );
@@ -198,7 +246,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains(" disabled") && !page.body.contains("-save\""));
     for p in ["/api/config/edit", "/api/config/edit/check"] {
-        let r = viewer.post_json(p, &json!({ "edits": [{ "path": "site.name", "value": "x" }] }));
+        let r = viewer.post_json(
+            p,
+            &json!({ "edits": [{ "path": "site.name", "value": "x" }] }),
+        );
         assert_eq!(r.status, 403, "{p}");
     }
     assert_eq!(versions(&mut admin), 2);
@@ -242,10 +293,17 @@ fn browser_forms_add_a_user_to_a_schedule_and_show_errors_at_the_field() {
     // who is on call before: not erin
     let sched = "netops-rotation";
     b.goto(&format!("{base}/schedules"));
-    b.wait(&format!("section[data-schedule={sched}] svg g[data-row=on_call]"), 30);
-    assert_ne!(b.text(&format!("section[data-schedule={sched}] .now-on-call")), "erin");
+    b.wait(
+        &format!("section[data-schedule={sched}] svg g[data-row=on_call]"),
+        30,
+    );
+    assert_ne!(
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
     assert_eq!(
-        b.find_all(&format!("section[data-schedule={sched}] g[data-row=layer]")).len(),
+        b.find_all(&format!("section[data-schedule={sched}] g[data-row=layer]"))
+            .len(),
         2
     );
 
@@ -258,7 +316,10 @@ fn browser_forms_add_a_user_to_a_schedule_and_show_errors_at_the_field() {
     b.wait("#f-user-4 p.state.ok", 30);
     b.click("#f-user-4-save");
     b.wait("#saved", 60);
-    let value = b.script("return document.getElementById('f-user-4-id').value", json!([]));
+    let value = b.script(
+        "return document.getElementById('f-user-4-id').value",
+        json!([]),
+    );
     assert_eq!(value.as_str(), Some("erin"), "the new user is an item now");
     assert_eq!(versions(&mut api), 2);
 
@@ -281,14 +342,21 @@ fn browser_forms_add_a_user_to_a_schedule_and_show_errors_at_the_field() {
         &format!("section[data-schedule={sched}] g[data-row=on_call] g[data-users=erin]"),
         30,
     );
-    assert_eq!(b.text(&format!("section[data-schedule={sched}] .now-on-call")), "erin");
     assert_eq!(
-        b.find_all(&format!("section[data-schedule={sched}] g[data-row=layer]")).len(),
+        b.text(&format!("section[data-schedule={sched}] .now-on-call")),
+        "erin"
+    );
+    assert_eq!(
+        b.find_all(&format!("section[data-schedule={sched}] g[data-row=layer]"))
+            .len(),
         3
     );
     b.goto(&format!("{base}/"));
     b.wait(&format!("#oncall tr[data-schedule={sched}]"), 30);
-    assert!(b.text(&format!("#oncall tr[data-schedule={sched}]")).contains("erin"));
+    assert!(
+        b.text(&format!("#oncall tr[data-schedule={sched}]"))
+            .contains("erin")
+    );
 
     // an invalid change: the error next to the field as you type, and again on save;
     // nothing saved
@@ -311,27 +379,42 @@ fn browser_forms_add_a_user_to_a_schedule_and_show_errors_at_the_field() {
     b.goto(&format!("{base}/config"));
     assert_eq!(b.find_all("#versions tr").len(), 3, "nothing was saved");
     b.goto(&format!("{base}/settings/users"));
-    let phone = b.script("return document.getElementById('f-user-0-phone').value", json!([]));
+    let phone = b.script(
+        "return document.getElementById('f-user-0-phone').value",
+        json!([]),
+    );
     assert_eq!(phone.as_str(), Some("+491701111111"));
 
     // support hours with a holiday, on a phone-sized screen
     b.set_size(390, 844);
     b.goto(&format!("{base}/settings/support-hours"));
-    b.type_into("#f-routing_number-1-support_hours-time_zone", "Europe/Berlin");
+    b.type_into(
+        "#f-routing_number-1-support_hours-time_zone",
+        "Europe/Berlin",
+    );
     b.click("#f-routing_number-1-support_hours-window-0-add");
     b.type_into("#f-routing_number-1-support_hours-window-0-days", "mon-fri");
     b.type_into("#f-routing_number-1-support_hours-window-0-from", "08:00");
     b.type_into("#f-routing_number-1-support_hours-window-0-to", "17:00");
     b.click("#f-routing_number-1-support_hours-holiday-0-add");
-    b.type_into("#f-routing_number-1-support_hours-holiday-0-name", "Christmas");
-    b.type_into("#f-routing_number-1-support_hours-holiday-0-date", "2026-12-25");
+    b.type_into(
+        "#f-routing_number-1-support_hours-holiday-0-name",
+        "Christmas",
+    );
+    b.type_into(
+        "#f-routing_number-1-support_hours-holiday-0-date",
+        "2026-12-25",
+    );
     b.wait("#f-routing_number-1 p.state.ok", 30);
     shot(&mut b, "settings-phone");
     b.click("#f-routing_number-1-save");
     b.wait("#saved", 60);
     b.set_size(1280, 900);
     assert_eq!(versions(&mut api), 4);
-    let toml = api.get("/api/config").json()["toml"].as_str().unwrap().to_string();
+    let toml = api.get("/api/config").json()["toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(toml.contains("date = \"2026-12-25\""), "{toml}");
     b.goto(&format!("{base}/settings/users"));
     shot(&mut b, "settings-users");

@@ -48,7 +48,8 @@ pub struct Step {
 
 /// Parses `user[2].phone` into its steps.
 pub fn parse_path(path: &str) -> Result<Vec<Step>, String> {
-    let how = "write it as the checker names keys, e.g. `user[0].phone` or `schedule[1].layer[0].shift`";
+    let how =
+        "write it as the checker names keys, e.g. `user[0].phone` or `schedule[1].layer[0].shift`";
     if path.is_empty() || path.len() > MAX_PATH {
         return Err(format!(
             "`{}` is not a configuration path: {how}",
@@ -200,7 +201,10 @@ fn table_at<'a>(
                     _ => {
                         return Err(problem(
                             path,
-                            format!("`{}` is not a list of tables: edit it on the Configuration page", st.key),
+                            format!(
+                                "`{}` is not a list of tables: edit it on the Configuration page",
+                                st.key
+                            ),
                         ));
                     }
                 };
@@ -229,7 +233,9 @@ fn table_at<'a>(
                             .ok_or_else(|| {
                                 problem(
                                     path,
-                                    format!("`{here}` is not a table: edit it on the Configuration page"),
+                                    format!(
+                                        "`{here}` is not a table: edit it on the Configuration page"
+                                    ),
                                 )
                             })?
                     }
@@ -327,9 +333,12 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditProblem> {
             format!("{} edits at once; at most {MAX_EDITS}", edits.len()),
         ));
     }
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| problem("", format!("the configuration in force does not parse: {e}")))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e| {
+        problem(
+            "",
+            format!("the configuration in force does not parse: {e}"),
+        )
+    })?;
     let mut removals = Vec::new();
     for e in edits {
         let steps = parse_path(&e.path).map_err(|m| problem(&e.path, m))?;
@@ -577,7 +586,14 @@ mod tests {
                 },
             ]
         );
-        for bad in ["", "user[x].id", "user[0.id", "User[0].id", "a..b", "user[0]x"] {
+        for bad in [
+            "",
+            "user[x].id",
+            "user[0.id",
+            "User[0].id",
+            "a..b",
+            "user[0]x",
+        ] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
     }
@@ -591,7 +607,10 @@ mod tests {
                 e("user[4].id", json!("erin")),
                 e("user[4].name", json!("Erin Example")),
                 e("user[4].phone", json!(["+491705555555"])),
-                e("schedule[0].layer[0].users", json!(["alice", "bob", "erin"])),
+                e(
+                    "schedule[0].layer[0].users",
+                    json!(["alice", "bob", "erin"]),
+                ),
             ],
         )
         .unwrap();
@@ -629,13 +648,22 @@ mod tests {
                     "routing_number[1].support_hours.window[0].days",
                     json!(["mon-fri"]),
                 ),
-                e("routing_number[1].support_hours.window[0].from", json!("08:00")),
-                e("routing_number[1].support_hours.window[0].to", json!("17:00")),
+                e(
+                    "routing_number[1].support_hours.window[0].from",
+                    json!("08:00"),
+                ),
+                e(
+                    "routing_number[1].support_hours.window[0].to",
+                    json!("17:00"),
+                ),
                 e(
                     "routing_number[1].support_hours.holiday[0].date",
                     json!("2026-12-25"),
                 ),
-                e("routing_number[1].support_hours.holiday[0].yearly", json!(true)),
+                e(
+                    "routing_number[1].support_hours.holiday[0].yearly",
+                    json!(true),
+                ),
                 e("schedule[0].layer[2].users", json!(["dave"])),
                 e("schedule[0].layer[2].shift", json!("1d")),
                 e("schedule[0].layer[2].start", json!("2026-02-02")),
@@ -724,7 +752,10 @@ mod tests {
             })
             .collect();
         locate_problems(&new, &edits, &mut problems);
-        assert_eq!(problems[0].key, "routing_number[0].menu_tries", "{problems:?}");
+        assert_eq!(
+            problems[0].key, "routing_number[0].menu_tries",
+            "{problems:?}"
+        );
         // a missing required key: at the new table's header
         let edits = [e("schedule[0].layer[2].users", json!(["dave"]))];
         let new = apply_edits(text, &edits).unwrap();

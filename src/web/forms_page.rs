@@ -23,7 +23,10 @@ const CSS: &str = include_str!("assets/forms.css");
 
 pub(super) fn routes() -> Router<Arc<Web>> {
     Router::new()
-        .route("/settings", get(|| async { axum::response::Redirect::to("/settings/users") }))
+        .route(
+            "/settings",
+            get(|| async { axum::response::Redirect::to("/settings/users") }),
+        )
         .route("/settings/{section}", get(section_page))
         .route(
             "/static/forms.js",
@@ -109,8 +112,8 @@ pub struct Section {
     pub title: &'static str,
     /// What the page is for.
     pub intro: &'static str,
-    /// Its table.
-    pub group: Group,
+    /// Its tables (one form per item of each).
+    pub groups: &'static [Group],
     /// Items are edited here but added and deleted elsewhere (support hours live on
     /// the routing numbers).
     pub fixed_items: bool,
@@ -130,9 +133,19 @@ const WINDOW: Group = Group {
     many: true,
     noun: "open window",
     fields: &[
-        f("days", "Days", Kind::List, "e.g. mon-fri, or sat, sun, or daily"),
+        f(
+            "days",
+            "Days",
+            Kind::List,
+            "e.g. mon-fri, or sat, sun, or daily",
+        ),
         f("from", "From", Kind::Text, "HH:MM"),
-        f("to", "To", Kind::Text, "HH:MM (24:00 allowed; earlier than From: over midnight)"),
+        f(
+            "to",
+            "To",
+            Kind::Text,
+            "HH:MM (24:00 allowed; earlier than From: over midnight)",
+        ),
     ],
     children: &[],
 };
@@ -149,33 +162,58 @@ pub const SECTIONS: &[Section] = &[
         title: "Users",
         intro: "People the box can call. Ids are used by schedules and escalation policies.",
         fixed_items: false,
-        group: Group {
+        groups: &[Group {
             key: "user",
             many: true,
             noun: "user",
             fields: &[
-                f("id", "Id", Kind::Text, "letters, digits, - or _ (e.g. alice)"),
+                f(
+                    "id",
+                    "Id",
+                    Kind::Text,
+                    "letters, digits, - or _ (e.g. alice)",
+                ),
                 f("name", "Name", Kind::Opt, ""),
-                f("phone", "Phones", Kind::List, "E.164 (+491701234567) or port:fxs1, tried in order"),
-                f("email", "E-mail", Kind::Opt, "maps iCal feed events to this user"),
-                f("language", "Language", Kind::Opt, "prompts played to this user (default en)"),
+                f(
+                    "phone",
+                    "Phones",
+                    Kind::List,
+                    "E.164 (+491701234567) or port:fxs1, tried in order",
+                ),
+                f(
+                    "email",
+                    "E-mail",
+                    Kind::Opt,
+                    "maps iCal feed events to this user",
+                ),
+                f(
+                    "language",
+                    "Language",
+                    Kind::Opt,
+                    "prompts played to this user (default en)",
+                ),
             ],
             children: &[],
-        },
+        }],
     },
     Section {
         slug: "schedules",
         title: "Schedules",
         intro: "Rotations: layers (the highest listed wins), overrides (they beat every layer) or an iCal feed. The Schedules page shows the timeline.",
         fixed_items: false,
-        group: Group {
+        groups: &[Group {
             key: "schedule",
             many: true,
             noun: "schedule",
             fields: &[
                 f("id", "Id", Kind::Text, "used by policy levels"),
                 f("name", "Name", Kind::Opt, ""),
-                f("time_zone", "Time zone", Kind::Text, "IANA, e.g. Europe/Berlin"),
+                f(
+                    "time_zone",
+                    "Time zone",
+                    Kind::Text,
+                    "IANA, e.g. Europe/Berlin",
+                ),
             ],
             children: &[
                 Group {
@@ -184,9 +222,19 @@ pub const SECTIONS: &[Section] = &[
                     noun: "layer",
                     fields: &[
                         f("name", "Name", Kind::Opt, ""),
-                        f("users", "Users in turn", Kind::List, "user ids, e.g. alice, bob"),
+                        f(
+                            "users",
+                            "Users in turn",
+                            Kind::List,
+                            "user ids, e.g. alice, bob",
+                        ),
                         f("shift", "Shift", Kind::Text, "12h, 1d, 1w"),
-                        f("start", "Start", Kind::Text, "first day (2026-01-05) or first handoff (2026-01-05T09:00)"),
+                        f(
+                            "start",
+                            "Start",
+                            Kind::Text,
+                            "first day (2026-01-05) or first handoff (2026-01-05T09:00)",
+                        ),
                         f("handoff", "Handoff", Kind::Opt, "HH:MM (default 00:00)"),
                         f("end", "End", Kind::Opt, "optional: date or local date-time"),
                         f("time_zone", "Time zone", Kind::Opt, "if not the schedule's"),
@@ -199,7 +247,12 @@ pub const SECTIONS: &[Section] = &[
                     noun: "override",
                     fields: &[
                         f("user", "User", Kind::Text, "user id"),
-                        f("from", "From", Kind::Text, "local date-time, e.g. 2026-03-02T18:00"),
+                        f(
+                            "from",
+                            "From",
+                            Kind::Text,
+                            "local date-time, e.g. 2026-03-02T18:00",
+                        ),
                         f("to", "To", Kind::Text, "local date-time (exclusive)"),
                     ],
                     children: &[],
@@ -211,20 +264,25 @@ pub const SECTIONS: &[Section] = &[
                     fields: &[
                         f("url", "URL", Kind::Opt, "http:// or https://"),
                         f("file", "File", Kind::Opt, "a path on the box"),
-                        f("match", "Match events by", Kind::Choice(&["email", "phone", "name"]), "default email"),
+                        f(
+                            "match",
+                            "Match events by",
+                            Kind::Choice(&["email", "phone", "name"]),
+                            "default email",
+                        ),
                         f("refresh", "Refresh", Kind::Opt, "default 15m"),
                     ],
                     children: &[],
                 },
             ],
-        },
+        }],
     },
     Section {
         slug: "policies",
         title: "Escalation policies",
         intro: "Who is called, level by level: the users of a level, and whoever is on call on its schedules.",
         fixed_items: false,
-        group: Group {
+        groups: &[Group {
             key: "policy",
             many: true,
             noun: "policy",
@@ -237,19 +295,29 @@ pub const SECTIONS: &[Section] = &[
                 many: true,
                 noun: "level",
                 fields: &[
-                    f("users", "Users", Kind::List, "user ids, tried in random order"),
-                    f("schedules", "Schedules", Kind::List, "schedule ids: who is on call joins"),
+                    f(
+                        "users",
+                        "Users",
+                        Kind::List,
+                        "user ids, tried in random order",
+                    ),
+                    f(
+                        "schedules",
+                        "Schedules",
+                        Kind::List,
+                        "schedule ids: who is on call joins",
+                    ),
                 ],
                 children: &[],
             }],
-        },
+        }],
     },
     Section {
         slug: "routing-numbers",
         title: "Routing numbers",
         intro: "Where calls arrive and what callers hear. Greetings can also be heard and recorded on the Greeting page.",
         fixed_items: false,
-        group: Group {
+        groups: &[Group {
             key: "routing_number",
             many: true,
             noun: "routing number",
@@ -260,14 +328,39 @@ pub const SECTIONS: &[Section] = &[
                 f("extra_ports", "Extra ports", Kind::List, "a line group"),
                 f("language", "Language", Kind::Opt, "default en"),
                 f("greeting", "Greeting", Kind::Long, ""),
-                f("only_greeting", "Only the greeting (no generated menu)", Kind::Bool, ""),
-                f("announcement", "Announcement to the responder", Kind::Long, "{name} is the routing number's name"),
+                f(
+                    "only_greeting",
+                    "Only the greeting (no generated menu)",
+                    Kind::Bool,
+                    "",
+                ),
+                f(
+                    "announcement",
+                    "Announcement to the responder",
+                    Kind::Long,
+                    "{name} is the routing number's name",
+                ),
                 f("menu_timeout", "Menu timeout", Kind::Opt, "default 10s"),
                 f("menu_tries", "Menu tries", Kind::OptInt, "default 3"),
-                f("default_option", "Default option", Kind::OptInt, "key after the last try"),
-                f("answer_timeout", "Ring each responder", Kind::Opt, "default 20s"),
+                f(
+                    "default_option",
+                    "Default option",
+                    Kind::OptInt,
+                    "key after the last try",
+                ),
+                f(
+                    "answer_timeout",
+                    "Ring each responder",
+                    Kind::Opt,
+                    "default 20s",
+                ),
                 f("accept_timeout", "Time to accept", Kind::Opt, "default 10s"),
-                f("blocked", "Blocked callers", Kind::List, "+4930123456, +1900*, anonymous"),
+                f(
+                    "blocked",
+                    "Blocked callers",
+                    Kind::List,
+                    "+4930123456, +1900*, anonymous",
+                ),
                 f("pin", "Caller PIN", Kind::Opt, "4 to 8 digits"),
             ],
             children: &[
@@ -279,7 +372,12 @@ pub const SECTIONS: &[Section] = &[
                         f("key", "Key", Kind::Int, "1 to 9"),
                         f("label", "Label", Kind::Text, "spoken in the menu"),
                         f("policy", "Policy", Kind::Text, "escalation policy id"),
-                        f("priority", "Queue priority", Kind::OptInt, "0 to 9 (default 0)"),
+                        f(
+                            "priority",
+                            "Queue priority",
+                            Kind::OptInt,
+                            "0 to 9 (default 0)",
+                        ),
                     ],
                     children: &[],
                 },
@@ -288,7 +386,12 @@ pub const SECTIONS: &[Section] = &[
                     many: false,
                     noun: "queue",
                     fields: &[
-                        f("max_callers", "Callers waiting at most", Kind::OptInt, "default 5"),
+                        f(
+                            "max_callers",
+                            "Callers waiting at most",
+                            Kind::OptInt,
+                            "default 5",
+                        ),
                         f("max_wait", "Longest wait", Kind::Opt, "default 5m"),
                         f("announce_every", "Announce every", Kind::Opt, "default 30s"),
                     ],
@@ -299,11 +402,47 @@ pub const SECTIONS: &[Section] = &[
                     many: false,
                     noun: "overflow",
                     fields: &[
-                        f("action", "Action", Kind::Choice(&["message", "routing_number", "number", "voicemail"]), ""),
+                        f(
+                            "action",
+                            "Action",
+                            Kind::Choice(&["message", "routing_number", "number", "voicemail"]),
+                            "",
+                        ),
                         f("message", "Message", Kind::Long, ""),
                         f("routing_number", "To routing number", Kind::Opt, "id"),
                         f("number", "To number", Kind::Opt, "E.164"),
-                        f("calls_in_progress", "Overflow above calls in progress", Kind::OptInt, ""),
+                        f(
+                            "calls_in_progress",
+                            "Overflow above calls in progress",
+                            Kind::OptInt,
+                            "",
+                        ),
+                    ],
+                    children: &[],
+                },
+                Group {
+                    key: "alerts",
+                    many: false,
+                    noun: "alerts",
+                    fields: &[
+                        f(
+                            "targets",
+                            "Alert targets",
+                            Kind::List,
+                            "names of alert targets; none: no alerts",
+                        ),
+                        f(
+                            "create",
+                            "Create the alert",
+                            Kind::Choice(&["call_start", "nobody_accepted"]),
+                            "default call_start",
+                        ),
+                        f(
+                            "resolve",
+                            "Resolve it",
+                            Kind::Choice(&["call_end", "never"]),
+                            "default call_end",
+                        ),
                     ],
                     children: &[],
                 },
@@ -321,14 +460,14 @@ pub const SECTIONS: &[Section] = &[
                     children: &[],
                 },
             ],
-        },
+        }],
     },
     Section {
         slug: "support-hours",
         title: "Support hours and holidays",
         intro: "Per routing number: open windows, closed days and days with special hours. Without support hours a number is always open.",
         fixed_items: true,
-        group: Group {
+        groups: &[Group {
             key: "routing_number",
             many: true,
             noun: "routing number",
@@ -338,8 +477,18 @@ pub const SECTIONS: &[Section] = &[
                 many: false,
                 noun: "support hours",
                 fields: &[
-                    f("time_zone", "Time zone", Kind::Text, "IANA, e.g. Europe/Berlin"),
-                    f("out_of_hours", "Out of hours", Kind::Choice(&["route", "closed", "voicemail"]), "default route"),
+                    f(
+                        "time_zone",
+                        "Time zone",
+                        Kind::Text,
+                        "IANA, e.g. Europe/Berlin",
+                    ),
+                    f(
+                        "out_of_hours",
+                        "Out of hours",
+                        Kind::Choice(&["route", "closed", "voicemail"]),
+                        "default route",
+                    ),
                 ],
                 children: &[
                     WINDOW,
@@ -366,38 +515,207 @@ pub const SECTIONS: &[Section] = &[
                             f("from", "From", Kind::Opt, "first day"),
                             f("to", "To", Kind::Opt, "last day"),
                             f("yearly", "Every year", Kind::Bool, ""),
-                            f("hours", "Open hours", Kind::List, "10:00-14:00; empty = closed"),
+                            f(
+                                "hours",
+                                "Open hours",
+                                Kind::List,
+                                "10:00-14:00; empty = closed",
+                            ),
                         ],
                         children: &[],
                     },
                 ],
             }],
-        },
+        }],
+    },
+    Section {
+        slug: "alert-targets",
+        title: "Alert targets",
+        intro: "Where alerts go: PagerDuty, ilert, a webhook, or SMS through the modem. Routing numbers and [health] name them; the Alerts page sends a test alert.",
+        fixed_items: false,
+        groups: &[Group {
+            key: "alert_target",
+            many: true,
+            noun: "alert target",
+            fields: &[
+                f(
+                    "name",
+                    "Name",
+                    Kind::Text,
+                    "used by routing numbers and health",
+                ),
+                f(
+                    "kind",
+                    "Kind",
+                    Kind::Choice(&["pagerduty", "ilert", "webhook", "sms"]),
+                    "",
+                ),
+                f(
+                    "url",
+                    "URL",
+                    Kind::Opt,
+                    "required for webhook; default the service's endpoint",
+                ),
+                f(
+                    "routing_key",
+                    "PagerDuty routing key",
+                    Kind::Opt,
+                    "32 characters",
+                ),
+                f("integration_key", "ilert integration key", Kind::Opt, ""),
+                f(
+                    "secret",
+                    "Webhook secret",
+                    Kind::Opt,
+                    "at least 16 characters (HMAC-SHA256)",
+                ),
+                f(
+                    "severity",
+                    "PagerDuty severity",
+                    Kind::Choice(&["critical", "error", "warning", "info"]),
+                    "default critical",
+                ),
+                f("timeout", "Request timeout", Kind::Opt, "default 10s"),
+                f("give_up_after", "Give up after", Kind::Opt, "default 3d"),
+                f("numbers", "SMS numbers", Kind::List, "E.164"),
+                f(
+                    "responders",
+                    "SMS to the routing number's responders",
+                    Kind::Bool,
+                    "",
+                ),
+                f(
+                    "fallback_after",
+                    "SMS only after",
+                    Kind::Opt,
+                    "when no data target delivered within this",
+                ),
+            ],
+            children: &[],
+        }],
     },
     Section {
         slug: "site",
-        title: "Site",
-        intro: "The box as a whole: its name, the ports that call responders, and where the network forwards the SIM's calls when the box cannot take them.",
+        title: "Site and health",
+        intro: "The box as a whole: its name, the ports that call responders, where the network forwards the SIM's calls when the box cannot take them; its own health alerts, the SMS cap and voicemail storage.",
         fixed_items: false,
-        group: Group {
-            key: "site",
-            many: false,
-            noun: "site",
-            fields: &[
-                f("name", "Name", Kind::Opt, "shown on the status page"),
-                f("trunks", "Trunks", Kind::List, "modem and FXO port ids, in order (default the modem)"),
-            ],
-            children: &[Group {
-                key: "backup",
+        groups: &[
+            Group {
+                key: "site",
                 many: false,
-                noun: "backup forwarding",
+                noun: "site",
                 fields: &[
-                    f("number", "Number", Kind::Text, "E.164 of the second box or a person"),
-                    f("when", "When", Kind::List, "busy, no-reply, not-reachable (default all)"),
+                    f("name", "Name", Kind::Opt, "shown on the status page"),
+                    f(
+                        "trunks",
+                        "Trunks",
+                        Kind::List,
+                        "modem and FXO port ids, in order (default the modem)",
+                    ),
+                ],
+                children: &[Group {
+                    key: "backup",
+                    many: false,
+                    noun: "backup forwarding",
+                    fields: &[
+                        f(
+                            "number",
+                            "Number",
+                            Kind::Text,
+                            "E.164 of the second box or a person",
+                        ),
+                        f(
+                            "when",
+                            "When",
+                            Kind::List,
+                            "busy, no-reply, not-reachable (default all)",
+                        ),
+                    ],
+                    children: &[],
+                }],
+            },
+            Group {
+                key: "health",
+                many: false,
+                noun: "health alerts",
+                fields: &[
+                    f(
+                        "targets",
+                        "Alert targets",
+                        Kind::List,
+                        "names of alert targets",
+                    ),
+                    f(
+                        "registration_lost_after",
+                        "Modem not registered for",
+                        Kind::Opt,
+                        "default 5m",
+                    ),
+                    f(
+                        "signal_below_dbm",
+                        "Signal below (dBm)",
+                        Kind::OptInt,
+                        "off by default, e.g. -105",
+                    ),
+                    f("signal_low_for", "... for", Kind::Opt, "default 15m"),
+                    f(
+                        "disk_full_percent",
+                        "Disk full (%)",
+                        Kind::OptInt,
+                        "default 90",
+                    ),
+                    f(
+                        "trunk_out_after",
+                        "Trunk out of service for",
+                        Kind::Opt,
+                        "default 5m",
+                    ),
+                    f(
+                        "feed_stale_after",
+                        "iCal feed not read for",
+                        Kind::Opt,
+                        "default 24h",
+                    ),
+                ],
+                children: &[Group {
+                    key: "self_test",
+                    many: false,
+                    noun: "self-test call",
+                    fields: &[
+                        f("number", "Number", Kind::Text, "E.164 to call"),
+                        f("every", "Every", Kind::Opt, "default 72h"),
+                        f("tone", "Tone", Kind::Opt, "default 5s"),
+                        f("ring", "Ring at most", Kind::Opt, "default 45s"),
+                    ],
+                    children: &[],
+                }],
+            },
+            Group {
+                key: "sms",
+                many: false,
+                noun: "SMS cap",
+                fields: &[
+                    f("cap", "At most (SMS)", Kind::OptInt, "default 100"),
+                    f("cap_window", "per", Kind::Opt, "default 6h"),
                 ],
                 children: &[],
-            }],
-        },
+            },
+            Group {
+                key: "voicemail",
+                many: false,
+                noun: "voicemail storage",
+                fields: &[
+                    f(
+                        "retention_days",
+                        "Keep messages (days)",
+                        Kind::OptInt,
+                        "default 90",
+                    ),
+                    f("max_total_mb", "At most (MB)", Kind::OptInt, "default 500"),
+                ],
+                children: &[],
+            },
+        ],
     },
 ];
 
@@ -498,7 +816,10 @@ fn render_field(o: &mut String, cx: &Ctx, base: &str, fld: &Field, t: Option<&dy
             format!(r#"<select {attrs}>{opts}</select>"#)
         }
         Kind::Int | Kind::OptInt => {
-            format!(r#"<input inputmode="numeric" {attrs} value="{}">"#, esc(&value))
+            format!(
+                r#"<input inputmode="numeric" {attrs} value="{}">"#,
+                esc(&value)
+            )
         }
         _ => format!(r#"<input {attrs} value="{}">"#, esc(&value)),
     };
@@ -628,7 +949,15 @@ fn title_of(g: &Group, t: &dyn TableLike, i: usize) -> String {
 }
 
 /// One item's form: its fields, the tables inside it, save and delete.
-fn item_form(cx: &Ctx, sec: &Section, path: &str, title: &str, t: Option<&dyn TableLike>, fresh: bool, can_delete: bool) -> String {
+fn item_form(
+    cx: &Ctx,
+    g: &Group,
+    path: &str,
+    title: &str,
+    t: Option<&dyn TableLike>,
+    fresh: bool,
+    can_delete: bool,
+) -> String {
     let mut o = format!(
         r#"<section><form class="cfg{fr}" data-item="{pe}" id="{fid}" novalidate><h2>{t}</h2>"#,
         pe = esc(path),
@@ -636,19 +965,23 @@ fn item_form(cx: &Ctx, sec: &Section, path: &str, title: &str, t: Option<&dyn Ta
         t = esc(title),
         fr = if fresh { " fresh" } else { "" }
     );
-    render_table(&mut o, cx, path, &sec.group, t, fresh);
+    render_table(&mut o, cx, path, g, t, fresh);
     o.push_str(r#"<ul class="problems error form-error"></ul><p class="state"></p>"#);
     if cx.admin {
         o.push_str(&format!(
             r#"<button type="submit" id="{}-save">{}</button>"#,
             field_id(path),
-            if fresh { format!("Add this {}", esc(sec.group.noun)) } else { "Save".to_string() }
+            if fresh && g.many {
+                format!("Add this {}", esc(g.noun))
+            } else {
+                "Save".to_string()
+            }
         ));
         if can_delete {
             o.push_str(&format!(
                 r#" <button type="button" class="light delete" id="{}-delete">Delete this {}</button>"#,
                 field_id(path),
-                esc(sec.group.noun)
+                esc(g.noun)
             ));
         }
     }
@@ -665,7 +998,11 @@ pub fn render_section(sec: &Section, text: &str, version: i64, admin: bool) -> S
         tabs.push_str(&format!(
             r#"<a href="/settings/{}"{}>{}</a>"#,
             s.slug,
-            if s.slug == sec.slug { r#" class="on""# } else { "" },
+            if s.slug == sec.slug {
+                r#" class="on""#
+            } else {
+                ""
+            },
             esc(s.title)
         ));
     }
@@ -678,24 +1015,48 @@ pub fn render_section(sec: &Section, text: &str, version: i64, admin: bool) -> S
         body.push_str(r#"<p class="error">The configuration in force does not parse; fix it on the Configuration page.</p></div>"#);
         return body;
     };
-    let g = &sec.group;
-    let top = doc.as_table().get(g.key);
-    if g.many {
-        let list = entries(top);
-        for (i, t) in list.iter().enumerate() {
-            let p = format!("{}[{i}]", g.key);
-            body.push_str(&item_form(&cx, sec, &p, &title_of(g, *t, i), Some(*t), false, !sec.fixed_items));
+    for g in sec.groups {
+        let top = doc.as_table().get(g.key);
+        if g.many {
+            let list = entries(top);
+            for (i, t) in list.iter().enumerate() {
+                let p = format!("{}[{i}]", g.key);
+                body.push_str(&item_form(
+                    &cx,
+                    g,
+                    &p,
+                    &title_of(g, *t, i),
+                    Some(*t),
+                    false,
+                    !sec.fixed_items,
+                ));
+            }
+            if list.is_empty() {
+                body.push_str(&format!(
+                    r#"<section><p class="muted">No {} yet.</p></section>"#,
+                    esc(g.noun)
+                ));
+            }
+            if admin && !sec.fixed_items {
+                let p = format!("{}[{}]", g.key, list.len());
+                body.push_str(&item_form(
+                    &cx,
+                    g,
+                    &p,
+                    &format!("New {}", g.noun),
+                    None,
+                    true,
+                    false,
+                ));
+            }
+        } else {
+            let t = top.and_then(|i| i.as_table_like());
+            let mut title = g.noun.to_string();
+            if let Some(c) = title.get_mut(..1) {
+                c.make_ascii_uppercase();
+            }
+            body.push_str(&item_form(&cx, g, g.key, &title, t, t.is_none(), false));
         }
-        if list.is_empty() {
-            body.push_str(&format!(r#"<section><p class="muted">No {} yet.</p></section>"#, esc(g.noun)));
-        }
-        if admin && !sec.fixed_items {
-            let p = format!("{}[{}]", g.key, list.len());
-            body.push_str(&item_form(&cx, sec, &p, &format!("New {}", g.noun), None, true, false));
-        }
-    } else {
-        let t = top.and_then(|i| i.as_table_like());
-        body.push_str(&item_form(&cx, sec, g.key, sec.title, t, false, false));
     }
     body.push_str(r#"</div><script src="/static/forms.js"></script>"#);
     body
@@ -749,10 +1110,62 @@ mod tests {
         let hours = SECTIONS.iter().find(|s| s.slug == "support-hours").unwrap();
         let html = render_section(hours, text, 3, true);
         assert!(html.contains(r#"data-path="routing_number[1].support_hours.holiday[0].date""#));
-        assert!(!html.contains("Delete this"), "support hours live on the routing numbers");
+        assert!(
+            !html.contains("Delete this"),
+            "support hours live on the routing numbers"
+        );
         for sec in SECTIONS {
             let html = render_section(sec, text, 1, true);
             assert!(html.len() < 100_000, "{}: {}", sec.slug, html.len());
+        }
+    }
+
+    /// Every field of every form is a key the configuration knows (the reader refuses
+    /// unknown keys before it looks at a value, so one field at a time tells).
+    #[test]
+    fn every_form_field_is_a_key_of_the_configuration() {
+        use crate::web::forms::{Edit, apply_edits};
+        fn walk(g: &Group, base: &str, out: &mut Vec<(String, Kind)>) {
+            let here = if g.many {
+                format!("{base}{}[0]", g.key)
+            } else {
+                format!("{base}{}", g.key)
+            };
+            for fld in g.fields {
+                out.push((format!("{here}.{}", fld.key), fld.kind));
+            }
+            for c in g.children {
+                walk(c, &format!("{here}."), out);
+            }
+        }
+        let mut fields = Vec::new();
+        for sec in SECTIONS {
+            for g in sec.groups {
+                walk(g, "", &mut fields);
+            }
+        }
+        assert!(fields.len() > 100, "{}", fields.len());
+        let board = crate::config::BoardProfile::sim();
+        for (path, kind) in fields {
+            let value = match kind {
+                Kind::List => serde_json::json!(["x"]),
+                Kind::Int | Kind::OptInt => serde_json::json!(1),
+                Kind::Bool => serde_json::json!(true),
+                Kind::Choice(w) => serde_json::json!(w[0]),
+                _ => serde_json::json!("x"),
+            };
+            let text = apply_edits(
+                crate::config::DEMO_CONFIG_TOML,
+                &[Edit {
+                    path: path.clone(),
+                    value,
+                }],
+            )
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+            if let Err(e) = crate::config::Config::parse("t", &text, &board) {
+                let e = e.to_string();
+                assert!(!e.contains("unknown field"), "{path}: {e}");
+            }
         }
     }
 
