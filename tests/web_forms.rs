@@ -227,6 +227,13 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
             .body
             .contains(r#"value="erin""#)
     );
+    // the first page (the dashboard with its stylesheet and script) stays small
+    let first: usize = ["/", "/static/app.css", "/static/app.js"]
+        .iter()
+        .map(|p| admin.get(p).body.len())
+        .sum();
+    eprintln!("first page with its assets: {first} bytes");
+    assert!(first < 100_000, "{first}");
     let r = admin.post_json(
         "/api/accounts",
         &json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),

@@ -497,9 +497,8 @@ fn source(edits: &[Edit]) -> String {
         }
     }
     let mut s = format!("form: {}", items.join(", "));
-    if s.len() > 120 {
-        s.truncate(s.floor_char_boundary(117));
-        s.push_str("...");
+    if s.chars().count() > 120 {
+        s = s.chars().take(117).collect::<String>() + "...";
     }
     s
 }
