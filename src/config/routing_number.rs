@@ -623,7 +623,7 @@ fn check_waiting_call(rn: &RoutingNumber, board: &BoardProfile, key: &str, p: &m
         .any(|pt| board.port_kind(pt.get_ref()) == Some(PortKind::Modem));
     if !on_modem {
         p.at(
-            None,
+            Some(rn.port.span()),
             format!("{key}.waiting_call"),
             format!(
                 "waiting_call = \"{}\" applies only to calls to the SIM, and port `{}` is not the modem: remove waiting_call or put the routing number on the modem's port",
