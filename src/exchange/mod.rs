@@ -591,6 +591,7 @@ impl Exchange {
                     self.apply(now, call, actions);
                     CommandResult::Done
                 }
+                None if self.hang_up_waiting(now, call) => CommandResult::Done,
                 None => CommandResult::Rejected(format!("no call {call} in progress")),
             },
             Command::DeleteSms { indexes } => match self.modem.as_mut() {

@@ -42,12 +42,7 @@ pub(super) struct SimWaiting {
 
 impl Exchange {
     /// `+CCWA`: a call to the SIM while the modem is in use.
-    pub(super) fn on_call_waiting(
-        &mut self,
-        now: Instant,
-        leg: LegId,
-        caller_id: Option<String>,
-    ) {
+    pub(super) fn on_call_waiting(&mut self, now: Instant, leg: LegId, caller_id: Option<String>) {
         let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
         let port = self.modem_port;
         let generation = self.generation.clone();
@@ -105,7 +100,9 @@ impl Exchange {
             self.note(
                 Some(call),
                 port,
-                format!("waiting modem call from {cid} rejected: the queue is full ({queued} callers)"),
+                format!(
+                    "waiting modem call from {cid} rejected: the queue is full ({queued} callers)"
+                ),
             );
             self.reject_waiting(
                 now,
@@ -189,7 +186,13 @@ impl Exchange {
             caller_id: w.caller_id.clone(),
             hotline: false,
         };
-        if !self.intake_as(now, port, Carrier::Modem(w.leg), intake, Some((w.call, waited))) {
+        if !self.intake_as(
+            now,
+            port,
+            Carrier::Modem(w.leg),
+            intake,
+            Some((w.call, waited)),
+        ) {
             // refused (e.g. its routing number was removed by a reload): recorded
             self.reject_waiting(now, w, EndReason::WaitingRejected, None);
         }
@@ -242,6 +245,22 @@ impl Exchange {
             .filter(|w| !w.presented)
             .map(|w| w.max_wait_at)
             .min()
+    }
+
+    /// A hang-up requested for a call that still waits: it is rejected (busy for the
+    /// network). Returns false when no waiting call has that id.
+    pub(super) fn hang_up_waiting(&mut self, now: Instant, call: CallId) -> bool {
+        let Some(i) = self.sim_waiting.iter().position(|w| w.call == call) else {
+            return false;
+        };
+        let w = self.sim_waiting.remove(i);
+        self.note(
+            Some(call),
+            self.modem_port,
+            "hang-up requested: the waiting modem call is rejected",
+        );
+        self.reject_waiting(now, w, EndReason::WaitingRejected, None);
+        true
     }
 
     /// The service stops: waiting calls are rejected (busy: forwarded on busy).

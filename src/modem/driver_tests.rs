@@ -911,7 +911,11 @@ fn rejected_waiting_call_in_a_stale_list_is_not_a_new_call() {
     // rejected while that list is under way: the list still shows it
     m.hangup(now, second);
     m.handle_input(now, rows);
-    assert_eq!(events(&mut m), vec![], "a stale row is not a new waiting call");
+    assert_eq!(
+        events(&mut m),
+        vec![],
+        "a stale row is not a new waiting call"
+    );
     assert_eq!(tx(&mut m), "AT+CHLD=0");
     m.handle_input(now, b"\r\nOK\r\n");
     assert_eq!(events(&mut m), vec![]);

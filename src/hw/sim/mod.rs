@@ -564,7 +564,9 @@ impl SimBoard {
                 w.modem_waiting = Some((number.clone(), party));
                 w.log.push((
                     now,
-                    format!("{name} calls the SIM from {number}; the call waits behind the modem's call"),
+                    format!(
+                        "{name} calls the SIM from {number}; the call waits behind the modem's call"
+                    ),
                 ));
             } else if taken {
                 w.modem_party = Some(party);
