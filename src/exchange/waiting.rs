@@ -321,3 +321,164 @@ impl Exchange {
         self.out.push_back(Output::Cdr(Box::new(cdr)));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{CallEvent, Exchange, Output};
+    use crate::call::EndReason;
+    use crate::config::{BoardProfile, Config};
+    use crate::media::PromptLibrary;
+
+    /// The SIM's routing number with `waiting_call` and a queue of one.
+    fn exchange(waiting: &str) -> (Exchange, std::time::Instant) {
+        let src = format!(
+            r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[policy]]
+id = "p"
+[[policy.level]]
+users = ["a"]
+[[routing_number]]
+id = "sim"
+name = "SIM"
+port = "modem"
+waiting_call = "{waiting}"
+[routing_number.queue]
+max_callers = 1
+[[routing_number.option]]
+key = 1
+label = "L"
+policy = "p"
+"#
+        );
+        let board = BoardProfile::sim();
+        let cfg = Arc::new(Config::parse("t.toml", &src, &board).unwrap());
+        let mut prompts = PromptLibrary::default();
+        for (key, _voice, text) in crate::media::prompt_texts(&cfg) {
+            prompts.insert(key, text, vec![0; 2400]);
+        }
+        let now = std::time::Instant::now();
+        let mut ex = Exchange::new(
+            &board,
+            cfg,
+            Arc::new(prompts),
+            now,
+            jiff::Timestamp::UNIX_EPOCH,
+            1,
+        );
+        let _ = talk(&mut ex, now, "");
+        assert!(ex.status().modem.unwrap().ready);
+        (ex, now)
+    }
+
+    /// Feeds `urcs` (one per line), answers every command as a registered modem whose
+    /// `+CLCC` lists the first call once there is one, and returns the commands sent
+    /// and the typed call outputs.
+    fn talk(ex: &mut Exchange, now: std::time::Instant, urcs: &str) -> (Vec<String>, Vec<Output>) {
+        for l in urcs.lines().filter(|l| !l.is_empty()) {
+            ex.on_modem_bytes(now, format!("\r\n{l}\r\n").as_bytes());
+        }
+        let mut sent = Vec::new();
+        for _ in 0..200 {
+            let Some(tx) = ex.poll_modem_transmit() else {
+                break;
+            };
+            let cmd = String::from_utf8_lossy(&tx).trim().to_string();
+            let reply = match cmd.as_str() {
+                "AT+CPIN?" => "\r\n+CPIN: READY\r\n\r\nOK\r\n",
+                "AT+CREG?" => "\r\n+CREG: 2,1,\"1A2B\",\"01C3D4E5\",7\r\n\r\nOK\r\n",
+                "AT+CSQ" => "\r\n+CSQ: 20,99\r\n\r\nOK\r\n",
+                "AT+CLCC" if ex.status().calls.is_empty() => "\r\nOK\r\n",
+                "AT+CLCC" => "\r\n+CLCC: 1,1,0,0,0,\"+15550001111\",145\r\n\r\nOK\r\n",
+                _ => "\r\nOK\r\n",
+            };
+            sent.push(cmd);
+            ex.on_modem_bytes(now, reply.as_bytes());
+        }
+        let out = std::iter::from_fn(|| ex.poll_output())
+            .filter(|o| matches!(o, Output::Call(_) | Output::Cdr(_)))
+            .collect();
+        (sent, out)
+    }
+
+    fn ended(out: &[Output]) -> Vec<(u64, EndReason, Option<String>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Cdr(c) => Some((c.call_id, c.end_reason, c.overflow.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const FIRST: &str = "RING\n+CLIP: \"+15550001111\",145,\"\",,\"\",0";
+    const SECOND: &str = "+CCWA: \"+15550002222\",145,1";
+    const THIRD: &str = "+CCWA: \"+15550003333\",145,1";
+
+    /// The id of the call that started for `caller`.
+    fn started(out: &[Output], caller: &str) -> u64 {
+        out.iter()
+            .find_map(|o| match o {
+                Output::Call(CallEvent::Started {
+                    call,
+                    caller_id: Some(c),
+                    ..
+                }) if c == caller => Some(*call),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no call from {caller}: {out:#?}"))
+    }
+
+    #[test]
+    fn reject_records_the_waiting_call() {
+        let (mut ex, now) = exchange("reject");
+        let (sent, out) = talk(&mut ex, now, FIRST);
+        assert!(sent.contains(&"ATA".to_string()), "{sent:?}");
+        let first = started(&out, "+15550001111");
+        let (sent, out) = talk(&mut ex, now, SECOND);
+        assert!(sent.contains(&"AT+CHLD=0".to_string()), "{sent:?}");
+        let second = started(&out, "+15550002222");
+        assert_ne!(first, second);
+        assert!(out.contains(&Output::Call(CallEvent::Ended {
+            call: second,
+            reason: EndReason::WaitingRejected
+        })));
+        assert_eq!(
+            ended(&out),
+            vec![(second, EndReason::WaitingRejected, None)]
+        );
+        assert_eq!(ex.active_calls(), 1);
+    }
+
+    #[test]
+    fn queue_leaves_it_ringing_until_the_queue_is_full() {
+        let (mut ex, now) = exchange("queue");
+        let _ = talk(&mut ex, now, FIRST);
+        let (sent, out) = talk(&mut ex, now, SECOND);
+        assert!(!sent.iter().any(|c| c.starts_with("AT+CHLD")), "{sent:?}");
+        let second = started(&out, "+15550002222");
+        assert!(out.contains(&Output::Call(CallEvent::Queued {
+            call: second,
+            position: 1
+        })));
+        assert_eq!(ended(&out), vec![]);
+        assert_eq!(ex.active_calls(), 2);
+        // a third caller finds the queue (max_callers = 1) full: rejected and recorded
+        let (sent, out) = talk(&mut ex, now, THIRD);
+        assert!(sent.contains(&"AT+CHLD=0".to_string()), "{sent:?}");
+        let third = started(&out, "+15550003333");
+        assert_eq!(
+            ended(&out),
+            vec![(
+                third,
+                EndReason::WaitingRejected,
+                Some("queue_full -> rejected".into())
+            )]
+        );
+        assert_eq!(ex.active_calls(), 2);
+    }
+}
