@@ -36,6 +36,12 @@ pub enum EndReason {
     FlowHangup,
     /// An internal fault ended the call (the caller heard a goodbye).
     Error,
+    /// A call to the SIM that arrived while the modem's one voice channel was in use
+    /// was rejected without being answered (`AT+CHLD=0`: the network treats the
+    /// caller as busy, so the SIM's forwarding on busy takes it): `waiting_call =
+    /// "reject"`, or queued and the queue was full or `max_wait` passed (the CDR's
+    /// `overflow` says which).
+    WaitingRejected,
     /// The call is still in progress (the record written at its start).
     InProgress,
     /// The service stopped without ending the call (crash, power cut): found in
@@ -61,6 +67,7 @@ impl EndReason {
         EndReason::Voicemail,
         EndReason::InProgress,
         EndReason::Interrupted,
+        EndReason::WaitingRejected,
     ];
 
     /// Name as stored and printed (`completed`, `nobody_accepted`, ...).
@@ -81,6 +88,7 @@ impl EndReason {
             EndReason::FlowHangup => "flow_hangup",
             EndReason::InProgress => "in_progress",
             EndReason::Interrupted => "interrupted",
+            EndReason::WaitingRejected => "waiting_rejected",
         }
     }
 }

@@ -401,6 +401,12 @@ impl Call {
         self.cdr.port = port.to_string();
     }
 
+    /// Adds time the caller waited before the call was taken in (a call to the SIM
+    /// that rang behind the modem's call) to the CDR's queue time.
+    pub fn add_queue_seconds(&mut self, secs: f64) {
+        *self.cdr.queue_seconds.get_or_insert(0.0) += secs;
+    }
+
     /// The responder who accepted, once one did.
     pub fn accepted_by(&self) -> Option<&str> {
         self.cdr.accepted_by.as_deref()

@@ -25,7 +25,7 @@ pub use error::{ConfigError, Problem};
 use error::{Problems, from_toml};
 pub use routing_number::{
     MenuOption, OverflowConfig, OverflowReason, OverflowTo, QueueConfig, RoutingNumber,
-    VoicemailConfig,
+    VoicemailConfig, WaitingCall,
 };
 pub use schedule::{
     DaysConfig, FeedConfig, LayerConfig, OverrideConfig, ScheduleConfig, SupportHoursConfig,

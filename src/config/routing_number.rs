@@ -78,6 +78,13 @@ pub struct RoutingNumber {
     /// calls are in progress on this number.
     #[serde(default)]
     pub overflow: Option<OverflowConfig>,
+    /// A second call to the SIM while the modem's one voice channel is in use
+    /// (call waiting, `+CCWA`): `reject` (default; the network then treats the caller
+    /// as busy, so the SIM's forwarding on busy takes it) or `queue` (it keeps ringing
+    /// and takes a place in this number's queue until the modem is free). Only for a
+    /// routing number on the modem's port.
+    #[serde(default)]
+    pub waiting_call: WaitingCall,
     /// Voicemail (`[routing_number.voicemail]`): when nobody accepted, or for every
     /// call (`only`).
     #[serde(default)]
@@ -98,6 +105,31 @@ pub struct RoutingNumber {
     /// The overflow destination, resolved when parsing.
     #[serde(skip)]
     pub overflow_to: Option<OverflowTo>,
+}
+
+/// What becomes of a call to the SIM that waits behind the modem's call
+/// (`waiting_call`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitingCall {
+    /// Reject it at once (`AT+CHLD=0`): the caller hears busy, or the SIM's
+    /// forwarding on busy takes the call.
+    #[default]
+    Reject,
+    /// Leave it ringing (not answered: the caller hears ringback and pays nothing)
+    /// with a place in the routing number's queue; when the modem's call ends the
+    /// network presents it as a normal incoming call and it is answered.
+    Queue,
+}
+
+impl WaitingCall {
+    /// Name as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitingCall::Reject => "reject",
+            WaitingCall::Queue => "queue",
+        }
+    }
 }
 
 /// The wait line of a routing number (`[routing_number.queue]`).
@@ -535,6 +567,7 @@ pub(super) fn validate(
                 );
             }
         }
+        check_waiting_call(rn, board, &key, p);
         let q = &rn.queue;
         if !(1..=50).contains(q.max_callers.get_ref()) {
             p.at(
@@ -577,6 +610,28 @@ pub(super) fn validate(
         );
     }
     (support_hours, overflow)
+}
+
+/// `waiting_call = "queue"` needs the modem among the routing number's ports: only
+/// calls to the SIM can wait behind another call.
+fn check_waiting_call(rn: &RoutingNumber, board: &BoardProfile, key: &str, p: &mut Problems<'_>) {
+    if rn.waiting_call == WaitingCall::Reject {
+        return;
+    }
+    let on_modem = std::iter::once(&rn.port)
+        .chain(rn.extra_ports.iter())
+        .any(|pt| board.port_kind(pt.get_ref()) == Some(PortKind::Modem));
+    if !on_modem {
+        p.at(
+            Some(rn.port.span()),
+            format!("{key}.waiting_call"),
+            format!(
+                "waiting_call = \"{}\" applies only to calls to the SIM, and port `{}` is not the modem: remove waiting_call or put the routing number on the modem's port",
+                rn.waiting_call.as_str(),
+                rn.port.get_ref()
+            ),
+        );
+    }
 }
 
 fn check_overflow(
@@ -666,5 +721,59 @@ fn check_overflow(
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod waiting_call_tests {
+    use super::super::{BoardProfile, Config};
+    use super::WaitingCall;
+
+    fn config(port: &str, waiting: &str) -> String {
+        format!(
+            r#"
+[[user]]
+id = "a"
+phone = ["+491701111111"]
+[[policy]]
+id = "p"
+[[policy.level]]
+users = ["a"]
+[[routing_number]]
+name = "X"
+port = "{port}"
+{waiting}
+[[routing_number.option]]
+key = 1
+label = "L"
+policy = "p"
+"#
+        )
+    }
+
+    fn parse(src: &str) -> Result<Config, String> {
+        Config::parse("t.toml", src, &BoardProfile::sim()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn waiting_call_defaults_to_reject_and_takes_queue() {
+        let c = parse(&config("modem", "")).unwrap();
+        assert_eq!(c.routing_numbers[0].waiting_call, WaitingCall::Reject);
+        let c = parse(&config("modem", "waiting_call = \"queue\"")).unwrap();
+        assert_eq!(c.routing_numbers[0].waiting_call, WaitingCall::Queue);
+    }
+
+    #[test]
+    fn bad_waiting_call_is_located_and_explained() {
+        let e = parse(&config("modem", "waiting_call = \"hold\"")).unwrap_err();
+        assert!(e.starts_with("t.toml:12:16:"), "{e}");
+        assert!(e.contains("unknown variant `hold`"), "{e}");
+        assert!(e.contains("`reject`") && e.contains("`queue`"), "{e}");
+        // only calls to the SIM can wait
+        let e = parse(&config("fxo1", "waiting_call = \"queue\"")).unwrap_err();
+        assert!(
+            e.contains("routing_number[0].waiting_call: waiting_call = \"queue\" applies only to calls to the SIM, and port `fxo1` is not the modem"),
+            "{e}"
+        );
     }
 }

@@ -136,6 +136,20 @@ impl Exchange {
     /// A call arrives on `port`: find its routing number in the current generation and
     /// start the call (or say why not).
     pub(super) fn intake(&mut self, now: Instant, port: PortIdx, carrier: Carrier, intake: Intake) {
+        self.intake_as(now, port, carrier, intake, None);
+    }
+
+    /// [`Exchange::intake`]; `reserved`: the id a call to the SIM got when it started
+    /// waiting behind the modem's call (its `Started` is out already) and the seconds
+    /// it waited. Returns false when the call was refused.
+    pub(super) fn intake_as(
+        &mut self,
+        now: Instant,
+        port: PortIdx,
+        carrier: Carrier,
+        intake: Intake,
+        reserved: Option<(crate::call::CallId, f64)>,
+    ) -> bool {
         let port_id = self.ports[port].id.clone();
         let generation = self.generation.clone();
         let Some(routing) = generation
@@ -150,7 +164,7 @@ impl Exchange {
                 "no routing number on this port; the call is not answered",
             );
             self.refuse(now, port, carrier);
-            return;
+            return false;
         };
         if self.stopping {
             self.note(
@@ -159,7 +173,7 @@ impl Exchange {
                 "service is stopping; the call is not answered",
             );
             self.refuse(now, port, carrier);
-            return;
+            return false;
         }
         let rn = &generation.cfg.routing_numbers[routing];
         let in_progress = self
@@ -172,8 +186,13 @@ impl Exchange {
             .as_ref()
             .and_then(|o| o.calls_in_progress.as_ref())
             .map(|n| *n.get_ref() as usize);
-        let call_id = self.next_call;
-        self.next_call += 1;
+        let call_id = match reserved {
+            Some((id, _)) => id,
+            None => {
+                self.next_call += 1;
+                self.next_call - 1
+            }
+        };
         let caller_id = intake.caller_id.clone();
         let (mut call, actions) = Call::new(
             call_id,
@@ -185,14 +204,17 @@ impl Exchange {
             self.seed.wrapping_add(call_id),
         );
         call.set_port(&port_id);
-        self.out.push_back(Output::Call(CallEvent::Started {
-            call: call_id,
-            routing_number: rn.key.clone(),
-            port: port_id,
-            caller_id,
-            generation: generation.number,
-            at: self.wall(now),
-        }));
+        match reserved {
+            Some((_, waited)) => call.add_queue_seconds(waited),
+            None => self.out.push_back(Output::Call(CallEvent::Started {
+                call: call_id,
+                routing_number: rn.key.clone(),
+                port: port_id,
+                caller_id,
+                generation: generation.number,
+                at: self.wall(now),
+            })),
+        }
         self.ports[port].owner = Some((call_id, Side::Caller));
         let overflow_on_answer = threshold.is_some_and(|t| in_progress >= t);
         if overflow_on_answer {
@@ -222,6 +244,7 @@ impl Exchange {
             voicemail: None,
         });
         self.apply(now, call_id, actions);
+        true
     }
 
     /// A call that is not taken: a modem call is rejected (the line simply rings on).

@@ -178,7 +178,9 @@ impl Exchange {
             return false;
         }
         if Some(port) == self.modem_port {
+            // a call to the SIM waiting for the modem gets it first
             return !self.modem_in_test_call()
+                && !self.sim_call_waiting()
                 && self.modem.as_ref().is_some_and(|m| m.status().ready);
         }
         p.kind == PortKind::Fxo
@@ -492,13 +494,8 @@ impl Exchange {
         let max = step_max.unwrap_or(*rn.queue.max_callers.get_ref()) as usize;
         let max_wait = step_wait.unwrap_or(*rn.queue.max_wait.get_ref());
         let every = *rn.queue.announce_every.get_ref();
-        let waiting = self
-            .slots
-            .iter()
-            .filter(|s| {
-                s.call.routing_id() == routing_id && s.wait.as_ref().is_some_and(Wait::queued)
-            })
-            .count();
+        // calls to the SIM waiting behind the modem's call hold places too
+        let waiting = self.queued_on(&routing_id);
         if waiting >= max {
             self.note(
                 Some(id),
@@ -619,6 +616,7 @@ impl Exchange {
     /// the queue; dials that waited for the modem to come back while it is taken join
     /// the queue.
     pub(super) fn serve_waiting(&mut self, now: Instant) {
+        self.serve_presented_sim_call(now);
         loop {
             let mut candidates: Vec<(Instant, usize)> = self
                 .slots

@@ -25,6 +25,7 @@ mod parallel;
 mod status;
 mod test_call;
 mod voicemail;
+mod waiting;
 
 pub use status::{CallStatus, PortStatus, Status};
 pub use test_call::{TestCallPassed, TestCallResult};
@@ -422,6 +423,8 @@ pub struct Exchange {
     test_call: Option<test_call::TestCall>,
     /// Self-test calls started (their ids).
     test_calls_started: u64,
+    /// Calls to the SIM waiting (ringing) behind the modem's call (`waiting.rs`).
+    sim_waiting: Vec<waiting::SimWaiting>,
 }
 
 impl Exchange {
@@ -483,6 +486,7 @@ impl Exchange {
             leg_hold: None,
             test_call: None,
             test_calls_started: 0,
+            sim_waiting: Vec::new(),
         }
     }
 
@@ -529,9 +533,10 @@ impl Exchange {
         self.next_call - 1
     }
 
-    /// Number of calls in progress.
+    /// Number of calls in progress (calls to the SIM waiting behind the modem's call
+    /// included).
     pub fn active_calls(&self) -> usize {
-        self.slots.len()
+        self.slots.len() + self.sim_waiting_count()
     }
 
     fn wall(&self, now: Instant) -> Timestamp {
@@ -586,6 +591,7 @@ impl Exchange {
                     self.apply(now, call, actions);
                     CommandResult::Done
                 }
+                None if self.hang_up_waiting(now, call) => CommandResult::Done,
                 None => CommandResult::Rejected(format!("no call {call} in progress")),
             },
             Command::DeleteSms { indexes } => match self.modem.as_mut() {
@@ -717,6 +723,9 @@ impl Exchange {
                     self.out.push_back(Output::ModemPowerCycle);
                 }
                 ModemEvent::Incoming { leg, caller_id } => {
+                    if self.sim_waiting_presented(now, leg) {
+                        continue;
+                    }
                     let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
                     self.note(
                         None,
@@ -743,15 +752,7 @@ impl Exchange {
                     }
                 }
                 ModemEvent::CallWaiting { leg, caller_id } => {
-                    let cid = caller_id.unwrap_or_else(|| "unknown".into());
-                    self.note(
-                        None,
-                        self.modem_port,
-                        format!("waiting modem call from {cid} rejected: the modem's one voice channel is in use"),
-                    );
-                    if let Some(m) = self.modem.as_mut() {
-                        m.hangup(now, leg);
-                    }
+                    self.on_call_waiting(now, leg, caller_id);
                 }
                 ModemEvent::Dtmf { leg, digit } => {
                     if self.dtmf_source == DtmfSource::Audio {
@@ -794,7 +795,7 @@ impl Exchange {
     /// A modem voice call changed state: the caller's side of a call to the SIM, or a
     /// responder leg.
     fn on_modem_leg(&mut self, now: Instant, leg: LegId, state: LegState) {
-        if self.test_call_leg(now, leg, &state) {
+        if self.test_call_leg(now, leg, &state) || self.sim_waiting_leg(now, leg, &state) {
             return;
         }
         if let Some(si) = self
@@ -1091,6 +1092,7 @@ impl Exchange {
             .chain(self.out_of_service_timeout())
             .chain(self.backup.poll_timeout())
             .chain(self.test_call_timeout())
+            .chain(self.sim_waiting_timeout())
             .min()
     }
 
@@ -1112,6 +1114,7 @@ impl Exchange {
         self.wait_timers(now);
         self.dialout_timers(now);
         self.test_call_timers(now);
+        self.sim_waiting_timers(now);
         self.recheck_backup(now);
         let due: Vec<CallId> = self
             .slots
@@ -1132,6 +1135,7 @@ impl Exchange {
     /// goodbye and are hung up. Done when [`Exchange::active_calls`] is 0.
     pub fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
+        self.reject_all_waiting(now);
         let ids: Vec<CallId> = self.slots.iter().map(|s| s.call.id()).collect();
         for id in ids {
             if let Some(si) = self.slot(id) {

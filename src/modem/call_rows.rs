@@ -17,14 +17,29 @@ impl Modem {
                 .find(|r| r.dir == 0 && leg_index.is_none_or(|i| i == r.id));
             self.apply_mo_row(mo.cloned(), full);
         }
+        let released = |r: &&ClccRow| !self.released_rows.iter().any(|(i, _)| *i == r.id);
         let mt: Vec<ClccRow> = rows
             .iter()
             .filter(voice)
             .filter(|r| r.dir == 1)
+            .filter(released)
             .cloned()
             .collect();
+        if full {
+            // a released call's row is stale until a list no longer shows it (at most
+            // the lists asked for before the release)
+            self.released_rows.retain_mut(|(i, left)| {
+                *left = left.saturating_sub(1);
+                *left > 0 && rows.iter().any(|r| r.id == *i && r.dir == 1)
+            });
+        }
+        // a waiting call the network now presents as ringing is announced once the
+        // calls that vanished have ended (the exchange sees the modem free first)
+        let mut presented = Vec::new();
         for row in &mt {
-            self.apply_mt_row(row);
+            if self.apply_mt_row(row) {
+                presented.push(row.id);
+            }
         }
         if full {
             let mut ended = Vec::new();
@@ -42,6 +57,11 @@ impl Modem {
             }
             for leg in ended {
                 self.end_incoming(leg, LegEnd::NoCarrier);
+            }
+        }
+        for id in presented {
+            if let Some(p) = self.incoming.iter().position(|c| c.index == Some(id)) {
+                self.announce(p, true);
             }
         }
     }
@@ -86,7 +106,9 @@ impl Modem {
         }
     }
 
-    pub(super) fn apply_mt_row(&mut self, row: &ClccRow) {
+    /// Applies one direction-1 row; true when a waiting call became a ringing one
+    /// (announced by the caller, after the rest of the list).
+    pub(super) fn apply_mt_row(&mut self, row: &ClccRow) -> bool {
         let rs = RowState::of(row.stat);
         let pos = self
             .incoming
@@ -99,7 +121,7 @@ impl Modem {
             });
         let pos = match (pos, rs) {
             (Some(p), _) => p,
-            (None, RowState::Released | RowState::Other) => return,
+            (None, RowState::Released | RowState::Other) => return false,
             (None, RowState::Ringing | RowState::Waiting) => {
                 let leg = self.new_leg_id();
                 let st = if rs == RowState::Waiting || self.call_count() > 0 {
@@ -124,7 +146,7 @@ impl Modem {
             }
         };
         let Some(c) = self.incoming.get_mut(pos) else {
-            return;
+            return false;
         };
         c.index = Some(row.id);
         c.seen_in_clcc = true;
@@ -135,7 +157,15 @@ impl Modem {
         let ev = match (rs, c.state) {
             (RowState::Released, _) => {
                 self.end_incoming(leg, LegEnd::NoCarrier);
-                return;
+                return false;
+            }
+            // the call it waited behind ended: the network presents it as a normal
+            // incoming call (stat 4), announced again as `Incoming` on the same leg
+            (RowState::Ringing, InState::Waiting) if c.announced => {
+                c.state = InState::Ringing;
+                c.announced = false;
+                c.rings = 0;
+                return true;
             }
             (
                 RowState::Active,
@@ -160,6 +190,7 @@ impl Modem {
             self.events.push_back(ModemEvent::Leg { leg, state });
         }
         self.announce(pos, true);
+        false
     }
 
     /// Emits `Incoming` / `CallWaiting` for an incoming call once (`have_cid`: the
@@ -263,8 +294,27 @@ impl Modem {
         }
     }
 
-    /// The incoming call a `RING`/`+CLIP` is about (created if new).
+    /// The incoming call a `RING`/`+CLIP` is about (created if new). A waiting call
+    /// that rings is being presented because the call it waited behind ended: once it
+    /// is the only call it becomes a ringing one (announced again as `Incoming`);
+    /// while the other call is still listed, `AT+CLCC` tells.
     pub(super) fn ringing_call(&mut self) -> usize {
+        let others = self.call_count().saturating_sub(1);
+        if let Some(p) = self
+            .incoming
+            .iter()
+            .position(|c| c.state == InState::Waiting && c.announced)
+        {
+            if others == 0 {
+                let c = &mut self.incoming[p];
+                c.state = InState::Ringing;
+                c.announced = false;
+                c.rings = 0;
+            } else {
+                self.poll_calls_now();
+            }
+            return p;
+        }
         if let Some(p) = self.incoming.iter().position(|c| {
             matches!(c.state, InState::Ringing | InState::Answering)
                 || (c.state == InState::Waiting && !c.announced)

@@ -780,3 +780,143 @@ mod interleaving {
         }
     }
 }
+
+/// A call to the SIM answered and a second one waiting behind it (`+CCWA`): the legs
+/// of both.
+fn answered_with_one_waiting(m: &mut Modem, t: Instant) -> (LegId, LegId) {
+    m.handle_input(
+        t,
+        b"\r\nRING\r\n\r\n+CLIP: \"15550001111\",145,\"\",,\"\",0\r\n",
+    );
+    let first = match events(m).as_slice() {
+        [ModemEvent::Incoming { leg, .. }] => *leg,
+        other => panic!("{other:?}"),
+    };
+    assert!(m.answer(t, first));
+    assert_eq!(tx(m), "ATA");
+    m.handle_input(t, b"\r\nOK\r\n");
+    assert_eq!(tx(m), "AT+CLCC");
+    m.handle_input(
+        t,
+        b"\r\n+CLCC: 1,1,0,0,0,\"15550001111\",145\r\nOK\r\n\r\n+CCWA: \"+15550002222\",145,1\r\n",
+    );
+    let second = match events(m).as_slice() {
+        [
+            ModemEvent::Leg {
+                state: LegState::Active,
+                ..
+            },
+            ModemEvent::CallWaiting { leg, caller_id },
+        ] => {
+            assert_eq!(caller_id.as_deref(), Some("+15550002222"));
+            *leg
+        }
+        other => panic!("{other:?}"),
+    };
+    (first, second)
+}
+
+#[test]
+fn waiting_call_is_presented_as_incoming_when_the_active_call_ends() {
+    let (mut m, _) = ready(ModemConfig::default(), &|_| None);
+    let t = Instant::now();
+    let (first, second) = answered_with_one_waiting(&mut m, t);
+    // the far end of the active call hangs up: with two calls, AT+CLCC tells which;
+    // the network already presents the waiting call as incoming (RING, stat 4)
+    m.handle_input(t, b"\r\nNO CARRIER\r\n");
+    m.handle_input(
+        t,
+        b"\r\nRING\r\n\r\n+CLIP: \"+15550002222\",145,\"\",,\"\",0\r\n",
+    );
+    assert_eq!(events(&mut m), vec![], "nothing until AT+CLCC tells");
+    assert_eq!(tx(&mut m), "AT+CLCC");
+    m.handle_input(t, b"\r\n+CLCC: 2,1,4,0,0,\"+15550002222\",145\r\nOK\r\n");
+    // the ended call first (the exchange sees the modem free), then the same leg as
+    // a normal incoming call
+    assert_eq!(
+        events(&mut m),
+        vec![
+            ModemEvent::Leg {
+                leg: first,
+                state: LegState::Ended(LegEnd::NoCarrier)
+            },
+            ModemEvent::Incoming {
+                leg: second,
+                caller_id: Some("+15550002222".into())
+            },
+        ]
+    );
+    // the RING that came during the first list asked for another one
+    assert_eq!(tx(&mut m), "AT+CLCC");
+    m.handle_input(t, b"\r\n+CLCC: 2,1,4,0,0,\"+15550002222\",145\r\nOK\r\n");
+    assert_eq!(events(&mut m), vec![]);
+    // further rings announce nothing new; it is answered with ATA (not AT+CHLD)
+    m.handle_input(t, b"\r\nRING\r\n\r\n+CLIP: \"+15550002222\",145\r\n");
+    assert_eq!(events(&mut m), vec![]);
+    assert!(m.answer(t, second));
+    assert_eq!(tx(&mut m), "ATA");
+}
+
+#[test]
+fn waiting_call_rings_after_the_box_hangs_up_the_active_call() {
+    let (mut m, _) = ready(ModemConfig::default(), &|_| None);
+    let t = Instant::now();
+    let (first, second) = answered_with_one_waiting(&mut m, t);
+    // the box releases the active call by index (AT+CHUP would take the waiting one
+    // too)
+    m.hangup(t, first);
+    assert_eq!(tx(&mut m), "AT+CHLD=11");
+    m.handle_input(t, b"\r\nOK\r\n");
+    assert_eq!(events(&mut m), vec![]);
+    // the network rings with the waiting call: it is the only call, so RING alone
+    // presents it
+    m.handle_input(
+        t,
+        b"\r\nRING\r\n\r\n+CLIP: \"+15550002222\",145,\"\",,\"\",0\r\n",
+    );
+    assert_eq!(
+        events(&mut m),
+        vec![ModemEvent::Incoming {
+            leg: second,
+            caller_id: Some("+15550002222".into())
+        }]
+    );
+    assert!(m.answer(t, second));
+    assert_eq!(tx(&mut m), "ATA");
+}
+
+#[test]
+fn rejected_waiting_call_in_a_stale_list_is_not_a_new_call() {
+    let (mut m, _) = ready(ModemConfig::default(), &|_| None);
+    let t = Instant::now();
+    let (_, second) = answered_with_one_waiting(&mut m, t);
+    let rows = b"\r\n+CLCC: 1,1,0,0,0,\"15550001111\",145\r\n+CLCC: 2,1,5,0,0,\"+15550002222\",145\r\nOK\r\n";
+    // the poll while calls are up learns the waiting call's index
+    let mut at = t;
+    fn poll(m: &mut Modem, at: &mut Instant) -> String {
+        for _ in 0..20 {
+            *at += Duration::from_millis(500);
+            m.handle_timeout(*at);
+            if let Some(b) = m.poll_transmit() {
+                return String::from_utf8_lossy(&b).trim().to_string();
+            }
+        }
+        panic!("no poll");
+    }
+    assert_eq!(poll(&mut m, &mut at), "AT+CLCC");
+    m.handle_input(at, rows);
+    assert_eq!(events(&mut m), vec![]);
+    assert_eq!(poll(&mut m, &mut at), "AT+CLCC");
+    let now = at;
+    // rejected while that list is under way: the list still shows it
+    m.hangup(now, second);
+    m.handle_input(now, rows);
+    assert_eq!(
+        events(&mut m),
+        vec![],
+        "a stale row is not a new waiting call"
+    );
+    assert_eq!(tx(&mut m), "AT+CHLD=0");
+    m.handle_input(now, b"\r\nOK\r\n");
+    assert_eq!(events(&mut m), vec![]);
+}

@@ -464,6 +464,9 @@ pub struct Modem {
     incoming: Vec<InCall>,
     /// Next `AT+CLCC` poll while only incoming calls are up.
     incoming_poll: Option<Instant>,
+    /// Indexes of incoming calls we released, with the full `+CLCC` lists that may
+    /// still show them (asked before the release went out): their rows are stale.
+    released_rows: Vec<(u8, u8)>,
     /// SIMCom serial PCM is switched on (`AT+CPCMREG=1` sent, `=0` not yet).
     pcm_on: bool,
     /// The header of a two-line URC (`+CMT:`, `+CBM:`, `+CDS: <len>`) whose body
@@ -514,6 +517,7 @@ impl Modem {
             registered: None,
             incoming: Vec::new(),
             incoming_poll: None,
+            released_rows: Vec::new(),
             pcm_on: false,
             urc_header: None,
             csms_phase2: false,
@@ -794,6 +798,10 @@ impl Modem {
             let c = self.incoming.remove(pos);
             self.queue.retain(|q| q.purpose != Purpose::Answer(leg));
             let others = self.call_count();
+            if let Some(i) = c.index {
+                // a list already asked for (in flight or queued) still shows it
+                self.released_rows.push((i, 2));
+            }
             let cmd = match (c.state, c.index) {
                 (InState::Waiting, _) => "AT+CHLD=0".to_string(),
                 (_, Some(i)) if others > 0 => format!("AT+CHLD=1{i}"),

@@ -18,6 +18,11 @@
 //! accepted_by = "alice"
 //! ```
 //!
+//! A caller on `port = "modem"` calls the SIM. Several `[[caller]]` on the modem with
+//! `ring_at` place several calls to the SIM: one that arrives while the modem has a
+//! call up waits behind it (`+CCWA`), and a step `after = "dialed"` lets such a caller
+//! give up before being served.
+//!
 //! Modem faults are scheduled with `[[modem_fault]]`: `at` (after the start), `fault`
 //! (`reboot`, `hang`, `slow`, `garbage`, `unplug`, `no_network`) and, for `reboot`/`slow`/`unplug`,
 //! `duration` (boot time, answer delay, time the port is gone); `garbage` sends
@@ -265,6 +270,7 @@ pub struct CallerSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
+    /// `dialed` (the call was placed: it rings, or waits behind the modem's call),
     /// `answered`, `prompt-end` or `connected`.
     pub after: Trigger,
     /// Extra wait.

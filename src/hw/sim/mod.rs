@@ -88,6 +88,9 @@ struct World {
     parties: Vec<Party>,
     responders: HashMap<String, Responder>,
     modem_party: Option<usize>,
+    /// A second caller of the SIM whose call waits behind the modem's call (`+CCWA`):
+    /// the number they call from and the party.
+    modem_waiting: Option<(String, usize)>,
     signals: VecDeque<(PortIdx, LineSignal)>,
     scheduled: Vec<(Instant, PortIdx, Option<String>, usize)>,
     cadence: (Duration, Duration),
@@ -123,6 +126,19 @@ impl Network for World {
     }
 
     fn modem_hung_up(&mut self, now: Instant, number: &str) {
+        let digits = |n: &str| n.trim_start_matches('+').to_string();
+        if let Some((n, i)) = self.modem_waiting.take() {
+            if digits(&n) == digits(number) {
+                // the waiting call was rejected (AT+CHLD=0): the caller hears busy
+                self.parties[i].on_hung_up(now);
+                self.log.push((
+                    now,
+                    format!("network: the waiting call from {n} is rejected by the box (busy)"),
+                ));
+                return;
+            }
+            self.modem_waiting = Some((n, i));
+        }
         if let Some(i) = self.modem_party.take() {
             self.parties[i].on_hung_up(now);
         }
@@ -265,6 +281,7 @@ impl SimBoard {
                 parties: Vec::new(),
                 responders: HashMap::new(),
                 modem_party: None,
+                modem_waiting: None,
                 signals: VecDeque::new(),
                 scheduled: Vec::new(),
                 cadence: crate::country::ring_cadence(&profile.country),
@@ -364,6 +381,9 @@ impl SimBoard {
         if let Some(p) = w.modem_party {
             used[p] = true;
         }
+        if let Some((_, p)) = &w.modem_waiting {
+            used[*p] = true;
+        }
         let mut map = vec![usize::MAX; w.parties.len()];
         let mut kept = Vec::new();
         for (i, p) in std::mem::take(&mut w.parties).into_iter().enumerate() {
@@ -380,6 +400,9 @@ impl SimBoard {
             s.3 = map[s.3];
         }
         w.modem_party = w.modem_party.map(|p| map[p]);
+        if let Some((_, p)) = w.modem_waiting.as_mut() {
+            *p = map[*p];
+        }
     }
 
     /// A party by index.
@@ -529,11 +552,23 @@ impl SimBoard {
             let (_, _, cid, party) = w.scheduled.remove(i);
             let name = w.parties[party].name.clone();
             let number = cid.unwrap_or_else(|| "+15550000000".into());
-            let taken = self
-                .modem
-                .as_mut()
-                .is_some_and(|m| m.incoming_call(now, &number));
-            if taken {
+            let busy = self.modem.as_ref().is_some_and(|m| m.call_count() > 0);
+            let taken = (!busy || w.modem_waiting.is_none())
+                && self
+                    .modem
+                    .as_mut()
+                    .is_some_and(|m| m.incoming_call(now, &number));
+            w.parties[party].on_dialed(now);
+            if taken && busy {
+                // the modem's voice channel is in use: the call waits (+CCWA)
+                w.modem_waiting = Some((number.clone(), party));
+                w.log.push((
+                    now,
+                    format!(
+                        "{name} calls the SIM from {number}; the call waits behind the modem's call"
+                    ),
+                ));
+            } else if taken {
                 w.modem_party = Some(party);
                 w.log
                     .push((now, format!("{name} calls the SIM from {number}")));
@@ -588,6 +623,7 @@ impl SimBoard {
                         cid_audio: None,
                     };
                     w.signals.push_back((port, LineSignal::RingStart));
+                    w.parties[party].on_dialed(now);
                     let name = w.parties[party].name.clone();
                     w.log
                         .push((now, format!("{name} dials in; line {} rings", line.id)));
@@ -736,10 +772,42 @@ impl SimBoard {
         }
     }
 
+    /// The waiting SIM call rings (or was answered) once the call it waited behind
+    /// ended: its caller is the modem's party from now on.
+    fn modem_waiting_step(&mut self, now: Instant) {
+        let w = &mut self.world;
+        let Some((number, party)) = w.modem_waiting.clone() else {
+            return;
+        };
+        match self.modem.as_ref().and_then(|m| m.incoming_state(&number)) {
+            Some("waiting") => {}
+            Some(_) if w.modem_party.is_none() => {
+                w.modem_waiting = None;
+                w.modem_party = Some(party);
+            }
+            Some(_) => {}
+            // released without the network telling the world (modem reset)
+            None => {
+                w.modem_waiting = None;
+                w.parties[party].on_hung_up(now);
+            }
+        }
+    }
+
     fn party_step(&mut self, now: Instant) {
         for i in 0..self.world.parties.len() {
             self.world.parties[i].poll(now);
             if !self.world.parties[i].take_hangup() {
+                continue;
+            }
+            if let Some((number, p)) = self.world.modem_waiting.clone()
+                && p == i
+            {
+                // a waiting caller gives up
+                self.world.modem_waiting = None;
+                if let Some(m) = self.modem.as_mut() {
+                    m.caller_hangup(now, &number);
+                }
                 continue;
             }
             if self.world.modem_party == Some(i) {
@@ -992,6 +1060,7 @@ impl Board for SimBoard {
         if let Some(m) = self.modem.as_mut() {
             m.step(now, &mut self.world);
         }
+        self.modem_waiting_step(now);
         self.pcm_step(now);
         self.line_step(now);
         self.party_step(now);

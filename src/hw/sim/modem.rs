@@ -13,7 +13,8 @@
 //! `+CEREG`, answers and `n=2` URCs), operator and signal queries, `ATD…;` with call
 //! progress visible in `AT+CLCC`, `BUSY` / `NO ANSWER` / `NO CARRIER`, `AT+CHUP`,
 //! incoming calls (`RING` or `+CRING: VOICE` every 2 s, `+CLIP`), `ATA`, call waiting
-//! (`+CCWA`), `AT+CHLD=0|1|1x|2|2x`, `AT+VTS`, call forwarding state (`AT+CCFC`
+//! (`+CCWA` with `AT+CCWA=1`, CLCC stat 5; a waiting call left alone when the other
+//! call ends rings as a normal incoming call), `AT+CHLD=0|1|1x|2|2x`, `AT+VTS`, call forwarding state (`AT+CCFC`
 //! query/register/erase per reason), the SIM (`AT+CPIN?`, PIN entry with three attempts,
 //! then PUK), and `ERROR` for anything it does not know.
 //!
@@ -888,7 +889,42 @@ impl SimModem {
         true
     }
 
+    /// A waiting call left alone (the call it waited behind ended) is presented as a
+    /// normal incoming call: it rings (`RING`/`+CRING`, `+CLIP`) from now on.
+    fn present_waiting(&mut self, now: Instant) {
+        if self.calls.iter().any(|c| c.state != CallState::Waiting) {
+            return;
+        }
+        if let Some(c) = self.calls.first_mut() {
+            c.state = CallState::Incoming;
+            c.next_ring = now;
+            let idx = c.idx;
+            self.ccinfo_urc(idx);
+        }
+    }
+
+    /// The state of the incoming call from `number` (E.164 with `+`, or national):
+    /// `waiting`, `ringing`, `active`, `held`; `None` without one.
+    pub fn incoming_state(&self, number: &str) -> Option<&'static str> {
+        let digits = number.strip_prefix('+').unwrap_or(number);
+        self.calls
+            .iter()
+            .find(|c| c.dir == 1 && c.number == digits)
+            .map(|c| match c.state {
+                CallState::Waiting => "waiting",
+                CallState::Incoming => "ringing",
+                CallState::Held => "held",
+                _ => "active",
+            })
+    }
+
+    /// Calls the modem has up (ringing, waiting, dialling, connected or held).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
     fn advance(&mut self, now: Instant, net: &mut dyn Network) {
+        self.present_waiting(now);
         let mut i = 0;
         while i < self.calls.len() {
             let c = self.calls[i].clone();
@@ -945,6 +981,11 @@ impl SimModem {
             .iter()
             .find(|c| c.dir == 0 && c.state != CallState::Held)
             .or_else(|| self.calls.iter().find(|c| c.dir == 0))
+            .or_else(|| {
+                self.calls
+                    .iter()
+                    .find(|c| c.dir == 1 && c.state != CallState::Waiting)
+            })
             .or_else(|| self.calls.iter().find(|c| c.dir == 1))
             .map(|c| c.idx);
         if let Some(idx) = idx {
@@ -989,6 +1030,12 @@ impl SimModem {
                         a.max(ALERT_AFTER).min(NETWORK_NO_ANSWER)
                     }),
                 (None, CallState::Incoming) => return Some(c.next_ring),
+                // left alone: presented as incoming at once
+                (None, CallState::Waiting)
+                    if self.calls.iter().all(|o| o.state == CallState::Waiting) =>
+                {
+                    return Some(c.since);
+                }
                 _ => return None,
             };
             Some(c.since + at)

@@ -57,6 +57,8 @@ pub fn marker_level_dbm0(samples: &[i16], hz: f32) -> Option<f32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
+    /// The party placed the call (the line or the SIM starts ringing for them).
+    Dialed,
     /// The call was answered (by the box, or the responder picked up).
     Answered,
     /// A prompt ended (speech followed by silence).
@@ -155,6 +157,11 @@ impl Party {
     /// Queues audio the party will play first (an answering machine's greeting).
     pub fn queue_audio(&mut self, samples: &[i16]) {
         self.tx.extend(samples.iter().copied());
+    }
+
+    /// The party placed the call (it rings, or waits, at the box).
+    pub fn on_dialed(&mut self, now: Instant) {
+        self.event(now, Trigger::Dialed);
     }
 
     /// The call was answered / the party picked up.
