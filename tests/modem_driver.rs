@@ -540,7 +540,11 @@ fn sim_pin_typed_by_a_person_for_every_dialect() {
             },
             "{d}"
         );
-        assert!(r.sim.commands.iter().any(|c| c == attempts_cmd), "{d}: {:?}", r.sim.commands);
+        assert!(
+            r.sim.commands.iter().any(|c| c == attempts_cmd),
+            "{d}: {:?}",
+            r.sim.commands
+        );
         assert_eq!(r.modem.status().sim, Some("pin_required"));
         assert_eq!(r.modem.status().sim_pin_attempts, Some(2));
         r.run_for(Duration::from_secs(30));
@@ -620,5 +624,8 @@ fn three_wrong_pins_block_the_sim_and_the_puk_is_never_sent() {
         .unwrap_err();
     assert!(e.contains("PUK"), "{e}");
     assert_eq!(r.sim.pin_entries, 3);
-    assert!(!r.sim.commands.iter().any(|c| c.contains("CPIN=\"0000\",")), "no PUK sent");
+    assert!(
+        !r.sim.commands.iter().any(|c| c.contains("CPIN=\"0000\",")),
+        "no PUK sent"
+    );
 }

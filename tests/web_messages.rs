@@ -87,7 +87,11 @@ fn voicemail_audio_cdr_export_alert_state_retry_and_test_alerts() {
     let all = admin.get("/api/cdrs/export?format=csv").body;
     let r = admin.get("/api/cdrs/export?format=csv&caller=5551234&routing_number=");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body.lines().next(), all.lines().next(), "the same columns");
+    assert_eq!(
+        r.body.lines().next(),
+        all.lines().next(),
+        "the same columns"
+    );
     assert!(r.body.lines().count() >= 2, "{}", r.body);
     assert!(r.body.lines().skip(1).all(|l| l.contains("+15551234567")));
     let r = admin.get("/api/cdrs/export?format=csv&caller=%2B19999");

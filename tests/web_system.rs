@@ -188,7 +188,11 @@ fn temp_leftovers(data: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(data)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("restore-upload-") || n.starts_with("restore-staging") || n.starts_with("backup-tmp-"))
+        .filter(|n| {
+            n.starts_with("restore-upload-")
+                || n.starts_with("restore-staging")
+                || n.starts_with("backup-tmp-")
+        })
         .collect()
 }
 
@@ -221,16 +225,26 @@ fn a_backup_over_16_mib_round_trips_and_a_bad_one_changes_nothing() {
     for cut in [backup.len() / 2, vm_end] {
         let r = admin.post_bytes("/api/system/restore", &backup[..cut]);
         assert_eq!(r.status, 422, "{cut}: {}", r.body);
-        assert!(r.json()["error"].as_str().unwrap().contains("cut off"), "{}", r.body);
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("cut off"),
+            "{}",
+            r.body
+        );
     }
-    assert!(!svc.data_path().join("restore-pending").exists(), "nothing staged");
+    assert!(
+        !svc.data_path().join("restore-pending").exists(),
+        "nothing staged"
+    );
     assert!(temp_leftovers(svc.data_path()).is_empty());
 
     // the whole one is staged
     let r = admin.post_bytes("/api/system/restore", &backup);
     assert_eq!(r.status, 200, "{}", r.body);
     let staged = svc.data_path().join("restore-pending/voicemail/big.opus");
-    assert!(std::fs::read(&staged).unwrap() == big, "the staged file is the original");
+    assert!(
+        std::fs::read(&staged).unwrap() == big,
+        "the staged file is the original"
+    );
 
     // a damaged one (a tar header's checksum) and one over the limit: the staged
     // backup stays as it was
@@ -238,10 +252,17 @@ fn a_backup_over_16_mib_round_trips_and_a_bad_one_changes_nothing() {
     damaged[100] ^= 0x55;
     let r = admin.post_bytes("/api/system/restore", &damaged);
     assert_eq!(r.status, 422, "{}", r.body);
-    assert!(r.json()["error"].as_str().unwrap().contains("damaged"), "{}", r.body);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("damaged"),
+        "{}",
+        r.body
+    );
     let r = admin.post_declared("/api/system/restore", 41 * 1024 * 1024, b"");
     assert_eq!(r.status, 413, "{}", r.body);
-    assert!(std::fs::read(&staged).unwrap() == big, "the staged backup is intact");
+    assert!(
+        std::fs::read(&staged).unwrap() == big,
+        "the staged backup is intact"
+    );
     assert!(temp_leftovers(svc.data_path()).is_empty());
 
     // the next start swaps it in
@@ -278,13 +299,21 @@ fn sim_pin_entry_on_the_system_page() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let page = admin.get("/system").body;
-    assert!(page.contains(r#"data-sim="pin_required">SIM PIN needed"#), "{page}");
+    assert!(
+        page.contains(r#"data-sim="pin_required">SIM PIN needed"#),
+        "{page}"
+    );
     assert!(page.contains(r#"id="sim-pin-form""#));
 
     // not a PIN: refused at the field, nothing sent
     let r = admin.post_json("/api/system/sim-pin", &json!({ "pin": "12ab" }));
     assert_eq!(r.status, 422);
-    assert!(r.json()["error"].as_str().unwrap().starts_with("pin: a SIM PIN is 4 to 8 digits"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("pin: a SIM PIN is 4 to 8 digits")
+    );
 
     // a wrong PIN: the SIM's verdict with the attempts left
     let r = admin.post_json("/api/system/sim-pin", &json!({ "pin": "1111" }));
@@ -293,7 +322,12 @@ fn sim_pin_entry_on_the_system_page() {
     assert_eq!(v["result"], "rejected");
     assert_eq!(v["attempts_left"], 2);
     assert_eq!(v["puk_required"], false);
-    assert!(v["error"].as_str().unwrap().starts_with("pin: SIM PIN rejected: 2 attempts left"));
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("pin: SIM PIN rejected: 2 attempts left")
+    );
     // the status snapshot follows within its 200 ms
     let t0 = std::time::Instant::now();
     while modem(&mut admin)["sim_pin_attempts"] != 2 {
@@ -301,7 +335,10 @@ fn sim_pin_entry_on_the_system_page() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let m = modem(&mut admin);
-    assert_eq!((m["sim"].as_str(), m["ready"].as_bool()), (Some("pin_required"), Some(false)));
+    assert_eq!(
+        (m["sim"].as_str(), m["ready"].as_bool()),
+        (Some("pin_required"), Some(false))
+    );
     assert!(admin.get("/system").body.contains("2 PIN attempts left"));
 
     // the right one: the modem initialises and registers
@@ -320,7 +357,12 @@ fn sim_pin_entry_on_the_system_page() {
     // a ready SIM takes no PIN (it would count as a wrong one)
     let r = admin.post_json("/api/system/sim-pin", &json!({ "pin": "2468" }));
     assert_eq!(r.status, 409, "{}", r.body);
-    assert!(r.json()["error"].as_str().unwrap().contains("does not ask for a PIN"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not ask for a PIN")
+    );
 
     let audit = admin.get("/api/audit").json().to_string();
     assert!(audit.contains("SIM PIN entered (rejected)"), "{audit}");
@@ -331,6 +373,9 @@ fn sim_pin_entry_on_the_system_page() {
     for secret in ["2468", "1111"] {
         assert!(!audit.contains(secret), "{secret} in the audit log");
         assert!(!logs.contains(secret), "{secret} in the log");
-        assert!(!log.iter().any(|l| l.contains(secret)), "{secret} in the journal: {log:?}");
+        assert!(
+            !log.iter().any(|l| l.contains(secret)),
+            "{secret} in the journal: {log:?}"
+        );
     }
 }

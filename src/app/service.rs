@@ -123,7 +123,9 @@ impl EngineHandle {
 
     /// Results of SIM PINs typed on the page from now on (subscribe before sending
     /// [`Command::EnterSimPin`]).
-    pub fn sim_pin_results(&self) -> tokio::sync::broadcast::Receiver<crate::modem::PinEntryResult> {
+    pub fn sim_pin_results(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::modem::PinEntryResult> {
         self.sim_pin.subscribe()
     }
 

@@ -386,7 +386,8 @@ impl BoardProfile {
                         "modem.simulated_sim_pin",
                         "simulated_sim_pin locks the simulated modem's SIM: it needs serial = \"sim\" (a real SIM's PIN is `pin`)",
                     );
-                } else if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                } else if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit())
+                {
                     p.at(
                         None,
                         "modem.simulated_sim_pin",

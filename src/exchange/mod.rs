@@ -624,7 +624,11 @@ impl Exchange {
             Command::EnterSimPin { pin } => match self.modem.as_mut() {
                 Some(m) => match m.enter_sim_pin(now, &pin) {
                     Ok(()) => {
-                        self.note(None, self.modem_port, "SIM PIN entered on the page: sent to the SIM");
+                        self.note(
+                            None,
+                            self.modem_port,
+                            "SIM PIN entered on the page: sent to the SIM",
+                        );
                         self.drain_modem(now);
                         CommandResult::Done
                     }

@@ -34,8 +34,8 @@ pub mod fuzz;
 pub mod health;
 pub mod serial;
 pub mod sim_card;
-pub mod sms;
 mod sim_pin;
+pub mod sms;
 mod sms_flow;
 
 #[cfg(test)]

@@ -171,7 +171,7 @@ impl SimCard {
                     return SimStep::Stop("the SIM still asks for its PIN after the configured PIN was accepted once; not sending it again (wrong PINs block the SIM): check the SIM in a phone, then restart the service".into());
                 }
                 match &self.pin {
-                    None => SimStep::Stop("the SIM asks for its PIN and none is configured: set pin = \"<PIN>\" in the board profile's [modem] section (switchboard modem: --pin), or disable the PIN lock in a phone".into()),
+                    None => SimStep::Stop("the SIM asks for its PIN and none is configured: type it on the web page (System, SIM PIN), or set pin = \"<PIN>\" in the board profile's [modem] section (switchboard modem: --pin), or disable the PIN lock in a phone".into()),
                     Some(pin) => {
                         self.sent_this_boot = true;
                         SimStep::SendPin(format!("AT+CPIN=\"{pin}\""))
@@ -355,7 +355,10 @@ pub fn attempts_query(dialect: super::Dialect) -> &'static str {
 pub fn parse_attempts(lines: &[String]) -> Option<u8> {
     lines.iter().find_map(|l| {
         let (head, rest) = l.trim().split_once(':')?;
-        let fields: Vec<&str> = rest.split(',').map(|f| f.trim().trim_matches('"')).collect();
+        let fields: Vec<&str> = rest
+            .split(',')
+            .map(|f| f.trim().trim_matches('"'))
+            .collect();
         let n = match head.trim().to_ascii_uppercase().as_str() {
             "+QPINC" if fields.first()?.eq_ignore_ascii_case("SC") => fields.get(1)?,
             "+SPIC" => fields.first()?,
@@ -398,7 +401,7 @@ impl SimCard {
     }
 }
 
-const REJECTED: &str = "the SIM rejected the configured PIN; it is not sent again because every wrong PIN uses up one of the SIM's 3 attempts: correct pin in the board profile's [modem] section (check the attempts left in a phone), then restart the service";
+const REJECTED: &str = "the SIM rejected the configured PIN; it is not sent again because every wrong PIN uses up one of the SIM's 3 attempts: correct pin in the board profile's [modem] section (check the attempts left in a phone), then restart the service, or type the right PIN on the web page (System, SIM PIN)";
 
 #[cfg(test)]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests read the clock once for a start instant
@@ -508,7 +511,10 @@ mod tests {
         assert_eq!(redact(&p.command()), "AT+CPIN=\"****\"");
         assert_eq!(redact("AT+CPIN?"), "AT+CPIN?");
         for bad in ["123", "123456789", "12a4", "", "12 34"] {
-            assert!(Pin::parse(bad).unwrap_err().contains("4 to 8 digits"), "{bad}");
+            assert!(
+                Pin::parse(bad).unwrap_err().contains("4 to 8 digits"),
+                "{bad}"
+            );
         }
         assert_eq!(judge_pin(Some(&Final::Ok)), PinVerdict::Accepted);
         let cme = |c: &str| Final::CmeError(CmeError::from_report(c));
@@ -516,9 +522,15 @@ mod tests {
             judge_pin(Some(&cme("16"))),
             PinVerdict::Wrong { puk: false }
         );
-        assert_eq!(judge_pin(Some(&Final::Error)), PinVerdict::Wrong { puk: false });
+        assert_eq!(
+            judge_pin(Some(&Final::Error)),
+            PinVerdict::Wrong { puk: false }
+        );
         assert_eq!(judge_pin(Some(&cme("12"))), PinVerdict::Wrong { puk: true });
-        assert!(matches!(judge_pin(Some(&cme("14"))), PinVerdict::NotJudged(_)));
+        assert!(matches!(
+            judge_pin(Some(&cme("14"))),
+            PinVerdict::NotJudged(_)
+        ));
         assert!(matches!(judge_pin(None), PinVerdict::NotJudged(_)));
     }
 

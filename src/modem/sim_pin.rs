@@ -99,7 +99,12 @@ impl Modem {
     }
 
     /// The answer to `AT+CPIN?` after a PIN that was refused or not judged.
-    pub(super) fn on_pin_recheck(&mut self, now: Instant, lines: &[String], result: Option<&Final>) {
+    pub(super) fn on_pin_recheck(
+        &mut self,
+        now: Instant,
+        lines: &[String],
+        result: Option<&Final>,
+    ) {
         let state = sim_card::state_of(lines, result);
         match state {
             SimState::Busy => {

@@ -179,12 +179,16 @@ fn extract_checked(upload: &Path, staging: &Path) -> Result<usize> {
         .entries()
         .context("not a tar file: upload a file made by Backup")?
     {
-        let mut e = entry.context("the tar file is damaged (upload the file made by Backup again)")?;
+        let mut e =
+            entry.context("the tar file is damaged (upload the file made by Backup again)")?;
         let path = e
             .path()
             .context("a file name in the backup is not valid")?
             .into_owned();
-        let size = e.header().size().context("a size in the backup is not valid")?;
+        let size = e
+            .header()
+            .size()
+            .context("a size in the backup is not valid")?;
         end = (e.raw_file_position() + size).div_ceil(BLOCK) * BLOCK;
         if e.header().entry_type().is_dir() {
             continue;

@@ -129,7 +129,9 @@ pub(super) async fn cdr_export(
             rows.retain(|(_, c)| {
                 routing.as_ref().is_none_or(|r| &c.routing_id == r)
                     && caller.as_ref().is_none_or(|p| {
-                        c.caller_id.as_deref().is_some_and(|id| id.contains(p.as_str()))
+                        c.caller_id
+                            .as_deref()
+                            .is_some_and(|id| id.contains(p.as_str()))
                     })
             });
             let mut buf = Vec::new();

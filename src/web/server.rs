@@ -471,12 +471,24 @@ mod tests {
         };
         // over the ordinary limit, within the streamed one
         let got = send(
-            [&b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 40\r\n\r\n"[..], &[b'a'; 40]].concat(),
+            [
+                &b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 40\r\n\r\n"
+                    [..],
+                &[b'a'; 40],
+            ]
+            .concat(),
         )
         .await;
-        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with("40"), "{got}");
+        assert!(
+            got.starts_with("HTTP/1.1 200") && got.ends_with("40"),
+            "{got}"
+        );
         // a Content-Length over the streamed limit: 413 from the head alone
-        let got = send(b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 65\r\n\r\n".to_vec()).await;
+        let got = send(
+            b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 65\r\n\r\n"
+                .to_vec(),
+        )
+        .await;
         assert!(got.starts_with("HTTP/1.1 413"), "{got}");
         // chunked past the limit: the stream ends with the error
         let chunk = format!("28\r\n{}\r\n", "b".repeat(40));
@@ -484,14 +496,22 @@ mod tests {
             format!("POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n").into_bytes(),
         )
         .await;
-        assert!(got.contains("error: the request body is larger than 64 bytes"), "{got}");
+        assert!(
+            got.contains("error: the request body is larger than 64 bytes"),
+            "{got}"
+        );
         // a pause longer than the body timeout
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 30\r\n\r\nabc")
-            .await
-            .unwrap();
+        s.write_all(
+            b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 30\r\n\r\nabc",
+        )
+        .await
+        .unwrap();
         let got = until_closed(&mut s).await;
-        assert!(got.contains("error: nothing of the request body arrived"), "{got}");
+        assert!(
+            got.contains("error: nothing of the request body arrived"),
+            "{got}"
+        );
     }
 
     #[test]

@@ -212,15 +212,8 @@ pub(super) async fn sim_pin(
         Some(PinEntryResult::NotJudged { .. }) | None => "not judged",
     };
     let (who, addr) = (s.account.clone(), s.address.to_string());
-    web.db(move |st| {
-        st.audit(
-            &who,
-            &addr,
-            "sim.pin",
-            &format!("SIM PIN entered ({word})"),
-        )
-    })
-    .await?;
+    web.db(move |st| st.audit(&who, &addr, "sim.pin", &format!("SIM PIN entered ({word})")))
+        .await?;
     let Some(verdict) = verdict else {
         return Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -281,7 +274,9 @@ fn sim_section(modem: Option<&crate::modem::ModemStatus>, admin: bool) -> String
     let needs_pin = matches!(m.sim, Some("pin_required" | "pin_rejected"));
     let attempts = m
         .sim_pin_attempts
-        .map(|n| format!(r#" <span id="sim-attempts" class="error">({n} PIN attempts left)</span>"#))
+        .map(|n| {
+            format!(r#" <span id="sim-attempts" class="error">({n} PIN attempts left)</span>"#)
+        })
         .unwrap_or_default();
     let form = if needs_pin && admin {
         r#"<form id="sim-pin-form" data-api="/api/system/sim-pin"><label for="sim-pin">SIM PIN</label> <input id="sim-pin" name="pin" type="password" inputmode="numeric" autocomplete="off" minlength="4" maxlength="8" pattern="[0-9]{4,8}" required> <button type="submit" id="sim-pin-send">Send the PIN</button> <span class="field-error" data-error-for="pin"></span><p class="form-error"></p>
