@@ -328,6 +328,7 @@ async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::respon
 /// A request body passed on as a stream: at most `max_stream_body` bytes, no pause
 /// over `body_timeout` (else a [`BodyError`] ends the stream). A Content-Length over
 /// the limit is refused at once.
+#[allow(clippy::result_large_err)] // the same shape as `read_body`: the refusal is the answer
 fn stream_body(body: Incoming, limits: &Limits) -> Result<Body, axum::response::Response> {
     use hyper::body::Body as _;
     let (max, idle) = (limits.max_stream_body, limits.body_timeout);
