@@ -279,7 +279,7 @@ fn sim_section(modem: Option<&crate::modem::ModemStatus>, admin: bool) -> String
         })
         .unwrap_or_default();
     let form = if needs_pin && admin {
-        r#"<form id="sim-pin-form" data-api="/api/system/sim-pin"><label for="sim-pin">SIM PIN</label> <input id="sim-pin" name="pin" type="password" inputmode="numeric" autocomplete="off" minlength="4" maxlength="8" pattern="[0-9]{4,8}" required> <button type="submit" id="sim-pin-send">Send the PIN</button> <span class="field-error" data-error-for="pin"></span><p class="form-error"></p>
+        r#"<form id="sim-pin-form" data-api="/api/system/sim-pin"><label for="sim-pin">SIM PIN</label> <input id="sim-pin" name="pin" type="password" inputmode="numeric" autocomplete="off" minlength="4" maxlength="8" pattern="[0-9]{4,8}" required> <button type="submit" id="sim-pin-send">Send the PIN</button> <span class="field-error" data-error-for="pin"></span><p class="form-error error"></p>
 <p class="muted">Sent to the SIM once and never retried by the box: three wrong PINs block the SIM (it then needs its PUK, entered in a phone). To have the box enter it at every start, set <code>pin</code> in the board profile's <code>[modem]</code> section.</p></form>"#
     } else if needs_pin {
         r#"<p class="muted">An admin can enter the PIN here.</p>"#
