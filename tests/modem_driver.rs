@@ -488,3 +488,144 @@ fn sms_delivered_directly_as_cmt_is_decoded_and_acknowledged() {
         assert_eq!(r.sim.stored_sms(), 0);
     }
 }
+
+/// A PIN typed by a person (the web page): refused unless the SIM asks for it, sent
+/// once and never again by the driver, a wrong one reported with the attempts left
+/// (asked the dialect's way), the right one lets the modem initialise and register.
+#[test]
+fn sim_pin_typed_by_a_person_for_every_dialect() {
+    use switchboard::modem::{Pin, PinEntryResult};
+    let verdict = |r: &mut Rig| -> PinEntryResult {
+        r.run_until("the SIM's verdict", |e, _| {
+            e.iter().any(|e| matches!(e, ModemEvent::SimPin(_)))
+        });
+        let events = r.take();
+        events
+            .into_iter()
+            .find_map(|e| match e {
+                ModemEvent::SimPin(v) => Some(v),
+                _ => None,
+            })
+            .unwrap()
+    };
+    for (d, attempts_cmd) in [
+        (Dialect::Generic, "AT+CPINR=\"SIM PIN\""),
+        (Dialect::Quectel, "AT+QPINC=\"SC\""),
+        (Dialect::Simcom, "AT+SPIC"),
+    ] {
+        let locked = SimModemConfig {
+            dialect: Some(d),
+            sim: SimLock::Pin("2468".into()),
+            ..SimModemConfig::default()
+        };
+        // no PIN configured: initialisation stops and says so
+        let mut r = Rig::new(locked, ModemConfig::default(), ModemTiming::default());
+        r.run_until("a fault", |e, _| {
+            e.iter().any(|e| matches!(e, ModemEvent::Fault(_)))
+        });
+        assert!(r.modem.init_stopped());
+        assert_eq!(r.modem.status().sim, Some("pin_required"));
+        r.take();
+
+        // a wrong PIN: one entry, the attempts left, and nothing sent again
+        let now = r.now;
+        r.modem
+            .enter_sim_pin(now, &Pin::parse("1111").unwrap())
+            .unwrap();
+        assert_eq!(
+            verdict(&mut r),
+            PinEntryResult::Rejected {
+                attempts_left: Some(2),
+                puk_required: false
+            },
+            "{d}"
+        );
+        assert!(
+            r.sim.commands.iter().any(|c| c == attempts_cmd),
+            "{d}: {:?}",
+            r.sim.commands
+        );
+        assert_eq!(r.modem.status().sim, Some("pin_required"));
+        assert_eq!(r.modem.status().sim_pin_attempts, Some(2));
+        r.run_for(Duration::from_secs(30));
+        assert_eq!(r.sim.pin_entries, 1, "{d}: a wrong PIN is never sent again");
+        assert!(!r.events.contains(&ModemEvent::Ready));
+
+        // the right one: the modem initialises and registers
+        let now = r.now;
+        r.modem
+            .enter_sim_pin(now, &Pin::parse(" 2468 ").unwrap())
+            .unwrap();
+        assert_eq!(verdict(&mut r), PinEntryResult::Accepted, "{d}");
+        r.run_for(Duration::from_secs(5));
+        assert!(r.modem.status().ready, "{d}: initialised");
+        assert_eq!(r.modem.status().sim, Some("ready"));
+        assert_eq!(r.modem.status().registration, Some("home"), "{d}");
+        assert!(!r.modem.init_stopped());
+        assert_eq!(r.sim.pin_entries, 2);
+        // a PIN for a ready SIM would count as a wrong attempt: refused
+        let now = r.now;
+        let e = r
+            .modem
+            .enter_sim_pin(now, &Pin::parse("2468").unwrap())
+            .unwrap_err();
+        assert!(e.contains("does not ask for a PIN"), "{e}");
+        assert_eq!(r.sim.pin_entries, 2);
+    }
+}
+
+#[test]
+fn three_wrong_pins_block_the_sim_and_the_puk_is_never_sent() {
+    use switchboard::modem::{Pin, PinEntryResult};
+    let locked = SimModemConfig {
+        dialect: Some(Dialect::Quectel),
+        sim: SimLock::Pin("2468".into()),
+        ..SimModemConfig::default()
+    };
+    let mut r = Rig::new(locked, ModemConfig::default(), ModemTiming::default());
+    r.run_until("a fault", |e, _| {
+        e.iter().any(|e| matches!(e, ModemEvent::Fault(_)))
+    });
+    let mut last = None;
+    for _ in 0..3 {
+        r.take();
+        let now = r.now;
+        r.modem
+            .enter_sim_pin(now, &Pin::parse("0000").unwrap())
+            .unwrap();
+        // a second entry while the first is checked is refused
+        let now = r.now;
+        assert!(
+            r.modem
+                .enter_sim_pin(now, &Pin::parse("0000").unwrap())
+                .unwrap_err()
+                .contains("still being checked")
+        );
+        r.run_until("the verdict", |e, _| {
+            e.iter().any(|e| matches!(e, ModemEvent::SimPin(_)))
+        });
+        last = r.events.iter().find_map(|e| match e {
+            ModemEvent::SimPin(v) => Some(v.clone()),
+            _ => None,
+        });
+    }
+    assert_eq!(
+        last,
+        Some(PinEntryResult::Rejected {
+            attempts_left: Some(0),
+            puk_required: true
+        })
+    );
+    assert_eq!(r.modem.status().sim, Some("puk_required"));
+    let now = r.now;
+    let e = r
+        .modem
+        .enter_sim_pin(now, &Pin::parse("2468").unwrap())
+        .unwrap_err();
+    assert!(e.contains("PUK"), "{e}");
+    assert_eq!(r.sim.pin_entries, 3);
+    assert!(
+        !r.sim.commands.iter().any(|c| c.contains("CPIN=\"0000\",")),
+        "no PUK sent"
+    );
+}

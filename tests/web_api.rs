@@ -45,7 +45,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
         "/api/config",
         "/api/audit",
         "/api/events",
-        "/api/cdrs.csv",
+        "/api/cdrs/export",
     ] {
         assert_eq!(anon.get(p).status, 401, "{p}");
     }

@@ -77,6 +77,30 @@ fn voicemail_audio_cdr_export_alert_state_retry_and_test_alerts() {
         assert_eq!(r.body, want, "{format}: the same as the CLI");
         assert!(r.body.lines().count() >= if format == "csv" { 2 } else { 1 });
     }
+    // the Calls page links the same export with its filters: one CSV, one set of
+    // columns; its filters narrow the rows
+    let calls = admin.get("/calls?caller=5551234&routing_number=").body;
+    assert!(
+        calls.contains(r#"href="/api/cdrs/export?format=csv&amp;caller=5551234""#),
+        "{calls}"
+    );
+    let all = admin.get("/api/cdrs/export?format=csv").body;
+    let r = admin.get("/api/cdrs/export?format=csv&caller=5551234&routing_number=");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body.lines().next(),
+        all.lines().next(),
+        "the same columns"
+    );
+    assert!(r.body.lines().count() >= 2, "{}", r.body);
+    assert!(r.body.lines().skip(1).all(|l| l.contains("+15551234567")));
+    let r = admin.get("/api/cdrs/export?format=csv&caller=%2B19999");
+    assert_eq!(r.body.lines().count(), 1, "only the header: {}", r.body);
+    let rn = r.body.lines().next().unwrap().to_string();
+    let r = admin.get("/api/cdrs/export?format=csv&routing_number=no-such-number");
+    assert_eq!(r.body.lines().collect::<Vec<_>>(), vec![rn.as_str()]);
+    // the old page-only CSV is gone
+    assert_eq!(admin.get("/api/cdrs.csv").status, 404);
     // a window with no call: the CSV header alone
     let r = admin.get("/api/cdrs/export?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z");
     assert_eq!(r.body.lines().count(), 1);

@@ -77,6 +77,10 @@ enum Command {
         /// Web sessions end after this long unused (e.g. "30m").
         #[arg(long, default_value = "30m", value_parser = crate::config::parse_duration)]
         idle_timeout: std::time::Duration,
+        /// The largest backup a restore on the page takes (e.g. "2GiB", "500MiB"); the
+        /// upload is streamed to the data directory, which needs twice its size free.
+        #[arg(long, default_value = "2GiB", value_parser = crate::web::server::parse_size)]
+        max_restore_size: u64,
     },
     /// Print the web page's setup token (while the box has no admin password yet).
     SetupToken {
@@ -421,6 +425,7 @@ pub fn main() -> ExitCode {
         http_redirect: None,
         metrics_token_file: None,
         idle_timeout: crate::web::auth::DEFAULT_IDLE_TIMEOUT,
+        max_restore_size: crate::web::server::DEFAULT_MAX_STREAM_BODY,
     });
     match command {
         Command::Run {
@@ -434,6 +439,7 @@ pub fn main() -> ExitCode {
             http_redirect,
             metrics_token_file,
             idle_timeout,
+            max_restore_size,
         } => {
             init_logging(cli.log_format, "info");
             match service::run(RunOptions {
@@ -451,6 +457,7 @@ pub fn main() -> ExitCode {
                 http_redirect,
                 metrics_token_file,
                 idle_timeout,
+                max_restore_bytes: max_restore_size,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

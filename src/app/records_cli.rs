@@ -317,11 +317,21 @@ pub const CSV_HEADER: &[&str] = &[
     "end_reason",
 ];
 
+/// One CSV field: quoted when it must be (RFC 4180), and a text a spreadsheet would
+/// run as a formula (`=`, `@`, a tab, or `+`/`-` not starting a number: caller IDs and
+/// labels come from outside) is defused with a leading `'`.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    let formula = s.starts_with(['=', '@', '\t', '\r'])
+        || (s.starts_with(['+', '-']) && !s[1..].starts_with(|c: char| c.is_ascii_digit()));
+    let s = if formula {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
+    if formula || s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
 }
 
@@ -375,5 +385,11 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        // numbers stay numbers; formulas are defused
+        assert_eq!(csv_field("+15551234567"), "+15551234567");
+        assert_eq!(csv_field("-1.5"), "-1.5");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(csv_field("+cmd"), "\"'+cmd\"");
     }
 }

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub metrics_token_file: Option<PathBuf>,
     /// Web sessions end after this long unused.
     pub idle_timeout: Duration,
+    /// The largest backup the page's restore takes (streamed to the data directory).
+    pub max_restore_bytes: u64,
 }
 
 /// A command for the engine thread, with the channel its result goes back on.
@@ -68,6 +70,8 @@ pub struct EngineHandle {
         crossbeam_channel::Sender<SmsDone>,
         crossbeam_channel::Receiver<SmsDone>,
     ),
+    /// Results of SIM PINs typed on the page ([`Output::SimPin`]).
+    sim_pin: tokio::sync::broadcast::Sender<crate::modem::PinEntryResult>,
 }
 
 impl EngineHandle {
@@ -76,11 +80,13 @@ impl EngineHandle {
         let (tx, rx) = crossbeam_channel::bounded(64);
         let (events, _) = tokio::sync::broadcast::channel(256);
         let sms_done = crossbeam_channel::bounded(64);
+        let (sim_pin, _) = tokio::sync::broadcast::channel(8);
         (
             Self {
                 tx,
                 events,
                 sms_done,
+                sim_pin,
             },
             rx,
         )
@@ -113,6 +119,14 @@ impl EngineHandle {
     pub fn send(&self, cmd: Command) -> bool {
         let (reply, _) = crossbeam_channel::bounded(1);
         self.tx.try_send(EngineRequest { cmd, reply }).is_ok()
+    }
+
+    /// Results of SIM PINs typed on the page from now on (subscribe before sending
+    /// [`Command::EnterSimPin`]).
+    pub fn sim_pin_results(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::modem::PinEntryResult> {
+        self.sim_pin.subscribe()
     }
 
     /// Typed call events from now on.
@@ -194,7 +208,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // held until the process exits (the kernel drops it on any exit, kill -9 included)
     let (mut lock, previous) = lock_data_dir(&opts.data)?;
     let unclean = !previous.is_empty() && previous != STOPPED;
-    if web::system::apply_pending_restore(&opts.data)? {
+    if web::backup::apply_pending_restore(&opts.data)? {
         tracing::warn!("restored the data directory from the backup staged on the web page");
         eprintln!(
             "restored the data directory from a backup (the replaced files are in before-restore-*)"
@@ -614,6 +628,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             secure_cookies: tls.is_some(),
             metrics_token,
             data_dir: opts.data.clone(),
+            max_restore_bytes: opts.max_restore_bytes,
         },
     );
     if let Ok(mut p) = web_state.prompts.write() {
@@ -675,7 +690,10 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
         });
         let app = web::router(web_state);
-        let limits = web::server::Limits::for_file_limit(nofile);
+        let limits = web::server::Limits {
+            max_stream_body: opts.max_restore_bytes,
+            ..web::server::Limits::for_file_limit(nofile)
+        };
         if let Some(r) = redirect {
             let app = web::server::redirect_router(addr.port());
             // it only answers with a redirect: a small share of the connections
@@ -841,6 +859,8 @@ fn run_engine<B: crate::hw::Board + crate::hw::sim::InProcessPeers>(
             drop(events.send(ev));
         }
         Output::SmsSent { id, result } => handle.sms_result(id, result),
+        // nobody waiting is fine
+        Output::SimPin(r) => drop(handle.sim_pin.send(r)),
         Output::TestCall(r) => to_store(
             StoreMsg::TestCall(r, jiff::Timestamp::now()),
             "test call result not recorded",

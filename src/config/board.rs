@@ -146,6 +146,9 @@ pub struct ModemProfile {
     /// The SIM's PIN (4-8 digits), sent once when the SIM asks for it; a rejected PIN
     /// is never sent again.
     pub pin: Option<String>,
+    /// Simulated modem only (`serial = "sim"`): its SIM is locked with this PIN
+    /// (three attempts, then PUK), to try PIN entry on the page.
+    pub simulated_sim_pin: Option<String>,
     /// Quectel: route call audio to the USB audio class device during init
     /// (`AT+QPCMV=1,2`). Off by default: the routing is usually provisioned once.
     #[serde(default)]
@@ -373,6 +376,22 @@ impl BoardProfile {
                         None,
                         "modem.pin",
                         "a SIM PIN is 4 to 8 digits, written as a string: pin = \"1234\"",
+                    );
+                }
+            }
+            if let Some(pin) = &m.simulated_sim_pin {
+                if m.serial != "sim" {
+                    p.at(
+                        None,
+                        "modem.simulated_sim_pin",
+                        "simulated_sim_pin locks the simulated modem's SIM: it needs serial = \"sim\" (a real SIM's PIN is `pin`)",
+                    );
+                } else if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit())
+                {
+                    p.at(
+                        None,
+                        "modem.simulated_sim_pin",
+                        "a SIM PIN is 4 to 8 digits, written as a string: simulated_sim_pin = \"1234\"",
                     );
                 }
             }

@@ -153,6 +153,8 @@ pub enum Output {
     ModemPowerCycle,
     /// A self-test call ([`Command::TestCall`]) ended.
     TestCall(TestCallResult),
+    /// What became of a PIN sent with [`Command::EnterSimPin`].
+    SimPin(crate::modem::PinEntryResult),
 }
 
 /// A typed change in a call's life.
@@ -271,6 +273,12 @@ pub enum Command {
         /// Started by hand (the web page), not by the periodic self-test: recorded
         /// with this flag and raising no health alert.
         manual: bool,
+    },
+    /// A SIM PIN typed by a person: sent once while the SIM asks for its PIN;
+    /// [`Output::SimPin`] tells how it went. Never logged.
+    EnterSimPin {
+        /// The PIN (its `Debug` hides the digits).
+        pin: crate::modem::Pin,
     },
 }
 
@@ -619,6 +627,21 @@ impl Exchange {
                 ring,
                 manual,
             } => self.start_test_call(now, &number, tone, ring, manual),
+            Command::EnterSimPin { pin } => match self.modem.as_mut() {
+                Some(m) => match m.enter_sim_pin(now, &pin) {
+                    Ok(()) => {
+                        self.note(
+                            None,
+                            self.modem_port,
+                            "SIM PIN entered on the page: sent to the SIM",
+                        );
+                        self.drain_modem(now);
+                        CommandResult::Done
+                    }
+                    Err(why) => CommandResult::Rejected(why),
+                },
+                None => CommandResult::Rejected("this board has no modem".into()),
+            },
         };
         self.run_pending(now);
         result
@@ -710,6 +733,11 @@ impl Exchange {
                 }
                 // the exchange makes no queries
                 ModemEvent::Response { .. } => {}
+                ModemEvent::SimPin(r) => {
+                    let text = r.describe();
+                    self.note(None, self.modem_port, text);
+                    self.out.push_back(Output::SimPin(r));
+                }
                 ModemEvent::Reset { reason } => {
                     tracing::warn!("modem reset: {reason}");
                     self.note(None, self.modem_port, format!("modem reset: {reason}"));

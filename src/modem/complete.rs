@@ -103,6 +103,9 @@ impl Modem {
                     other => self.on_sim_step(now, other),
                 }
             }
+            Purpose::ManualPin => self.on_manual_pin(result.as_ref().ok()),
+            Purpose::PinAttempts => self.on_pin_attempts(ok, &lines),
+            Purpose::PinRecheck => self.on_pin_recheck(now, &lines, result.as_ref().ok()),
             Purpose::Ident(which) => {
                 if ok {
                     self.ident.extend(

@@ -354,6 +354,9 @@ impl Modem {
             Purpose::Dial(leg) if self.leg.is_some_and(|l| l.id == leg) => {
                 self.end_leg(LegEnd::Error(why.to_string()))
             }
+            Purpose::ManualPin | Purpose::PinAttempts | Purpose::PinRecheck => {
+                self.manual_pin_lost(why)
+            }
             _ => {}
         }
     }

@@ -34,6 +34,7 @@ pub mod fuzz;
 pub mod health;
 pub mod serial;
 pub mod sim_card;
+mod sim_pin;
 pub mod sms;
 mod sms_flow;
 
@@ -51,7 +52,7 @@ pub use calls::Chld;
 use calls::{InCall, InState, RowState};
 pub use dialect::{Dialect, DialectOptions, DialectSetting};
 pub use forward::{ForwardReason, ForwardRule};
-pub use sim_card::SimState;
+pub use sim_card::{Pin, PinEntryResult, SimState};
 use sim_card::{SimCard, SimStep};
 
 /// Identifies a call leg (outbound, or an incoming call once seen).
@@ -175,6 +176,8 @@ pub enum ModemEvent {
     },
     /// Something went wrong that an operator should see (logged, shown on status).
     Fault(String),
+    /// What became of a PIN entered with [`Modem::enter_sim_pin`].
+    SimPin(PinEntryResult),
     /// The modem is being reset (or restarted by itself, or its port was lost); every
     /// leg in progress has ended and pending SMS/queries have failed.
     Reset {
@@ -213,6 +216,9 @@ pub struct ModemStatus {
     /// SIM state (`ready`, `pin_required`, `puk_required`, `pin_rejected`,
     /// `not_inserted`, …; see [`SimState`]).
     pub sim: Option<&'static str>,
+    /// SIM PIN attempts left, when the modem told (asked after a wrong PIN typed on
+    /// the page).
+    pub sim_pin_attempts: Option<u8>,
     /// Location / tracking area code of the serving cell (hex), if reported.
     pub lac: Option<String>,
     /// Cell id of the serving cell (hex), if reported.
@@ -275,6 +281,11 @@ enum Purpose {
     },
     Cpin,
     PinEntry,
+    /// A PIN typed by a person ([`Modem::enter_sim_pin`]), then the attempts left and
+    /// the SIM state asked after it.
+    ManualPin,
+    PinAttempts,
+    PinRecheck,
     /// `AT+CGMI` (0), `AT+CGMM` (1), `ATI` (2).
     Ident(u8),
     Answer(LegId),
@@ -453,6 +464,8 @@ pub struct Modem {
     init_stopped: bool,
     /// When to ask a busy SIM again.
     cpin_retry_at: Option<Instant>,
+    /// A PIN typed by a person, until its result is reported.
+    manual_pin: Option<sim_pin::ManualPin>,
     /// Last `+CREG` / `+CEREG` report.
     creg: Option<at::Reg>,
     cereg: Option<at::Reg>,
@@ -511,6 +524,7 @@ impl Modem {
             ident: Vec::new(),
             init_stopped: false,
             cpin_retry_at: None,
+            manual_pin: None,
             creg: None,
             cereg: None,
             cereg_unsupported: false,
@@ -537,6 +551,7 @@ impl Modem {
         self.init_stopped = false;
         self.cpin_retry_at = None;
         self.pcm_on = false;
+        self.manual_pin_lost("the modem restarted before the SIM answered");
         self.sim.rebooted();
         self.ident.clear();
         for (c, essential) in INIT_BASIC {
@@ -1096,7 +1111,7 @@ impl Modem {
                     return;
                 };
                 self.status.timeouts += 1;
-                tracing::warn!(command = %f.cmd.text, "modem: command timed out");
+                tracing::warn!(command = %sim_card::redact(&f.cmd.text), "modem: command timed out");
                 if f.cmd.body.is_some() {
                     // the modem may still wait for the PDU: abort it
                     self.tx.push_back(vec![at::ESC]);
@@ -1121,7 +1136,13 @@ impl Modem {
             }
             if self.cpin_retry_at.is_some_and(|t| now >= t) {
                 self.cpin_retry_at = None;
-                self.push("AT+CPIN?", Purpose::Cpin, self.timing.command);
+                // after a PIN typed by a person the answer only updates the state
+                let purpose = if self.manual_pin.is_some() {
+                    Purpose::PinRecheck
+                } else {
+                    Purpose::Cpin
+                };
+                self.push("AT+CPIN?", purpose, self.timing.command);
             }
             if self.next_status_poll.is_some_and(|t| now >= t)
                 && self.leg.is_none()

@@ -177,6 +177,25 @@ pub struct CommandSpec {
     pub hangup_call: Option<u64>,
     /// Place a self-test call to this number (tone 5 s, rings at most 45 s).
     pub test_call: Option<String>,
+    /// Type this SIM PIN, as on the System page (`Command::EnterSimPin`).
+    pub sim_pin: Option<String>,
+}
+
+/// A SIM's verdict on a typed PIN as `expect.sim_pins` writes it.
+pub fn sim_pin_verdict(r: &crate::modem::PinEntryResult) -> String {
+    use crate::modem::PinEntryResult as P;
+    match r {
+        P::Accepted => "accepted".into(),
+        P::Rejected {
+            puk_required: true, ..
+        } => "rejected: PUK".into(),
+        P::Rejected {
+            attempts_left: Some(n),
+            ..
+        } => format!("rejected: {n} left"),
+        P::Rejected { .. } => "rejected".into(),
+        P::NotJudged { .. } => "not judged".into(),
+    }
 }
 
 /// A modem fault at a point of the scenario.
@@ -409,6 +428,9 @@ pub struct Expect {
     pub sms_cap_refused: Option<i64>,
     /// Self-test calls, in order, as `number: passed` or `number: failed: reason`.
     pub test_calls: Option<Vec<String>>,
+    /// The SIM's verdicts on the PINs typed (`sim_pin` commands), in order:
+    /// `accepted`, `rejected: N left`, `rejected: PUK`, `rejected`, `not judged`.
+    pub sim_pins: Option<Vec<String>>,
     /// The box's health alerts, oldest first, as `condition: event, event`
     /// (`registration: trigger, resolve`).
     pub health_alerts: Option<Vec<String>>,
@@ -486,6 +508,8 @@ pub struct Observed {
     pub sim_sms_left: usize,
     /// Self-test calls the box placed, as `number: passed` or `number: failed: reason`.
     pub test_calls: Vec<String>,
+    /// The SIM's verdicts on typed PINs (see [`Expect::sim_pins`]).
+    pub sim_pins: Vec<String>,
     /// The alert receiver, when the scenario delivers alerts.
     pub receiver: Option<crate::alerts::test_receiver::TestReceiver>,
     /// The configuration as run (alert targets pointed at the receiver).
@@ -740,6 +764,11 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
                 "test_calls: expected {want:?}, got {:?}",
                 o.test_calls
             ));
+        }
+        if let Some(want) = &expect.sim_pins
+            && &o.sim_pins != want
+        {
+            f.push(format!("sim_pins: expected {want:?}, got {:?}", o.sim_pins));
         }
         f.extend(check_alerts(
             expect,

@@ -259,6 +259,7 @@ impl Rig for SimRig {
         let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
         let mut cdr_ids = Vec::new();
         let mut test_calls: Vec<String> = Vec::new();
+        let mut sim_pins: Vec<String> = Vec::new();
         let mut store_err = None;
         let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
             Default::default();
@@ -292,6 +293,7 @@ impl Rig for SimRig {
             Output::Call(ev) => {
                 writer.handle(&mut store, StoreMsg::Call(ev));
             }
+            Output::SimPin(r) => sim_pins.push(super::sim_pin_verdict(&r)),
             Output::TestCall(r) => {
                 let at = jiff::SignedDuration::try_from(t.saturating_duration_since(start))
                     .ok()
@@ -346,20 +348,25 @@ impl Rig for SimRig {
                 reloads.get(i).cloned().flatten(),
                 c.hangup_call,
                 &c.test_call,
+                &c.sim_pin,
             ) {
-                (Some(cfg), None, None) => {
+                (Some(cfg), None, None, None) => {
                     let prompts = Arc::new(tts.render_library(&cfg, |_, _| {})?);
                     Command::Reload { cfg, prompts }
                 }
-                (None, Some(call), None) => Command::Hangup { call },
-                (None, None, Some(number)) => Command::TestCall {
+                (None, Some(call), None, None) => Command::Hangup { call },
+                (None, None, Some(number), None) => Command::TestCall {
                     number: number.clone(),
                     tone: Duration::from_secs(5),
                     ring: Duration::from_secs(45),
                     manual: false,
                 },
+                (None, None, None, Some(pin)) => Command::EnterSimPin {
+                    pin: crate::modem::Pin::parse(pin)
+                        .map_err(|e| anyhow::anyhow!("command[{i}].sim_pin: {e}"))?,
+                },
                 _ => bail!(
-                    "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N` or `test_call = \"+49...\"`"
+                    "command[{i}]: give exactly one of `reload = \"file.toml\"`, `hangup_call = N`, `test_call = \"+49...\"` or `sim_pin = \"1234\"`"
                 ),
             };
             let result = engine.exchange.command(now, cmd);
@@ -430,6 +437,7 @@ impl Rig for SimRig {
             sms_sent,
             sim_sms_left: engine.board.sim_modem().map_or(0, |m| m.stored_sms()),
             test_calls,
+            sim_pins,
             receiver,
             cfg,
             wall,

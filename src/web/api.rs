@@ -342,6 +342,12 @@ fn check_filter(f: &CdrFilter) -> ApiResult<()> {
 }
 
 pub(super) async fn cdr_rows(web: &Arc<Web>, mut f: CdrFilter) -> ApiResult<Vec<CdrRow>> {
+    // an empty field of the page's filter form filters nothing
+    for v in [&mut f.from, &mut f.to, &mut f.routing_number, &mut f.caller] {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            *v = None;
+        }
+    }
     check_filter(&f)?;
     // compare as stored (jiff's canonical UTC form)
     for v in [&mut f.from, &mut f.to].into_iter().flatten() {
@@ -361,74 +367,6 @@ pub(super) async fn cdrs(
     Query(f): Query<CdrFilter>,
 ) -> ApiResult<Json<Vec<CdrRow>>> {
     Ok(Json(cdr_rows(&web, f).await?))
-}
-
-fn csv_field(s: &str) -> String {
-    // quote, and defuse spreadsheet formulas
-    let risky = s.starts_with(['=', '@'])
-        || (s.starts_with(['+', '-']) && !s[1..].starts_with(|c: char| c.is_ascii_digit()));
-    let s = if risky {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-pub(super) async fn cdrs_csv(
-    State(web): State<Arc<Web>>,
-    Query(f): Query<CdrFilter>,
-) -> ApiResult<Response> {
-    let rows = cdr_rows(&web, f).await?;
-    let mut out = String::from(
-        "id,started_at,ended_at,routing_number,port,caller_id,option,policy,digits,accepted_by,bridge_seconds,duration_seconds,end_reason,attempts\n",
-    );
-    for r in rows {
-        let c = &r.cdr;
-        let attempts = c
-            .attempts
-            .iter()
-            .map(|a| format!("{}:{}", a.user, a.outcome.as_str()))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let fields = [
-            r.id.to_string(),
-            c.started_at.to_string(),
-            c.ended_at.to_string(),
-            c.routing_number.clone(),
-            c.port.clone(),
-            c.caller_id.clone().unwrap_or_default(),
-            c.option_label.clone().unwrap_or_default(),
-            c.policy.clone().unwrap_or_default(),
-            c.digits.clone(),
-            c.accepted_by.clone().unwrap_or_default(),
-            c.bridge_seconds
-                .map(|s| format!("{s:.1}"))
-                .unwrap_or_default(),
-            format!("{:.1}", c.duration_seconds),
-            c.end_reason.as_str().to_string(),
-            attempts,
-        ];
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"calls.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
 }
 
 /// The configuration in force.

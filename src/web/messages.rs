@@ -4,7 +4,8 @@
 //! - `GET /api/voicemails`, `GET /api/voicemails/{id}/audio` (the Ogg Opus file as
 //!   `audio/ogg`, which browsers play in an `<audio>` element);
 //! - `GET /api/cdrs/export?format=csv|json&from=&to=` — the same rows and columns as
-//!   `switchboard cdr export`;
+//!   `switchboard cdr export` (the one CSV of call records; the Calls page links it
+//!   with its filters, `routing_number=` and `caller=` narrowing the rows);
 //! - `GET /api/alerts`, `POST /api/alerts/{id}/retry`, `GET /api/alerts/targets`,
 //!   `POST /api/alerts/test` — what `switchboard alerts list|retry|test` do.
 
@@ -79,12 +80,16 @@ pub(super) async fn voicemail_audio(
     Ok(r)
 }
 
-/// `?format=csv|json&from=&to=`, as `switchboard cdr export`.
+/// `?format=csv|json&from=&to=`, as `switchboard cdr export`; the Calls page's
+/// filters `routing_number` (its id) and `caller` (contained in the caller ID) narrow
+/// the same rows further.
 #[derive(Debug, Deserialize)]
 pub(super) struct ExportQuery {
     format: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    routing_number: Option<String>,
+    caller: Option<String>,
 }
 
 fn instant(name: &str, v: &Option<String>) -> ApiResult<Option<jiff::Timestamp>> {
@@ -116,9 +121,19 @@ pub(super) async fn cdr_export(
             ));
         }
     };
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (routing, caller) = (given(q.routing_number), given(q.caller));
     let body = web
         .db(move |s| {
-            let rows = s.cdrs_between(from, to)?;
+            let mut rows = s.cdrs_between(from, to)?;
+            rows.retain(|(_, c)| {
+                routing.as_ref().is_none_or(|r| &c.routing_id == r)
+                    && caller.as_ref().is_none_or(|p| {
+                        c.caller_id
+                            .as_deref()
+                            .is_some_and(|id| id.contains(p.as_str()))
+                    })
+            });
             let mut buf = Vec::new();
             if json {
                 crate::app::records_cli::write_json_lines(&mut buf, &rows)?;
@@ -364,7 +379,9 @@ pub(super) fn openapi_paths() -> Value {
     let export_params = json!([
         { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["csv", "json"] }, "description": "csv (default) or json (JSON lines)" },
         { "name": "from", "in": "query", "schema": { "type": "string" }, "description": "started at or after (RFC 3339)" },
-        { "name": "to", "in": "query", "schema": { "type": "string" }, "description": "started at or before (RFC 3339)" }
+        { "name": "to", "in": "query", "schema": { "type": "string" }, "description": "started at or before (RFC 3339)" },
+        { "name": "routing_number", "in": "query", "schema": { "type": "string" }, "description": "routing number id (the Calls page's filter)" },
+        { "name": "caller", "in": "query", "schema": { "type": "string" }, "description": "contained in the caller ID (the Calls page's filter)" }
     ]);
     json!({
         "/api/voicemails": { "get": op("Voicemails, newest first", json!({ "200": ok(json!({ "type": "array", "items": voicemail })) })) },

@@ -35,6 +35,7 @@ mod api;
 pub mod auth;
 pub mod forms;
 mod forms_page;
+pub mod backup;
 pub mod logtail;
 mod messages;
 mod openapi;
@@ -132,6 +133,8 @@ pub struct WebOptions {
     pub metrics_token: Option<String>,
     /// The service's data directory (voicemail files, a second database connection).
     pub data_dir: std::path::PathBuf,
+    /// The largest restore upload (the accept loop enforces it; the page names it).
+    pub max_restore_bytes: u64,
 }
 
 impl Default for WebOptions {
@@ -141,6 +144,7 @@ impl Default for WebOptions {
             secure_cookies: false,
             metrics_token: None,
             data_dir: std::path::PathBuf::from("switchboard-data"),
+            max_restore_bytes: server::DEFAULT_MAX_STREAM_BODY,
         }
     }
 }
@@ -353,7 +357,6 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/oncall", get(api::oncall))
         .route("/api/events", get(api::events))
         .route("/api/cdrs", get(api::cdrs))
-        .route("/api/cdrs.csv", get(api::cdrs_csv))
         .route("/api/config", get(api::config_get).post(api::config_save))
         .route("/api/config/check", post(api::config_check))
         .route("/api/config/versions", get(api::versions))

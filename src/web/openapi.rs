@@ -47,6 +47,7 @@ pub fn openapi_document() -> Value {
         super::prompts::openapi_paths(),
         super::system::openapi_paths(),
         super::forms::openapi_paths(),
+        super::backup::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
             paths.extend(more);
@@ -119,11 +120,9 @@ fn core_document() -> Value {
                 "at": s("string"), "schedules": s("array"), "policies": s("array") }), &["at", "schedules", "policies"])) })) },
             "/api/events": { "get": op("Live call events (server-sent events, `event: call`)", json!({ "200": {
                 "description": "an event stream", "content": { "text/event-stream": { "schema": s("string") } } } })) },
-            "/api/cdrs": { "get": with_params(op("Call detail records, newest first", json!({ "200": ok(json!({ "type": "array", "items": obj(json!({
+            "/api/cdrs": { "get": with_params(op("Call detail records, newest first (CSV: /api/cdrs/export)", json!({ "200": ok(json!({ "type": "array", "items": obj(json!({
                 "id": s("integer"), "call_id": s("integer"), "started_at": s("string"), "routing_number": s("string"),
-                "end_reason": s("string"), "attempts": s("array") }), &["id", "call_id", "started_at", "end_reason"]) })) })), cdr_params.clone()) },
-            "/api/cdrs.csv": { "get": with_params(op("The same as CSV", json!({ "200": { "description": "CSV",
-                "content": { "text/csv": { "schema": s("string") } } } })), cdr_params) },
+                "end_reason": s("string"), "attempts": s("array") }), &["id", "call_id", "started_at", "end_reason"]) })) })), cdr_params) },
             "/api/config": {
                 "get": op("The configuration in force (TOML) and its version", json!({ "200": ok(obj(json!({ "version": ns("integer"), "toml": s("string") }), &["version", "toml"])) })),
                 "post": op_body("Validate, apply (new calls) and save as a new version; 422 with located problems, nothing saved", config_body.clone(), json!({ "200": ok(applied.clone()) }))

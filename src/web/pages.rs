@@ -305,7 +305,7 @@ async fn calls(
         t.push_str(r#"<tr><td colspan="8" class="muted">no calls match</td></tr>"#);
     }
     let body = format!(
-        r#"<section>{form}<p><a id="csv" href="/api/cdrs.csv?{csv_q}">Export CSV</a></p></section><section class="scroll"><table><thead><tr><th>started</th><th>routing number</th><th>port</th><th>caller</th><th>option</th><th>attempts</th><th>end</th><th>duration</th></tr></thead><tbody id="cdrs">{t}</tbody></table></section>"#
+        r#"<section>{form}<p><a id="csv" href="/api/cdrs/export?format=csv&amp;{csv_q}">Export CSV</a> <span class="muted">(every matching call, the columns of <code>switchboard cdr export</code>)</span></p></section><section class="scroll"><table><thead><tr><th>started</th><th>routing number</th><th>port</th><th>caller</th><th>option</th><th>attempts</th><th>end</th><th>duration</th></tr></thead><tbody id="cdrs">{t}</tbody></table></section>"#
     );
     page("Calls", Some(&s), "/calls", &body)
 }
@@ -329,7 +329,11 @@ fn serde_urlencoded_like(f: &CdrFilter) -> String {
         ("caller", &f.caller),
     ]
     .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
+    .filter_map(|(k, v)| {
+        v.as_ref()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| format!("{k}={}", enc(v)))
+    })
     .collect::<Vec<_>>()
     .join("&")
 }

@@ -6,6 +6,10 @@
 //!   of a kept-alive connection;
 //! - **body read timeout and size**: a request body must arrive whole within
 //!   `body_timeout` and be at most `max_body` bytes, else 408/413 before any handler;
+//!   the routes in `streamed_paths` (the restore upload) instead get their body as a
+//!   stream: at most `max_stream_body` bytes, and no pause longer than `body_timeout`
+//!   between two pieces (a [`BodyError`] in the stream otherwise); a Content-Length
+//!   over the limit is refused with 413 before the body is read;
 //! - **connection limit**: past `max_connections` open connections a new one is closed
 //!   at once, so the listen backlog never fills with waiting clients and file
 //!   descriptors stay bounded; `/healthz` answers as long as the box has a free slot;
@@ -40,6 +44,70 @@ pub struct Limits {
     pub max_body: usize,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Paths whose request body is streamed to the handler instead of read first.
+    pub streamed_paths: &'static [&'static str],
+    /// Largest streamed request body.
+    pub max_stream_body: u64,
+}
+
+/// Paths whose request body is streamed (the restore upload).
+pub const STREAMED_PATHS: &[&str] = &["/api/system/restore"];
+
+/// The default limit of a streamed body (a restore upload): 2 GiB.
+pub const DEFAULT_MAX_STREAM_BODY: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Why a streamed request body ended early (in the body stream's error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// More than this many bytes.
+    TooLarge(u64),
+    /// Nothing arrived for this long.
+    Timeout(Duration),
+    /// The connection broke.
+    Broken(String),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge(n) => write!(f, "the request body is larger than {n} bytes"),
+            BodyError::Timeout(t) => write!(f, "nothing of the request body arrived for {t:?}"),
+            BodyError::Broken(why) => write!(f, "the request body broke off: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Parses a size: bytes, or with a unit `K`/`KiB`, `M`/`MiB`, `G`/`GiB` (powers of
+/// 1024), e.g. `2GiB`, `500M`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write e.g. 2GiB, 500MiB or 1048576"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1024,
+        "m" | "mib" | "mb" => 1024 * 1024,
+        "g" | "gib" | "gb" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "`{other}` in `{text}` is not a size unit: use K, M or G (KiB, MiB, GiB)"
+            ));
+        }
+    };
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if v < 1024 * 1024 {
+        return Err(format!(
+            "`{text}` is smaller than 1 MiB: no backup is that small"
+        ));
+    }
+    Ok(v)
 }
 
 impl Default for Limits {
@@ -51,6 +119,8 @@ impl Default for Limits {
             // axum's 2 MiB limit
             max_body: crate::media::upload::MAX_UPLOAD_BYTES + 1024 * 1024,
             max_connections: 4096,
+            streamed_paths: STREAMED_PATHS,
+            max_stream_body: DEFAULT_MAX_STREAM_BODY,
         }
     }
 }
@@ -163,7 +233,12 @@ where
         async move {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
-            let body = match read_body(body, &limits).await {
+            let body = if limits.streamed_paths.contains(&parts.uri.path()) {
+                stream_body(body, &limits)
+            } else {
+                read_body(body, &limits).await
+            };
+            let body = match body {
                 Ok(b) => b,
                 Err(resp) => return Ok::<_, std::convert::Infallible>(resp),
             };
@@ -250,6 +325,46 @@ async fn read_body(body: Incoming, limits: &Limits) -> Result<Body, axum::respon
     }
 }
 
+/// A request body passed on as a stream: at most `max_stream_body` bytes, no pause
+/// over `body_timeout` (else a [`BodyError`] ends the stream). A Content-Length over
+/// the limit is refused at once.
+#[allow(clippy::result_large_err)] // the same shape as `read_body`: the refusal is the answer
+fn stream_body(body: Incoming, limits: &Limits) -> Result<Body, axum::response::Response> {
+    use hyper::body::Body as _;
+    let (max, idle) = (limits.max_stream_body, limits.body_timeout);
+    if body.size_hint().lower() > max {
+        return Err(super::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than {max} bytes ({} MiB), the limit of this upload",
+                max / (1024 * 1024)
+            ),
+        )
+        .into_response());
+    }
+    let stream = futures_util::stream::unfold(Some((body, 0u64)), move |state| async move {
+        let (mut body, mut seen) = state?;
+        loop {
+            let frame = match tokio::time::timeout(idle, body.frame()).await {
+                Err(_) => return Some((Err(BodyError::Timeout(idle)), None)),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some((Err(BodyError::Broken(e.to_string())), None)),
+                Ok(Some(Ok(f))) => f,
+            };
+            // trailers carry no data
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            seen += data.len() as u64;
+            if seen > max {
+                return Some((Err(BodyError::TooLarge(max)), None));
+            }
+            return Some((Ok(data), Some((body, seen))));
+        }
+    });
+    Ok(Body::from_stream(stream))
+}
+
 /// Used by tests: the peer address type the router sees.
 pub type Peer = ConnectInfo<SocketAddr>;
 
@@ -286,6 +401,7 @@ mod tests {
             body_timeout: Duration::from_millis(200),
             max_body: 16,
             max_connections: 16,
+            ..Limits::default()
         })
         .await;
         // a half-sent request head: dropped, never answered 200
@@ -319,6 +435,94 @@ mod tests {
             got.starts_with("HTTP/1.1 200") && got.ends_with("ok"),
             "{got}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_is_passed_on_within_its_own_limits() {
+        use futures_util::StreamExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // counts what arrives, or names the error that ended the stream
+        let app = Router::new().route(
+            "/s",
+            axum::routing::post(|b: Body| async move {
+                let mut s = b.into_data_stream();
+                let mut n = 0;
+                while let Some(c) = s.next().await {
+                    match c {
+                        Ok(b) => n += b.len(),
+                        Err(e) => return format!("error: {e}"),
+                    }
+                }
+                n.to_string()
+            }),
+        );
+        let limits = Limits {
+            body_timeout: Duration::from_millis(300),
+            max_body: 16,
+            streamed_paths: &["/s"],
+            max_stream_body: 64,
+            ..Limits::default()
+        };
+        tokio::spawn(serve(listener, app, limits, std::future::pending()));
+        let send = |req: Vec<u8>| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(&req).await.unwrap();
+            until_closed(&mut s).await
+        };
+        // over the ordinary limit, within the streamed one
+        let got = send(
+            [
+                &b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 40\r\n\r\n"
+                    [..],
+                &[b'a'; 40],
+            ]
+            .concat(),
+        )
+        .await;
+        assert!(
+            got.starts_with("HTTP/1.1 200") && got.ends_with("40"),
+            "{got}"
+        );
+        // a Content-Length over the streamed limit: 413 from the head alone
+        let got = send(
+            b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 65\r\n\r\n"
+                .to_vec(),
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+        // chunked past the limit: the stream ends with the error
+        let chunk = format!("28\r\n{}\r\n", "b".repeat(40));
+        let got = send(
+            format!("POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n").into_bytes(),
+        )
+        .await;
+        assert!(
+            got.contains("error: the request body is larger than 64 bytes"),
+            "{got}"
+        );
+        // a pause longer than the body timeout
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 30\r\n\r\nabc",
+        )
+        .await
+        .unwrap();
+        let got = until_closed(&mut s).await;
+        assert!(
+            got.contains("error: nothing of the request body arrived"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("2GiB"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("500M"), Ok(500 * 1024 * 1024));
+        assert_eq!(parse_size("1048576"), Ok(1024 * 1024));
+        assert!(parse_size("12").unwrap_err().contains("smaller than 1 MiB"));
+        assert!(parse_size("2 TB").unwrap_err().contains("not a size unit"));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
     }
 
     #[test]

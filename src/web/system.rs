@@ -1,49 +1,37 @@
-//! The System page: software version, modem and SIM, the log tail (the service's own
-//! ring buffer), backup of the data directory as a tar file, and restore.
+//! The System page: software version, modem and SIM (with SIM PIN entry), the log
+//! tail (the service's own ring buffer), test calls, backup and restore (in
+//! `backup.rs`) and restart.
 //!
-//! - **Backup** (`GET /api/system/backup`): `switchboard.db` (a consistent copy made
-//!   with SQLite's `VACUUM INTO` while the service runs), `config.toml` (the version in
-//!   force, for reading), `voicemail/`, `recordings/` and `tls/` (the box's certificate
-//!   and key, so a restored box keeps its fingerprint).
-//! - **Restore** (`POST /api/system/restore`, the tar file as the body): every entry is
-//!   checked (relative paths under those names only, regular files), the database must
-//!   pass `PRAGMA integrity_check` and open with this version's migrations, and
-//!   `config.toml` must pass the same rules as `check-config`. A valid backup is staged
-//!   as `<data>/restore-pending/` and swapped in at the next start (before the database
-//!   is opened); the files it replaces are kept in `<data>/before-restore-<time>/`.
+//! - **SIM PIN** (`POST /api/system/sim-pin`, admins): 4–8 digits, sent to the engine
+//!   as `Command::EnterSimPin`; the modem driver sends it once while the SIM asks for
+//!   its PIN and never again by itself. The answer waits for the driver's typed
+//!   verdict (accepted / rejected with the attempts left / not judged). The PIN is
+//!   never logged or stored; the audit log says "SIM PIN entered (accepted)".
 //! - **Restart** (`POST /api/system/restart`): the service stops like on SIGTERM (calls
 //!   in progress end) and exits with a failure code, so systemd (`Restart=on-failure`)
 //!   starts it again.
 
-use std::io::Read;
-use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use axum::Extension;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::backup::{DB, PENDING_DIR};
 use super::openapi::{ok, op, with_params};
 use super::pages::{esc, page};
 use super::{ApiError, Session, Web};
 use crate::exchange::{Command, CommandResult};
-use crate::media::upload::MAX_UPLOAD_BYTES;
+use crate::modem::{Pin, PinEntryResult};
 use crate::store::sms_log::TestCallRow;
 use crate::store::web::Role;
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// The staged restore, swapped in at the next start.
-pub const PENDING_DIR: &str = "restore-pending";
-const DIRS: [&str; 3] = ["voicemail", "recordings", "tls"];
-const DB: &str = "switchboard.db";
 
 /// One sample of the modem's signal (every minute while the service runs).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -123,215 +111,12 @@ pub(super) fn routes() -> axum::Router<Arc<Web>> {
         .route("/system", get(system_page))
         .route("/api/system/logs", get(logs))
         .route("/api/system/signal", get(signal))
-        .route("/api/system/backup", get(backup))
-        .route(
-            "/api/system/restore",
-            post(restore).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024)),
-        )
+        .route("/api/system/backup", get(super::backup::backup))
+        .route("/api/system/restore", post(super::backup::restore))
+        .route("/api/system/sim-pin", post(sim_pin))
         .route("/api/system/restart", post(restart))
         .route("/api/test-call", post(test_call))
         .route("/api/test-calls", get(test_calls))
-}
-
-fn add_dir(tar: &mut tar::Builder<Vec<u8>>, data: &Path, name: &str) -> Result<()> {
-    let dir = data.join(name);
-    if !dir.is_dir() {
-        return Ok(());
-    }
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d)?.filter_map(|e| e.ok()).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let p = e.path();
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() && p.extension().is_none_or(|x| x != "part") {
-                let rel = p
-                    .strip_prefix(data)
-                    .context("path outside the data directory")?;
-                tar.append_path_with_name(&p, rel)
-                    .with_context(|| format!("adding {}", p.display()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Builds the backup tar (in memory).
-pub fn make_backup(
-    web_store: &crate::store::Store,
-    data: &Path,
-    config_text: Option<String>,
-) -> Result<Vec<u8>> {
-    let tmp = tempfile_in(data)?;
-    let copy = tmp.join(DB);
-    web_store
-        .conn
-        .execute("VACUUM INTO ?1", [copy.to_string_lossy().as_ref()])
-        .context("copying the database (VACUUM INTO)")?;
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.append_path_with_name(&copy, DB)?;
-    if let Some(text) = config_text {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o600);
-        h.set_mtime(jiff::Timestamp::now().as_second().max(0) as u64);
-        h.set_cksum();
-        tar.append_data(&mut h, "config.toml", text.as_bytes())?;
-    }
-    for d in DIRS {
-        add_dir(&mut tar, data, d)?;
-    }
-    let bytes = tar.into_inner()?;
-    let _ = std::fs::remove_dir_all(&tmp);
-    Ok(bytes)
-}
-
-fn tempfile_in(data: &Path) -> Result<PathBuf> {
-    let d = data.join(format!(
-        "backup-tmp-{}-{}",
-        std::process::id(),
-        jiff::Timestamp::now().as_nanosecond()
-    ));
-    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-    Ok(d)
-}
-
-/// Whether a tar entry's path is one a backup holds.
-fn allowed(path: &Path) -> bool {
-    if !path.components().all(|c| matches!(c, Component::Normal(_))) {
-        return false;
-    }
-    let first = path
-        .components()
-        .next()
-        .and_then(|c| c.as_os_str().to_str())
-        .unwrap_or("");
-    path == Path::new(DB)
-        || path == Path::new("config.toml")
-        || (DIRS.contains(&first) && path.components().count() >= 2)
-}
-
-/// Checks a backup and stages it under `<data>/restore-pending/`. Returns what it
-/// holds, in words.
-pub fn stage_restore(
-    bytes: &[u8],
-    data: &Path,
-    board: &crate::config::BoardProfile,
-) -> Result<String> {
-    let staging = data.join("restore-staging");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    let result = (|| -> Result<String> {
-        let mut ar = tar::Archive::new(bytes);
-        let mut files = 0usize;
-        for entry in ar
-            .entries()
-            .context("not a tar file: upload a file made by Backup")?
-        {
-            let mut e = entry.context("the tar file is damaged")?;
-            let path = e
-                .path()
-                .context("a file name in the backup is not valid")?
-                .into_owned();
-            if e.header().entry_type().is_dir() {
-                continue;
-            }
-            if !e.header().entry_type().is_file() || !allowed(&path) {
-                bail!(
-                    "`{}` does not belong in a backup (only switchboard.db, config.toml, voicemail/, recordings/ and tls/): upload a file made by Backup",
-                    path.display()
-                );
-            }
-            let dest = staging.join(&path);
-            if let Some(p) = dest.parent() {
-                std::fs::create_dir_all(p)?;
-            }
-            let mut buf = Vec::new();
-            e.read_to_end(&mut buf)?;
-            std::fs::write(&dest, &buf)?;
-            files += 1;
-        }
-        let db = staging.join(DB);
-        if !db.exists() {
-            bail!("the backup holds no switchboard.db: upload a file made by Backup");
-        }
-        {
-            let conn = rusqlite::Connection::open(&db).context("switchboard.db does not open")?;
-            let check: String = conn
-                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .context("switchboard.db is not an SQLite database")?;
-            if check != "ok" {
-                bail!("switchboard.db is damaged: {check}");
-            }
-        }
-        let store = crate::store::Store::open(&db)
-            .context("switchboard.db cannot be used by this version")?;
-        let versions = store.config_versions(1_000_000)?.len();
-        let cdrs = store.cdr_count()?;
-        drop(store);
-        let cfg = staging.join("config.toml");
-        if cfg.exists() {
-            let text = std::fs::read_to_string(&cfg).context("config.toml is not text")?;
-            crate::config::Config::parse("config.toml (in the backup)", &text, board)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        Ok(format!(
-            "{files} files: {cdrs} call records, {versions} configuration versions"
-        ))
-    })();
-    match result {
-        Ok(summary) => {
-            let pending = data.join(PENDING_DIR);
-            let _ = std::fs::remove_dir_all(&pending);
-            std::fs::rename(&staging, &pending)?;
-            Ok(summary)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(e)
-        }
-    }
-}
-
-/// At start, before the database is opened: swaps a staged restore in. The files it
-/// replaces go to `<data>/before-restore-<unix time>/`. Returns whether it did.
-pub fn apply_pending_restore(data: &Path) -> Result<bool> {
-    let pending = data.join(PENDING_DIR);
-    if !pending.join(DB).exists() {
-        return Ok(false);
-    }
-    let aside = data.join(format!(
-        "before-restore-{}",
-        jiff::Timestamp::now().as_second()
-    ));
-    std::fs::create_dir_all(&aside)?;
-    for name in [DB, "switchboard.db-wal", "switchboard.db-shm"]
-        .into_iter()
-        .chain(DIRS)
-    {
-        let p = data.join(name);
-        if p.exists() {
-            std::fs::rename(&p, aside.join(name))
-                .with_context(|| format!("moving {} aside", p.display()))?;
-        }
-    }
-    for name in [DB].into_iter().chain(DIRS) {
-        let p = pending.join(name);
-        if p.exists() {
-            std::fs::rename(&p, data.join(name))
-                .with_context(|| format!("restoring {}", p.display()))?;
-        }
-    }
-    // the text copy of the configuration stays with what was replaced
-    let _ = std::fs::rename(
-        pending.join("config.toml"),
-        aside.join("config.toml (restored)"),
-    );
-    std::fs::remove_dir_all(&pending)?;
-    Ok(true)
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,71 +134,6 @@ pub(super) async fn signal(State(web): State<Arc<Web>>) -> Json<Vec<SignalSample
     Json(web.signal.samples())
 }
 
-pub(super) async fn backup(
-    State(web): State<Arc<Web>>,
-    Extension(s): Extension<Session>,
-) -> ApiResult<Response> {
-    if s.role != Role::Admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "a backup holds password hashes and the box's key: only admins download it",
-        ));
-    }
-    let data = web.options.data_dir.clone();
-    let (who, addr) = (s.account.clone(), s.address.to_string());
-    let bytes = web
-        .db(move |st| {
-            let text = st.latest_config_version()?.map(|v| v.toml);
-            let b = make_backup(st, &data, text)?;
-            st.audit(
-                &who,
-                &addr,
-                "backup",
-                &format!("downloaded a backup ({} bytes)", b.len()),
-            )?;
-            Ok(b)
-        })
-        .await?;
-    let name = format!(
-        "switchboard-backup-{}.tar",
-        jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S")
-    );
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
-}
-
-pub(super) async fn restore(
-    State(web): State<Arc<Web>>,
-    Extension(s): Extension<Session>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let data = web.options.data_dir.clone();
-    let board = web.board.clone();
-    let summary = tokio::task::spawn_blocking(move || stage_restore(&body, &data, &board))
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("file: {e:#}")))?;
-    let (who, addr, sm) = (s.account.clone(), s.address.to_string(), summary.clone());
-    web.db(move |st| {
-        st.audit(
-            &who,
-            &addr,
-            "restore.staged",
-            &format!("{sm}; applied at the next start"),
-        )
-    })
-    .await?;
-    Ok(Json(json!({ "staged": summary, "restart_needed": true })))
-}
-
 pub(super) async fn restart(
     State(web): State<Arc<Web>>,
     Extension(s): Extension<Session>,
@@ -424,6 +144,154 @@ pub(super) async fn restart(
     tracing::warn!(account = %s.account, "restart requested from the web page");
     web.restart.notify_one();
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SimPinRequest {
+    pin: String,
+}
+
+/// How long the page waits for the SIM's verdict on a PIN (the entry, the attempts
+/// query and a busy SIM asked again for up to 30 s).
+const SIM_PIN_WAIT: Duration = Duration::from_secs(90);
+
+/// `POST /api/system/sim-pin`: the PIN goes to the engine as
+/// [`Command::EnterSimPin`]; the answer is the modem driver's verdict.
+pub(super) async fn sim_pin(
+    State(web): State<Arc<Web>>,
+    Extension(s): Extension<Session>,
+    Json(req): Json<SimPinRequest>,
+) -> ApiResult<Response> {
+    let pin = Pin::parse(&req.pin)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("pin: {e}")))?;
+    let Some(b) = &web.backend else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine is not running",
+        ));
+    };
+    // subscribed before the command, so the verdict cannot pass by unseen
+    let mut verdicts = b.engine.sim_pin_results();
+    let engine = b.engine.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        engine.command(Command::EnterSimPin { pin }, Duration::from_secs(5))
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    match sent {
+        Ok(CommandResult::Done) => {}
+        // the SIM does not ask for a PIN, another is being checked, no modem
+        Ok(CommandResult::Rejected(why)) => return Err(ApiError::new(StatusCode::CONFLICT, why)),
+        Ok(other) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "unexpected answer {other:?}"
+            )));
+        }
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{e:#}"),
+            ));
+        }
+    }
+    let verdict = tokio::time::timeout(SIM_PIN_WAIT, async {
+        loop {
+            match verdicts.recv().await {
+                Ok(v) => return Some(v),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten();
+    let word = match &verdict {
+        Some(PinEntryResult::Accepted) => "accepted",
+        Some(PinEntryResult::Rejected { .. }) => "rejected",
+        Some(PinEntryResult::NotJudged { .. }) | None => "not judged",
+    };
+    let (who, addr) = (s.account.clone(), s.address.to_string());
+    web.db(move |st| st.audit(&who, &addr, "sim.pin", &format!("SIM PIN entered ({word})")))
+        .await?;
+    let Some(verdict) = verdict else {
+        return Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the modem did not report the SIM's verdict within {} s: look at the SIM state on this page before you try again",
+                SIM_PIN_WAIT.as_secs()
+            ),
+        ));
+    };
+    let message = verdict.describe();
+    Ok(match verdict {
+        PinEntryResult::Accepted => {
+            Json(json!({ "result": "accepted", "message": message })).into_response()
+        }
+        PinEntryResult::Rejected {
+            attempts_left,
+            puk_required,
+        } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": format!("pin: {message}"),
+                "problems": [],
+                "result": "rejected",
+                "attempts_left": attempts_left,
+                "puk_required": puk_required,
+            })),
+        )
+            .into_response(),
+        PinEntryResult::NotJudged { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{message}: look at the SIM state on this page before you try again"),
+        )
+        .into_response(),
+    })
+}
+
+/// The SIM state of the modem's status in words for the page.
+pub fn sim_state_words(sim: Option<&str>) -> &'static str {
+    match sim {
+        Some("ready") => "READY",
+        Some("pin_required" | "pin_rejected") => "SIM PIN needed",
+        Some("puk_required") => "SIM PUK needed (blocked: unblock it in a phone with the PUK)",
+        Some("not_inserted") => "absent (no SIM card)",
+        Some("busy") => "busy (starting)",
+        Some("failure") => "failed (reseat or replace the SIM)",
+        Some("device_locked" | "pin2_required" | "puk2_required") => {
+            "locked otherwise (see the log)"
+        }
+        _ => "not known yet (the modem is starting)",
+    }
+}
+
+/// The SIM part of the page: its state and, when it asks for its PIN, the form.
+fn sim_section(modem: Option<&crate::modem::ModemStatus>, admin: bool) -> String {
+    let Some(m) = modem else {
+        return String::new();
+    };
+    let needs_pin = matches!(m.sim, Some("pin_required" | "pin_rejected"));
+    let attempts = m
+        .sim_pin_attempts
+        .map(|n| {
+            format!(r#" <span id="sim-attempts" class="error">({n} PIN attempts left)</span>"#)
+        })
+        .unwrap_or_default();
+    let form = if needs_pin && admin {
+        r#"<form id="sim-pin-form" data-api="/api/system/sim-pin"><label for="sim-pin">SIM PIN</label> <input id="sim-pin" name="pin" type="password" inputmode="numeric" autocomplete="off" minlength="4" maxlength="8" pattern="[0-9]{4,8}" required> <button type="submit" id="sim-pin-send">Send the PIN</button> <span class="field-error" data-error-for="pin"></span><p class="form-error error"></p>
+<p class="muted">Sent to the SIM once and never retried by the box: three wrong PINs block the SIM (it then needs its PUK, entered in a phone). To have the box enter it at every start, set <code>pin</code> in the board profile's <code>[modem]</code> section.</p></form>"#
+    } else if needs_pin {
+        r#"<p class="muted">An admin can enter the PIN here.</p>"#
+    } else {
+        ""
+    };
+    format!(
+        r#"<section><h2>SIM</h2><p>State: <strong id="sim-state" data-sim="{}">{}</strong>{attempts}</p>{form}</section>
+"#,
+        esc(m.sim.unwrap_or("")),
+        esc(sim_state_words(m.sim)),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -557,12 +425,14 @@ pub(super) fn openapi_paths() -> Value {
             json!([{ "name": "lines", "in": "query", "schema": { "type": "integer", "minimum": 0 } }])) },
         "/api/system/signal": { "get": op("The modem's signal, one sample a minute over the last day, oldest first", json!({ "200": ok(json!({ "type": "array",
             "items": { "type": "object", "properties": { "at": s("string"), "dbm": { "type": "integer", "nullable": true }, "registration": { "type": "string", "nullable": true } }, "required": ["at"] } })) })) },
-        "/api/system/backup": { "get": op("A backup of the data directory (tar: database, configuration, voicemail, recordings, certificate)",
-            json!({ "200": { "description": "tar file", "content": { "application/x-tar": { "schema": { "type": "string", "format": "binary" } } } } })) },
-        "/api/system/restore": { "post": {
-            "summary": "Check a backup and stage it; applied at the next start",
-            "requestBody": { "required": true, "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-            "responses": { "200": ok(json!({ "type": "object", "properties": { "staged": s("string"), "restart_needed": s("boolean") }, "required": ["staged", "restart_needed"] })),
+        "/api/system/sim-pin": { "post": {
+            "summary": "Enter the SIM's PIN (admins; only while the SIM asks for it): sent once, never retried; answers with the SIM's verdict",
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                "properties": { "pin": { "type": "string", "description": "4 to 8 digits" } }, "required": ["pin"] } } } },
+            "responses": { "200": ok(json!({ "type": "object", "properties": { "result": { "type": "string", "enum": ["accepted"] }, "message": s("string") }, "required": ["result", "message"] })),
+                "422": { "description": "not 4-8 digits, or the SIM refused the PIN (result rejected, with the attempts left when the modem tells)", "content": { "application/json": { "schema": { "type": "object",
+                    "properties": { "error": s("string"), "problems": s("array"), "result": { "type": "string", "enum": ["rejected"] },
+                        "attempts_left": { "type": "integer", "nullable": true }, "puk_required": s("boolean") }, "required": ["error", "problems"] } } } },
                 "default": { "$ref": "#/components/responses/Error" } } } },
         "/api/system/restart": { "post": op("Restart the service (calls in progress end; systemd starts it again)", json!({ "202": { "description": "stopping" } })) },
         "/api/test-call": { "post": {
@@ -652,13 +522,14 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
     let actions = if admin {
         format!(
             r#"<section><h2>Backup and restore</h2><p><a href="/api/system/backup" id="backup" download>Download a backup</a> <span class="muted">(database, configuration, voicemail, recordings and the box's certificate and key: keep it safe)</span></p>
-<label for="restore-file">Restore from a backup (checked first; applied at the next start)</label><input type="file" id="restore-file" accept=".tar,application/x-tar"> <button type="button" data-upload="/api/system/restore" data-file="restore-file" data-out="restore-result" id="restore">Check and stage</button><p class="error" id="restore-result"></p>{}</section>
+<label for="restore-file">Restore from a backup (at most {limit} MiB; checked first, a bad file changes nothing; applied at the next start)</label><input type="file" id="restore-file" accept=".tar,application/x-tar"> <button type="button" data-upload="/api/system/restore" data-file="restore-file" data-out="restore-result" id="restore">Check and stage</button><p class="error" id="restore-result"></p>{}</section>
 <section><h2>Service</h2><button type="button" class="light" data-post="/api/system/restart" data-ask="Restart the service? Calls in progress end." data-out="restart-result" id="restart">Restart the service</button><p id="restart-result" class="error"></p></section>"#,
             if pending {
                 r#"<p class="ok" id="restore-pending">A checked backup is staged: it replaces the data at the next start (restart the service).</p>"#
             } else {
                 ""
-            }
+            },
+            limit = web.options.max_restore_bytes / (1024 * 1024),
         )
     } else {
         String::new()
@@ -670,12 +541,13 @@ async fn system_page(State(web): State<Arc<Web>>, Extension(s): Extension<Sessio
         &format!(
             r#"<div class="grid"><section><h2>Software</h2><table><tr><th>version</th><td id="version">{}</td></tr><tr><th>board</th><td>{}</td></tr><tr><th>started</th><td>{}</td></tr><tr><th>data</th><td>{}</td></tr></table></section>
 <section><h2>Modem and SIM</h2><table id="modem-info">{modem}</table><h2>Signal</h2>{signal}</section></div>
-{test_section}{actions}<section><h2>Log (last 200 lines)</h2><pre class="diff" id="log-tail">{logs}</pre></section>"#,
+{sim}{test_section}{actions}<section><h2>Log (last 200 lines)</h2><pre class="diff" id="log-tail">{logs}</pre></section>"#,
             esc(st.version),
             esc(&st.board),
             esc(&st.started_at),
             esc(&web.options.data_dir.display().to_string()),
             signal = sparkline(&web.signal.samples()),
+            sim = sim_section(st.exchange.modem.as_ref(), admin),
         ),
     )
 }
@@ -697,28 +569,5 @@ mod tests {
             "{pic}"
         );
         assert!(sparkline(&[]).contains("no samples yet"));
-    }
-
-    #[test]
-    fn only_backup_paths_are_allowed() {
-        for ok in [
-            "switchboard.db",
-            "config.toml",
-            "voicemail/1.opus",
-            "recordings/a/greeting.wav",
-            "tls/cert.pem",
-        ] {
-            assert!(allowed(Path::new(ok)), "{ok}");
-        }
-        for bad in [
-            "../etc/passwd",
-            "/etc/passwd",
-            "voicemail",
-            "other.db",
-            "tls/../../x",
-            "./switchboard.db",
-        ] {
-            assert!(!allowed(Path::new(bad)), "{bad}");
-        }
     }
 }

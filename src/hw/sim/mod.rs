@@ -239,6 +239,10 @@ impl SimBoard {
                 };
                 let cfg = SimModemConfig {
                     dialect,
+                    sim: match &m.simulated_sim_pin {
+                        Some(pin) => modem::SimLock::Pin(pin.clone()),
+                        None => modem::SimLock::Ready,
+                    },
                     ..SimModemConfig::default()
                 };
                 let mut sm = SimModem::open_with(cfg)?;

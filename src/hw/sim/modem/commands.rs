@@ -118,6 +118,22 @@ impl SimModem {
                 }
             },
             _ if upper.starts_with("AT+CPIN=") => self.pin_entry(cmd),
+            // PIN attempts left: 27.007 (generic), Quectel, SIMCom (PUK counter 10)
+            "AT+CPINR=\"SIM PIN\"" if self.cfg.sim != SimLock::Absent => {
+                let l = format!("+CPINR: \"SIM PIN\",{},3", self.pin_attempts_left);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+QPINC=\"SC\"" if self.dialect == Dialect::Quectel => {
+                let l = format!("+QPINC: \"SC\",{},10", self.pin_attempts_left);
+                self.line(&l);
+                self.line("OK");
+            }
+            "AT+SPIC" if self.dialect == Dialect::Simcom => {
+                let l = format!("+SPIC: {},10,3,10", self.pin_attempts_left);
+                self.line(&l);
+                self.line("OK");
+            }
             "ATE0" => {
                 self.echo = false;
                 self.line("OK");
