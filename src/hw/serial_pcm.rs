@@ -856,4 +856,37 @@ mod tests {
         odd.push(&frame(1));
         assert_eq!(odd.pop(&mut out), Pop::Audio);
     }
+
+    #[test]
+    fn in_memory_port_frames_and_answers_what_is_pumped_without_a_thread() {
+        let link = MemLink::new();
+        let (mut pcm, mut port) = SerialPcm::in_memory(link.clone(), PcmOptions::default());
+        assert!(pcm.thread.is_none());
+        // nothing written yet: pumping is a no-op, the port is idle
+        pcm.pump();
+        assert!(!port.streaming());
+        // two and a half frames in one write, the rest later
+        let stream: Vec<u8> = (1..=3).flat_map(|k| bytes_of(&frame(k))).collect();
+        link.modem_write(&stream[..FRAME_BYTES * 5 / 2]);
+        port.write_frame(&frame(7));
+        pcm.pump();
+        assert!(port.streaming());
+        assert_eq!(pcm.stats.frames_in.load(Ordering::Relaxed), 2);
+        // one uplink frame answers each downlink frame: ours, then silence (counted)
+        let mut up = Vec::new();
+        link.modem_read(&mut up);
+        assert_eq!(up.len(), 2 * FRAME_BYTES);
+        assert_eq!(up[..FRAME_BYTES], bytes_of(&frame(7)));
+        assert_eq!(pcm.stats.tx_underruns.load(Ordering::Relaxed), 1);
+        link.modem_write(&stream[FRAME_BYTES * 5 / 2..]);
+        pcm.pump();
+        assert_eq!(pcm.stats.frames_in.load(Ordering::Relaxed), 3);
+        assert_eq!(pcm.stats.rx_bytes.load(Ordering::Relaxed), 3 * FRAME_BYTES as u64);
+        // the engine plays them out through the jitter buffer, in order
+        let mut out = SILENCE;
+        for k in 1..=3 {
+            port.read_frame(&mut out);
+            assert_eq!(out, frame(k));
+        }
+    }
 }
