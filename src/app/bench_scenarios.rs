@@ -74,14 +74,15 @@ pub fn time_one(file: &Path, runs: u32, tts_cache: &Path) -> Result<ScenarioTimi
 }
 
 /// The table's header.
-pub const HEADER: &str = "scenario                                            call s   CPU ms  wall ms  ×CPU    ×wall";
+pub const HEADER: &str =
+    "scenario                                            call s   CPU ms  wall ms  ×CPU    ×wall";
 
 /// One line of the table.
 pub fn line(t: &ScenarioTiming) -> String {
-    let name = t
-        .file
-        .file_name()
-        .map_or_else(|| t.file.display().to_string(), |n| n.to_string_lossy().into());
+    let name = t.file.file_name().map_or_else(
+        || t.file.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
     format!(
         "{:<50} {:>7.1} {:>8.1} {:>8.1} {:>6.0} {:>7.0}",
         name,

@@ -881,7 +881,10 @@ mod tests {
         link.modem_write(&stream[FRAME_BYTES * 5 / 2..]);
         pcm.pump();
         assert_eq!(pcm.stats.frames_in.load(Ordering::Relaxed), 3);
-        assert_eq!(pcm.stats.rx_bytes.load(Ordering::Relaxed), 3 * FRAME_BYTES as u64);
+        assert_eq!(
+            pcm.stats.rx_bytes.load(Ordering::Relaxed),
+            3 * FRAME_BYTES as u64
+        );
         // the engine plays them out through the jitter buffer, in order
         let mut out = SILENCE;
         for k in 1..=3 {

@@ -200,7 +200,11 @@ mod tests {
             (z2, z1) = (z1, z);
             let syllable = (t * 5.0).fract();
             let word = (t / 1.6).fract() < 0.8;
-            let env = if word { (syllable * std::f64::consts::PI).sin() } else { 0.0 };
+            let env = if word {
+                (syllable * std::f64::consts::PI).sin()
+            } else {
+                0.0
+            };
             out.push((z * env * 120.0).clamp(-20_000.0, 20_000.0) as i16);
         }
         out
@@ -241,9 +245,18 @@ mod tests {
         };
         let (snr_hi, size_hi, _) = measure(10);
         let (snr, size, marker) = measure(COMPLEXITY);
-        assert!(snr_hi > 3.0, "the test signal is coded at all: {snr_hi:.2} dB");
-        assert!(snr > snr_hi - 1.0, "segmental SNR {snr:.2} dB at complexity {COMPLEXITY}, {snr_hi:.2} dB at 10");
-        assert!(size * 100 <= size_hi * 110, "{size} bytes at complexity {COMPLEXITY}, {size_hi} at 10");
+        assert!(
+            snr_hi > 3.0,
+            "the test signal is coded at all: {snr_hi:.2} dB"
+        );
+        assert!(
+            snr > snr_hi - 1.0,
+            "segmental SNR {snr:.2} dB at complexity {COMPLEXITY}, {snr_hi:.2} dB at 10"
+        );
+        assert!(
+            size * 100 <= size_hi * 110,
+            "{size} bytes at complexity {COMPLEXITY}, {size_hi} at 10"
+        );
         assert!(marker.abs() < 1.5, "marker level changed by {marker:.2} dB");
     }
 

@@ -343,7 +343,10 @@ mod tests {
             // ten seconds: across the loop's seam many times
             for i in 0..80_000 {
                 let (a, b) = (looped.next_sample(), g.next_sample());
-                assert!((i32::from(a) - i32::from(b)).abs() <= 1, "{hz} Hz, sample {i}: {a} vs {b}");
+                assert!(
+                    (i32::from(a) - i32::from(b)).abs() <= 1,
+                    "{hz} Hz, sample {i}: {a} vs {b}"
+                );
             }
         }
     }
