@@ -76,11 +76,12 @@ fn a_call_runs_much_faster_than_real_time() {
     );
 }
 
-/// The SIMCom serial PCM scenario: the audio really went through the PCM
-/// pseudo-terminal (both ways), `AT+CPCMREG` was toggled around the call, and the run
-/// is deterministic in virtual time although a real thread moves the PCM bytes.
+/// The SIMCom serial PCM scenario: the audio really went through the PCM port as
+/// bytes (both ways: the simulated modem's in-memory PCM line, the box's serial PCM
+/// framing, clock and jitter buffer), `AT+CPCMREG` was toggled around the call, and the
+/// run is deterministic in virtual time.
 #[test]
-fn simcom_serial_pcm_scenario_streams_through_the_pty_deterministically() {
+fn simcom_serial_pcm_scenario_streams_through_the_pcm_port_deterministically() {
     let f =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("hil-tests/scenarios/15-simcom-serial-pcm.toml");
     let (_, a) = switchboard::scenario::run_file(&f, Some(tts_cache())).unwrap();

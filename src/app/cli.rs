@@ -343,6 +343,23 @@ enum BenchCommand {
         #[arg(long, default_value = "target/tts-cache")]
         tts_cache: PathBuf,
     },
+    /// Scenario files on the simulated board, each run several times: seconds of call,
+    /// best CPU and wall time of a run, speed-up over real time, and how many reach
+    /// the goal (1,000× real time by CPU time).
+    Scenarios {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Runs per scenario (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// The speed-up the summary counts against.
+        #[arg(long, default_value_t = 1000.0)]
+        goal: f64,
+        /// Where rendered prompts are cached.
+        #[arg(long, default_value = "switchboard-data/tts")]
+        tts_cache: PathBuf,
+    },
     /// DTMF detection throughput on one core, in audio-seconds per CPU-second.
     Dtmf {
         /// Audio file to use (WAV); default: the built-in benchmark signal.
@@ -641,6 +658,35 @@ pub fn main() -> ExitCode {
                     }
                 }
             }
+            ExitCode::SUCCESS
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Scenarios {
+                    files,
+                    runs,
+                    goal,
+                    tts_cache,
+                },
+        } => {
+            // the scenarios' own errors (a modem unplugged on purpose) are not news here
+            init_logging(cli.log_format, "off");
+            use super::bench_scenarios as b;
+            println!("{}", b::HEADER);
+            let mut all = Vec::new();
+            for f in &files {
+                match b::time_one(f, runs, &tts_cache) {
+                    Ok(t) => {
+                        println!("{}", b::line(&t));
+                        all.push(t);
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            println!("{}", b::summary(&all, goal, runs.max(1)));
             ExitCode::SUCCESS
         }
         Command::Bench {

@@ -2,6 +2,7 @@
 
 pub mod alerts_cli;
 pub mod bench_calls;
+pub mod bench_scenarios;
 pub mod cli;
 pub mod dsp_cli;
 pub mod engine;

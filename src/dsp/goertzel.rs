@@ -61,6 +61,18 @@ impl Goertzel {
         self.n = self.n.saturating_add(1);
     }
 
+    /// The recurrence coefficient `2·cos ω` (for banks that run many filters' recurrences
+    /// side by side and hand the state back with [`Goertzel::set_state`]).
+    pub fn coeff(&self) -> f32 {
+        self.coeff
+    }
+
+    /// Sets the state as if `n` samples had been pushed, leaving `s1`, `s2` (the
+    /// recurrence's last two outputs, newest first).
+    pub fn set_state(&mut self, s1: f32, s2: f32, n: u32) {
+        (self.s1, self.s2, self.n) = (s1, s2, n);
+    }
+
     /// Number of samples pushed since the last reset.
     pub fn samples(&self) -> u32 {
         self.n

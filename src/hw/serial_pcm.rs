@@ -44,6 +44,7 @@ use nix::sys::stat::Mode;
 use nix::sys::termios;
 
 use crate::dsp::FRAME_SAMPLES;
+use crate::hw::sim::memlink::MemLink;
 use crate::media::{Frame, SILENCE};
 
 /// Bytes of one 20 ms frame: 160 samples of 16-bit little-endian PCM.
@@ -338,10 +339,12 @@ impl PcmPort {
     }
 }
 
-/// A running serial PCM thread.
+/// A running serial PCM thread, or (virtual time) its loop driven by the caller.
 pub struct SerialPcm {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// In-memory port: the thread's loop, run by [`SerialPcm::pump`] instead.
+    inline: Option<Box<Thread>>,
     /// Counters (shared with [`PcmPort`]).
     pub stats: Arc<PcmStats>,
 }
@@ -373,11 +376,6 @@ impl SerialPcm {
     /// logged and opened again with back-off, as the AT port is). Returns the engine's
     /// end.
     pub fn spawn(path: &str, opts: PcmOptions) -> Result<(Self, PcmPort)> {
-        let (cap_tx, cap_rx) = bounded::<Frame>(QUEUE);
-        let (play_tx, play_rx) = bounded::<Frame>(QUEUE);
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(PcmStats::default());
-        let streaming = Arc::new(AtomicBool::new(false));
         let first = match open_tty(path) {
             Ok(fd) => Some(fd),
             Err(e) => {
@@ -385,21 +383,9 @@ impl SerialPcm {
                 None
             }
         };
-        let mut t = Thread {
-            path: path.to_string(),
-            opts,
-            fd: first,
-            cap_tx,
-            cap_rx_own: cap_rx.clone(),
-            play_rx: play_rx.clone(),
-            stats: stats.clone(),
-            streaming: streaming.clone(),
-            stop: stop.clone(),
-            reasm: Reassembler::new(),
-            last_rx: None,
-            reopen_at: None,
-            reopen_delay: Duration::ZERO,
-        };
+        let (mut t, port) = Self::parts(path, opts, first, None);
+        let stats = t.stats.clone();
+        let stop = t.stop.clone();
         if t.fd.is_some() {
             stats.opens.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -414,18 +400,77 @@ impl SerialPcm {
             Self {
                 stop,
                 thread: Some(thread),
-                stats: stats.clone(),
-            },
-            PcmPort {
-                rx: cap_rx,
-                tx: play_tx,
-                tx_own: play_rx,
-                jitter: JitterBuffer::new(JITTER_TARGET, JITTER_MAX),
-                streaming,
+                inline: None,
                 stats,
-                stream: 0,
             },
+            port,
         ))
+    }
+
+    /// The same port on the simulated modem's in-memory PCM line, for virtual time: no
+    /// thread; [`SerialPcm::pump`] runs what the thread does for each read, when the
+    /// caller says (the scenario runner, before the modem side acts). The framing,
+    /// the one-uplink-frame-per-downlink-frame clock, the queues and the jitter buffer
+    /// are the thread's own.
+    pub fn in_memory(link: MemLink, opts: PcmOptions) -> (Self, PcmPort) {
+        let (t, port) = Self::parts("(in-memory PCM line)", opts, None, Some(link));
+        t.stats.opens.fetch_add(1, Ordering::Relaxed);
+        (
+            Self {
+                stop: t.stop.clone(),
+                thread: None,
+                stats: t.stats.clone(),
+                inline: Some(Box::new(t)),
+            },
+            port,
+        )
+    }
+
+    /// In-memory port: takes in every byte the modem wrote and answers it, now. A
+    /// no-op for the thread (it does so by itself).
+    pub fn pump(&mut self) {
+        if let Some(t) = self.inline.as_mut() {
+            t.pump();
+        }
+    }
+
+    fn parts(
+        path: &str,
+        opts: PcmOptions,
+        fd: Option<OwnedFd>,
+        mem: Option<MemLink>,
+    ) -> (Thread, PcmPort) {
+        let (cap_tx, cap_rx) = bounded::<Frame>(QUEUE);
+        let (play_tx, play_rx) = bounded::<Frame>(QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(PcmStats::default());
+        let streaming = Arc::new(AtomicBool::new(false));
+        let t = Thread {
+            path: path.to_string(),
+            opts,
+            fd,
+            cap_tx,
+            cap_rx_own: cap_rx.clone(),
+            play_rx: play_rx.clone(),
+            stats: stats.clone(),
+            streaming: streaming.clone(),
+            stop: stop.clone(),
+            reasm: Reassembler::new(),
+            last_rx: None,
+            reopen_at: None,
+            reopen_delay: Duration::ZERO,
+            mem,
+        };
+        let port = PcmPort {
+            rx: cap_rx,
+            tx: play_tx,
+            tx_own: play_rx,
+            jitter: JitterBuffer::new(JITTER_TARGET, JITTER_MAX),
+            streaming,
+            stats,
+            stream: 0,
+        };
+        (t, port)
     }
 
     /// Stops the thread.
@@ -463,6 +508,8 @@ struct Thread {
     last_rx: Option<Instant>,
     reopen_at: Option<Instant>,
     reopen_delay: Duration,
+    /// The simulated modem's in-memory PCM line instead of a tty (virtual time).
+    mem: Option<MemLink>,
 }
 
 enum Io {
@@ -493,20 +540,45 @@ impl Thread {
                 }
             }
             match self.read_some(&mut buf) {
-                Io::Data(n) => {
-                    self.last_rx = Some(Instant::now());
-                    if !self.streaming.swap(true, Ordering::AcqRel) {
-                        self.stats.streams.fetch_add(1, Ordering::Release);
-                    }
-                    self.on_bytes(n, &buf);
-                }
+                Io::Data(n) => self.on_data(n, &buf),
                 Io::Idle => self.idle(),
                 Io::Lost(why) => self.lose(&why),
             }
         }
     }
 
+    /// In-memory port: takes in every byte the modem has written so far and answers
+    /// it, then returns (no waiting; the stream ends only when the port does).
+    fn pump(&mut self) {
+        let mut buf = [0u8; 4 * FRAME_BYTES];
+        loop {
+            match self.read_some(&mut buf) {
+                Io::Data(n) => self.on_data(n, &buf),
+                Io::Idle => break,
+                Io::Lost(why) => {
+                    self.lose(&why);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_data(&mut self, n: usize, buf: &[u8]) {
+        self.last_rx = Some(Instant::now());
+        if !self.streaming.swap(true, Ordering::AcqRel) {
+            self.stats.streams.fetch_add(1, Ordering::Release);
+        }
+        self.on_bytes(n, buf);
+    }
+
     fn read_some(&mut self, buf: &mut [u8]) -> Io {
+        if let Some(link) = &self.mem {
+            return match link.read(buf) {
+                Ok(0) => Io::Idle,
+                Ok(n) => Io::Data(n),
+                Err(e) => Io::Lost(format!("{e:#}")),
+            };
+        }
         let Some(fd) = self.fd.as_ref() else {
             return Io::Idle;
         };
@@ -573,6 +645,13 @@ impl Thread {
     }
 
     fn write_all(&mut self, mut bytes: &[u8]) -> std::result::Result<(), String> {
+        if let Some(link) = &self.mem {
+            link.write(bytes).map_err(|e| format!("{e:#}"))?;
+            self.stats
+                .tx_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Release);
+            return Ok(());
+        }
         let Some(fd) = self.fd.as_ref() else {
             return Err("not open".into());
         };
@@ -776,5 +855,41 @@ mod tests {
         let mut odd = JitterBuffer::new(9, 0);
         odd.push(&frame(1));
         assert_eq!(odd.pop(&mut out), Pop::Audio);
+    }
+
+    #[test]
+    fn in_memory_port_frames_and_answers_what_is_pumped_without_a_thread() {
+        let link = MemLink::new();
+        let (mut pcm, mut port) = SerialPcm::in_memory(link.clone(), PcmOptions::default());
+        assert!(pcm.thread.is_none());
+        // nothing written yet: pumping is a no-op, the port is idle
+        pcm.pump();
+        assert!(!port.streaming());
+        // two and a half frames in one write, the rest later
+        let stream: Vec<u8> = (1..=3).flat_map(|k| bytes_of(&frame(k))).collect();
+        link.modem_write(&stream[..FRAME_BYTES * 5 / 2]);
+        port.write_frame(&frame(7));
+        pcm.pump();
+        assert!(port.streaming());
+        assert_eq!(pcm.stats.frames_in.load(Ordering::Relaxed), 2);
+        // one uplink frame answers each downlink frame: ours, then silence (counted)
+        let mut up = Vec::new();
+        link.modem_read(&mut up);
+        assert_eq!(up.len(), 2 * FRAME_BYTES);
+        assert_eq!(up[..FRAME_BYTES], bytes_of(&frame(7)));
+        assert_eq!(pcm.stats.tx_underruns.load(Ordering::Relaxed), 1);
+        link.modem_write(&stream[FRAME_BYTES * 5 / 2..]);
+        pcm.pump();
+        assert_eq!(pcm.stats.frames_in.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            pcm.stats.rx_bytes.load(Ordering::Relaxed),
+            3 * FRAME_BYTES as u64
+        );
+        // the engine plays them out through the jitter buffer, in order
+        let mut out = SILENCE;
+        for k in 1..=3 {
+            port.read_frame(&mut out);
+            assert_eq!(out, frame(k));
+        }
     }
 }

@@ -271,6 +271,11 @@ impl PromptLibrary {
         );
     }
 
+    /// [`PromptLibrary::insert`] with samples already shared (no copy).
+    pub fn insert_shared(&mut self, key: (String, Prompt), text: String, samples: Arc<[i16]>) {
+        self.clips.insert(key, Clip { text, samples });
+    }
+
     /// The clip of a routing number's prompt.
     pub fn get(&self, routing: &str, p: Prompt) -> Option<&Clip> {
         self.clips.get(&(routing.to_string(), p))

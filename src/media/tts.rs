@@ -52,14 +52,14 @@ fn memo_get(key: &str) -> Option<Arc<[i16]>> {
     memo.as_ref().and_then(|m| m.get(key).cloned())
 }
 
-fn memo_put(key: String, samples: &[i16]) {
+fn memo_put(key: String, samples: &Arc<[i16]>) {
     let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
     let m = memo.get_or_insert_with(HashMap::new);
     let held: usize = m.values().map(|s| s.len()).sum();
     if held + samples.len() > MEMO_MAX_SAMPLES {
         m.clear();
     }
-    m.insert(key, samples.into());
+    m.insert(key, samples.clone());
 }
 
 impl Tts {
@@ -88,6 +88,12 @@ impl Tts {
 
     /// Speech for `text` in `voice` (espeak-ng voice name), 8 kHz mono.
     pub fn render(&self, voice: &str, text: &str) -> Result<Vec<i16>> {
+        Ok(self.render_shared(voice, text)?.to_vec())
+    }
+
+    /// [`Tts::render`], shared: a memoised prompt is handed out without a copy (every
+    /// scenario run, and every reload in it, renders the whole library again).
+    pub fn render_shared(&self, voice: &str, text: &str) -> Result<Arc<[i16]>> {
         let key = format!("{:016x}", fnv1a(&["v1", voice, text]));
         let cached = self
             .cache_dir
@@ -98,20 +104,21 @@ impl Tts {
             .filter(|_| self.memo)
             .map(|p| p.display().to_string());
         if let Some(s) = memo_key.as_deref().and_then(memo_get) {
-            return Ok(s.to_vec());
+            return Ok(s);
         }
         if let Some(path) = &cached {
             if let Ok(samples) = read_wav_8k(path) {
+                let samples: Arc<[i16]> = samples.into();
                 if let Some(k) = memo_key {
                     memo_put(k, &samples);
                 }
                 return Ok(samples);
             }
         }
-        let samples = if text.trim().is_empty() {
-            Vec::new()
+        let samples: Arc<[i16]> = if text.trim().is_empty() {
+            Vec::new().into()
         } else {
-            self.synthesize(voice, text)?
+            self.synthesize(voice, text)?.into()
         };
         if let Some(path) = &cached {
             if let Err(e) = write_wav_8k(path, &samples) {
@@ -167,20 +174,20 @@ impl Tts {
                 // the recording, then what is spoken after it (a greeting's menu)
                 Some((mut rec, label, after)) => {
                     if !after.is_empty() {
-                        rec.extend(self.render(&voice, &after).with_context(|| {
-                            format!("rendering the menu of routing number {}", key.0)
-                        })?);
+                        rec.extend_from_slice(&self.render_shared(&voice, &after).with_context(
+                            || format!("rendering the menu of routing number {}", key.0),
+                        )?);
                     }
-                    (format!("({label}) {after}").trim().to_string(), rec)
+                    (format!("({label}) {after}").trim().to_string(), rec.into())
                 }
                 None => {
-                    let samples = self.render(&voice, &text).with_context(|| {
+                    let samples = self.render_shared(&voice, &text).with_context(|| {
                         format!("rendering prompt {:?} of routing number {}", key.1, key.0)
                     })?;
                     (text, samples)
                 }
             };
-            lib.insert(key, text, samples);
+            lib.insert_shared(key, text, samples);
             progress(n + 1, total);
         }
         if let Some(dir) = &self.recordings {

@@ -248,6 +248,12 @@ pub struct ProgressDetector {
     params: ProgressParams,
     probes: [Probe; MAX_PROBES],
     np: usize,
+    /// The probes' Goertzel recurrences during a tick, side by side (coefficient and
+    /// last two outputs per probe) so the per-sample loop runs on vectors; handed to
+    /// each probe's filter at the end of the tick. Same arithmetic, same results.
+    bank_c: [f32; MAX_PROBES],
+    bank_s1: [f32; MAX_PROBES],
+    bank_s2: [f32; MAX_PROBES],
     sigs: [Sig; MAX_SIGS],
     ns: usize,
     thr20: f32,
@@ -316,6 +322,9 @@ impl ProgressDetector {
             params,
             probes: [blank_probe; MAX_PROBES],
             np: 0,
+            bank_c: [0.0; MAX_PROBES],
+            bank_s1: [0.0; MAX_PROBES],
+            bank_s2: [0.0; MAX_PROBES],
             sigs: [blank_sig; MAX_SIGS],
             ns: 0,
             thr20: TICK as f32 * a * a / 2.0,
@@ -435,6 +444,7 @@ impl ProgressDetector {
             fp20: C::default(),
             fp40: C::default(),
         };
+        self.bank_c[i] = self.probes[i].g.coeff();
         self.np = (self.np + 1).min(MAX_PROBES);
         i as u8
     }
@@ -496,10 +506,17 @@ impl ProgressDetector {
 
     /// Processes `samples` and calls `emit` for each event.
     pub fn push(&mut self, samples: &[i16], mut emit: impl FnMut(ToneEvent)) {
+        let np = self.np;
         for &s in samples {
             let x = f32::from(s);
-            for p in self.probes[..self.np].iter_mut() {
-                p.g.push(x);
+            for ((c, s1), s2) in self.bank_c[..np]
+                .iter()
+                .zip(self.bank_s1[..np].iter_mut())
+                .zip(self.bank_s2[..np].iter_mut())
+            {
+                let s0 = x + c * *s1 - *s2;
+                *s2 = *s1;
+                *s1 = s0;
             }
             self.sum += x;
             self.sq += x * x;
@@ -530,7 +547,9 @@ impl ProgressDetector {
         // A 40 ms window judges a tone only when both halves sound: at the onset or end of
         // a burst, half a window of tone has a spectrum twice as wide.
         let balanced = energy.min(self.prev_energy) >= 0.1 * e40;
-        for p in self.probes[..self.np].iter_mut() {
+        for (k, p) in self.probes[..self.np].iter_mut().enumerate() {
+            p.g.set_state(self.bank_s1[k], self.bank_s2[k], TICK as u32);
+            (self.bank_s1[k], self.bank_s2[k]) = (0.0, 0.0);
             let (re, im) = p.g.dft();
             p.g.reset();
             p.prev = p.cur;

@@ -210,8 +210,9 @@ impl SimBoard {
     }
 
     /// The simulated board for virtual time: the modem's AT port is an in-memory line
-    /// (no pseudo-terminal round trips, nothing waits on the wall clock). Serial PCM, if
-    /// the profile has it, still runs through its pseudo-terminal and the real thread.
+    /// (no pseudo-terminal round trips, nothing waits on the wall clock), and so is its
+    /// serial PCM port if the profile has one: the box's serial PCM code runs in-process,
+    /// pumped by the board ([`SerialPcm::in_memory`]) instead of on its thread.
     pub fn new_virtual(profile: &BoardProfile) -> Result<Self> {
         Self::build(profile, true)
     }
@@ -260,16 +261,18 @@ impl SimBoard {
             Some(m) => Some(sim_dev_dir(m)?),
             None => None,
         };
-        let pcm = match modem.as_ref().and_then(|m| m.pcm_device()) {
-            Some(path) => {
-                let opts = PcmOptions {
-                    realtime: false,
-                    // virtual time: streams end when the modem says so, not by the clock
-                    stream_gap: Duration::from_secs(3600),
-                    ..PcmOptions::default()
-                };
-                Some(SerialPcm::spawn(&path, opts)?)
-            }
+        let opts = PcmOptions {
+            realtime: false,
+            // virtual time: streams end when the modem says so, not by the clock
+            stream_gap: Duration::from_secs(3600),
+            ..PcmOptions::default()
+        };
+        let pcm = match modem.as_ref() {
+            Some(m) => match (m.pcm_mem_link(), m.pcm_device()) {
+                (Some(link), _) => Some(SerialPcm::in_memory(link, opts)),
+                (None, Some(path)) => Some(SerialPcm::spawn(&path, opts)?),
+                (None, None) => None,
+            },
             None => None,
         };
         Ok(Self {
@@ -443,15 +446,18 @@ impl SimBoard {
         self.modem.as_ref().map_or(&[], |m| m.commands.as_slice())
     }
 
-    /// Serial PCM, virtual time: lets the box's PCM thread take in every downlink byte
+    /// Serial PCM, virtual time: lets the box's PCM code take in every downlink byte
     /// (and answer it), then reads every uplink byte it wrote, handing whole frames to
-    /// the far end. Called before the modem side acts, so what happens on the PCM
-    /// pseudo-terminal does not depend on thread timing.
+    /// the far end. Called before the modem side acts, so what happens on the PCM port
+    /// does not depend on thread timing. On the in-memory line (scenarios) the box's
+    /// side is pumped here and nothing waits; on a pseudo-terminal (`switchboard run`)
+    /// this waits for the real thread.
     fn settle_pcm(&mut self, now: Instant) {
         use std::sync::atomic::Ordering;
-        let (Some(m), Some((dev, _))) = (self.modem.as_mut(), self.pcm.as_ref()) else {
+        let (Some(m), Some((dev, _))) = (self.modem.as_mut(), self.pcm.as_mut()) else {
             return;
         };
+        dev.pump();
         let Some((written, _)) = m.pcm_counts() else {
             return;
         };

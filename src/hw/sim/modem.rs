@@ -271,9 +271,7 @@ pub struct SimModem {
 /// The simulated SIMCom serial PCM port: raw 8 kHz S16LE, 320 bytes per 20 ms each
 /// way, streaming only between `AT+CPCMREG=1` and `AT+CPCMREG=0` while a call is up.
 struct PcmPty {
-    master: OwnedFd,
-    _slave: OwnedFd,
-    path: String,
+    end: PcmEnd,
     link: Option<std::path::PathBuf>,
     /// Bytes written to / read from the master side.
     written: u64,
@@ -286,6 +284,18 @@ struct PcmPty {
     /// Frames streamed each way (tests, transcripts).
     frames_down: u64,
     frames_up: u64,
+}
+
+/// Where the simulated PCM port's bytes go.
+enum PcmEnd {
+    /// A pseudo-terminal: the box's serial PCM thread opens its slave side.
+    Pty {
+        master: OwnedFd,
+        _slave: OwnedFd,
+        path: String,
+    },
+    /// An in-memory line (virtual time): the box's port is pumped in-process.
+    Mem(super::memlink::MemLink),
 }
 
 impl SimModem {

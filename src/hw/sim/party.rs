@@ -6,6 +6,7 @@
 //! the bridge really carries audio.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -106,13 +107,55 @@ pub struct Party {
     /// Milliseconds of the other side's voice heard (proof the bridge carried audio).
     pub heard_other_ms: u32,
     tx: VecDeque<i16>,
-    marker_tx: ToneGen,
+    marker_tx: MarkerTx,
     talks: bool,
     /// The party hung up, or was hung up on.
     pub gone: bool,
     hangup_requested: bool,
     /// Sim-side transcript lines.
     pub log: Vec<(Instant, String)>,
+}
+
+/// A party's voice: its marker tone. A whole number of hertz repeats exactly every
+/// second, so one second is generated once per process and played in a loop (the sine
+/// per sample dominated the scenarios); other frequencies are generated as they go.
+enum MarkerTx {
+    Loop { second: Arc<[i16]>, pos: usize },
+    Gen(ToneGen),
+}
+
+impl MarkerTx {
+    fn new(hz: f32) -> Self {
+        if hz.fract() != 0.0 || !(1.0..4000.0).contains(&hz) {
+            return Self::Gen(ToneGen::single(hz, MARKER_LEVEL_DBM0));
+        }
+        static SECONDS: Mutex<Vec<(u32, Arc<[i16]>)>> = Mutex::new(Vec::new());
+        let mut cache = SECONDS.lock().unwrap_or_else(|e| e.into_inner());
+        let key = hz.to_bits();
+        let second = match cache.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let mut s = vec![0i16; crate::dsp::SAMPLE_RATE as usize];
+                ToneGen::single(hz, MARKER_LEVEL_DBM0).fill(&mut s);
+                let s: Arc<[i16]> = s.into();
+                cache.push((key, s.clone()));
+                s
+            }
+        };
+        Self::Loop { second, pos: 0 }
+    }
+
+    #[inline]
+    fn next_sample(&mut self) -> i16 {
+        match self {
+            Self::Loop { second, pos } => {
+                let v = second[*pos];
+                *pos = (*pos + 1) % second.len();
+                v
+            }
+            Self::Gen(g) => g.next_sample(),
+        }
+    }
 }
 
 impl Party {
@@ -142,7 +185,7 @@ impl Party {
             heard_voice: None,
             heard_other_ms: 0,
             tx: VecDeque::new(),
-            marker_tx: ToneGen::single(marker_hz, MARKER_LEVEL_DBM0),
+            marker_tx: MarkerTx::new(marker_hz),
             talks,
             gone: false,
             hangup_requested: false,
@@ -297,6 +340,23 @@ impl Party {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_looped_marker_is_the_generated_tone() {
+        for hz in [CALLER_MARKER_HZ, RESPONDER_MARKER_HZ, 1000.0, 2400.5] {
+            let mut looped = MarkerTx::new(hz);
+            assert_eq!(matches!(looped, MarkerTx::Loop { .. }), hz.fract() == 0.0);
+            let mut g = ToneGen::single(hz, MARKER_LEVEL_DBM0);
+            // ten seconds: across the loop's seam many times
+            for i in 0..80_000 {
+                let (a, b) = (looped.next_sample(), g.next_sample());
+                assert!(
+                    (i32::from(a) - i32::from(b)).abs() <= 1,
+                    "{hz} Hz, sample {i}: {a} vs {b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn presses_after_prompt_end_and_detects_marker() {

@@ -1,17 +1,28 @@
-//! SIMCom serial PCM audio of the simulated modem: a second pseudo-terminal.
+//! SIMCom serial PCM audio of the simulated modem: a second pseudo-terminal, or (for
+//! virtual time, with [`SimModem::in_memory`]) a second in-memory line.
 
 use super::*;
+use crate::hw::sim::memlink::MemLink;
 
 impl SimModem {
-    /// Gives the modem a serial PCM port (SIMCom): a second pseudo-terminal that carries
-    /// the call's audio between `AT+CPCMREG=1` and `AT+CPCMREG=0` (see
-    /// [`SimModem::pcm_send_downlink`] and [`SimModem::pcm_read_uplink`]).
+    /// Gives the modem a serial PCM port (SIMCom) that carries the call's audio between
+    /// `AT+CPCMREG=1` and `AT+CPCMREG=0` (see [`SimModem::pcm_send_downlink`] and
+    /// [`SimModem::pcm_read_uplink`]): a second pseudo-terminal, or, for a modem made
+    /// [`SimModem::in_memory`] first, a second in-memory line
+    /// ([`SimModem::pcm_mem_link`]).
     pub fn with_pcm(mut self) -> Result<Self> {
-        let (master, slave, path) = new_pty()?;
+        let end = if self.mem.is_some() {
+            PcmEnd::Mem(MemLink::new())
+        } else {
+            let (master, slave, path) = new_pty()?;
+            PcmEnd::Pty {
+                master,
+                _slave: slave,
+                path,
+            }
+        };
         self.pcm = Some(PcmPty {
-            master,
-            _slave: slave,
-            path,
+            end,
             link: None,
             written: 0,
             read: 0,
@@ -27,21 +38,36 @@ impl SimModem {
     /// Keeps a symlink at `link` pointing to the PCM port's pseudo-terminal (as udev
     /// keeps `/dev/modem-pcm`). No-op without a PCM port.
     pub fn keep_pcm_symlink(&mut self, link: &std::path::Path) -> Result<()> {
-        if let Some(p) = self.pcm.as_mut() {
+        if let Some(p) = self.pcm.as_mut()
+            && let PcmEnd::Pty { path, .. } = &p.end
+        {
             let _ = std::fs::remove_file(link);
-            std::os::unix::fs::symlink(&p.path, link)
+            std::os::unix::fs::symlink(path, link)
                 .with_context(|| format!("cannot create the symlink {}", link.display()))?;
             p.link = Some(link.to_path_buf());
         }
         Ok(())
     }
 
-    /// The PCM port's device name (the kept symlink, else the pty), if it has one.
+    /// The PCM port's device name (the kept symlink, else the pty), if it has one on a
+    /// pseudo-terminal.
     pub fn pcm_device(&self) -> Option<String> {
-        self.pcm.as_ref().map(|p| match &p.link {
+        let p = self.pcm.as_ref()?;
+        let PcmEnd::Pty { path, .. } = &p.end else {
+            return None;
+        };
+        Some(match &p.link {
             Some(l) => l.display().to_string(),
-            None => p.path.clone(),
+            None => path.clone(),
         })
+    }
+
+    /// The box's end of the PCM port's in-memory line, if it has one.
+    pub fn pcm_mem_link(&self) -> Option<MemLink> {
+        match &self.pcm.as_ref()?.end {
+            PcmEnd::Mem(l) => Some(l.clone()),
+            PcmEnd::Pty { .. } => None,
+        }
     }
 
     /// Bytes written to and read from the PCM port's master side (for virtual time:
@@ -78,8 +104,22 @@ impl SimModem {
             return;
         };
         let mut buf = [0u8; 2048];
+        let mut mem_bytes = Vec::new();
+        if let PcmEnd::Mem(l) = &p.end {
+            l.modem_read(&mut mem_bytes);
+        }
+        let mut mem: &[u8] = &mem_bytes;
         loop {
-            match nix::unistd::read(&p.master, &mut buf) {
+            let got = match &p.end {
+                PcmEnd::Pty { master, .. } => nix::unistd::read(master, &mut buf),
+                PcmEnd::Mem(_) => {
+                    let n = mem.len().min(buf.len());
+                    buf[..n].copy_from_slice(&mem[..n]);
+                    mem = &mem[n..];
+                    Ok(n)
+                }
+            };
+            match got {
                 Ok(0) => break,
                 Ok(n) => {
                     p.read += n as u64;
@@ -122,10 +162,20 @@ impl SimModem {
             let mut f = crate::media::SILENCE;
             speak(&mut f);
             crate::hw::serial_pcm::encode_frame(&f, &mut bytes);
+            let master = match &p.end {
+                PcmEnd::Pty { master, .. } => master,
+                PcmEnd::Mem(l) => {
+                    l.modem_write(&bytes);
+                    p.written += bytes.len() as u64;
+                    p.frames_down += 1;
+                    p.next = Some(t + tick);
+                    continue;
+                }
+            };
             let mut b: &[u8] = &bytes;
             let mut stalls = 0u32;
             while !b.is_empty() {
-                match nix::unistd::write(&p.master, b) {
+                match nix::unistd::write(master, b) {
                     Ok(n) => {
                         p.written += n as u64;
                         b = &b[n..];
