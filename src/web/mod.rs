@@ -33,9 +33,9 @@ use crate::store::web::Role;
 
 mod api;
 pub mod auth;
+pub mod backup;
 pub mod forms;
 mod forms_page;
-pub mod backup;
 pub mod logtail;
 mod messages;
 mod openapi;
