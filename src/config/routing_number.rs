@@ -214,7 +214,7 @@ pub enum OverflowTo {
 }
 
 /// Why a caller overflows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverflowReason {
     /// The queue already holds `max_callers`.
