@@ -231,7 +231,10 @@ pub(super) fn check(want: &[toml::Table], events: &[Value]) -> Vec<String> {
             .take(5)
             .map(Value::to_string)
             .collect();
-        let pattern = toml::to_string(w).unwrap_or_default().replace('\n', ", ");
+        let pattern = toml::to_string(w)
+            .unwrap_or_default()
+            .trim()
+            .replace('\n', ", ");
         f.push(if same_kind.is_empty() {
             format!("event[{i}]: no `{kind}` event at all (wanted {pattern})")
         } else {
