@@ -1397,7 +1397,8 @@ mod tests {
         );
         assert!(
             a.iter()
-                .any(|x| matches!(x, Action::Note(Noted::AttemptEnded { user, outcome: AttemptOutcome::ModemUnavailable, .. }) if user == "bob"))
+                .any(|x| matches!(x, Action::Note(Noted::AttemptEnded { user, outcome: AttemptOutcome::ModemUnavailable, .. }) if user == "alice")),
+            "{a:?}"
         );
         let a = c.handle(
             t0 + Duration::from_secs(45),

@@ -90,9 +90,12 @@ pub(super) fn observe(o: &Output) -> Option<Value> {
 
 /// The names between backticks in a serde message (`expected `a`, `b` or `c``).
 fn ticked(msg: &str) -> Vec<String> {
-    msg.split('`')
+    let expected = msg.split_once("expected").map_or("", |(_, e)| e);
+    expected
+        .split('`')
         .skip(1)
         .step_by(2)
+        .filter(|n| *n != "kind")
         .map(str::to_string)
         .collect()
 }
@@ -103,10 +106,10 @@ pub(super) fn all_kinds() -> Vec<String> {
         let v = toml::Value::Table(t);
         let mut names = Vec::new();
         if let Err(e) = Noted::deserialize(v.clone()) {
-            names.extend(ticked(&e.to_string()).into_iter().skip(1));
+            names.extend(ticked(&e.to_string()));
         }
         if let Err(e) = Happening::deserialize(v) {
-            names.extend(ticked(&e.to_string()).into_iter().skip(1));
+            names.extend(ticked(&e.to_string()));
         }
         names
     };
