@@ -427,8 +427,10 @@ struct VoicemailFound {
 
 /// The result of a run.
 pub struct Outcome {
-    /// Transcript lines, virtual time first.
+    /// Transcript lines, virtual time first (for people to read).
     pub transcript: Vec<String>,
+    /// The box's typed facts, in order (see [`Observed::events`]).
+    pub events: Vec<serde_json::Value>,
     /// The first caller's CDR as read back from the store.
     pub cdr: Option<Cdr>,
     /// Every caller's CDR, in the order of the scenario's callers.
@@ -777,6 +779,7 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
     let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
         transcript: o.transcript,
+        events: o.events,
         cdr,
         cdrs,
         failures,
