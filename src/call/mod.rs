@@ -364,7 +364,7 @@ impl Call {
             id,
             wall,
             (rn.name.clone(), rn.key.clone()),
-            rn.port.get_ref().clone(),
+            rn.port_id().to_string(),
             caller_id,
             EndReason::Error,
         );
@@ -608,11 +608,11 @@ impl Call {
             (State::Pause { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::Greeting, Event::CallerPromptDone) => {
                 if self.rn().options.len() == 1 {
-                    let key = *self.rn().options[0].key.get_ref();
+                    let key = self.rn().options[0].key_n();
                     self.choose(now, key, &mut out);
                 } else {
                     self.state = State::Menu {
-                        deadline: now + *self.rn().menu_timeout.get_ref(),
+                        deadline: now + self.rn().menu_wait(),
                     };
                 }
             }
@@ -639,7 +639,7 @@ impl Call {
             (State::Hunting { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::VoicemailPrompt, Event::CallerPromptDone) => {
                 let vm = &self.rn().voicemail;
-                let (max, silence) = (*vm.max_length.get_ref(), *vm.silence.get_ref());
+                let (max, silence) = vm.limits();
                 self.state = State::Recording {
                     deadline: now + max,
                 };
@@ -737,7 +737,7 @@ impl Call {
             ) => {
                 self.state = State::Hunting {
                     leg: Leg::AwaitAccept {
-                        deadline: now + *self.rn().accept_timeout.get_ref(),
+                        deadline: now + self.rn().accept_wait(),
                     },
                 };
             }
@@ -856,7 +856,7 @@ impl Call {
 
     fn ask_pin(&mut self, now: Instant, prompts: Vec<Prompt>, out: &mut Vec<Action>) {
         self.state = State::Pin {
-            deadline: now + *self.rn().menu_timeout.get_ref() + PIN_PROMPT_TIME,
+            deadline: now + self.rn().menu_wait() + PIN_PROMPT_TIME,
             entered: String::new(),
         };
         out.push(Action::PlayCaller(prompts));
@@ -971,11 +971,11 @@ impl Call {
 
     fn menu_retry(&mut self, now: Instant, mut prompts: Vec<Prompt>, out: &mut Vec<Action>) {
         self.tries += 1;
-        if self.tries < *self.rn().menu_tries.get_ref() {
+        if self.tries < self.rn().menu_attempts() {
             prompts.push(Prompt::Greeting);
             self.state = State::Greeting;
             out.push(Action::PlayCaller(prompts));
-        } else if let Some(d) = self.rn().default_option.as_ref().map(|d| *d.get_ref()) {
+        } else if let Some(d) = self.rn().default_key() {
             out.push(Action::Note(Noted::MenuDefault { key: Some(d) }));
             self.choose(now, d, out);
         } else {
@@ -988,7 +988,7 @@ impl Call {
             self.close(now, EndReason::Error, Prompt::Goodbye, out);
             return;
         };
-        let policy = opt.policy.get_ref().clone();
+        let policy = opt.policy_id().to_string();
         self.path_push(&format!("option-{key}"));
         out.push(Action::Note(Noted::OptionChosen {
             key,
@@ -1366,10 +1366,7 @@ mod tests {
         c.handle(t1, Event::LegDialled);
         assert_eq!(c.phase(), "ringing responder");
         let dl = c.poll_timeout().unwrap();
-        assert_eq!(
-            dl,
-            t1 + *Config::demo().routing_numbers[0].answer_timeout.get_ref()
-        );
+        assert_eq!(dl, t1 + Config::demo().routing_numbers[0].answer_wait());
         c.handle(t1, Event::LegAnswered);
         c.handle(t1, Event::ResponderPromptDone);
         let a = c.handle(t1, Event::ResponderDigit('1'));

@@ -105,7 +105,7 @@ impl Call {
             }
             (Leg::Announcing, Event::ResponderPromptDone) => {
                 self.members[i].leg = Leg::AwaitAccept {
-                    deadline: now + *self.rn().accept_timeout.get_ref(),
+                    deadline: now + self.rn().accept_wait(),
                 };
             }
             (Leg::Announcing | Leg::AwaitAccept { .. }, Event::ResponderDigit(d)) => {

@@ -57,11 +57,7 @@ impl Call {
         if let Some(StepKind::Pin { pin, .. }) = self.step_kind() {
             return pin.clone();
         }
-        self.rn()
-            .pin
-            .as_ref()
-            .map(|p| p.get_ref().clone())
-            .unwrap_or_default()
+        self.rn().pin_code().unwrap_or_default().to_string()
     }
 
     /// After the right PIN in a flow: its next step.
@@ -99,7 +95,7 @@ impl Call {
     /// How long the responder's phone rings: the route step's, else the routing number's.
     pub(super) fn answer_timeout(&self) -> Duration {
         self.route_step()
-            .map_or(*self.rn().answer_timeout.get_ref(), |r| r.answer_timeout)
+            .map_or(self.rn().answer_wait(), |r| r.answer_timeout)
     }
 
     /// The attempt in progress dials a plain number (connected without the accept
@@ -331,11 +327,11 @@ impl Call {
             if plan.attempts.iter().any(|a| a.user == user) {
                 return;
             }
-            match cfg.user(user).and_then(|u| u.phone.first()) {
+            match cfg.user(user).and_then(|u| u.first_phone()) {
                 Some(n) => plan.attempts.push(PlannedAttempt {
                     level,
                     user: user.to_string(),
-                    number: n.get_ref().clone(),
+                    number: n.to_string(),
                 }),
                 None => plan
                     .skipped

@@ -80,7 +80,7 @@ impl Exchange {
         let Some(m) = self.modem.as_mut().filter(|_| ready) else {
             return;
         };
-        let number = b.number.get_ref().clone();
+        let number = b.number_e164().to_string();
         let mut reasons = Vec::new();
         self.backup.pending.clear();
         for r in b.reasons() {

@@ -169,11 +169,7 @@ impl Exchange {
             .iter()
             .filter(|s| s.call.routing_id() == rn.key)
             .count();
-        let threshold = rn
-            .overflow
-            .as_ref()
-            .and_then(|o| o.calls_in_progress.as_ref())
-            .map(|n| *n.get_ref() as usize);
+        let threshold = rn.overflow_threshold();
         let call_id = self.next_call;
         self.next_call += 1;
         let caller_id = intake.caller_id.clone();

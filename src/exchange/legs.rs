@@ -161,14 +161,15 @@ impl Exchange {
     /// The ports that may place this call's dials, in order: the configuration's
     /// `site.trunks`, or the modem alone.
     pub(super) fn trunk_order(&self, si: usize) -> Vec<PortIdx> {
-        let trunks = &self.slots[si].generation.cfg.site.trunks;
-        if trunks.is_empty() {
+        let site = &self.slots[si].generation.cfg.site;
+        let order: Vec<PortIdx> = site
+            .trunk_ids()
+            .filter_map(|t| self.port_index(t))
+            .collect();
+        if site.trunk_ids().next().is_none() {
             return self.modem_port.into_iter().collect();
         }
-        trunks
-            .iter()
-            .filter_map(|t| self.port_index(t.get_ref()))
-            .collect()
+        order
     }
 
     /// Whether a trunk can take a dial now.
@@ -471,9 +472,9 @@ impl Exchange {
         let rn = &self.slots[si].call.config().routing_numbers[self.slots[si].call.routing()];
         // a flow's queue step may set its own limits
         let (step_max, step_wait) = self.slots[si].call.queue_limits();
-        let max = step_max.unwrap_or(*rn.queue.max_callers.get_ref()) as usize;
-        let max_wait = step_wait.unwrap_or(*rn.queue.max_wait.get_ref());
-        let every = *rn.queue.announce_every.get_ref();
+        let max = step_max.unwrap_or(rn.queue.max_callers_n()) as usize;
+        let max_wait = step_wait.unwrap_or(rn.queue.max_wait_for());
+        let every = rn.queue.announce_period();
         let waiting = self
             .slots
             .iter()

@@ -455,7 +455,10 @@ impl Exchange {
         let mut ports: Vec<Port> = board
             .ports
             .iter()
-            .map(|p| Port::new(p.id.get_ref().clone(), *p.kind.get_ref()))
+            .map(|p| {
+                let (id, kind) = p.id_kind();
+                Port::new(id.to_string(), kind)
+            })
             .collect();
         let mut modem = None;
         let mut modem_port = None;
