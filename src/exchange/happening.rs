@@ -491,7 +491,7 @@ impl fmt::Display for CallEvent {
                 opt(caller_id, "unknown")
             ),
             CallEvent::Accepted { user, .. } => {
-                write!(f, "{user} accepted: caller and responder bridged")
+                write!(f, "caller and responder ({user}) bridged")
             }
             CallEvent::Phase { phase, .. } => write!(f, "phase: {phase}"),
             CallEvent::Queued { position, .. } => {

@@ -1157,7 +1157,10 @@ impl Exchange {
     /// The next output.
     pub fn poll_output(&mut self) -> Option<Output> {
         let o = self.out.pop_front()?;
-        if let Some(l) = o.describe() {
+        // the line is only formatted when someone reads the log
+        if tracing::enabled!(tracing::Level::INFO)
+            && let Some(l) = o.describe()
+        {
             match l.call {
                 Some(id) => tracing::info!(call = id, port = l.port, "{}", l.text),
                 None => tracing::info!(port = l.port, "{}", l.text),
