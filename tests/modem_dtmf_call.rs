@@ -13,8 +13,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use switchboard::call::Noted;
 use switchboard::config::{BoardProfile, Config};
-use switchboard::exchange::{Exchange, Output, PortIdx};
+use switchboard::exchange::{
+    CallEvent, DigitOrigin, Exchange, Fact, Happening, Output, PortIdx, Side,
+};
 use switchboard::hw::modem_link::ModemLink;
 use switchboard::hw::sim::modem::{FarEnd, Network, SimModem, SimModemConfig};
 use switchboard::line::LineSignal;
@@ -40,7 +43,9 @@ struct Rig {
     /// Virtual time of the exchange.
     vt: Instant,
     input: Vec<VecDeque<i16>>,
-    notes: Vec<String>,
+    /// Noted facts and call events, in order.
+    notes: Vec<Fact>,
+    calls: Vec<CallEvent>,
     fxo: PortIdx,
     modem: PortIdx,
 }
@@ -79,6 +84,7 @@ impl Rig {
             vt: start,
             input: vec![VecDeque::new(); ports],
             notes: Vec::new(),
+            calls: Vec::new(),
             fxo,
             modem,
         }
@@ -96,8 +102,10 @@ impl Rig {
             }
         }
         while let Some(o) = self.ex.poll_output() {
-            if let Output::Note(n) = o {
-                self.notes.push(n.text);
+            match o {
+                Output::Note(n) => self.notes.push(n.what),
+                Output::Call(ev) => self.calls.push(ev),
+                _ => {}
             }
         }
     }
@@ -136,8 +144,28 @@ impl Rig {
         }
     }
 
-    fn count(&self, needle: &str) -> usize {
-        self.notes.iter().filter(|n| n.contains(needle)).count()
+    /// Noted facts that `f` picks.
+    fn count(&self, f: impl Fn(&Fact) -> bool) -> usize {
+        self.notes.iter().filter(|n| f(n)).count()
+    }
+
+    /// Responder keys counted: `key` from `origin` (`None`: any key from anywhere).
+    fn pressed(&self, key: Option<(char, DigitOrigin)>) -> usize {
+        self.count(|n| match n {
+            Fact::Exchange(Happening::KeyPressed {
+                side: Side::Responder,
+                key: k,
+                origin,
+            }) => key.is_none_or(|(want, from)| *k == want && *origin == Some(from)),
+            _ => false,
+        })
+    }
+
+    /// `user` accepted with `key`.
+    fn accepted(&self, user: &str, key: char) -> usize {
+        self.count(|n| {
+            matches!(n, Fact::Call(Noted::Accepted { user: u, key: Some(k) }) if u == user && *k == key)
+        })
     }
 
     fn phase(&self) -> Option<&'static str> {
@@ -151,7 +179,9 @@ impl Rig {
 
     /// A caller chooses option 1 and alice answers and hears the announcement.
     fn reach_await_accept(&mut self) {
-        self.until("modem ready", |r| r.count("modem ready") == 1);
+        self.until("modem ready", |r| {
+            r.count(|n| matches!(n, Fact::Exchange(Happening::ModemReady))) == 1
+        });
         let (vt, fxo) = (self.vt, self.fxo);
         self.ex.on_line_signal(vt, fxo, LineSignal::RingStart);
         self.ex
@@ -161,7 +191,13 @@ impl Rig {
         self.until("alice's announcement", |r| {
             r.phase() == Some("awaiting accept")
         });
-        assert_eq!(self.count("dialling alice"), 1);
+        assert_eq!(
+            self.calls
+                .iter()
+                .filter(|e| matches!(e, CallEvent::Dialling { user, .. } if user == "alice"))
+                .count(),
+            1
+        );
     }
 }
 
@@ -173,9 +209,14 @@ fn a_key_only_the_modem_reports_accepts_the_call() {
     // stays silent (as when a codec or the network eats the in-band tone)
     assert!(r.sim.far_end_dtmf("1"));
     r.until("the bridge", |r| r.phase() == Some("bridged"));
-    assert_eq!(r.count("responder pressed 1 (modem)"), 1, "{:#?}", r.notes);
-    assert_eq!(r.count("alice accepted with key 1"), 1);
-    assert_eq!(r.count("responder pressed"), 1);
+    assert_eq!(
+        r.pressed(Some(('1', DigitOrigin::Modem))),
+        1,
+        "{:#?}",
+        r.notes
+    );
+    assert_eq!(r.accepted("alice", '1'), 1);
+    assert_eq!(r.pressed(None), 1);
 }
 
 #[test]
@@ -186,14 +227,22 @@ fn a_key_reported_by_the_modem_and_heard_in_the_audio_counts_once() {
     // the same key press in both: the URC, and the tone in the call audio
     assert!(r.sim.far_end_dtmf("1"));
     r.until("the modem's report", |r| {
-        r.count("responder pressed 1 (modem)") == 1
+        r.pressed(Some(('1', DigitOrigin::Modem))) == 1
     });
     r.tone(modem, "1");
     r.until("the tone heard", |r| {
-        r.count("also reported by the audio (counted once)") == 1
+        r.count(|n| {
+            matches!(
+                n,
+                Fact::Exchange(Happening::KeyCountedOnce {
+                    origin: DigitOrigin::Audio,
+                    ..
+                })
+            )
+        }) == 1
     });
-    assert_eq!(r.count("responder pressed"), 1, "{:#?}", r.notes);
-    assert_eq!(r.count("alice accepted with key 1"), 1);
+    assert_eq!(r.pressed(None), 1, "{:#?}", r.notes);
+    assert_eq!(r.accepted("alice", '1'), 1);
     assert_eq!(r.phase(), Some("bridged"));
     // a later key press is a new one
     let before = r.vt;
@@ -202,7 +251,7 @@ fn a_key_reported_by_the_modem_and_heard_in_the_audio_counts_once() {
     });
     r.tone(modem, "1");
     r.until("the second key", |r| {
-        r.count("responder pressed 1 (audio)") == 1
+        r.pressed(Some(('1', DigitOrigin::Audio))) == 1
     });
-    assert_eq!(r.count("responder pressed"), 2, "{:#?}", r.notes);
+    assert_eq!(r.pressed(None), 2, "{:#?}", r.notes);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::app::engine::Engine;
 use switchboard::config::{BoardProfile, Config};
-use switchboard::exchange::{Exchange, Output};
+use switchboard::exchange::{Exchange, Fact, Happening, Output};
 use switchboard::hw::modem_link::ModemLink;
 use switchboard::hw::sim::modem::SimModemConfig;
 use switchboard::hw::sim::modem::{NoNetwork, SimModem};
@@ -44,7 +44,7 @@ fn a_vanished_port_is_found_again_behind_the_symlink_and_reinitialised() {
     let mut notes = Vec::new();
     let mut sink = |_: Instant, o: Output| {
         if let Output::Note(n) = o {
-            notes.push(n.text);
+            notes.push(n.what);
         }
     };
     engine.run_virtual(start, Duration::from_secs(5), &mut sink, |_| false);
@@ -86,12 +86,15 @@ fn a_vanished_port_is_found_again_behind_the_symlink_and_reinitialised() {
     // /api/status carries the figures
     let json = serde_json::to_value(&st).unwrap();
     assert_eq!(json["recovery"]["resets"], 1);
+    assert!(notes.iter().any(|n| matches!(
+        n,
+        Fact::Exchange(Happening::ModemReset { reason }) if reason.starts_with("the AT port was lost")
+    )));
     assert!(
         notes
             .iter()
-            .any(|n| n.starts_with("modem reset: the AT port was lost"))
+            .any(|n| matches!(n, Fact::Exchange(Happening::ModemRecovered)))
     );
-    assert!(notes.iter().any(|n| n == "modem recovered; initialising"));
 }
 
 #[test]

@@ -125,6 +125,18 @@ fn scenario_file_errors_name_the_key() {
             "name = \"x\"\n[[caller]]\nport = \"fxo1\"\n[[caller]]\nport = \"fxo9\"\n",
             "caller[1].port",
         ),
+        (
+            "name = \"x\"\n[caller]\nport = \"fxo1\"\n[expect]\ntranscript = [\"modem ready\"]\n",
+            "expect.transcript: transcript text is no longer checked",
+        ),
+        (
+            "name = \"x\"\n[caller]\nport = \"fxo1\"\n[[expect.event]]\nkind = \"modem_redy\"\n",
+            "expect.event[0].kind: `modem_redy` is not an event kind",
+        ),
+        (
+            "name = \"x\"\n[caller]\nport = \"fxo1\"\n[[expect.event]]\nkind = \"modem_reset\"\n[[expect.event]]\nkind = \"round\"\nrounds = 2\n",
+            "expect.event[1]: unknown field `rounds`, expected `round` or `of`",
+        ),
     ];
     for (i, (src, want)) in cases.iter().enumerate() {
         let f = dir.path().join(format!("bad{i}.toml"));

@@ -116,13 +116,17 @@ impl<B: Board + InProcessPeers> Engine<B> {
         while let Some(out) = self.exchange.poll_output() {
             match out {
                 Output::Line { port, cmd } => self.board.line_command(now, port, cmd),
-                Output::ModemPowerCycle => match self.board.modem_power_cycle(now) {
-                    Ok(true) => tracing::warn!("modem: power key pulsed"),
-                    Ok(false) => tracing::error!(
-                        "modem: a power cycle is needed but the board profile names no power_key/reset line; power the modem off and on by hand"
-                    ),
-                    Err(e) => tracing::error!("modem: power cycle failed: {e:#}"),
-                },
+                Output::ModemPowerCycle => {
+                    match self.board.modem_power_cycle(now) {
+                        Ok(true) => tracing::warn!("modem: power key pulsed"),
+                        Ok(false) => tracing::error!(
+                            "modem: a power cycle is needed but the board profile names no power_key/reset line; power the modem off and on by hand"
+                        ),
+                        Err(e) => tracing::error!("modem: power cycle failed: {e:#}"),
+                    }
+                    // done; the sink sees it too (the transcript, scenario checks)
+                    sink(now, Output::ModemPowerCycle);
+                }
                 other => sink(now, other),
             }
         }

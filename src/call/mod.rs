@@ -9,6 +9,7 @@
 
 pub mod cdr;
 pub mod flow;
+mod noted;
 mod parallel;
 mod walk;
 
@@ -20,6 +21,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use cdr::{AttemptOutcome, AttemptRecord, Cdr, EndReason};
+pub use noted::{ClosedThen, Noted, OverflowTarget};
 
 use crate::config::{Config, OverflowReason, OverflowTo};
 pub use crate::media::recorder::RecordEnd;
@@ -159,7 +161,8 @@ impl QueueInfo {
 }
 
 /// Why an outbound leg failed before being answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LegFailure {
     /// Busy.
     Busy,
@@ -229,8 +232,8 @@ pub enum Action {
         /// The step's name.
         step: String,
     },
-    /// Something worth a transcript line / log line.
-    Note(String),
+    /// A fact worth a transcript / log line (its `Display` is the line).
+    Note(Noted),
     /// The call is over; store this record. Always the last action.
     Finished(Box<Cdr>),
 }
@@ -361,7 +364,7 @@ impl Call {
             id,
             wall,
             (rn.name.clone(), rn.key.clone()),
-            rn.port.get_ref().clone(),
+            rn.port_id().to_string(),
             caller_id,
             EndReason::Error,
         );
@@ -512,9 +515,7 @@ impl Call {
         let mut out = Vec::new();
         match self.state.clone() {
             State::Menu { deadline } if now >= deadline => {
-                out.push(Action::Note(
-                    "no key pressed before the menu timeout".into(),
-                ));
+                out.push(Action::Note(Noted::MenuTimeout));
                 if self.explicit() {
                     self.flow_menu_retry(now, false, &mut out);
                 } else {
@@ -527,11 +528,11 @@ impl Call {
                 self.finish(now, &mut out);
             }
             State::Recording { deadline } if now >= deadline => {
-                out.push(Action::Note("voicemail reached its maximum length".into()));
+                out.push(Action::Note(Noted::VoicemailMaxLength));
                 self.stop_recording(now, RecordEnd::MaxLength, &mut out);
             }
             State::Pin { deadline, .. } if now >= deadline => {
-                out.push(Action::Note("no PIN entered before the timeout".into()));
+                out.push(Action::Note(Noted::PinTimeout));
                 self.pin_wrong(now, &mut out);
             }
             State::Hunting {
@@ -581,7 +582,7 @@ impl Call {
                         entered.push(d);
                     }
                     if entered == want {
-                        out.push(Action::Note("PIN correct".into()));
+                        out.push(Action::Note(Noted::PinCorrect));
                         self.cdr.pin = Some("ok".into());
                         if let Some(next) = self.pin_next() {
                             self.enter(now, next, &mut out);
@@ -589,7 +590,7 @@ impl Call {
                             self.start_flow(now, &mut out);
                         }
                     } else {
-                        out.push(Action::Note("wrong PIN".into()));
+                        out.push(Action::Note(Noted::PinWrong));
                         self.pin_wrong(now, &mut out);
                     }
                 } else if d.is_ascii_digit() {
@@ -613,11 +614,11 @@ impl Call {
             (State::Pause { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::Greeting, Event::CallerPromptDone) => {
                 if self.rn().options.len() == 1 {
-                    let key = *self.rn().options[0].key.get_ref();
+                    let key = self.rn().options[0].key_n();
                     self.choose(now, key, &mut out);
                 } else {
                     self.state = State::Menu {
-                        deadline: now + *self.rn().menu_timeout.get_ref(),
+                        deadline: now + self.rn().menu_wait(),
                     };
                 }
             }
@@ -626,7 +627,7 @@ impl Call {
                 match d.to_digit(10).and_then(|k| u8::try_from(k).ok()) {
                     Some(k) if self.rn().option(k).is_some() => self.choose(now, k, &mut out),
                     _ => {
-                        out.push(Action::Note(format!("key {d} is not a menu option")));
+                        out.push(Action::Note(Noted::InvalidKey { key: d }));
                         self.menu_retry(now, vec![Prompt::InvalidChoice], &mut out);
                     }
                 }
@@ -644,7 +645,7 @@ impl Call {
             (State::Hunting { .. }, Event::CallerPromptDone) => out.push(Action::HoldMusic),
             (State::VoicemailPrompt, Event::CallerPromptDone) => {
                 let vm = &self.rn().voicemail;
-                let (max, silence) = (*vm.max_length.get_ref(), *vm.silence.get_ref());
+                let (max, silence) = vm.limits();
                 self.state = State::Recording {
                     deadline: now + max,
                 };
@@ -654,12 +655,12 @@ impl Call {
             (State::Recording { .. }, Event::CallerDigit(d)) => {
                 self.cdr.digits.push(d);
                 if d == '#' {
-                    out.push(Action::Note("caller finished the message with #".into()));
+                    out.push(Action::Note(Noted::MessageKeyEnded));
                     self.stop_recording(now, RecordEnd::Key, &mut out);
                 }
             }
             (State::Recording { .. }, Event::RecordingSilence) => {
-                out.push(Action::Note("silence: the message is over".into()));
+                out.push(Action::Note(Noted::MessageSilenceEnded));
                 self.stop_recording(now, RecordEnd::Silence, &mut out);
             }
             (State::Closing { .. }, Event::CallerPromptDone) => self.finish(now, &mut out),
@@ -676,10 +677,10 @@ impl Call {
                 Event::LegAnswered,
             ) => {
                 if self.direct {
-                    out.push(Action::Note("overflow number answered: connecting".into()));
+                    out.push(Action::Note(Noted::NumberAnswered { overflow: true }));
                     self.accept(now, None, &mut out);
                 } else if self.current_is_number() {
-                    out.push(Action::Note("the number answered: connecting".into()));
+                    out.push(Action::Note(Noted::NumberAnswered { overflow: false }));
                     self.accept(now, None, &mut out);
                 } else {
                     self.state = State::Hunting {
@@ -742,7 +743,7 @@ impl Call {
             ) => {
                 self.state = State::Hunting {
                     leg: Leg::AwaitAccept {
-                        deadline: now + *self.rn().accept_timeout.get_ref(),
+                        deadline: now + self.rn().accept_wait(),
                     },
                 };
             }
@@ -766,7 +767,7 @@ impl Call {
                 Event::LegHangup | Event::LegFailed(_),
             ) => self.attempt_over(now, AttemptOutcome::HungUp, &mut out),
             (State::Bridged, Event::LegHangup | Event::LegFailed(_)) => {
-                out.push(Action::Note("responder hung up".into()));
+                out.push(Action::Note(Noted::ResponderLeft));
                 self.end_reason = Some(EndReason::Completed);
                 self.finish(now, &mut out);
             }
@@ -805,10 +806,10 @@ impl Call {
         }
         let hours = crate::routing::support_status(&self.cfg, self.routing, self.wall(now));
         if self.rn().is_blocked(self.cdr.caller_id.as_deref()) {
-            out.push(Action::Note(format!(
-                "caller {} is on the block list",
-                self.cdr.caller_id.as_deref().unwrap_or("anonymous")
-            )));
+            out.push(Action::Note(Noted::Blocked {
+                caller_id: self.cdr.caller_id.clone(),
+                step: None,
+            }));
             self.close(now, EndReason::Blocked, Prompt::Blocked, out);
             return;
         }
@@ -817,16 +818,16 @@ impl Call {
         }
         if hours.applies == Some(crate::routing::support::OutOfHours::Closed) {
             self.path_push("closed");
-            out.push(Action::Note(format!(
-                "outside support hours ({:?}): closed",
-                hours.reason
-            )));
+            out.push(Action::Note(Noted::OutOfHours {
+                then: ClosedThen::Closed,
+                why: format!("{:?}", hours.reason),
+            }));
             self.close(now, EndReason::Closed, Prompt::Closed, out);
         } else if hours.applies == Some(crate::routing::support::OutOfHours::Voicemail) {
-            out.push(Action::Note(format!(
-                "outside support hours ({:?}): voicemail",
-                hours.reason
-            )));
+            out.push(Action::Note(Noted::OutOfHours {
+                then: ClosedThen::Voicemail,
+                why: format!("{:?}", hours.reason),
+            }));
             self.start_voicemail("out_of_hours", out);
         } else if self.rn().pin.is_some() {
             self.path_push("pin");
@@ -845,9 +846,7 @@ impl Call {
             return;
         }
         if self.rn().voicemail.only {
-            out.push(Action::Note(
-                "voicemail-only number: recording at once".into(),
-            ));
+            out.push(Action::Note(Noted::VoicemailOnly));
             self.start_voicemail("voicemail_only", out);
         } else if self.hotline {
             match self.rn().direct_option() {
@@ -863,7 +862,7 @@ impl Call {
 
     fn ask_pin(&mut self, now: Instant, prompts: Vec<Prompt>, out: &mut Vec<Action>) {
         self.state = State::Pin {
-            deadline: now + *self.rn().menu_timeout.get_ref() + PIN_PROMPT_TIME,
+            deadline: now + self.rn().menu_wait() + PIN_PROMPT_TIME,
             entered: String::new(),
         };
         out.push(Action::PlayCaller(prompts));
@@ -904,10 +903,10 @@ impl Call {
                 .steps
                 .get(step)
                 .map_or("", |s| s.name.as_str());
-            out.push(Action::Note(format!(
-                "overflow ({}): step {name}",
-                reason.as_str()
-            )));
+            out.push(Action::Note(Noted::Overflow {
+                reason,
+                target: OverflowTarget::Step(name.to_string()),
+            }));
             self.cdr.overflow = Some(format!("{} -> step {name}", reason.as_str()));
             self.overflowed = true;
             self.flow_reason = Some(EndReason::Overflow);
@@ -920,12 +919,9 @@ impl Call {
             self.rn().overflow_to.clone()
         };
         self.overflowed = true;
-        let record = |what: String, out: &mut Vec<Action>, cdr: &mut Cdr| {
-            out.push(Action::Note(format!(
-                "overflow ({}): {what}",
-                reason.as_str()
-            )));
-            let entry = format!("{} -> {what}", reason.as_str());
+        let record = |target: OverflowTarget, out: &mut Vec<Action>, cdr: &mut Cdr| {
+            let entry = format!("{} -> {target}", reason.as_str());
+            out.push(Action::Note(Noted::Overflow { reason, target }));
             cdr.overflow = Some(match cdr.overflow.take() {
                 Some(prev) => format!("{prev}; {entry}"),
                 None => entry,
@@ -934,11 +930,15 @@ impl Call {
         match to {
             Some(OverflowTo::RoutingNumber(id)) => {
                 let Some((idx, _)) = self.cfg.routing_number(&id) else {
-                    record("message".into(), out, &mut self.cdr);
+                    record(OverflowTarget::Message, out, &mut self.cdr);
                     self.close(now, EndReason::Overflow, Prompt::Overflow, out);
                     return;
                 };
-                record(format!("routing number {id}"), out, &mut self.cdr);
+                record(
+                    OverflowTarget::RoutingNumber(id.clone()),
+                    out,
+                    &mut self.cdr,
+                );
                 self.routing = idx;
                 self.tries = 0;
                 self.plan = HuntPlan::default();
@@ -949,7 +949,7 @@ impl Call {
                 self.start_flow(now, out);
             }
             Some(OverflowTo::Number(number)) => {
-                record(format!("number {number}"), out, &mut self.cdr);
+                record(OverflowTarget::Number(number.clone()), out, &mut self.cdr);
                 self.direct = true;
                 self.plan = HuntPlan {
                     attempts: vec![PlannedAttempt {
@@ -965,11 +965,11 @@ impl Call {
                 self.dial_next(now, out);
             }
             Some(OverflowTo::Voicemail) => {
-                record("voicemail".into(), out, &mut self.cdr);
+                record(OverflowTarget::Voicemail, out, &mut self.cdr);
                 self.start_voicemail("overflow", out);
             }
             Some(OverflowTo::Message) | None => {
-                record("message".into(), out, &mut self.cdr);
+                record(OverflowTarget::Message, out, &mut self.cdr);
                 self.close(now, EndReason::Overflow, Prompt::Overflow, out);
             }
         }
@@ -977,12 +977,12 @@ impl Call {
 
     fn menu_retry(&mut self, now: Instant, mut prompts: Vec<Prompt>, out: &mut Vec<Action>) {
         self.tries += 1;
-        if self.tries < *self.rn().menu_tries.get_ref() {
+        if self.tries < self.rn().menu_attempts() {
             prompts.push(Prompt::Greeting);
             self.state = State::Greeting;
             out.push(Action::PlayCaller(prompts));
-        } else if let Some(d) = self.rn().default_option.as_ref().map(|d| *d.get_ref()) {
-            out.push(Action::Note(format!("taking the default option {d}")));
+        } else if let Some(d) = self.rn().default_key() {
+            out.push(Action::Note(Noted::MenuDefault { key: Some(d) }));
             self.choose(now, d, out);
         } else {
             self.close(now, EndReason::MenuFailed, Prompt::Goodbye, out);
@@ -994,12 +994,13 @@ impl Call {
             self.close(now, EndReason::Error, Prompt::Goodbye, out);
             return;
         };
-        let policy = opt.policy.get_ref().clone();
+        let policy = opt.policy_id().to_string();
         self.path_push(&format!("option-{key}"));
-        out.push(Action::Note(format!(
-            "option {key}: {} (policy {policy})",
-            opt.label
-        )));
+        out.push(Action::Note(Noted::OptionChosen {
+            key,
+            label: opt.label.clone(),
+            policy: policy.clone(),
+        }));
         self.cdr.option_key = Some(key);
         self.cdr.option_label = Some(opt.label.clone());
         self.cdr.policy = Some(policy.clone());
@@ -1007,7 +1008,9 @@ impl Call {
         self.plan = hunt_plan(&self.cfg, &policy, at, &mut self.rng);
         self.plan_notes("level", out);
         if self.plan.is_empty() {
-            out.push(Action::Note(format!("nobody on call for policy {policy}")));
+            out.push(Action::Note(Noted::NobodyOnCall {
+                policy: policy.clone(),
+            }));
             if self.rn().voicemail.enabled {
                 self.end_reason = Some(EndReason::NobodyOnCall);
                 self.start_voicemail("nobody_on_call", out);
@@ -1025,20 +1028,23 @@ impl Call {
     /// users skipped.
     fn plan_notes(&self, what: &str, out: &mut Vec<Action>) {
         for (level, schedule) in &self.plan.gaps {
-            out.push(Action::Note(format!(
-                "{what} {level}: nobody on call on schedule {schedule}"
-            )));
+            out.push(Action::Note(Noted::ScheduleGap {
+                what: what.to_string(),
+                level: *level,
+                schedule: schedule.clone(),
+            }));
         }
         for (user, why) in &self.plan.skipped {
-            out.push(Action::Note(format!("skipping {user}: {why}")));
+            out.push(Action::Note(Noted::Skipped {
+                user: user.clone(),
+                why: why.clone(),
+            }));
         }
     }
 
     fn dial_next(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(next) = self.plan.attempts.get(self.next_attempt).cloned() else {
-            out.push(Action::Note(
-                "every responder was tried; nobody accepted".into(),
-            ));
+            out.push(Action::Note(Noted::EveryoneTried));
             if self.explicit() && !self.direct {
                 self.route_exhausted(now, out);
                 return;
@@ -1079,12 +1085,11 @@ impl Call {
 
     fn attempt_over(&mut self, now: Instant, outcome: AttemptOutcome, out: &mut Vec<Action>) {
         if let Some((a, _)) = &self.current {
-            out.push(Action::Note(format!(
-                "{} ({}): {}",
-                a.user,
-                a.number,
-                outcome.as_str()
-            )));
+            out.push(Action::Note(Noted::AttemptEnded {
+                user: a.user.clone(),
+                number: a.number.clone(),
+                outcome,
+            }));
         }
         self.record_attempt(now, outcome);
         self.dial_next(now, out);
@@ -1092,10 +1097,10 @@ impl Call {
 
     fn accept(&mut self, now: Instant, key: Option<char>, out: &mut Vec<Action>) {
         if let Some((a, _)) = &self.current {
-            match key {
-                Some(key) => out.push(Action::Note(format!("{} accepted with key {key}", a.user))),
-                None => out.push(Action::Note(format!("{} answered", a.user))),
-            }
+            out.push(Action::Note(Noted::Accepted {
+                user: a.user.clone(),
+                key,
+            }));
             self.cdr.accepted_by = Some(a.user.clone());
         }
         self.record_attempt(now, AttemptOutcome::Accepted);
@@ -1106,7 +1111,7 @@ impl Call {
     }
 
     fn caller_gone(&mut self, now: Instant, out: &mut Vec<Action>) {
-        out.push(Action::Note("caller hung up".into()));
+        out.push(Action::Note(Noted::CallerHungUp));
         if matches!(self.state, State::Recording { .. }) {
             // what was recorded is kept
             out.push(Action::StopRecording(RecordEnd::Hangup));
@@ -1367,10 +1372,7 @@ mod tests {
         c.handle(t1, Event::LegDialled);
         assert_eq!(c.phase(), "ringing responder");
         let dl = c.poll_timeout().unwrap();
-        assert_eq!(
-            dl,
-            t1 + *Config::demo().routing_numbers[0].answer_timeout.get_ref()
-        );
+        assert_eq!(dl, t1 + Config::demo().routing_numbers[0].answer_wait());
         c.handle(t1, Event::LegAnswered);
         c.handle(t1, Event::ResponderPromptDone);
         let a = c.handle(t1, Event::ResponderDigit('1'));
@@ -1398,7 +1400,8 @@ mod tests {
         );
         assert!(
             a.iter()
-                .any(|x| matches!(x, Action::Note(n) if n.contains("modem_unavailable")))
+                .any(|x| matches!(x, Action::Note(Noted::AttemptEnded { user, outcome: AttemptOutcome::ModemUnavailable, .. }) if user == "alice")),
+            "{a:?}"
         );
         let a = c.handle(
             t0 + Duration::from_secs(45),

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Action, AttemptOutcome, Call, Event, Leg, LegFailure, Prompt, State};
+use super::{Action, AttemptOutcome, Call, Event, Leg, LegFailure, Noted, Prompt, State};
 use crate::routing::PlannedAttempt;
 
 /// One leg of a parallel ring.
@@ -38,10 +38,9 @@ impl Call {
             .collect();
         self.next_attempt = self.plan.attempts.len();
         self.state = State::Hunting { leg: Leg::Parallel };
-        out.push(Action::Note(format!(
-            "ringing {} responders in parallel",
-            self.members.len()
-        )));
+        out.push(Action::Note(Noted::RingingInParallel {
+            count: self.members.len(),
+        }));
         for (index, m) in self.members.iter().enumerate() {
             out.push(Action::DialMember {
                 index,
@@ -95,10 +94,9 @@ impl Call {
         match (m.leg, ev) {
             (Leg::Ringing { .. }, Event::LegAnswered) => {
                 if m.attempt.user.starts_with('+') {
-                    out.push(Action::Note(format!(
-                        "{} answered: connecting",
-                        m.attempt.number
-                    )));
+                    out.push(Action::Note(Noted::MemberAnswered {
+                        number: m.attempt.number.clone(),
+                    }));
                     self.member_wins(now, i, None, out);
                 } else {
                     self.members[i].leg = Leg::Announcing;
@@ -107,7 +105,7 @@ impl Call {
             }
             (Leg::Announcing, Event::ResponderPromptDone) => {
                 self.members[i].leg = Leg::AwaitAccept {
-                    deadline: now + *self.rn().accept_timeout.get_ref(),
+                    deadline: now + self.rn().accept_wait(),
                 };
             }
             (Leg::Announcing | Leg::AwaitAccept { .. }, Event::ResponderDigit(d)) => {
@@ -143,12 +141,11 @@ impl Call {
     ) {
         let m = &mut self.members[i];
         m.done = true;
-        out.push(Action::Note(format!(
-            "{} ({}): {}",
-            m.attempt.user,
-            m.attempt.number,
-            outcome.as_str()
-        )));
+        out.push(Action::Note(Noted::AttemptEnded {
+            user: m.attempt.user.clone(),
+            number: m.attempt.number.clone(),
+            outcome,
+        }));
         self.current = Some((m.attempt.clone(), m.started));
         self.record_attempt(now, outcome);
     }

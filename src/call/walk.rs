@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::seq::SliceRandom;
 
 use super::flow::{Order, Route, StepIdx, StepKind, Target};
-use super::{Action, Call, EndReason, Prompt, State};
+use super::{Action, Call, EndReason, Noted, Prompt, State};
 use crate::routing::{HuntPlan, PlannedAttempt, hunt_plan, on_call, resolved_levels};
 
 /// More automatic steps in a row than this means a loop the checker missed.
@@ -57,11 +57,7 @@ impl Call {
         if let Some(StepKind::Pin { pin, .. }) = self.step_kind() {
             return pin.clone();
         }
-        self.rn()
-            .pin
-            .as_ref()
-            .map(|p| p.get_ref().clone())
-            .unwrap_or_default()
+        self.rn().pin_code().unwrap_or_default().to_string()
     }
 
     /// After the right PIN in a flow: its next step.
@@ -99,7 +95,7 @@ impl Call {
     /// How long the responder's phone rings: the route step's, else the routing number's.
     pub(super) fn answer_timeout(&self) -> Duration {
         self.route_step()
-            .map_or(*self.rn().answer_timeout.get_ref(), |r| r.answer_timeout)
+            .map_or(self.rn().answer_wait(), |r| r.answer_timeout)
     }
 
     /// The attempt in progress dials a plain number (connected without the accept
@@ -119,9 +115,7 @@ impl Call {
     fn enter_hop(&mut self, now: Instant, i: StepIdx, hops: usize, out: &mut Vec<Action>) {
         let flow = Arc::clone(&self.rn().flow);
         let Some(step) = flow.steps.get(i).filter(|_| hops < MAX_HOPS) else {
-            out.push(Action::Note(format!(
-                "call flow error at step {i} (after {hops} automatic steps)"
-            )));
+            out.push(Action::Note(Noted::FlowError { step: i, hops }));
             self.close(now, EndReason::Error, Prompt::Goodbye, out);
             return;
         };
@@ -129,11 +123,10 @@ impl Call {
         self.step = Some(i);
         let said = step.say.is_some();
         let p = step_prompt(i);
-        out.push(Action::Note(format!(
-            "step {} ({})",
-            step.name,
-            step.kind.type_name()
-        )));
+        out.push(Action::Note(Noted::Step {
+            name: step.name.clone(),
+            step_type: step.kind.type_name().to_string(),
+        }));
         match &step.kind {
             StepKind::Menu(_) => {
                 self.tries = 0;
@@ -152,11 +145,10 @@ impl Call {
                     self.flow_reason = Some(EndReason::Closed);
                     *closed
                 };
-                out.push(Action::Note(format!(
-                    "support hours: {} ({:?})",
-                    if st.in_hours { "open" } else { "closed" },
-                    st.reason
-                )));
+                out.push(Action::Note(Noted::SupportHours {
+                    open: st.in_hours,
+                    why: format!("{:?}", st.reason),
+                }));
                 self.enter_hop(now, to, hops + 1, out);
             }
             StepKind::Route(r) => {
@@ -194,11 +186,10 @@ impl Call {
                 next,
             } => {
                 if crate::config::flow::blocked_by(numbers, self.cdr.caller_id.as_deref()) {
-                    out.push(Action::Note(format!(
-                        "caller {} is blocked by step {}",
-                        self.cdr.caller_id.as_deref().unwrap_or("anonymous"),
-                        step.name
-                    )));
+                    out.push(Action::Note(Noted::Blocked {
+                        caller_id: self.cdr.caller_id.clone(),
+                        step: Some(step.name.clone()),
+                    }));
                     self.flow_reason = Some(EndReason::Blocked);
                     match then {
                         Some(t) => self.enter_hop(now, *t, hops + 1, out),
@@ -233,9 +224,9 @@ impl Call {
                     self.close(now, EndReason::Error, Prompt::Goodbye, out);
                     return;
                 };
-                out.push(Action::Note(format!(
-                    "continuing in routing number {routing}"
-                )));
+                out.push(Action::Note(Noted::Goto {
+                    routing: routing.clone(),
+                }));
                 self.routing = idx;
                 self.step = None;
                 self.menu_stack.clear();
@@ -260,7 +251,7 @@ impl Call {
             return;
         };
         if let Some(to) = m.key(d) {
-            out.push(Action::Note(format!("key {d}")));
+            out.push(Action::Note(Noted::MenuKey { key: d }));
             if self.menu_stack.len() < MAX_MENU_STACK {
                 self.menu_stack.push(i);
             }
@@ -268,14 +259,14 @@ impl Call {
         } else if d == '*'
             && let Some(back) = self.menu_stack.pop()
         {
-            out.push(Action::Note("key *: back to the previous menu".into()));
+            out.push(Action::Note(Noted::MenuBack));
             self.enter(now, back, out);
         } else if d == '#' {
-            out.push(Action::Note("key #: the menu again".into()));
+            out.push(Action::Note(Noted::MenuRepeat));
             self.state = State::Greeting;
             out.push(Action::PlayCaller(vec![step_prompt(i)]));
         } else {
-            out.push(Action::Note(format!("key {d} is not a menu option")));
+            out.push(Action::Note(Noted::InvalidKey { key: d }));
             self.flow_menu_retry(now, false, out);
         }
     }
@@ -298,9 +289,7 @@ impl Call {
             self.state = State::Greeting;
             out.push(Action::PlayCaller(prompts));
         } else if let Some(d) = m.default {
-            out.push(Action::Note(
-                "menu tries used up: taking the default step".into(),
-            ));
+            out.push(Action::Note(Noted::MenuDefault { key: None }));
             self.enter(now, d, out);
         } else {
             self.close(now, EndReason::MenuFailed, Prompt::Goodbye, out);
@@ -338,11 +327,11 @@ impl Call {
             if plan.attempts.iter().any(|a| a.user == user) {
                 return;
             }
-            match cfg.user(user).and_then(|u| u.phone.first()) {
+            match cfg.user(user).and_then(|u| u.first_phone()) {
                 Some(n) => plan.attempts.push(PlannedAttempt {
                     level,
                     user: user.to_string(),
-                    number: n.get_ref().clone(),
+                    number: n.to_string(),
                 }),
                 None => plan
                     .skipped
@@ -401,15 +390,15 @@ impl Call {
         self.next_attempt = 0;
         self.plan_notes("target", out);
         if self.plan.is_empty() {
-            out.push(Action::Note("nobody to call in this round".into()));
+            out.push(Action::Note(Noted::NobodyThisRound));
             self.round_over(now, EndReason::NobodyOnCall, out);
             return;
         }
         if r.rounds > 1 {
-            out.push(Action::Note(format!(
-                "round {} of {}",
-                self.round, r.rounds
-            )));
+            out.push(Action::Note(Noted::Round {
+                round: self.round,
+                of: r.rounds,
+            }));
         }
         if r.order == Order::Parallel {
             self.start_parallel(now, out);
@@ -433,11 +422,10 @@ impl Call {
             return;
         };
         if self.round < r.rounds {
-            out.push(Action::Note(format!(
-                "round {}: nobody accepted; again in {} s",
-                self.round,
-                r.pause.as_secs()
-            )));
+            out.push(Action::Note(Noted::RoundOver {
+                round: self.round,
+                pause_s: r.pause.as_secs(),
+            }));
             self.state = State::Pause {
                 deadline: now + r.pause,
             };

@@ -80,6 +80,13 @@ pub struct PortProfile {
     pub audio: Option<AudioProfile>,
 }
 
+impl PortProfile {
+    /// Its id and kind, as the runtime reads them.
+    pub fn id_kind(&self) -> (&str, PortKind) {
+        (self.id.get_ref(), *self.kind.get_ref())
+    }
+}
+
 fn default_chip() -> Spanned<String> {
     Spanned::new(0..0, "sim".into())
 }

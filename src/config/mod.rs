@@ -89,6 +89,20 @@ pub struct Site {
     pub backup: Option<BackupConfig>,
 }
 
+impl Site {
+    /// The trunk port ids, in the order they are tried.
+    pub fn trunk_ids(&self) -> impl Iterator<Item = &str> {
+        self.trunks.iter().map(|t| t.get_ref().as_str())
+    }
+}
+
+impl User {
+    /// The user's first phone number.
+    pub fn first_phone(&self) -> Option<&str> {
+        self.phone.first().map(|p| p.get_ref().as_str())
+    }
+}
+
 /// `[site.backup]`: conditional call forwarding of the SIM's number.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +115,11 @@ pub struct BackupConfig {
 }
 
 impl BackupConfig {
+    /// The number calls are forwarded to.
+    pub fn number_e164(&self) -> &str {
+        self.number.get_ref()
+    }
+
     /// The forwarding reasons (validated when parsing).
     pub fn reasons(&self) -> Vec<crate::modem::ForwardReason> {
         use crate::modem::ForwardReason as R;

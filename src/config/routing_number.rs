@@ -147,6 +147,23 @@ pub struct QueueConfig {
     pub announce_every: Spanned<Duration>,
 }
 
+impl QueueConfig {
+    /// Callers that may wait at once.
+    pub fn max_callers_n(&self) -> u32 {
+        *self.max_callers.get_ref()
+    }
+
+    /// The longest a caller waits.
+    pub fn max_wait_for(&self) -> Duration {
+        *self.max_wait.get_ref()
+    }
+
+    /// How often a waiting caller hears their position.
+    pub fn announce_period(&self) -> Duration {
+        *self.announce_every.get_ref()
+    }
+}
+
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
@@ -188,6 +205,13 @@ pub struct VoicemailConfig {
     /// Silence that ends the message (default 5 s).
     #[serde(default = "default_vm_silence", deserialize_with = "duration")]
     pub silence: Spanned<Duration>,
+}
+
+impl VoicemailConfig {
+    /// The longest message and the silence that ends one.
+    pub fn limits(&self) -> (Duration, Duration) {
+        (*self.max_length.get_ref(), *self.silence.get_ref())
+    }
 }
 
 impl Default for VoicemailConfig {
@@ -246,7 +270,7 @@ pub enum OverflowTo {
 }
 
 /// Why a caller overflows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverflowReason {
     /// The queue already holds `max_callers`.
@@ -284,6 +308,18 @@ pub struct MenuOption {
     pub priority: u8,
 }
 
+impl MenuOption {
+    /// Its key.
+    pub fn key_n(&self) -> u8 {
+        *self.key.get_ref()
+    }
+
+    /// The escalation policy it calls.
+    pub fn policy_id(&self) -> &str {
+        self.policy.get_ref()
+    }
+}
+
 fn default_announcement() -> String {
     "This is {name}. You have a caller on hold. Press any key to connect, or 2 to decline.".into()
 }
@@ -297,7 +333,53 @@ fn d20() -> Spanned<Duration> {
     Spanned::new(0..0, Duration::from_secs(20))
 }
 
+/// Plain values for the runtime: the call and exchange read these, never the `Spanned`
+/// fields (spans are for located configuration errors; `tests/sans_io.rs` keeps the
+/// core off them).
 impl RoutingNumber {
+    /// The port its calls arrive on (the first, when it owns several).
+    pub fn port_id(&self) -> &str {
+        self.port.get_ref()
+    }
+
+    /// The caller PIN, if one is asked.
+    pub fn pin_code(&self) -> Option<&str> {
+        self.pin.as_ref().map(|p| p.get_ref().as_str())
+    }
+
+    /// How long the menu waits for a key.
+    pub fn menu_wait(&self) -> Duration {
+        *self.menu_timeout.get_ref()
+    }
+
+    /// Menu attempts before the default option or goodbye.
+    pub fn menu_attempts(&self) -> u32 {
+        *self.menu_tries.get_ref()
+    }
+
+    /// The default option's key.
+    pub fn default_key(&self) -> Option<u8> {
+        self.default_option.as_ref().map(|d| *d.get_ref())
+    }
+
+    /// How long a responder's phone may ring.
+    pub fn answer_wait(&self) -> Duration {
+        *self.answer_timeout.get_ref()
+    }
+
+    /// How long a responder has to press a key after the announcement.
+    pub fn accept_wait(&self) -> Duration {
+        *self.accept_timeout.get_ref()
+    }
+
+    /// The `calls_in_progress` overflow threshold, if set.
+    pub fn overflow_threshold(&self) -> Option<usize> {
+        self.overflow
+            .as_ref()
+            .and_then(|o| o.calls_in_progress.as_ref())
+            .map(|n| *n.get_ref() as usize)
+    }
+
     /// Whether calls arriving on this port belong to this routing number.
     pub fn serves_port(&self, port: &str) -> bool {
         self.port.get_ref() == port || self.extra_ports.iter().any(|p| p.get_ref() == port)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Exchange, Output};
+use super::{Exchange, Happening, Output};
 use crate::modem::{ForwardReason, ForwardRule, QueryId};
 
 /// How often the forwarding is read back while nothing changes.
@@ -80,7 +80,7 @@ impl Exchange {
         let Some(m) = self.modem.as_mut().filter(|_| ready) else {
             return;
         };
-        let number = b.number.get_ref().clone();
+        let number = b.number_e164().to_string();
         let mut reasons = Vec::new();
         self.backup.pending.clear();
         for r in b.reasons() {
@@ -99,7 +99,7 @@ impl Exchange {
         self.note(
             None,
             self.modem_port,
-            format!("setting call forwarding to the backup number for {n} reasons"),
+            Happening::ForwardingSet { reasons: n },
         );
     }
 
@@ -171,20 +171,6 @@ impl Exchange {
             })
             .unwrap_or(false);
         if changed && state != ForwardState::Pending {
-            let text = match &state {
-                ForwardState::Verified => {
-                    format!("call forwarding ({reason:?}) to {number} verified")
-                }
-                ForwardState::Drift { found } => format!(
-                    "call forwarding ({reason:?}) drifted: the network forwards to {} instead of {number}",
-                    found.as_deref().unwrap_or("nobody")
-                ),
-                ForwardState::Failed { error } => {
-                    format!("call forwarding ({reason:?}) to {number} failed: {error}")
-                }
-                ForwardState::Pending => String::new(),
-            };
-            self.note(None, self.modem_port, text);
             if let Some(st) = self.backup.status.clone() {
                 self.out.push_back(Output::Backup(st));
             }

@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::{
-    CallEvent, Carrier, Event, Exchange, LegFailure, Output, OverflowReason, PortIdx, Side, Side_,
-    Slot,
+    CallEvent, Carrier, Event, Exchange, Happening, LegFailure, Output, OverflowReason, PortIdx,
+    Side, Side_, Slot,
 };
 use crate::call::{Call, Intake};
 use crate::config::PortKind;
@@ -40,8 +40,14 @@ impl Exchange {
     pub(super) fn on_line_event(&mut self, now: Instant, port: PortIdx, ev: LineEvent) {
         match ev {
             LineEvent::Incoming { caller_id } => {
-                let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
-                self.note(None, Some(port), format!("incoming call from {cid}"));
+                self.note(
+                    None,
+                    Some(port),
+                    Happening::IncomingCall {
+                        caller_id: caller_id.clone(),
+                        modem: false,
+                    },
+                );
                 self.intake(
                     now,
                     port,
@@ -52,11 +58,7 @@ impl Exchange {
                     },
                 );
             }
-            LineEvent::Abandoned => self.note(
-                None,
-                Some(port),
-                "ringing stopped before the call was answered",
-            ),
+            LineEvent::Abandoned => self.note(None, Some(port), Happening::RingingStopped),
             LineEvent::Disconnected => match self.ports[port].owner {
                 Some((call, Side::Caller)) => {
                     self.pending.push_back((call, Event::CallerHangup));
@@ -64,7 +66,7 @@ impl Exchange {
                 Some((call, Side::Responder)) => {
                     // the far end of a dial-out hung up (loop drop)
                     let answered = self.responder_answered(call, port);
-                    self.note(Some(call), Some(port), "the far end hung up the line");
+                    self.note(Some(call), Some(port), Happening::FarEndHungUp);
                     self.hangup_fxo(port);
                     let ev = if answered {
                         Event::LegHangup
@@ -95,13 +97,17 @@ impl Exchange {
                         {
                             leg.answered = true;
                         }
-                        self.note(Some(call), Some(port), "responder picked up");
+                        self.note(
+                            Some(call),
+                            Some(port),
+                            Happening::ResponderPickedUp { by_voice: false },
+                        );
                         self.push_responder(call, Some(port), Event::LegAnswered);
                     }
                     Some((_, Side::Caller)) => {}
                     None => {
                         let id = self.ports[port].id.clone();
-                        self.note(None, Some(port), "handset lifted");
+                        self.note(None, Some(port), Happening::HandsetLifted);
                         self.intake(
                             now,
                             port,
@@ -121,7 +127,11 @@ impl Exchange {
                         self.pending.push_back((call, Event::CallerHangup));
                     }
                     Some((call, Side::Responder)) if self.responder_answered(call, port) => {
-                        self.note(Some(call), Some(port), "responder hung up");
+                        self.note(
+                            Some(call),
+                            Some(port),
+                            Happening::ResponderHungUp { cause: None },
+                        );
                         let ev = self.responder_event(call, Some(port), Event::LegHangup);
                         self.release_responder(call, port, now);
                         self.pending.push_back((call, ev));
@@ -158,20 +168,12 @@ impl Exchange {
             .iter()
             .position(|r| r.serves_port(&port_id))
         else {
-            self.note(
-                None,
-                Some(port),
-                "no routing number on this port; the call is not answered",
-            );
+            self.note(None, Some(port), Happening::NoRoutingNumber);
             self.refuse(now, port, carrier);
             return false;
         };
         if self.stopping {
-            self.note(
-                None,
-                Some(port),
-                "service is stopping; the call is not answered",
-            );
+            self.note(None, Some(port), Happening::Stopping);
             self.refuse(now, port, carrier);
             return false;
         }
@@ -181,11 +183,7 @@ impl Exchange {
             .iter()
             .filter(|s| s.call.routing_id() == rn.key)
             .count();
-        let threshold = rn
-            .overflow
-            .as_ref()
-            .and_then(|o| o.calls_in_progress.as_ref())
-            .map(|n| *n.get_ref() as usize);
+        let threshold = rn.overflow_threshold();
         let call_id = match reserved {
             Some((id, _)) => id,
             None => {
@@ -221,7 +219,7 @@ impl Exchange {
             self.note(
                 Some(call_id),
                 Some(port),
-                format!("{in_progress} calls of this routing number are already in progress"),
+                Happening::TooManyCalls { in_progress },
             );
         }
         self.slots.push(Slot {

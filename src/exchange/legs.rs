@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::dialout::{DialOut, OUT_OF_SERVICE, Phase, Verdict};
 use super::{
-    CallEvent, Carrier, Event, Exchange, LegFailure, Output, OverflowReason, PortIdx, Side, Side_,
+    CallEvent, Carrier, Event, Exchange, Happening, LegFailure, NoDial, Output, OverflowReason,
+    PortIdx, Side, Side_,
 };
 use crate::config::{LOCAL_PHONE_PREFIX, PortKind};
 use crate::dsp::dtmf::DtmfDetector;
@@ -77,12 +78,7 @@ impl Exchange {
         }
         let order = self.trunk_order(si);
         if order.is_empty() {
-            self.dial_failed(
-                id,
-                None,
-                format!("cannot dial {user}: no modem on this board"),
-                LegFailure::Failed,
-            );
+            self.dial_failed(id, None, user, NoDial::NoModem, None, LegFailure::Failed);
             return;
         }
         if let Some(port) = order.iter().copied().find(|&p| self.trunk_free(p, now)) {
@@ -108,7 +104,9 @@ impl Exchange {
                 self.dial_failed(
                     id,
                     None,
-                    format!("cannot dial {user}: no line is in service"),
+                    user,
+                    NoDial::NoLineInService,
+                    None,
                     LegFailure::Failed,
                 );
             }
@@ -123,10 +121,10 @@ impl Exchange {
             self.note(
                 Some(id),
                 self.modem_port,
-                format!(
-                    "the modem is not ready (resetting or initialising): waiting up to {} s for it before dialling {user}",
-                    self.ready_wait.as_secs()
-                ),
+                Happening::ModemWait {
+                    user: user.clone(),
+                    up_to_s: self.ready_wait.as_secs(),
+                },
             );
             self.slots[si].wait = Some(Wait {
                 number,
@@ -140,20 +138,22 @@ impl Exchange {
                 .push_back((id, Event::LegQueued { position: None }));
             return;
         }
-        let why = if stopped {
-            "the modem cannot be used (initialisation stopped; see the modem fault)".to_string()
+        let (why, detail) = if stopped {
+            (NoDial::ModemStopped, None)
         } else if slot.modem_wait_over {
-            format!(
-                "the modem is not ready (it did not come back within {} s)",
-                self.ready_wait.as_secs()
+            (
+                NoDial::ModemNotBack,
+                Some(self.ready_wait.as_secs().to_string()),
             )
         } else {
-            "the modem is not ready".to_string()
+            (NoDial::ModemNotReady, None)
         };
         self.dial_failed(
             id,
             self.modem_port,
-            format!("cannot dial {user}: {why}"),
+            user,
+            why,
+            detail,
             LegFailure::ModemUnavailable,
         );
     }
@@ -161,14 +161,15 @@ impl Exchange {
     /// The ports that may place this call's dials, in order: the configuration's
     /// `site.trunks`, or the modem alone.
     pub(super) fn trunk_order(&self, si: usize) -> Vec<PortIdx> {
-        let trunks = &self.slots[si].generation.cfg.site.trunks;
-        if trunks.is_empty() {
+        let site = &self.slots[si].generation.cfg.site;
+        let order: Vec<PortIdx> = site
+            .trunk_ids()
+            .filter_map(|t| self.port_index(t))
+            .collect();
+        if site.trunk_ids().next().is_none() {
             return self.modem_port.into_iter().collect();
         }
-        trunks
-            .iter()
-            .filter_map(|t| self.port_index(t.get_ref()))
-            .collect()
+        order
     }
 
     /// Whether a trunk can take a dial now.
@@ -219,11 +220,6 @@ impl Exchange {
             let cmd = l.command(LineCommand::OffHook);
             self.out.push_back(Output::Line { port, cmd });
         }
-        self.note(
-            Some(id),
-            Some(port),
-            format!("seizing the line to dial {user} at {number}"),
-        );
         self.out.push_back(Output::Call(CallEvent::Dialling {
             call: id,
             user: user.clone(),
@@ -256,36 +252,31 @@ impl Exchange {
                     Ok(samples) => {
                         let clip: std::sync::Arc<[i16]> = samples.into();
                         p.player.play([clip]);
+                        self.note(Some(call), Some(port), Happening::DialTone { digits });
+                    }
+                    Err(e) => {
                         self.note(
                             Some(call),
                             Some(port),
-                            format!("dial tone; dialling {digits}"),
+                            Happening::BadDigits {
+                                digits,
+                                why: e.to_string(),
+                            },
                         );
-                    }
-                    Err(e) => {
-                        self.note(Some(call), Some(port), format!("cannot dial {digits}: {e}"));
                         self.end_dialout(now, port, call, LegFailure::Failed);
                     }
                 }
             }
             Verdict::Ringing => {
-                self.note(
-                    Some(call),
-                    Some(port),
-                    "ringback: the responder's phone rings",
-                );
+                self.note(Some(call), Some(port), Happening::Ringback);
                 self.push_responder(call, Some(port), Event::LegAlerting);
             }
             Verdict::Busy => {
-                self.note(Some(call), Some(port), "busy tone");
+                self.note(Some(call), Some(port), Happening::BusyTone);
                 self.end_dialout(now, port, call, LegFailure::Busy);
             }
             Verdict::Unreachable => {
-                self.note(
-                    Some(call),
-                    Some(port),
-                    "special information tone: the number cannot be reached",
-                );
+                self.note(Some(call), Some(port), Happening::SpecialInfoTone);
                 self.end_dialout(now, port, call, LegFailure::Failed);
             }
             Verdict::Answered => {
@@ -298,7 +289,7 @@ impl Exchange {
                 self.note(
                     Some(call),
                     Some(port),
-                    "responder picked up (voice on the line)",
+                    Happening::ResponderPickedUp { by_voice: true },
                 );
                 self.push_responder(call, Some(port), Event::LegAnswered);
             }
@@ -329,11 +320,6 @@ impl Exchange {
                 .is_some_and(|t| now >= t)
             {
                 self.ports[port].out_of_service_until = None;
-                self.note(
-                    None,
-                    Some(port),
-                    "back in the pool of lines (it is checked on its next use)",
-                );
                 self.out.push_back(Output::Trunk {
                     port: self.ports[port].id.clone(),
                     in_service: true,
@@ -352,14 +338,6 @@ impl Exchange {
                 continue;
             };
             self.ports[port].out_of_service_until = Some(now + OUT_OF_SERVICE);
-            self.note(
-                None,
-                Some(port),
-                format!(
-                    "no dial tone: the line is out of service for {} s",
-                    OUT_OF_SERVICE.as_secs()
-                ),
-            );
             self.out.push_back(Output::Trunk {
                 port: self.ports[port].id.clone(),
                 in_service: false,
@@ -410,10 +388,13 @@ impl Exchange {
         &mut self,
         id: crate::call::CallId,
         port: Option<PortIdx>,
-        why: impl Into<String>,
+        user: impl Into<String>,
+        why: NoDial,
+        detail: Option<String>,
         failure: LegFailure,
     ) {
-        self.note(Some(id), port, why);
+        let user = user.into();
+        self.note(Some(id), port, Happening::CannotDial { user, why, detail });
         self.push_responder(id, port, Event::LegFailed(failure));
     }
 
@@ -427,7 +408,9 @@ impl Exchange {
             self.dial_failed(
                 id,
                 None,
-                format!("cannot ring {user}: no FXS port `{port_id}` on this board"),
+                user,
+                NoDial::NoFxsPort,
+                Some(port_id.to_string()),
                 LegFailure::Failed,
             );
             return;
@@ -436,7 +419,9 @@ impl Exchange {
             self.dial_failed(
                 id,
                 Some(port),
-                format!("cannot ring {user}: the phone is in use"),
+                user,
+                NoDial::PhoneInUse,
+                None,
                 LegFailure::LineBusy,
             );
             return;
@@ -449,7 +434,6 @@ impl Exchange {
             cmd: LineCommand::RingStart,
         });
         self.set_responder(si, Side_::line(port, now));
-        self.note(Some(id), Some(port), format!("ringing {user}'s phone"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
             call: id,
             user: user.to_string(),
@@ -475,7 +459,6 @@ impl Exchange {
             },
         );
         self.ports[mp].owner = Some((id, Side::Responder));
-        self.note(Some(id), Some(mp), format!("dialling {user} at {number}"));
         self.out.push_back(Output::Call(CallEvent::Dialling {
             call: id,
             user: user.to_string(),
@@ -491,17 +474,12 @@ impl Exchange {
         let rn = &self.slots[si].call.config().routing_numbers[self.slots[si].call.routing()];
         // a flow's queue step may set its own limits
         let (step_max, step_wait) = self.slots[si].call.queue_limits();
-        let max = step_max.unwrap_or(*rn.queue.max_callers.get_ref()) as usize;
-        let max_wait = step_wait.unwrap_or(*rn.queue.max_wait.get_ref());
-        let every = *rn.queue.announce_every.get_ref();
+        let max = step_max.unwrap_or(rn.queue.max_callers_n()) as usize;
+        let max_wait = step_wait.unwrap_or(rn.queue.max_wait_for());
+        let every = rn.queue.announce_period();
         // calls to the SIM waiting behind the modem's call hold places too
         let waiting = self.queued_on(&routing_id);
         if waiting >= max {
-            self.note(
-                Some(id),
-                None,
-                format!("all lines are busy and the queue is full ({waiting} callers)"),
-            );
             self.out.push_back(Output::Call(CallEvent::Overflow {
                 call: id,
                 reason: OverflowReason::QueueFull,
@@ -526,11 +504,6 @@ impl Exchange {
             },
         });
         let position = self.queue_position(id).unwrap_or(1);
-        self.note(
-            Some(id),
-            None,
-            format!("all lines are busy: queued at position {position}"),
-        );
         self.out
             .push_back(Output::Call(CallEvent::Queued { call: id, position }));
         let info = self.queue_info(si, position);
@@ -644,15 +617,13 @@ impl Exchange {
                 };
                 let id = self.slots[si].call.id();
                 let waited = now.saturating_duration_since(w.since).as_secs_f64();
-                let what = if w.queued() {
-                    "a line is free"
-                } else {
-                    "the modem is ready"
-                };
                 self.note(
                     Some(id),
                     Some(port),
-                    format!("{what} after {waited:.1} s of waiting"),
+                    Happening::WaitOver {
+                        queued: w.queued(),
+                        waited_s: waited,
+                    },
                 );
                 self.slots[si].last_position = None;
                 self.start_on(now, si, port, w.number, w.user);
@@ -682,10 +653,9 @@ impl Exchange {
                 self.note(
                     Some(id),
                     self.modem_port,
-                    format!(
-                        "the modem is back but busy with another call: {} waits in the queue",
-                        w.user
-                    ),
+                    Happening::ModemBusyQueued {
+                        user: w.user.clone(),
+                    },
                 );
                 let before = self.pending.len();
                 self.enqueue(now, si, w.number, w.user, w.since);
@@ -717,23 +687,18 @@ impl Exchange {
                     self.note(
                         Some(id),
                         self.modem_port,
-                        format!(
-                            "cannot dial {user}: the modem did not come back within {} s",
-                            self.ready_wait.as_secs()
-                        ),
+                        Happening::CannotDial {
+                            user,
+                            why: NoDial::ModemNotBack,
+                            detail: Some(self.ready_wait.as_secs().to_string()),
+                        },
                     );
                     self.pending
                         .push_back((id, Event::LegFailed(LegFailure::ModemUnavailable)));
                 }
                 WaitKind::Queue { max_wait_at, .. } if *max_wait_at <= now => {
-                    let waited = now.saturating_duration_since(w.since).as_secs();
                     self.slots[si].wait = None;
                     self.slots[si].last_position = None;
-                    self.note(
-                        Some(id),
-                        None,
-                        format!("waited {waited} s for a line: the longest wait allowed"),
-                    );
                     self.out.push_back(Output::Call(CallEvent::Overflow {
                         call: id,
                         reason: OverflowReason::MaxWait,
@@ -761,7 +726,7 @@ impl Exchange {
     }
 
     /// Every dial waiting for the modem fails now, saying why.
-    pub(super) fn expire_modem_waits(&mut self, why: &str) {
+    pub(super) fn expire_modem_waits(&mut self, why: NoDial) {
         for si in 0..self.slots.len() {
             if self.slots[si].wait.as_ref().is_none_or(Wait::queued) {
                 continue;
@@ -774,7 +739,9 @@ impl Exchange {
             self.dial_failed(
                 id,
                 self.modem_port,
-                format!("cannot dial {}: {why}", w.user),
+                w.user,
+                why,
+                None,
                 LegFailure::ModemUnavailable,
             );
         }
@@ -788,7 +755,9 @@ impl Exchange {
             self.note(
                 Some(id),
                 self.modem_port,
-                format!("stopped waiting for a line to dial {}", w.user),
+                Happening::StoppedWaiting {
+                    user: w.user.clone(),
+                },
             );
             self.announce_moves(id);
         }
@@ -811,7 +780,7 @@ impl Exchange {
             PortKind::Modem => {}
         }
         self.release_port(leg.port);
-        self.note(Some(id), Some(leg.port), "hung up the responder leg");
+        self.note(Some(id), Some(leg.port), Happening::LegHungUp);
         self.serve_waiting(now);
     }
 

@@ -17,9 +17,11 @@ use serde::Serialize;
 
 mod backup;
 mod dialout;
+mod happening;
 mod intake;
 
 pub use backup::{BackupStatus, ForwardState};
+pub use happening::{Fact, Happening, Line, NoDial, Release, WaitingRejected};
 mod legs;
 mod parallel;
 mod status;
@@ -73,10 +75,13 @@ impl DtmfSource {
 /// within this window of each other is one key press.
 pub const DTMF_DEDUPE: Duration = Duration::from_millis(200);
 
-/// Which detector reported a responder key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DigitOrigin {
+/// Which detector reported a key on a modem call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigitOrigin {
+    /// The exchange's audio DTMF detector.
     Audio,
+    /// The modem's own report.
     Modem,
 }
 
@@ -90,9 +95,12 @@ impl DigitOrigin {
 }
 
 /// Which side of a call a port carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The caller.
     Caller,
+    /// A responder.
     Responder,
 }
 
@@ -133,6 +141,8 @@ pub enum Output {
     Reloaded {
         /// Its number (the first is 0).
         generation: u64,
+        /// Calls in progress then (they finish on their own generation).
+        in_progress: usize,
     },
     /// The backup forwarding changed state (verified, drift, failed).
     Backup(BackupStatus),
@@ -146,7 +156,7 @@ pub enum Output {
     /// A caller left a voicemail (it precedes the call's [`Output::Cdr`]); the driver
     /// encodes and stores it off the audio path.
     Voicemail(Box<VoicemailOut>),
-    /// A line for the transcript / log.
+    /// A fact for the transcript / log that no other output carries.
     Note(Note),
     /// Pulse the modem's power key (the recovery ladder's hard step); the engine asks
     /// the board.
@@ -295,7 +305,8 @@ pub enum CommandResult {
     Rejected(String),
 }
 
-/// A human-readable event, with the call it belongs to.
+/// A noted fact, with the call and port it belongs to. Its `Display` is the
+/// transcript / log line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Note {
     /// Call id, if the note is about a call.
@@ -303,7 +314,13 @@ pub struct Note {
     /// Port id, if the note is about a port.
     pub port: Option<String>,
     /// What happened.
-    pub text: String,
+    pub what: Fact,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.what.fmt(f)
+    }
 }
 
 /// A configuration and the prompts rendered from it: swapped together, so a call never
@@ -449,7 +466,10 @@ impl Exchange {
         let mut ports: Vec<Port> = board
             .ports
             .iter()
-            .map(|p| Port::new(p.id.get_ref().clone(), *p.kind.get_ref()))
+            .map(|p| {
+                let (id, kind) = p.id_kind();
+                Port::new(id.to_string(), kind)
+            })
             .collect();
         let mut modem = None;
         let mut modem_port = None;
@@ -554,14 +574,13 @@ impl Exchange {
         wall.checked_add(d).unwrap_or(wall)
     }
 
-    fn note(&mut self, call: Option<CallId>, port: Option<PortIdx>, text: impl Into<String>) {
-        let text = text.into();
+    fn note(&mut self, call: Option<CallId>, port: Option<PortIdx>, what: impl Into<Fact>) {
         let port = port.map(|p| self.ports[p].id.clone());
-        match call {
-            Some(id) => tracing::info!(call = id, port = port.as_deref(), "{text}"),
-            None => tracing::info!(port = port.as_deref(), "{text}"),
-        }
-        self.out.push_back(Output::Note(Note { call, port, text }));
+        self.out.push_back(Output::Note(Note {
+            call,
+            port,
+            what: what.into(),
+        }));
     }
 
     fn slot(&self, id: CallId) -> Option<usize> {
@@ -580,21 +599,16 @@ impl Exchange {
                     cfg,
                     prompts,
                 });
-                let running = self.slots.len();
-                self.note(
-                    None,
-                    None,
-                    format!(
-                        "configuration generation {number} in force for new calls ({running} calls in progress keep theirs)"
-                    ),
-                );
-                self.out.push_back(Output::Reloaded { generation: number });
+                self.out.push_back(Output::Reloaded {
+                    generation: number,
+                    in_progress: self.slots.len(),
+                });
                 self.sync_backup(now);
                 CommandResult::Done
             }
             Command::Hangup { call } => match self.slot(call) {
                 Some(si) => {
-                    self.note(Some(call), None, "hang-up requested");
+                    self.note(Some(call), None, Happening::HangupRequested);
                     let actions = self.slots[si].call.shutdown(now);
                     self.apply(now, call, actions);
                     CommandResult::Done
@@ -630,11 +644,7 @@ impl Exchange {
             Command::EnterSimPin { pin } => match self.modem.as_mut() {
                 Some(m) => match m.enter_sim_pin(now, &pin) {
                     Ok(()) => {
-                        self.note(
-                            None,
-                            self.modem_port,
-                            "SIM PIN entered on the page: sent to the SIM",
-                        );
+                        self.note(None, self.modem_port, Happening::SimPinSent);
                         self.drain_modem(now);
                         CommandResult::Done
                     }
@@ -680,25 +690,25 @@ impl Exchange {
         while let Some(ev) = self.modem.as_mut().and_then(|m| m.poll_event()) {
             match ev {
                 ModemEvent::Ready => {
-                    self.note(None, self.modem_port, "modem ready");
+                    self.note(None, self.modem_port, Happening::ModemReady);
                     if self.dtmf_source == DtmfSource::Modem && !self.modem_reports_dtmf() {
-                        self.note(
-                            None,
-                            self.modem_port,
-                            "dtmf_source = \"modem\", but this modem (generic dialect) does not report DTMF: responder keys come from the audio detector",
-                        );
+                        self.note(None, self.modem_port, Happening::ModemNoDtmf);
                     }
                     self.serve_waiting(now);
                     self.sync_backup(now);
                 }
                 ModemEvent::Fault(f) => {
                     tracing::warn!("modem fault: {f}");
-                    self.note(None, self.modem_port, format!("modem fault: {f}"));
+                    self.note(
+                        None,
+                        self.modem_port,
+                        Happening::ModemFault {
+                            fault: f.to_string(),
+                        },
+                    );
                     if self.modem.as_ref().is_some_and(Modem::init_stopped) {
                         // it will not become ready by itself: no use waiting for it
-                        self.expire_modem_waits(
-                            "the modem cannot be used (initialisation stopped; see the modem fault)",
-                        );
+                        self.expire_modem_waits(NoDial::ModemStopped);
                     }
                 }
                 ModemEvent::SmsReceived {
@@ -707,11 +717,6 @@ impl Exchange {
                     at,
                     indexes,
                 } => {
-                    self.note(
-                        None,
-                        self.modem_port,
-                        format!("SMS from {from} at {at}: {text}"),
-                    );
                     self.out.push_back(Output::SmsReceived {
                         from,
                         text,
@@ -720,9 +725,6 @@ impl Exchange {
                     });
                 }
                 ModemEvent::SmsSent { id, result } => {
-                    if let Err(e) = &result {
-                        self.note(None, self.modem_port, format!("SMS {id} failed: {e}"));
-                    }
                     if let Some(i) = self.sms_requested.iter().position(|x| *x == id) {
                         self.sms_requested.swap_remove(i);
                         self.out.push_back(Output::SmsSent {
@@ -733,32 +735,29 @@ impl Exchange {
                 }
                 // the exchange makes no queries
                 ModemEvent::Response { .. } => {}
-                ModemEvent::SimPin(r) => {
-                    let text = r.describe();
-                    self.note(None, self.modem_port, text);
-                    self.out.push_back(Output::SimPin(r));
-                }
+                ModemEvent::SimPin(r) => self.out.push_back(Output::SimPin(r)),
                 ModemEvent::Reset { reason } => {
                     tracing::warn!("modem reset: {reason}");
-                    self.note(None, self.modem_port, format!("modem reset: {reason}"));
+                    self.note(None, self.modem_port, Happening::ModemReset { reason });
                 }
                 ModemEvent::Recovered => {
                     tracing::info!("modem answers again after a reset; initialising");
-                    self.note(None, self.modem_port, "modem recovered; initialising");
+                    self.note(None, self.modem_port, Happening::ModemRecovered);
                 }
                 ModemEvent::PowerCycle => {
-                    self.note(None, self.modem_port, "modem power cycle requested");
                     self.out.push_back(Output::ModemPowerCycle);
                 }
                 ModemEvent::Incoming { leg, caller_id } => {
                     if self.sim_waiting_presented(now, leg) {
                         continue;
                     }
-                    let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
                     self.note(
                         None,
                         self.modem_port,
-                        format!("incoming modem call from {cid}"),
+                        Happening::IncomingCall {
+                            caller_id: caller_id.clone(),
+                            modem: true,
+                        },
                     );
                     let port = self.modem_port;
                     let busy = port.is_some_and(|p| self.ports[p].owner.is_some())
@@ -774,7 +773,7 @@ impl Exchange {
                             },
                         ),
                         _ => {
-                            self.note(None, port, "the modem is in use: call rejected");
+                            self.note(None, port, Happening::ModemInUse);
                             self.refuse(now, 0, Carrier::Modem(leg));
                         }
                     }
@@ -806,14 +805,14 @@ impl Exchange {
                 }
                 ModemEvent::Forwarding { id, result } => self.on_forwarding(now, id, result),
                 ModemEvent::Registration { registered, state } => {
-                    let text = if registered {
-                        format!("modem registered ({state})")
-                    } else {
-                        format!(
-                            "modem lost network registration ({state}): calls and SMS to responders fail until it returns"
-                        )
-                    };
-                    self.note(None, self.modem_port, text);
+                    self.note(
+                        None,
+                        self.modem_port,
+                        Happening::Registration {
+                            registered,
+                            state: state.to_string(),
+                        },
+                    );
                 }
                 ModemEvent::Leg { leg, state } => self.on_modem_leg(now, leg, state),
             }
@@ -834,7 +833,7 @@ impl Exchange {
             let id = self.slots[si].call.id();
             match state {
                 LegState::Active if !self.slots[si].caller.answered => {
-                    self.note(Some(id), self.modem_port, "answered");
+                    self.note(Some(id), self.modem_port, Happening::Answered);
                     self.caller_answered(si);
                 }
                 LegState::Ended(_) => {
@@ -882,18 +881,19 @@ impl Exchange {
                 }
             }
         };
-        let text = match &event {
-            Event::LegAlerting => "responder's phone rings".to_string(),
-            Event::LegAnswered => "responder picked up".to_string(),
-            Event::LegHangup => "responder hung up".to_string(),
-            Event::LegFailed(f) => format!("dial failed: {f:?}"),
-            _ => String::new(),
+        let what = match &event {
+            Event::LegAlerting => Some(Happening::ResponderRinging),
+            Event::LegAnswered => Some(Happening::ResponderPickedUp { by_voice: false }),
+            Event::LegHangup => Some(Happening::ResponderHungUp { cause: why_failed }),
+            Event::LegFailed(f) => Some(Happening::DialFailed {
+                failure: *f,
+                cause: why_failed,
+            }),
+            _ => None,
         };
-        let text = match why_failed {
-            Some(why) => format!("{text} ({why})"),
-            None => text,
-        };
-        self.note(Some(id), self.modem_port, text);
+        if let Some(what) = what {
+            self.note(Some(id), self.modem_port, what);
+        }
         let ended = matches!(event, Event::LegHangup | Event::LegFailed(_));
         let event = self.responder_event(id, Some(mp), event);
         if ended {
@@ -952,12 +952,15 @@ impl Exchange {
             if on_modem {
                 self.counted_digit(now, call, side, d, DigitOrigin::Audio);
             } else {
-                let who = if side == Side::Caller {
-                    "caller"
-                } else {
-                    "responder"
-                };
-                self.note(Some(call), Some(port), format!("{who} pressed {d}"));
+                self.note(
+                    Some(call),
+                    Some(port),
+                    Happening::KeyPressed {
+                        side,
+                        key: d,
+                        origin: None,
+                    },
+                );
                 self.push_responder(call, Some(port), digit_event(side, d));
             }
         }
@@ -991,11 +994,6 @@ impl Exchange {
         }) else {
             return;
         };
-        let who = if side == Side::Caller {
-            "caller"
-        } else {
-            "responder"
-        };
         if let Some((last, at, from)) = s.last_digit {
             let apart = now
                 .saturating_duration_since(at)
@@ -1006,10 +1004,11 @@ impl Exchange {
                 self.note(
                     Some(call),
                     self.modem_port,
-                    format!(
-                        "{who} key {d} also reported by the {} (counted once)",
-                        origin.as_str()
-                    ),
+                    Happening::KeyCountedOnce {
+                        side,
+                        key: d,
+                        origin,
+                    },
                 );
                 return;
             }
@@ -1018,7 +1017,11 @@ impl Exchange {
         self.note(
             Some(call),
             self.modem_port,
-            format!("{who} pressed {d} ({})", origin.as_str()),
+            Happening::KeyPressed {
+                side,
+                key: d,
+                origin: Some(origin),
+            },
         );
         self.push_responder(call, self.modem_port, digit_event(side, d));
     }
@@ -1039,33 +1042,35 @@ impl Exchange {
         let mut got: Option<CallerIdEvent> = None;
         dec.push(frame, |e| got = Some(e));
         let Some(e) = got else { return };
+        let rejected = |why: String| (None, Happening::CallerIdRejected { why });
         let (number, what) = match e {
             CallerIdEvent::Fsk(m) => match m.caller_id() {
                 Ok(id) => (
                     id.number.clone(),
-                    format!(
-                        "caller ID {} ({} {}, {:.0} dBm0){}",
-                        id.number.as_deref().unwrap_or("withheld"),
-                        m.standard.name(),
-                        m.format().name(),
-                        m.level_dbm0,
-                        id.name.map(|n| format!(", name {n:?}")).unwrap_or_default()
-                    ),
+                    Happening::CallerId {
+                        number: id.number.clone(),
+                        detail: format!(
+                            "{} {}, {:.0} dBm0{}",
+                            m.standard.name(),
+                            m.format().name(),
+                            m.level_dbm0,
+                            id.name.map(|n| format!(", name {n:?}")).unwrap_or_default()
+                        ),
+                    },
                 ),
-                Err(err) => (None, format!("caller ID message rejected: {err}")),
+                Err(err) => rejected(format!("message not understood: {err}")),
             },
             CallerIdEvent::Clip(c) => match c.caller_id() {
                 Ok(id) => (
                     id.number.clone(),
-                    format!(
-                        "caller ID {} (DTMF {})",
-                        id.number.as_deref().unwrap_or("withheld"),
-                        c.as_str()
-                    ),
+                    Happening::CallerId {
+                        number: id.number.clone(),
+                        detail: format!("DTMF {}", c.as_str()),
+                    },
                 ),
-                Err(err) => (None, format!("caller ID rejected: {err}")),
+                Err(err) => rejected(err.to_string()),
             },
-            CallerIdEvent::Error(err) => (None, format!("caller ID rejected: {err}")),
+            CallerIdEvent::Error(err) => rejected(err.to_string()),
         };
         self.note(None, Some(port), what);
         if let Some(n) = number {
@@ -1176,7 +1181,17 @@ impl Exchange {
 
     /// The next output.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let o = self.out.pop_front()?;
+        // the line is only formatted when someone reads the log
+        if tracing::enabled!(tracing::Level::INFO)
+            && let Some(l) = o.describe()
+        {
+            match l.call {
+                Some(id) => tracing::info!(call = id, port = l.port, "{}", l.text),
+                None => tracing::info!(port = l.port, "{}", l.text),
+            }
+        }
+        Some(o)
     }
 
     // ---- internals ------------------------------------------------------------------
@@ -1232,7 +1247,7 @@ impl Exchange {
                             if let Some(m) = self.modem.as_mut() {
                                 m.answer(now, leg);
                             }
-                            self.note(Some(id), Some(caller_port), "answering (ATA)");
+                            self.note(Some(id), Some(caller_port), Happening::Answering);
                         }
                         Carrier::Line => {
                             if let Some(l) = self.ports[caller_port].line.as_mut() {
@@ -1246,7 +1261,7 @@ impl Exchange {
                                     cmd,
                                 });
                             }
-                            self.note(Some(id), Some(caller_port), "answered");
+                            self.note(Some(id), Some(caller_port), Happening::Answered);
                             self.caller_answered(si);
                         }
                     }
@@ -1254,16 +1269,12 @@ impl Exchange {
                 Action::PlayCaller(prompts) => {
                     let (clips, text) = self.clips(si, &prompts);
                     self.ports[caller_port].player.play(clips);
-                    self.note(
-                        Some(id),
-                        Some(caller_port),
-                        format!("caller hears: \"{text}\""),
-                    );
+                    self.note(Some(id), Some(caller_port), Happening::CallerHears { text });
                 }
                 Action::HoldMusic => {
                     let hold = self.slots[si].generation.prompts.hold_music();
                     self.ports[caller_port].player.hold_music(hold);
-                    self.note(Some(id), Some(caller_port), "caller hears hold music");
+                    self.note(Some(id), Some(caller_port), Happening::HoldMusic);
                 }
                 Action::Dial { number, user } => self.dial(now, si, number, user),
                 Action::DialMember {
@@ -1282,14 +1293,14 @@ impl Exchange {
                     if let Some(port) = port {
                         let (clips, text) = self.clips(si, &[p]);
                         self.ports[port].player.play(clips);
-                        self.note(Some(id), Some(port), format!("responder hears: \"{text}\""));
+                        self.note(Some(id), Some(port), Happening::ResponderHears { text });
                     }
                 }
                 Action::PlayResponder(p) => {
                     if let Some(port) = self.slots[si].leg.as_ref().map(|l| l.port) {
                         let (clips, text) = self.clips(si, &[p]);
                         self.ports[port].player.play(clips);
-                        self.note(Some(id), Some(port), format!("responder hears: \"{text}\""));
+                        self.note(Some(id), Some(port), Happening::ResponderHears { text });
                     }
                 }
                 Action::HangupLeg => self.hangup_leg(now, si),
@@ -1299,7 +1310,6 @@ impl Exchange {
                         self.ports[caller_port].bridged_to = Some(port);
                         self.ports[port].player.stop();
                         self.ports[caller_port].player.stop();
-                        self.note(Some(id), Some(caller_port), "caller and responder bridged");
                         let user = self.slots[si].call.accepted_by().unwrap_or("").to_string();
                         self.out.push_back(Output::Call(CallEvent::Accepted {
                             call: id,
@@ -1323,12 +1333,20 @@ impl Exchange {
                             self.note(
                                 Some(id),
                                 Some(caller_port),
-                                "hung up the caller's modem call",
+                                Happening::CallerReleased {
+                                    how: Release::ModemCall,
+                                },
                             );
                         }
                         Carrier::Line if self.ports[caller_port].kind == PortKind::Fxs => {
                             self.release_phone(caller_port);
-                            self.note(Some(id), Some(caller_port), "released the hotline phone");
+                            self.note(
+                                Some(id),
+                                Some(caller_port),
+                                Happening::CallerReleased {
+                                    how: Release::HotlinePhone,
+                                },
+                            );
                         }
                         Carrier::Line => {
                             let p = &mut self.ports[caller_port];
@@ -1338,7 +1356,11 @@ impl Exchange {
                                     port: caller_port,
                                     cmd,
                                 });
-                                self.note(Some(id), Some(caller_port), "hung up the caller's line");
+                                self.note(
+                                    Some(id),
+                                    Some(caller_port),
+                                    Happening::CallerReleased { how: Release::Line },
+                                );
                             }
                         }
                     }
@@ -1347,7 +1369,7 @@ impl Exchange {
                     self.start_recording(now, id, caller_port, max, silence);
                 }
                 Action::StopRecording(why) => self.stop_recording(si, why),
-                Action::Note(text) => self.note(Some(id), None, text),
+                Action::Note(n) => self.note(Some(id), None, n),
                 Action::Alert { step } => {
                     self.out.push_back(Output::Call(CallEvent::AlertStep {
                         call: id,
@@ -1367,15 +1389,6 @@ impl Exchange {
                     p.recorder = None;
                     p.player.stop();
                     p.dtmf = DtmfDetector::new();
-                    self.note(
-                        Some(id),
-                        None,
-                        format!(
-                            "call ended: {} after {:.1} s",
-                            cdr.end_reason.as_str(),
-                            cdr.duration_seconds
-                        ),
-                    );
                     self.out.push_back(Output::Call(CallEvent::Ended {
                         call: id,
                         reason: cdr.end_reason,

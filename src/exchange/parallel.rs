@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::{CallId, Event, Exchange, LegFailure, PortIdx, Side_};
+use super::{CallId, Event, Exchange, LegFailure, NoDial, PortIdx, Side_};
 use crate::config::LOCAL_PHONE_PREFIX;
 
 impl Exchange {
@@ -110,7 +110,9 @@ impl Exchange {
             self.dial_failed(
                 id,
                 None,
-                format!("cannot ring {user} in parallel: no free line"),
+                user,
+                NoDial::NoFreeLine,
+                None,
                 LegFailure::LineBusy,
             );
         }

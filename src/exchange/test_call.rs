@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{CommandResult, Exchange, Output};
+use super::{CommandResult, Exchange, Happening, Output};
 use crate::modem::{LegEnd, LegId, LegState};
 
 /// How a self-test call ended.
@@ -97,7 +97,10 @@ impl Exchange {
         self.note(
             None,
             Some(port),
-            format!("test call {id}: dialling {number}"),
+            Happening::TestCallDialling {
+                id,
+                number: number.to_string(),
+            },
         );
         self.drain_modem(now);
         CommandResult::TestCallStarted(id)
@@ -119,11 +122,7 @@ impl Exchange {
                 if let Some(p) = self.modem_port {
                     self.ports[p].player.play([tone.into()]);
                 }
-                self.note(
-                    None,
-                    self.modem_port,
-                    format!("test call {id}: answered; playing the test tone"),
-                );
+                self.note(None, self.modem_port, Happening::TestCallAnswered { id });
             }
             LegState::Ended(end) => {
                 let why = match (t.answered, end) {
@@ -186,16 +185,6 @@ impl Exchange {
         if hang_up && let Some(m) = self.modem.as_mut() {
             m.hangup(now, t.leg);
         }
-        let text = match &outcome {
-            Ok(p) => format!(
-                "test call {}: passed (answered after {:.1} s, tone {:.1} s)",
-                t.id,
-                p.answered_after_ms as f64 / 1000.0,
-                p.tone_ms as f64 / 1000.0
-            ),
-            Err(why) => format!("test call {}: FAILED: {why}", t.id),
-        };
-        self.note(None, self.modem_port, text);
         self.out.push_back(Output::TestCall(TestCallResult {
             id: t.id,
             number: t.number,

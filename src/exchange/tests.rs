@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::call::{AttemptOutcome, Noted};
 const FRAME_SAMPLES: usize = SILENCE.len();
 
 // Test code only (its `mod` is `#[cfg(test)]` too); the attribute below also tells
@@ -54,7 +55,9 @@ struct Rig {
     ex: Exchange,
     peer: Peer,
     now: Instant,
-    notes: Vec<String>,
+    /// Noted facts and call events, in order.
+    notes: Vec<Fact>,
+    calls: Vec<CallEvent>,
     fxo: PortIdx,
     modem: PortIdx,
 }
@@ -101,6 +104,7 @@ impl Rig {
             },
             now,
             notes: Vec::new(),
+            calls: Vec::new(),
             fxo,
             modem,
         };
@@ -120,8 +124,10 @@ impl Rig {
             self.ex.on_modem_bytes(self.now, reply.as_bytes());
         }
         while let Some(o) = self.ex.poll_output() {
-            if let Output::Note(n) = o {
-                self.notes.push(n.text);
+            match o {
+                Output::Note(n) => self.notes.push(n.what),
+                Output::Call(ev) => self.calls.push(ev),
+                _ => {}
             }
         }
     }
@@ -162,8 +168,51 @@ impl Rig {
         self.settle();
     }
 
-    fn count(&self, needle: &str) -> usize {
-        self.notes.iter().filter(|n| n.contains(needle)).count()
+    /// Noted facts that `f` picks.
+    fn count(&self, f: impl Fn(&Fact) -> bool) -> usize {
+        self.notes.iter().filter(|n| f(n)).count()
+    }
+
+    /// Dials of `user`.
+    fn dialled(&self, user: &str) -> usize {
+        self.calls
+            .iter()
+            .filter(|e| matches!(e, CallEvent::Dialling { user: u, .. } if u == user))
+            .count()
+    }
+
+    /// Bridges (a responder accepted).
+    fn bridged(&self) -> usize {
+        self.calls
+            .iter()
+            .filter(|e| matches!(e, CallEvent::Accepted { .. }))
+            .count()
+    }
+
+    /// Responder keys counted: `key` from `origin` (`None`: any key from anywhere).
+    fn pressed(&self, key: Option<(char, DigitOrigin)>) -> usize {
+        self.count(|n| match n {
+            Fact::Exchange(Happening::KeyPressed {
+                side: Side::Responder,
+                key: k,
+                origin,
+            }) => key.is_none_or(|(want, from)| *k == want && *origin == Some(from)),
+            _ => false,
+        })
+    }
+
+    /// `user` accepted with `key`.
+    fn accepted(&self, user: &str, key: char) -> usize {
+        self.count(|n| {
+            matches!(n, Fact::Call(Noted::Accepted { user: u, key: Some(k) }) if u == user && *k == key)
+        })
+    }
+
+    /// `user`'s attempt ended with `outcome`.
+    fn attempt(&self, user: &str, outcome: AttemptOutcome) -> usize {
+        self.count(|n| {
+            matches!(n, Fact::Call(Noted::AttemptEnded { user: u, outcome: o, .. }) if u == user && *o == outcome)
+        })
     }
 
     /// A caller on fxo1 chooses option 1; alice answers and hears the announcement.
@@ -176,10 +225,15 @@ impl Rig {
         self.idle(1000);
         self.press(fxo, "1");
         self.idle(1000);
-        assert_eq!(self.count("dialling alice"), 1, "{:#?}", self.notes);
+        assert_eq!(self.dialled("alice"), 1, "{:#?}", self.calls);
         self.peer.call = Some(0);
         self.idle(1500);
-        assert_eq!(self.count("responder picked up"), 1, "{:#?}", self.notes);
+        assert_eq!(
+            self.count(|n| matches!(n, Fact::Exchange(Happening::ResponderPickedUp { .. }))),
+            1,
+            "{:#?}",
+            self.notes
+        );
         // the announcement (300 ms here) ends; keys are awaited
         self.idle(1000);
         assert_eq!(self.ex.status().calls[0].phase, "awaiting accept");
@@ -193,13 +247,13 @@ fn responder_key_reported_only_by_the_modem_accepts_the_call() {
     // the audio carries nothing (a codec that ate the tones); the modem heard the key
     rig.urc("+QTONEDET: 49");
     assert_eq!(
-        rig.count("responder pressed 1 (modem)"),
+        rig.pressed(Some(('1', DigitOrigin::Modem))),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("alice accepted with key 1"), 1);
-    assert_eq!(rig.count("caller and responder bridged"), 1);
+    assert_eq!(rig.accepted("alice", '1'), 1);
+    assert_eq!(rig.bridged(), 1);
     assert_eq!(rig.ex.status().calls[0].phase, "bridged");
 }
 
@@ -212,20 +266,27 @@ fn a_key_heard_by_both_detectors_counts_once() {
     rig.urc("+QTONEDET: 49");
     let modem = rig.modem;
     rig.press(modem, "1");
-    assert_eq!(rig.count("responder pressed"), 1, "{:#?}", rig.notes);
-    assert_eq!(rig.count("responder pressed 1 (modem)"), 1);
+    assert_eq!(rig.pressed(None), 1, "{:#?}", rig.notes);
+    assert_eq!(rig.pressed(Some(('1', DigitOrigin::Modem))), 1);
     assert_eq!(
-        rig.count("responder key 1 also reported by the audio (counted once)"),
+        rig.count(|n| matches!(
+            n,
+            Fact::Exchange(Happening::KeyCountedOnce {
+                side: Side::Responder,
+                key: '1',
+                origin: DigitOrigin::Audio
+            })
+        )),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("alice accepted with key 1"), 1);
+    assert_eq!(rig.accepted("alice", '1'), 1);
     // the same key a second later is a new key press (from either detector)
     rig.idle(1000);
     rig.press(modem, "1");
     assert_eq!(
-        rig.count("responder pressed 1 (audio)"),
+        rig.pressed(Some(('1', DigitOrigin::Audio))),
         1,
         "{:#?}",
         rig.notes
@@ -233,7 +294,7 @@ fn a_key_heard_by_both_detectors_counts_once() {
     rig.idle(1000);
     rig.urc("+QTONEDET: 49");
     assert_eq!(
-        rig.count("responder pressed 1 (modem)"),
+        rig.pressed(Some(('1', DigitOrigin::Modem))),
         2,
         "{:#?}",
         rig.notes
@@ -243,13 +304,13 @@ fn a_key_heard_by_both_detectors_counts_once() {
     rig.urc("+QTONEDET: 53");
     rig.press(modem, "6");
     assert_eq!(
-        rig.count("responder pressed 5 (modem)"),
+        rig.pressed(Some(('5', DigitOrigin::Modem))),
         1,
         "{:#?}",
         rig.notes
     );
     assert_eq!(
-        rig.count("responder pressed 6 (audio)"),
+        rig.pressed(Some(('6', DigitOrigin::Audio))),
         1,
         "{:#?}",
         rig.notes
@@ -265,14 +326,14 @@ fn a_declining_key_from_both_detectors_declines_once() {
     // the modem's report comes after the audio already declined: the leg is gone
     rig.urc("+QTONEDET: 50");
     assert_eq!(
-        rig.count("responder pressed 2 (audio)"),
+        rig.pressed(Some(('2', DigitOrigin::Audio))),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("responder pressed"), 1, "{:#?}", rig.notes);
-    assert_eq!(rig.count("alice (+491701111111): declined"), 1);
-    assert_eq!(rig.count("dialling bob"), 1, "{:#?}", rig.notes);
+    assert_eq!(rig.pressed(None), 1, "{:#?}", rig.notes);
+    assert_eq!(rig.attempt("alice", AttemptOutcome::Declined), 1);
+    assert_eq!(rig.dialled("bob"), 1, "{:#?}", rig.calls);
 }
 
 #[test]
@@ -281,26 +342,26 @@ fn the_profile_chooses_the_dtmf_source() {
     let mut rig = Rig::new("audio");
     rig.reach_await_accept();
     rig.urc("+QTONEDET: 49");
-    assert_eq!(rig.count("responder pressed"), 0, "{:#?}", rig.notes);
+    assert_eq!(rig.pressed(None), 0, "{:#?}", rig.notes);
     let modem = rig.modem;
     rig.press(modem, "1");
     assert_eq!(
-        rig.count("responder pressed 1 (audio)"),
+        rig.pressed(Some(('1', DigitOrigin::Audio))),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("alice accepted with key 1"), 1);
+    assert_eq!(rig.accepted("alice", '1'), 1);
 
     // modem only: the tone is ignored, the report counts
     let mut rig = Rig::new("modem");
     rig.reach_await_accept();
     let modem = rig.modem;
     rig.press(modem, "1");
-    assert_eq!(rig.count("responder pressed"), 0, "{:#?}", rig.notes);
+    assert_eq!(rig.pressed(None), 0, "{:#?}", rig.notes);
     rig.urc("+QTONEDET: 49");
     assert_eq!(
-        rig.count("responder pressed 1 (modem)"),
+        rig.pressed(Some(('1', DigitOrigin::Modem))),
         1,
         "{:#?}",
         rig.notes
@@ -312,7 +373,7 @@ fn modem_only_dtmf_falls_back_to_audio_on_a_modem_that_reports_none() {
     // auto-detected as generic: "modem" would leave responders unable to accept
     let mut rig = Rig::with_dialect("modem", "auto");
     assert_eq!(
-        rig.count("does not report DTMF: responder keys come from the audio detector"),
+        rig.count(|n| matches!(n, Fact::Exchange(Happening::ModemNoDtmf))),
         1,
         "{:#?}",
         rig.notes
@@ -321,12 +382,12 @@ fn modem_only_dtmf_falls_back_to_audio_on_a_modem_that_reports_none() {
     let modem = rig.modem;
     rig.press(modem, "1");
     assert_eq!(
-        rig.count("responder pressed 1 (audio)"),
+        rig.pressed(Some(('1', DigitOrigin::Audio))),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("alice accepted with key 1"), 1);
+    assert_eq!(rig.accepted("alice", '1'), 1);
 }
 
 #[test]
@@ -340,24 +401,34 @@ fn a_modem_that_restarts_locked_is_not_waited_for() {
     rig.idle(1000);
     rig.press(fxo, "1");
     rig.idle(1000);
-    assert_eq!(rig.count("dialling alice"), 1, "{:#?}", rig.notes);
+    assert_eq!(rig.dialled("alice"), 1, "{:#?}", rig.calls);
     // the modem restarts by itself; the SIM now wants its PUK
     rig.peer.call = None;
     rig.peer.puk = true;
     rig.ex.on_modem_bytes(rig.now, b"\r\nRDY\r\n");
     rig.settle();
     assert_eq!(
-        rig.count("waiting up to 45 s for it before dialling bob"),
+        rig.count(|n| matches!(
+            n,
+            Fact::Exchange(Happening::ModemWait { user, up_to_s: 45 }) if user == "bob"
+        )),
         1,
         "{:#?}",
         rig.notes
     );
     assert_eq!(
-        rig.count("cannot dial bob: the modem cannot be used (initialisation stopped"),
+        rig.count(|n| matches!(
+            n,
+            Fact::Exchange(Happening::CannotDial {
+                user,
+                why: NoDial::ModemStopped,
+                ..
+            }) if user == "bob"
+        )),
         1,
         "{:#?}",
         rig.notes
     );
-    assert_eq!(rig.count("bob (+491702222222): modem_unavailable"), 1);
+    assert_eq!(rig.attempt("bob", AttemptOutcome::ModemUnavailable), 1);
     assert_eq!(rig.ex.status().calls[0].phase, "closing");
 }

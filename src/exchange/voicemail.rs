@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::{Exchange, PortIdx};
+use super::{Exchange, Happening, PortIdx};
 use crate::call::{CallId, Event, RecordEnd};
 use crate::media::Frame;
 use crate::media::recorder::{Recorder, Recording};
@@ -53,7 +53,7 @@ impl Exchange {
             silence,
             silence_told: false,
         });
-        self.note(Some(id), Some(port), "recording voicemail");
+        self.note(Some(id), Some(port), Happening::RecordingVoicemail);
     }
 
     /// A caller's frame: recorded, and silence reported once it lasts long enough.
@@ -78,16 +78,11 @@ impl Exchange {
         self.note(
             Some(id),
             Some(port),
-            format!(
-                "voicemail recorded: {:.1} s{} (ended by {})",
-                recording.seconds(),
-                if recording.speech {
-                    ""
-                } else {
-                    ", no speech: empty"
-                },
-                why.as_str()
-            ),
+            Happening::VoicemailRecorded {
+                seconds: recording.seconds(),
+                speech: recording.speech,
+                ended_by: why,
+            },
         );
         let call = &self.slots[si].call;
         self.slots[si].voicemail = Some(VoicemailOut {

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::{CallEvent, Carrier, Exchange, Output};
+use super::{CallEvent, Carrier, Exchange, Happening, Output, WaitingRejected};
 use crate::call::{CallId, Cdr, EndReason, Intake};
 use crate::config::WaitingCall;
 use crate::modem::{LegId, LegState};
@@ -43,7 +43,6 @@ pub(super) struct SimWaiting {
 impl Exchange {
     /// `+CCWA`: a call to the SIM while the modem is in use.
     pub(super) fn on_call_waiting(&mut self, now: Instant, leg: LegId, caller_id: Option<String>) {
-        let cid = caller_id.clone().unwrap_or_else(|| "unknown".into());
         let port = self.modem_port;
         let generation = self.generation.clone();
         let rn = port.and_then(|p| {
@@ -57,7 +56,10 @@ impl Exchange {
             self.note(
                 None,
                 port,
-                format!("waiting modem call from {cid} rejected: no routing number takes it"),
+                Happening::WaitingCallRejected {
+                    caller_id,
+                    why: WaitingRejected::NoRoutingNumber,
+                },
             );
             if let Some(m) = self.modem.as_mut() {
                 m.hangup(now, leg);
@@ -66,7 +68,7 @@ impl Exchange {
         };
         let call = self.next_call;
         self.next_call += 1;
-        let max_wait = *rn.queue.max_wait.get_ref();
+        let max_wait = rn.queue.max_wait_for();
         let w = SimWaiting {
             leg,
             call,
@@ -89,20 +91,24 @@ impl Exchange {
             self.note(
                 Some(call),
                 port,
-                format!("waiting modem call from {cid} rejected: the modem's one voice channel is in use (waiting_call = \"reject\"; the network treats the caller as busy)"),
+                Happening::WaitingCallRejected {
+                    caller_id: w.caller_id.clone(),
+                    why: WaitingRejected::Configured,
+                },
             );
             self.reject_waiting(now, w, EndReason::WaitingRejected, None);
             return;
         }
-        let max = *rn.queue.max_callers.get_ref() as usize;
+        let max = rn.queue.max_callers_n() as usize;
         let queued = self.queued_on(&rn.key);
         if queued >= max {
             self.note(
                 Some(call),
                 port,
-                format!(
-                    "waiting modem call from {cid} rejected: the queue is full ({queued} callers)"
-                ),
+                Happening::WaitingCallRejected {
+                    caller_id: w.caller_id.clone(),
+                    why: WaitingRejected::QueueFull,
+                },
             );
             self.reject_waiting(
                 now,
@@ -116,7 +122,10 @@ impl Exchange {
         self.note(
             Some(call),
             port,
-            format!("waiting modem call from {cid} left ringing until the modem is free: queued at position {position}"),
+            Happening::WaitingCallQueued {
+                caller_id: w.caller_id.clone(),
+                position,
+            },
         );
         self.out
             .push_back(Output::Call(CallEvent::Queued { call, position }));
@@ -180,7 +189,7 @@ impl Exchange {
         self.note(
             Some(w.call),
             Some(port),
-            format!("the waiting modem call rings now that the modem is free (waited {waited:.1} s): answering"),
+            Happening::WaitingCallAnswered { waited_s: waited },
         );
         let intake = Intake {
             caller_id: w.caller_id.clone(),
@@ -209,7 +218,7 @@ impl Exchange {
             self.note(
                 Some(w.call),
                 self.modem_port,
-                "the waiting modem caller hung up before being served",
+                Happening::WaitingCallerGaveUp,
             );
             self.record_waiting(now, &w, EndReason::CallerAbandoned, None);
         }
@@ -227,7 +236,10 @@ impl Exchange {
             self.note(
                 Some(w.call),
                 self.modem_port,
-                "the waiting modem call waited max_wait: rejected",
+                Happening::WaitingCallRejected {
+                    caller_id: w.caller_id.clone(),
+                    why: WaitingRejected::MaxWait,
+                },
             );
             self.reject_waiting(
                 now,
@@ -257,7 +269,10 @@ impl Exchange {
         self.note(
             Some(call),
             self.modem_port,
-            "hang-up requested: the waiting modem call is rejected",
+            Happening::WaitingCallRejected {
+                caller_id: w.caller_id.clone(),
+                why: WaitingRejected::HangUpRequested,
+            },
         );
         self.reject_waiting(now, w, EndReason::WaitingRejected, None);
         true

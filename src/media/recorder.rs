@@ -22,7 +22,7 @@ const PAD: Duration = Duration::from_millis(200);
 const KEY_TAIL: Duration = Duration::from_millis(300);
 
 /// Why a recording ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordEnd {
     /// The caller pressed `#`.

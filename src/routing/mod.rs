@@ -350,7 +350,7 @@ users = ["b", "c"]
                 proptest::prop_assert!(a.level >= last_level);
                 last_level = a.level;
                 let u = cfg.user(&a.user).unwrap();
-                proptest::prop_assert_eq!(&a.number, u.phone[0].get_ref());
+                proptest::prop_assert_eq!(Some(a.number.as_str()), u.first_phone());
             }
             // everyone named by the resolved levels is in the plan exactly once
             let (resolved, _) = resolved_levels(&cfg, "p", at);

@@ -212,7 +212,7 @@ pub(super) fn check_voicemail(
 pub(super) fn check(
     x: &Expect,
     cdr: Option<&Cdr>,
-    transcript: &[String],
+    events: &[serde_json::Value],
     caller_heard_ms: u32,
     responder_heard_ms: u32,
 ) -> Vec<String> {
@@ -255,12 +255,8 @@ pub(super) fn check(
             f.push(format!("digits: expected {d:?}, got {:?}", cdr.digits));
         }
     }
-    let this_call = format!("box call {} ", cdr.call_id);
     for h in &x.caller_heard {
-        let heard = transcript.iter().any(|l| {
-            l.contains(&this_call) && l.contains("caller hears: \"") && l.contains(h.as_str())
-        });
-        if !heard {
+        if !super::events::caller_heard(events, cdr.call_id, h) {
             f.push(format!("caller_heard: the caller never heard {h:?}"));
         }
     }
@@ -272,11 +268,7 @@ pub(super) fn check(
             ));
         }
     }
-    for want in &x.transcript {
-        if !transcript.iter().any(|l| l.contains(want.as_str())) {
-            f.push(format!("transcript: no line contains {want:?}"));
-        }
-    }
+    f.extend(super::events::check(&x.event, events));
     if let Some(o) = &x.overflow {
         let got = cdr.overflow.clone().unwrap_or_default();
         if &got != o {

@@ -37,6 +37,7 @@ use serde::{Deserialize, Deserializer};
 
 mod alert_delivery;
 mod check;
+mod events;
 mod health_watch;
 pub mod sim_rig;
 
@@ -384,9 +385,16 @@ pub struct Expect {
     /// Upper bound of the call's duration.
     #[serde(default, deserialize_with = "opt_dur")]
     pub max_call_duration: Option<Duration>,
-    /// Texts that must appear in the transcript (substrings of its lines).
+    /// Replaced by `[[expect.event]]`; kept only to say so when a file still has it.
     #[serde(default)]
-    pub transcript: Vec<String>,
+    transcript: Option<toml::Value>,
+    /// Typed events that must have happened (`[[expect.event]]`: a `kind` and the
+    /// fields to match, see `hil-tests/README.md`).
+    #[serde(default)]
+    pub event: Vec<toml::Table>,
+    /// AT commands the box must have sent the modem, in this order (others may come
+    /// between them).
+    pub modem_commands: Option<Vec<String>>,
     /// Overflow taken, as in the CDR (`queue_full -> message`); `""` for none.
     pub overflow: Option<String>,
     /// Caller PIN gate result (`ok`, `failed`).
@@ -447,8 +455,10 @@ struct VoicemailFound {
 
 /// The result of a run.
 pub struct Outcome {
-    /// Transcript lines, virtual time first.
+    /// Transcript lines, virtual time first (for people to read).
     pub transcript: Vec<String>,
+    /// The box's typed facts, in order (see [`Observed::events`]).
+    pub events: Vec<serde_json::Value>,
     /// The first caller's CDR as read back from the store.
     pub cdr: Option<Cdr>,
     /// Every caller's CDR, in the order of the scenario's callers.
@@ -491,7 +501,11 @@ pub trait Rig {
 /// What a rig observed during a run.
 pub struct Observed {
     /// The timeline: what people did and heard, what the box noted, `[  s.mmm] …`.
+    /// For people to read; the checks use `events`.
     pub transcript: Vec<String>,
+    /// The box's typed outputs that are facts, in order, as JSON objects with a
+    /// `kind` (see `events.rs`).
+    pub events: Vec<serde_json::Value>,
     /// Every call detail record the box wrote, as read back from its store.
     pub records: Vec<Cdr>,
     /// Per caller, in the scenario's order: milliseconds they heard the other side.
@@ -595,6 +609,14 @@ impl Expect {
                 "{key}.end_reason: `{r}` is not an end reason; use one of {}",
                 names.join(", ")
             );
+        }
+        if self.transcript.is_some() {
+            bail!(
+                "{key}.transcript: transcript text is no longer checked; expect typed events instead, e.g. [[{key}.event]] kind = \"modem_reset\" (see hil-tests/README.md)"
+            );
+        }
+        for (i, e) in self.event.iter().enumerate() {
+            events::validate(&format!("{key}.event[{i}]"), e)?;
         }
         Ok(())
     }
@@ -727,7 +749,7 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
         let mut f = check(
             expect,
             cdrs[i].as_ref(),
-            &o.transcript,
+            &o.events,
             o.caller_heard_ms[i],
             o.responder_heard_ms,
         );
@@ -754,6 +776,14 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
             if left != want {
                 f.push(format!(
                     "sim_sms_left: expected {want} SMS left in the modem's storage, found {left}"
+                ));
+            }
+        }
+        if let Some(want) = &expect.modem_commands {
+            let mut sent = o.modem_commands.iter();
+            if let Some(missing) = want.iter().find(|w| !sent.any(|c| c == *w)) {
+                f.push(format!(
+                    "modem_commands: the box never sent {missing:?} (in the order {want:?})"
                 ));
             }
         }
@@ -784,6 +814,7 @@ fn judge(sc: &Scenario, mut o: Observed) -> Result<Outcome> {
     let cdr = cdrs.first().cloned().flatten();
     Ok(Outcome {
         transcript: o.transcript,
+        events: o.events,
         cdr,
         cdrs,
         failures,

@@ -256,6 +256,7 @@ impl Rig for SimRig {
         let data = ScratchDir::new()?;
         let mut writer = CallWriter::new(data.0.join("voicemail"), cfg.clone(), None);
         let mut notes: Vec<(Instant, String)> = Vec::new();
+        let mut events: Vec<serde_json::Value> = Vec::new();
         let mut cmd_notes: Vec<(Instant, String)> = Vec::new();
         let mut cdr_ids = Vec::new();
         let mut test_calls: Vec<String> = Vec::new();
@@ -264,57 +265,60 @@ impl Rig for SimRig {
         let engine_cmds: std::rc::Rc<std::cell::RefCell<Vec<crate::exchange::Command>>> =
             Default::default();
         let cmds = engine_cmds.clone();
-        let mut sink = |t: Instant, out: Output| match out {
-            Output::SmsReceived {
-                from,
-                text,
-                at,
-                indexes,
-            } => {
-                writer.handle(
-                    &mut store,
-                    StoreMsg::Sms {
-                        from,
-                        text,
-                        at,
-                        indexes,
-                    },
-                );
-                cmds.borrow_mut().extend(writer.take_commands());
-            }
-            Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
-                Some(Ok(id)) => cdr_ids.push(id),
-                Some(Err(e)) => store_err = Some(e),
-                None => {}
-            },
-            Output::Voicemail(vm) => {
-                writer.handle(&mut store, StoreMsg::Voicemail(vm));
-            }
-            Output::Call(ev) => {
-                writer.handle(&mut store, StoreMsg::Call(ev));
-            }
-            Output::SimPin(r) => sim_pins.push(super::sim_pin_verdict(&r)),
-            Output::TestCall(r) => {
-                let at = jiff::SignedDuration::try_from(t.saturating_duration_since(start))
-                    .ok()
-                    .and_then(|d| wall.checked_add(d).ok())
-                    .unwrap_or(wall);
-                test_calls.push(match &r.outcome {
-                    Ok(_) => format!("{}: passed", r.number),
-                    Err(why) => format!("{}: failed: {why}", r.number),
-                });
-                writer.handle(&mut store, StoreMsg::TestCall(r, at));
-            }
-            Output::Note(n) => {
-                let who = match (n.call, &n.port) {
+        let mut sink = |t: Instant, out: Output| {
+            if let Some(l) = out.describe() {
+                let who = match (l.call, l.port) {
                     (Some(c), Some(p)) => format!("box call {c} {p}: "),
                     (Some(c), None) => format!("box call {c}: "),
                     (None, Some(p)) => format!("box {p}: "),
                     (None, None) => "box: ".into(),
                 };
-                notes.push((t, format!("{who}{}", n.text)));
+                notes.push((t, format!("{who}{}", l.text)));
             }
-            _ => {}
+            events.extend(super::events::observe(&out));
+            match out {
+                Output::SmsReceived {
+                    from,
+                    text,
+                    at,
+                    indexes,
+                } => {
+                    writer.handle(
+                        &mut store,
+                        StoreMsg::Sms {
+                            from,
+                            text,
+                            at,
+                            indexes,
+                        },
+                    );
+                    cmds.borrow_mut().extend(writer.take_commands());
+                }
+                Output::Cdr(cdr) => match writer.handle(&mut store, StoreMsg::Cdr(cdr)) {
+                    Some(Ok(id)) => cdr_ids.push(id),
+                    Some(Err(e)) => store_err = Some(e),
+                    None => {}
+                },
+                Output::Voicemail(vm) => {
+                    writer.handle(&mut store, StoreMsg::Voicemail(vm));
+                }
+                Output::Call(ev) => {
+                    writer.handle(&mut store, StoreMsg::Call(ev));
+                }
+                Output::SimPin(r) => sim_pins.push(super::sim_pin_verdict(&r)),
+                Output::TestCall(r) => {
+                    let at = jiff::SignedDuration::try_from(t.saturating_duration_since(start))
+                        .ok()
+                        .and_then(|d| wall.checked_add(d).ok())
+                        .unwrap_or(wall);
+                    test_calls.push(match &r.outcome {
+                        Ok(_) => format!("{}: passed", r.number),
+                        Err(why) => format!("{}: failed: {why}", r.number),
+                    });
+                    writer.handle(&mut store, StoreMsg::TestCall(r, at));
+                }
+                _ => {}
+            }
         };
         // Run until the call has ended, then one more virtual second so everyone settles
         // (the caller hears the line go dead, the last modem commands are answered).
@@ -429,6 +433,7 @@ impl Rig for SimRig {
             .unwrap_or_default();
         Ok(Observed {
             transcript,
+            events,
             records,
             caller_heard_ms,
             responder_heard_ms,
