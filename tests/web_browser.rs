@@ -8,29 +8,16 @@
 
 mod web_support;
 
-use std::path::PathBuf;
-
 use serde_json::json;
 use web_support::webdriver::Browser;
-use web_support::{ADMIN_PASSWORD, Service, tool};
+use web_support::{ADMIN_PASSWORD, Service, browser_tools, screenshot_dir};
 
 #[test]
 fn browser_journeys() {
-    let Some(chromium) = tool("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser"]) else {
-        eprintln!("skipped: no chromium (apt-get install chromium chromium-driver)");
+    let Some((chromium, driver)) = browser_tools() else {
         return;
     };
-    let Some(driver) = tool(
-        "SWITCHBOARD_CHROMEDRIVER",
-        &["chromedriver", "/usr/lib/chromium/chromedriver"],
-    ) else {
-        eprintln!("skipped: no chromedriver (apt-get install chromium-driver)");
-        return;
-    };
-    let shots = std::env::var_os("SWITCHBOARD_SCREENSHOTS").map(PathBuf::from);
-    if let Some(d) = &shots {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let shots = screenshot_dir();
     let shot = |b: &mut Browser, name: &str| {
         if let Some(d) = &shots {
             b.screenshot(&d.join(format!("{name}.png")));

@@ -10,11 +10,9 @@
 
 mod web_support;
 
-use std::path::PathBuf;
-
 use serde_json::json;
 use web_support::webdriver::Browser;
-use web_support::{ADMIN_PASSWORD, Client, Service, tool};
+use web_support::{ADMIN_PASSWORD, Client, Service, browser_tools, screenshot_dir};
 
 fn versions(c: &mut Client) -> usize {
     c.get("/api/config/versions")
@@ -266,21 +264,10 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
 
 #[test]
 fn browser_forms_add_a_user_to_a_schedule_and_show_errors_at_the_field() {
-    let Some(chromium) = tool("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser"]) else {
-        eprintln!("skipped: no chromium (apt-get install chromium chromium-driver)");
+    let Some((chromium, driver)) = browser_tools() else {
         return;
     };
-    let Some(driver) = tool(
-        "SWITCHBOARD_CHROMEDRIVER",
-        &["chromedriver", "/usr/lib/chromium/chromedriver"],
-    ) else {
-        eprintln!("skipped: no chromedriver (apt-get install chromium-driver)");
-        return;
-    };
-    let shots = std::env::var_os("SWITCHBOARD_SCREENSHOTS").map(PathBuf::from);
-    if let Some(d) = &shots {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let shots = screenshot_dir();
     let shot = |b: &mut Browser, name: &str| {
         if let Some(d) = &shots {
             b.screenshot(&d.join(format!("{name}.png")));

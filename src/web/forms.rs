@@ -740,16 +740,7 @@ mod tests {
         let edits = [e("routing_number[0].menu_tries", json!("three"))];
         let new = apply_edits(text, &edits).unwrap();
         let err = parse(&new).unwrap_err();
-        let mut problems: Vec<ProblemJson> = err
-            .problems
-            .iter()
-            .map(|p| ProblemJson {
-                line: p.line,
-                column: p.column,
-                key: p.key.clone(),
-                message: p.message.clone(),
-            })
-            .collect();
+        let mut problems = ProblemJson::all(&err);
         locate_problems(&new, &edits, &mut problems);
         assert_eq!(
             problems[0].key, "routing_number[0].menu_tries",
@@ -759,16 +750,7 @@ mod tests {
         let edits = [e("schedule[0].layer[2].users", json!(["dave"]))];
         let new = apply_edits(text, &edits).unwrap();
         let err = parse(&new).unwrap_err();
-        let mut problems: Vec<ProblemJson> = err
-            .problems
-            .iter()
-            .map(|p| ProblemJson {
-                line: p.line,
-                column: p.column,
-                key: p.key.clone(),
-                message: p.message.clone(),
-            })
-            .collect();
+        let mut problems = ProblemJson::all(&err);
         locate_problems(&new, &edits, &mut problems);
         assert!(
             problems[0].key.starts_with("schedule[0].layer[2]"),

@@ -284,8 +284,15 @@ impl ApiError {
                 e.problems.len()
             ),
         );
-        err.problems = e
-            .problems
+        err.problems = ProblemJson::all(e);
+        err
+    }
+}
+
+impl ProblemJson {
+    /// Every problem of a configuration error, as the API shows them.
+    pub fn all(e: &ConfigError) -> Vec<Self> {
+        e.problems
             .iter()
             .map(|p| ProblemJson {
                 line: p.line,
@@ -293,8 +300,7 @@ impl ApiError {
                 key: p.key.clone(),
                 message: p.message.clone(),
             })
-            .collect();
-        err
+            .collect()
     }
 }
 

@@ -423,6 +423,31 @@ fn dechunk(mut s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Debian's chromium and its chromedriver, or None: the browser test is then skipped
+/// (a failure under SWITCHBOARD_REQUIRE_WEB_TOOLS, as in CI).
+pub fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let Some(chromium) = tool("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser"]) else {
+        eprintln!("skipped: no chromium (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let Some(driver) = tool(
+        "SWITCHBOARD_CHROMEDRIVER",
+        &["chromedriver", "/usr/lib/chromium/chromedriver"],
+    ) else {
+        eprintln!("skipped: no chromedriver (apt-get install chromium-driver)");
+        return None;
+    };
+    Some((chromium, driver))
+}
+
+/// Where the browser tests write their screenshots: `SWITCHBOARD_SCREENSHOTS`
+/// (created), or None for no screenshots.
+pub fn screenshot_dir() -> Option<PathBuf> {
+    let d = PathBuf::from(std::env::var_os("SWITCHBOARD_SCREENSHOTS")?);
+    std::fs::create_dir_all(&d).unwrap();
+    Some(d)
+}
+
 /// Where a helper tool lives, or None (the test then says it is skipped — unless
 /// SWITCHBOARD_REQUIRE_WEB_TOOLS is set, as in CI, where a missing tool fails).
 pub fn tool(env: &str, candidates: &[&str]) -> Option<PathBuf> {
