@@ -219,21 +219,7 @@ fn first_contact_sessions_csrf_roles_versions_and_audit() {
     web_support::read_all(&mut sse, &mut rest);
 
     // a viewer watches but changes nothing
-    let r = admin.post_json(
-        "/api/accounts",
-        &json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let mut viewer = svc.client();
-    assert_eq!(
-        viewer
-            .post_json(
-                "/api/login",
-                &json!({ "name": "watcher", "password": "quiet observer 7" })
-            )
-            .status,
-        200
-    );
+    let mut viewer = svc.viewer(&mut admin);
     assert_eq!(viewer.get("/api/status").status, 200);
     assert_eq!(
         viewer

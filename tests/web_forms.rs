@@ -232,21 +232,7 @@ fn form_edits_are_checked_saved_as_versions_and_refused_at_the_field() {
         .sum();
     eprintln!("first page with its assets: {first} bytes");
     assert!(first < 100_000, "{first}");
-    let r = admin.post_json(
-        "/api/accounts",
-        &json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let mut viewer = svc.client();
-    assert_eq!(
-        viewer
-            .post_json(
-                "/api/login",
-                &json!({ "name": "watcher", "password": "quiet observer 7" })
-            )
-            .status,
-        200
-    );
+    let mut viewer = svc.viewer(&mut admin);
     let page = viewer.get("/settings/users");
     assert_eq!(page.status, 200);
     assert!(page.body.contains(" disabled") && !page.body.contains("-save\""));

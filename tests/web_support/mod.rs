@@ -151,6 +151,22 @@ impl Service {
         c
     }
 
+    /// A viewer account `watcher` made by `admin`, logged in.
+    pub fn viewer(&self, admin: &mut Client) -> Client {
+        let r = admin.post_json(
+            "/api/accounts",
+            &serde_json::json!({ "name": "watcher", "password": "quiet observer 7", "role": "viewer" }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mut c = self.client();
+        let r = c.post_json(
+            "/api/login",
+            &serde_json::json!({ "name": "watcher", "password": "quiet observer 7" }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        c
+    }
+
     /// The address of the plain-HTTP redirect listener (`--http-redirect`).
     pub fn redirect_addr(&self) -> String {
         self.banner
